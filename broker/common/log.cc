@@ -1,0 +1,73 @@
+#include "common/log.h"
+
+#include <mutex>
+#include <vector>
+
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+
+namespace yilian {
+namespace {
+
+struct Registry {
+  std::mutex mu;
+  std::vector<spdlog::sink_ptr> sinks;
+  spdlog::level::level_enum level = spdlog::level::info;
+};
+
+Registry& GetRegistry() {
+  static Registry* registry = [] {
+    auto* r = new Registry();
+    r->sinks.push_back(std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
+    return r;
+  }();
+  return *registry;
+}
+
+constexpr const char* kPattern = "%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ [%n] %v";
+
+}  // namespace
+
+bool SetupLogging(const LogOptions& options, std::string* error) {
+  auto level = spdlog::level::from_str(options.level);
+  if (level == spdlog::level::off && options.level != "off") {
+    if (error) *error = "unknown log level '" + options.level + "' (trace|debug|info|warn|error|critical|off)";
+    return false;
+  }
+  std::vector<spdlog::sink_ptr> sinks;
+  sinks.push_back(std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
+  if (!options.file.empty()) {
+    try {
+      sinks.push_back(std::make_shared<spdlog::sinks::basic_file_sink_mt>(options.file));
+    } catch (const spdlog::spdlog_ex& e) {
+      if (error) *error = "cannot open log file '" + options.file + "': " + e.what();
+      return false;
+    }
+  }
+  Registry& r = GetRegistry();
+  std::lock_guard<std::mutex> lock(r.mu);
+  r.sinks = sinks;
+  r.level = level;
+  spdlog::apply_all([&](const std::shared_ptr<spdlog::logger>& logger) {
+    logger->sinks() = sinks;
+    for (auto& s : logger->sinks()) s->set_pattern(kPattern);
+    logger->set_level(level);
+    logger->flush_on(spdlog::level::info);
+  });
+  return true;
+}
+
+std::shared_ptr<spdlog::logger> GetLogger(std::string_view module) {
+  std::string name(module);
+  Registry& r = GetRegistry();
+  std::lock_guard<std::mutex> lock(r.mu);
+  if (auto existing = spdlog::get(name)) return existing;
+  auto logger = std::make_shared<spdlog::logger>(name, r.sinks.begin(), r.sinks.end());
+  logger->set_pattern(kPattern);
+  logger->set_level(r.level);
+  logger->flush_on(spdlog::level::info);
+  spdlog::register_logger(logger);
+  return logger;
+}
+
+}  // namespace yilian

@@ -1,0 +1,33 @@
+// Named loggers, one per module ("broker", "store", "delivery", "transport",
+// "config", "client", "cli", ...), all writing through one shared sink set.
+//
+// Enterprise data in a log line must go through common/mask.h first: an ID
+// number or phone number never reaches a sink unmasked.
+// Thread-safety: GetLogger and SetupLogging may be called from any thread;
+// the returned loggers are spdlog's thread-safe (_mt) loggers.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include <spdlog/spdlog.h>
+
+namespace yilian {
+
+struct LogOptions {
+  // trace, debug, info, warn, error, critical, off.
+  std::string level = "info";
+  // Empty: stderr only. Otherwise also appended to this file.
+  std::string file;
+};
+
+// Configures every existing and future logger. Returns false and leaves the
+// configuration unchanged if the level is unknown or the file cannot be opened
+// (error text in *error).
+bool SetupLogging(const LogOptions& options, std::string* error);
+
+// The logger for `module`, created on first use with the shared sinks.
+std::shared_ptr<spdlog::logger> GetLogger(std::string_view module);
+
+}  // namespace yilian

@@ -1,0 +1,61 @@
+#include "common/mask.h"
+
+#include <cctype>
+
+namespace yilian {
+namespace {
+
+std::string MaskKeeping(std::string_view v, size_t head, size_t tail) {
+  if (v.size() <= head + tail) return std::string(v.size(), '*');
+  std::string out(v.substr(0, head));
+  out.append(v.size() - head - tail, '*');
+  out.append(v.substr(v.size() - tail));
+  return out;
+}
+
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+
+}  // namespace
+
+std::string MaskIdNumber(std::string_view id_number) {
+  if (id_number.size() <= 8) return std::string(id_number.size(), '*');
+  return MaskKeeping(id_number, 4, 4);
+}
+
+std::string MaskPhone(std::string_view phone) {
+  if (phone.size() <= 7) return std::string(phone.size(), '*');
+  return MaskKeeping(phone, 3, 4);
+}
+
+std::string ScrubPersonalData(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  size_t i = 0;
+  while (i < text.size()) {
+    if (!IsDigit(text[i])) {
+      out.push_back(text[i]);
+      ++i;
+      continue;
+    }
+    size_t j = i;
+    while (j < text.size() && IsDigit(text[j])) ++j;
+    size_t run = j - i;
+    // A trailing X/x completes an 18-character resident ID.
+    bool x_tail = run == 17 && j < text.size() && (text[j] == 'X' || text[j] == 'x');
+    if (x_tail) ++j, ++run;
+    std::string_view token = text.substr(i, j - i);
+    bool next_alnum = j < text.size() && std::isalnum(static_cast<unsigned char>(text[j]));
+    bool prev_alnum = i > 0 && std::isalnum(static_cast<unsigned char>(text[i - 1]));
+    if (!next_alnum && !prev_alnum && (run == 18 || run == 15)) {
+      out += MaskIdNumber(token);
+    } else if (!next_alnum && !prev_alnum && run == 11 && token[0] == '1') {
+      out += MaskPhone(token);
+    } else {
+      out.append(token);
+    }
+    i = j;
+  }
+  return out;
+}
+
+}  // namespace yilian

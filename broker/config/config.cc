@@ -1,0 +1,277 @@
+#include "config/config.h"
+
+#include <fstream>
+#include <functional>
+#include <set>
+#include <sstream>
+
+#include <yaml-cpp/yaml.h>
+
+namespace yilian::config {
+namespace {
+
+using v1::EventType;
+
+// One declared scalar key. `apply` parses and range-checks the node, writing
+// into the config; it returns an error message or "".
+struct KeyDef {
+  const char* name;
+  const char* default_text;
+  const char* bounds;
+  const char* description;
+  std::function<std::string(const YAML::Node&, BrokerConfig&)> apply;
+};
+
+std::string ReadUint(const YAML::Node& n, std::uint64_t lo, std::uint64_t hi, std::uint32_t* out) {
+  if (!n.IsScalar()) return "expected an integer";
+  const std::string& s = n.Scalar();
+  if (s.empty() || s.find_first_not_of("0123456789") != std::string::npos) return "expected a non-negative integer, got '" + s + "'";
+  if (s.size() > 12) return "value " + s + " out of range [" + std::to_string(lo) + ", " + std::to_string(hi) + "]";
+  std::uint64_t v = std::stoull(s);
+  if (v < lo || v > hi) return "value " + s + " out of range [" + std::to_string(lo) + ", " + std::to_string(hi) + "]";
+  *out = static_cast<std::uint32_t>(v);
+  return "";
+}
+
+std::string ReadDouble(const YAML::Node& n, double lo, double hi, double* out) {
+  if (!n.IsScalar()) return "expected a number";
+  double v = 0;
+  if (!YAML::convert<double>::decode(n, v)) return "expected a number, got '" + n.Scalar() + "'";
+  if (!(v >= lo && v <= hi)) {
+    std::ostringstream m;
+    m << "value " << n.Scalar() << " out of range [" << lo << ", " << hi << "]";
+    return m.str();
+  }
+  *out = v;
+  return "";
+}
+
+std::string ReadString(const YAML::Node& n, const std::set<std::string>& allowed, std::string* out) {
+  if (!n.IsScalar()) return "expected a string";
+  if (!allowed.empty() && !allowed.count(n.Scalar())) {
+    std::string list;
+    for (const auto& a : allowed) list += (list.empty() ? "" : "|") + a;
+    return "'" + n.Scalar() + "' is not one of " + list;
+  }
+  *out = n.Scalar();
+  return "";
+}
+
+std::string ReadBool(const YAML::Node& n, bool* out) {
+  bool v = false;
+  if (!n.IsScalar() || !YAML::convert<bool>::decode(n, v)) return "expected true or false";
+  *out = v;
+  return "";
+}
+
+#define U32_KEY(NAME, FIELD, DEF, LO, HI, DESC)                                                  \
+  KeyDef {                                                                                        \
+    NAME, #DEF, "[" #LO ", " #HI "]", DESC, [](const YAML::Node& n, BrokerConfig& c) {            \
+      return ReadUint(n, LO, HI, &c.FIELD);                                                       \
+    }                                                                                             \
+  }
+
+const std::vector<KeyDef>& Keys() {
+  static const std::vector<KeyDef> keys = {
+      {"listen", "tcp://127.0.0.1:7700", "ZeroMQ endpoint", "ZeroMQ endpoint the broker binds (ROUTER)",
+       [](const YAML::Node& n, BrokerConfig& c) { return ReadString(n, {}, &c.listen); }},
+      {"data_dir", "./data", "path", "directory of the store (created if missing)",
+       [](const YAML::Node& n, BrokerConfig& c) { return ReadString(n, {}, &c.data_dir); }},
+      {"log.level", "info", "trace|debug|info|warn|error|critical|off", "minimum level logged",
+       [](const YAML::Node& n, BrokerConfig& c) {
+         return ReadString(n, {"trace", "debug", "info", "warn", "error", "critical", "off"}, &c.log_level);
+       }},
+      {"log.file", "", "path", "also append logs to this file (empty: stderr only)",
+       [](const YAML::Node& n, BrokerConfig& c) { return ReadString(n, {}, &c.log_file); }},
+      U32_KEY("heartbeat.interval_ms", heartbeat_interval_ms, 1000, 50, 60000,
+              "each side sends a heartbeat after this long without other traffic"),
+      U32_KEY("heartbeat.liveness", heartbeat_liveness, 3, 2, 100,
+              "a peer silent for interval_ms * liveness is considered gone"),
+      U32_KEY("delivery.ack_timeout_ms", ack_timeout_ms, 30000, 100, 86400000,
+              "a delivery not answered within this time goes back to the queue"),
+      U32_KEY("delivery.max_credit", max_credit, 10000, 1, 100000,
+              "largest credit (unanswered deliveries) one adapter may ask for"),
+      U32_KEY("retry.initial_backoff_ms", retry.initial_backoff_ms, 1000, 0, 3600000,
+              "delay before the second attempt"),
+      U32_KEY("retry.max_backoff_ms", retry.max_backoff_ms, 300000, 0, 86400000, "cap on the backoff delay"),
+      {"retry.multiplier", "2.0", "[1.0, 10.0]", "backoff growth per attempt",
+       [](const YAML::Node& n, BrokerConfig& c) { return ReadDouble(n, 1.0, 10.0, &c.retry.multiplier); }},
+      {"retry.jitter", "0.2", "[0.0, 1.0]", "random fraction subtracted from each backoff delay",
+       [](const YAML::Node& n, BrokerConfig& c) { return ReadDouble(n, 0.0, 1.0, &c.retry.jitter); }},
+      U32_KEY("retry.max_attempts", retry.max_attempts, 10, 1, 1000,
+              "attempts before a delivery is dead-lettered (DEAD)"),
+      U32_KEY("limits.max_frame_bytes", max_frame_bytes, 262144, 1024, 16777216,
+              "largest ZeroMQ message accepted; larger ones are refused (ZMQ_MAXMSGSIZE)"),
+      U32_KEY("limits.max_event_bytes", max_event_bytes, 65536, 1024, 16777216,
+              "largest encoded EnterpriseEvent accepted"),
+      U32_KEY("limits.max_inflight_publishes", max_inflight_publishes, 1000, 1, 100000,
+              "unconfirmed publishes one connection may have at once"),
+      U32_KEY("limits.max_connections", max_connections, 1024, 1, 100000, "sessions the broker holds at once"),
+      {"store.synchronous", "full", "full|normal",
+       "full: fsync before every confirm; normal: survive process crash, not power loss",
+       [](const YAML::Node& n, BrokerConfig& c) { return ReadString(n, {"full", "normal"}, &c.store_synchronous); }},
+      U32_KEY("store.max_batch", max_batch, 4096, 1, 100000, "messages handled per loop turn (one commit)"),
+      U32_KEY("store.payload_cache_entries", payload_cache_entries, 8192, 0, 1000000,
+              "encoded events kept in memory for delivery"),
+      {"validation.strict_uscc_checksum", "true", "true|false",
+       "refuse USCCs with a wrong check character (false: accept and log)",
+       [](const YAML::Node& n, BrokerConfig& c) { return ReadBool(n, &c.strict_uscc_checksum); }},
+  };
+  return keys;
+}
+
+AgencyConfig Agency(std::string id, std::vector<EventType> events, std::vector<std::string> fields) {
+  return AgencyConfig{std::move(id), std::move(events), std::move(fields)};
+}
+
+Status Fail(const std::string& origin, const std::string& key, const std::string& why) {
+  return Status::InvalidArgument(origin + ": " + key + ": " + why);
+}
+
+const std::set<std::string>& KnownChangeFields() {
+  static const std::set<std::string> fields = {
+      "name", "entity_type", "legal_representative", "registered_capital", "address", "business_scope",
+      "shareholders", "region_code", "accounting_method", "employee_count", "contact", "industry_code"};
+  return fields;
+}
+
+Status ParseAgencies(const YAML::Node& list, const std::string& origin, std::vector<AgencyConfig>* out) {
+  if (!list.IsSequence()) return Fail(origin, "agencies", "expected a list of agencies");
+  std::set<std::string> seen;
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    const YAML::Node& a = list[i];
+    std::string where = "agencies[" + std::to_string(i) + "]";
+    if (!a.IsMap()) return Fail(origin, where, "expected a map with id, events, changed_fields");
+    AgencyConfig agency;
+    for (const auto& kv : a) {
+      std::string key = kv.first.Scalar();
+      if (key == "id") {
+        agency.id = kv.second.Scalar();
+      } else if (key == "events") {
+        if (!kv.second.IsSequence()) return Fail(origin, where + ".events", "expected a list");
+        for (const auto& e : kv.second) {
+          EventType t;
+          if (!v1::EventType_Parse(e.Scalar(), &t) || t == v1::EVENT_TYPE_UNSPECIFIED)
+            return Fail(origin, where + ".events", "unknown event type '" + e.Scalar() +
+                                                       "' (ESTABLISHED|CHANGED|FILED|DEREGISTERED)");
+          agency.events.push_back(t);
+        }
+      } else if (key == "changed_fields") {
+        if (!kv.second.IsSequence()) return Fail(origin, where + ".changed_fields", "expected a list");
+        for (const auto& f : kv.second) {
+          if (!KnownChangeFields().count(f.Scalar()))
+            return Fail(origin, where + ".changed_fields", "unknown field '" + f.Scalar() + "'");
+          agency.changed_fields.push_back(f.Scalar());
+        }
+      } else {
+        return Fail(origin, where + "." + key, "unknown key (id|events|changed_fields)");
+      }
+    }
+    if (agency.id.empty()) return Fail(origin, where + ".id", "required");
+    for (char ch : agency.id) {
+      bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_' ||
+                ch == '-' || ch == ':' || ch == '.' || ch == '*';
+      if (!ok) return Fail(origin, where + ".id", "'" + agency.id + "' may use only letters, digits and _-:.");
+    }
+    if (agency.id.find('*') != std::string::npos && !agency.IsBankTemplate())
+      return Fail(origin, where + ".id", "'*' is allowed only in the bank template 'bank:*'");
+    if (agency.id.size() > 64) return Fail(origin, where + ".id", "longer than 64 characters");
+    if (!seen.insert(agency.id).second) return Fail(origin, where + ".id", "duplicate agency '" + agency.id + "'");
+    out->push_back(std::move(agency));
+  }
+  return Status::Ok();
+}
+
+// Walks nested maps, turning "a: {b: 1}" into key "a.b".
+Status ApplyNode(const YAML::Node& node, const std::string& prefix, const std::string& origin, BrokerConfig& c) {
+  for (const auto& kv : node) {
+    std::string key = prefix.empty() ? kv.first.Scalar() : prefix + "." + kv.first.Scalar();
+    if (key == "agencies") {
+      c.agencies.clear();
+      Status s = ParseAgencies(kv.second, origin, &c.agencies);
+      if (!s.ok()) return s;
+      continue;
+    }
+    const KeyDef* def = nullptr;
+    for (const auto& k : Keys())
+      if (key == k.name) def = &k;
+    if (def) {
+      std::string err = def->apply(kv.second, c);
+      if (!err.empty()) return Fail(origin, key, err);
+      continue;
+    }
+    if (kv.second.IsMap()) {
+      bool is_section = false;
+      for (const auto& k : Keys())
+        if (std::string(k.name).rfind(key + ".", 0) == 0) is_section = true;
+      if (is_section) {
+        Status s = ApplyNode(kv.second, key, origin, c);
+        if (!s.ok()) return s;
+        continue;
+      }
+    }
+    return Fail(origin, key, "unknown key (see yilian-broker --help-config)");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+BrokerConfig DefaultConfig() {
+  BrokerConfig c;
+  using v1::CHANGED;
+  using v1::DEREGISTERED;
+  using v1::ESTABLISHED;
+  c.agencies = {
+      Agency("tax", {ESTABLISHED, CHANGED, DEREGISTERED},
+             {"name", "entity_type", "legal_representative", "registered_capital", "address", "business_scope",
+              "accounting_method", "employee_count"}),
+      Agency("social_insurance", {ESTABLISHED, CHANGED, DEREGISTERED},
+             {"name", "entity_type", "legal_representative", "address", "region_code", "industry_code"}),
+      Agency("housing_fund", {ESTABLISHED, CHANGED, DEREGISTERED}, {"name", "legal_representative", "address"}),
+      Agency("bank:*", {ESTABLISHED, CHANGED, DEREGISTERED}, {"name", "legal_representative", "address"}),
+  };
+  return c;
+}
+
+Result<BrokerConfig> ParseConfig(const std::string& yaml_text, const std::string& origin) {
+  BrokerConfig c = DefaultConfig();
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml_text);
+  } catch (const YAML::Exception& e) {
+    return Status::InvalidArgument(origin + ": not valid YAML: " + e.what());
+  }
+  if (root.IsNull()) return c;
+  if (!root.IsMap()) return Status::InvalidArgument(origin + ": expected a map of settings at the top level");
+  try {
+    Status s = ApplyNode(root, "", origin, c);
+    if (!s.ok()) return s;
+  } catch (const YAML::Exception& e) {
+    return Status::InvalidArgument(origin + ": " + e.what());
+  }
+  if (c.retry.max_backoff_ms < c.retry.initial_backoff_ms)
+    return Fail(origin, "retry.max_backoff_ms", "must be >= retry.initial_backoff_ms");
+  if (c.agencies.empty()) return Fail(origin, "agencies", "at least one agency is required");
+  return c;
+}
+
+Result<BrokerConfig> LoadConfigFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return Status::IoError("cannot read config file '" + path + "'");
+  std::stringstream buf;
+  buf << in.rdbuf();
+  return ParseConfig(buf.str(), path);
+}
+
+std::string DescribeKeys() {
+  std::ostringstream out;
+  for (const auto& k : Keys()) {
+    out << k.name << "\n    default " << (k.default_text[0] ? k.default_text : "\"\"") << ", bounds " << k.bounds
+        << "\n    " << k.description << "\n";
+  }
+  out << "agencies\n    list of {id, events, changed_fields}; default: tax, social_insurance, housing_fund, bank:*\n";
+  return out.str();
+}
+
+}  // namespace yilian::config

@@ -1,0 +1,82 @@
+// Broker configuration: every key declared once (name, default, bounds,
+// description) in config.cc's key table; a YAML file may set any of them.
+// Unknown keys, wrong types and out-of-range values are refused with a
+// message naming the key. `yilian-broker --help-config` prints the table.
+// Plain values; LoadConfig is safe from any thread.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "yilian/v1/event.pb.h"
+
+namespace yilian::config {
+
+// One agency that may have to act on events. `id` is e.g. "tax",
+// "social_insurance", "housing_fund", "bank:ICBC", or the template "bank:*"
+// which stands for every bank code (the agency id is then "bank:<code>").
+struct AgencyConfig {
+  std::string id;
+  // Event types this agency acts on.
+  std::vector<yilian::v1::EventType> events;
+  // CHANGED only: the agency acts if any changed field is in this list;
+  // empty means any change.
+  std::vector<std::string> changed_fields;
+  // A bank agency acts only on events that concern its bank (reservation).
+  bool IsBank() const { return id.rfind("bank:", 0) == 0; }
+  bool IsBankTemplate() const { return id == "bank:*"; }
+};
+
+struct RetryPolicy {
+  std::uint32_t initial_backoff_ms = 1000;
+  std::uint32_t max_backoff_ms = 300000;
+  double multiplier = 2.0;
+  double jitter = 0.2;
+  std::uint32_t max_attempts = 10;
+};
+
+struct BrokerConfig {
+  std::string listen = "tcp://127.0.0.1:7700";
+  std::string data_dir = "./data";
+  std::string log_level = "info";
+  std::string log_file;
+
+  std::uint32_t heartbeat_interval_ms = 1000;
+  std::uint32_t heartbeat_liveness = 3;
+
+  std::uint32_t ack_timeout_ms = 30000;
+  std::uint32_t max_credit = 10000;
+
+  RetryPolicy retry;
+
+  std::uint32_t max_frame_bytes = 256 * 1024;
+  std::uint32_t max_event_bytes = 64 * 1024;
+  std::uint32_t max_inflight_publishes = 1000;
+  std::uint32_t max_connections = 1024;
+
+  // "full": fsync the WAL on every commit (a confirm survives power loss);
+  // "normal": a confirm survives a process crash but not a power loss.
+  std::string store_synchronous = "full";
+  std::uint32_t max_batch = 4096;
+  std::uint32_t payload_cache_entries = 8192;
+
+  bool strict_uscc_checksum = true;
+
+  std::vector<AgencyConfig> agencies;
+};
+
+// The built-in defaults, including the agencies of DOMAIN.md section 3:
+// tax, social_insurance, housing_fund and the bank template "bank:*".
+BrokerConfig DefaultConfig();
+
+// Parses YAML text over DefaultConfig(). `origin` names the source in errors.
+// An `agencies` list in the file replaces the default agencies.
+Result<BrokerConfig> ParseConfig(const std::string& yaml_text, const std::string& origin = "config");
+Result<BrokerConfig> LoadConfigFile(const std::string& path);
+
+// Human-readable table of every scalar key: name, default, bounds, description.
+std::string DescribeKeys();
+
+}  // namespace yilian::config

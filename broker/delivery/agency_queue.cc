@@ -1,0 +1,129 @@
+#include "delivery/agency_queue.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace yilian::delivery {
+
+UsccKey UsccKey::From(std::string_view uscc) {
+  UsccKey k;
+  std::memcpy(k.c.data(), uscc.data(), std::min(uscc.size(), k.c.size()));
+  return k;
+}
+
+size_t UsccKeyHash::operator()(const UsccKey& k) const noexcept {
+  // FNV-1a over the 18 bytes.
+  std::uint64_t h = 1469598103934665603ull;
+  for (char ch : k.c) {
+    h ^= static_cast<unsigned char>(ch);
+    h *= 1099511628211ull;
+  }
+  return static_cast<size_t>(h);
+}
+
+void AgencyQueue::MakeReady(const UsccKey& key, Entry& entry) {
+  entry.state = HeadState::kReady;
+  ready_.push_back(key);
+}
+
+void AgencyQueue::Append(std::string_view uscc, Sequence seq, std::uint32_t attempts, Millis not_before) {
+  UsccKey key = UsccKey::From(uscc);
+  auto [it, inserted] = entries_.try_emplace(key);
+  Entry& e = it->second;
+  e.seqs.push_back(seq);
+  ++pending_;
+  if (!inserted) return;
+  e.head_attempts = attempts;
+  if (not_before > 0) {
+    e.state = HeadState::kWaiting;
+    timers_.push(Timer{not_before, seq, key});
+  } else {
+    MakeReady(key, e);
+  }
+}
+
+void AgencyQueue::MarkBusy(std::string_view uscc, Sequence seq) {
+  auto it = entries_.find(UsccKey::From(uscc));
+  if (it == entries_.end() || it->second.seqs[it->second.head] != seq) return;
+  it->second.state = HeadState::kBusy;
+}
+
+void AgencyQueue::FireTimers(Millis now) {
+  while (!timers_.empty() && timers_.top().due <= now) {
+    Timer t = timers_.top();
+    timers_.pop();
+    auto it = entries_.find(t.key);
+    if (it == entries_.end()) continue;
+    Entry& e = it->second;
+    if (e.state == HeadState::kWaiting && e.seqs[e.head] == t.seq) MakeReady(t.key, e);
+  }
+}
+
+std::optional<AgencyQueue::Item> AgencyQueue::PopReady(Millis now) {
+  FireTimers(now);
+  while (!ready_.empty()) {
+    UsccKey key = ready_.front();
+    ready_.pop_front();
+    auto it = entries_.find(key);
+    if (it == entries_.end() || it->second.state != HeadState::kReady) continue;  // stale
+    Entry& e = it->second;
+    e.state = HeadState::kBusy;
+    return Item{e.seqs[e.head], key, e.head_attempts};
+  }
+  return std::nullopt;
+}
+
+void AgencyQueue::Settle(const UsccKey& key, Sequence seq) {
+  auto it = entries_.find(key);
+  if (it == entries_.end()) return;
+  Entry& e = it->second;
+  if (e.seqs[e.head] != seq) return;  // not the head: nothing to settle here
+  bool was_ready = e.state == HeadState::kReady;
+  ++e.head;
+  --pending_;
+  e.head_attempts = 0;
+  if (e.head == e.seqs.size()) {
+    entries_.erase(it);
+    return;
+  }
+  if (e.head >= 16 && e.head * 2 >= e.seqs.size()) {
+    e.seqs.erase(e.seqs.begin(), e.seqs.begin() + e.head);
+    e.head = 0;
+  }
+  if (was_ready) return;  // its key is still in ready_
+  MakeReady(key, e);
+}
+
+void AgencyQueue::Release(const UsccKey& key, Sequence seq, std::uint32_t attempts, Millis not_before) {
+  auto it = entries_.find(key);
+  if (it == entries_.end()) return;
+  Entry& e = it->second;
+  if (e.seqs[e.head] != seq) return;
+  e.head_attempts = attempts;
+  if (e.state == HeadState::kReady) return;
+  if (not_before > 0) {
+    e.state = HeadState::kWaiting;
+    timers_.push(Timer{not_before, seq, key});
+  } else {
+    MakeReady(key, e);
+  }
+}
+
+void AgencyQueue::Hold(const UsccKey& key, Sequence seq) {
+  auto it = entries_.find(key);
+  if (it == entries_.end()) return;
+  Entry& e = it->second;
+  if (e.seqs[e.head] == seq) e.state = HeadState::kBusy;
+}
+
+bool AgencyQueue::HasReady(Millis now) const {
+  // ready_ may hold stale keys: a false positive costs one empty PopReady.
+  return !ready_.empty() || (!timers_.empty() && timers_.top().due <= now);
+}
+
+std::optional<Millis> AgencyQueue::NextWakeup() const {
+  if (timers_.empty()) return std::nullopt;
+  return timers_.top().due;
+}
+
+}  // namespace yilian::delivery

@@ -1,0 +1,103 @@
+// AgencyQueue: the in-memory delivery schedule of one agency. It holds, per
+// enterprise (USCC), the FIFO of sequences still to be settled, and decides
+// which head may be handed over next.
+//
+// Operation: for one enterprise at most one sequence (the head) is out at a
+// time; the next one becomes ready only when the head is settled. A released
+// head (retry, timeout, lost adapter) becomes ready again at its not-before
+// time. Ready enterprises are served round-robin, so one busy enterprise never
+// blocks another.
+// Concurrency: owned and used by the broker loop thread only.
+// Limitations: memory is O(pending deliveries + enterprises with pending
+// deliveries); payloads are not held here.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <queue>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/ids.h"
+
+namespace yilian::delivery {
+
+// A USCC packed into a fixed array: no heap allocation per enterprise.
+struct UsccKey {
+  std::array<char, 18> c{};
+  static UsccKey From(std::string_view uscc);
+  std::string_view view() const { return {c.data(), c.size()}; }
+  bool operator==(const UsccKey&) const = default;
+};
+
+struct UsccKeyHash {
+  size_t operator()(const UsccKey& k) const noexcept;
+};
+
+class AgencyQueue {
+ public:
+  struct Item {
+    Sequence seq = 0;
+    UsccKey key;
+    std::uint32_t attempts = 0;  // hand-overs before this one
+  };
+
+  // Appends `seq` to the enterprise's FIFO. Sequences of one enterprise must
+  // be appended in increasing order. `attempts` and `not_before` apply if the
+  // sequence becomes the head (recovery of a released delivery).
+  void Append(std::string_view uscc, Sequence seq, std::uint32_t attempts = 0, Millis not_before = 0);
+
+  // Recovery: the head `seq` is with an adapter (accepted); keep it busy.
+  void MarkBusy(std::string_view uscc, Sequence seq);
+
+  // The next ready head, marked busy; empty if none is ready at `now`.
+  std::optional<Item> PopReady(Millis now);
+
+  // The head `seq` is settled: drop it and make the next one ready.
+  void Settle(const UsccKey& key, Sequence seq);
+
+  // The head `seq` goes back with `attempts` hand-overs so far; ready again
+  // at `not_before`.
+  void Release(const UsccKey& key, Sequence seq, std::uint32_t attempts, Millis not_before);
+
+  // The head `seq` was taken over (accepted) while released: busy again.
+  void Hold(const UsccKey& key, Sequence seq);
+
+  bool HasReady(Millis now) const;
+  // Earliest not-before among released heads, or nullopt.
+  std::optional<Millis> NextWakeup() const;
+
+  std::size_t pending() const { return pending_; }
+  std::size_t enterprises() const { return entries_.size(); }
+
+ private:
+  enum class HeadState : std::uint8_t { kReady, kBusy, kWaiting };
+
+  struct Entry {
+    std::vector<Sequence> seqs;  // seqs[head..] are unsettled, in order
+    std::uint32_t head = 0;
+    std::uint32_t head_attempts = 0;
+    HeadState state = HeadState::kReady;
+  };
+
+  struct Timer {
+    Millis due;
+    Sequence seq;
+    UsccKey key;
+    bool operator>(const Timer& o) const { return due > o.due; }
+  };
+
+  void FireTimers(Millis now);
+  void MakeReady(const UsccKey& key, Entry& entry);
+
+  std::unordered_map<UsccKey, Entry, UsccKeyHash> entries_;
+  std::deque<UsccKey> ready_;  // may hold stale keys; validated on pop
+  std::priority_queue<Timer, std::vector<Timer>, std::greater<Timer>> timers_;
+  std::size_t pending_ = 0;
+};
+
+}  // namespace yilian::delivery

@@ -1,0 +1,336 @@
+#include "server/broker.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <deque>
+
+#include "common/log.h"
+#include "server/broker_impl.h"
+
+namespace yilian::server {
+
+namespace {
+constexpr const char* kBrokerVersion = "0.1.0";
+constexpr Millis kSweepIntervalMs = 100;
+}  // namespace
+
+// ---------------------------------------------------------------- Broker
+
+Broker::Broker(std::unique_ptr<BrokerImpl> impl) : impl_(std::move(impl)) {}
+Broker::~Broker() = default;
+
+Result<std::unique_ptr<Broker>> Broker::Create(const config::BrokerConfig& config, Clock* clock) {
+  auto impl = std::make_unique<BrokerImpl>(config, clock);
+  if (Status s = impl->Open(); !s.ok()) return s;
+  return std::unique_ptr<Broker>(new Broker(std::move(impl)));
+}
+
+Status Broker::Run() { return impl_->Run(); }
+void Broker::Stop() { impl_->Stop(); }
+
+// ---------------------------------------------------------------- BrokerImpl
+
+BrokerImpl::BrokerImpl(config::BrokerConfig config, Clock* clock)
+    : config_(std::move(config)), clock_(clock), router_(config_.agencies), log_(GetLogger("broker")) {
+  validation_options_.max_event_bytes = config_.max_event_bytes;
+  validation_options_.strict_uscc_checksum = config_.strict_uscc_checksum;
+  for (const auto& a : config_.agencies)
+    if (!a.IsBankTemplate()) AgencyIndex(a.id);
+}
+
+Status BrokerImpl::Open() {
+  store::StoreOptions options;
+  options.synchronous = config_.store_synchronous;
+  auto store = store::Store::OpenSqlite(config_.data_dir, options);
+  if (!store.ok()) return store.status();
+  store_ = std::move(store).value();
+  if (!config_.strict_uscc_checksum)
+    log_->warn("validation.strict_uscc_checksum is false: USCCs with a wrong check character are accepted");
+  return Recover();
+}
+
+int BrokerImpl::AgencyIndex(const std::string& id) {
+  auto it = agency_index_.find(id);
+  if (it != agency_index_.end()) return it->second;
+  int index = static_cast<int>(agencies_.size());
+  auto state = std::make_unique<AgencyState>();
+  state->id = id;
+  agencies_.push_back(std::move(state));
+  agency_index_.emplace(id, index);
+  return index;
+}
+
+Status BrokerImpl::Bind() {
+  try {
+    socket_ = zmq::socket_t(context_, zmq::socket_type::router);
+    socket_.set(zmq::sockopt::router_mandatory, 1);
+    socket_.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(config_.max_frame_bytes));
+    socket_.set(zmq::sockopt::sndhwm, 100000);
+    socket_.set(zmq::sockopt::rcvhwm, 100000);
+    socket_.set(zmq::sockopt::linger, 1000);
+    socket_.bind(config_.listen);
+    endpoint_ = socket_.get(zmq::sockopt::last_endpoint);
+  } catch (const zmq::error_t& e) {
+    return Status::Unavailable("cannot bind '" + config_.listen + "': " + e.what());
+  }
+  log_->info("listening on {}", endpoint_);
+  return Status::Ok();
+}
+
+Status BrokerImpl::Run() {
+  if (Status s = Bind(); !s.ok()) return s;
+  while (!stop_requested_.load()) {
+    Millis now = clock_->NowMillis();
+    zmq::pollitem_t items[] = {{socket_.handle(), 0, ZMQ_POLLIN, 0}};
+    try {
+      zmq::poll(items, 1, std::chrono::milliseconds(PollTimeoutMs(now)));
+    } catch (const zmq::error_t& e) {
+      if (e.num() != EINTR) return Status::Internal(std::string("poll failed: ") + e.what());
+    }
+    Turn();
+  }
+  log_->info("stopping: last turn committed, closing {}", endpoint_);
+  socket_.close();
+  return Status::Ok();
+}
+
+int BrokerImpl::PollTimeoutMs(Millis now) {
+  Millis wake = now + kSweepIntervalMs;
+  for (const auto& a : agencies_) {
+    bool has_credit = false;
+    for (const auto& rid : a->consumers) {
+      auto it = sessions_.find(rid);
+      if (it != sessions_.end() && it->second.in_use < it->second.credit) has_credit = true;
+    }
+    if (!has_credit) continue;
+    if (a->queue.HasReady(now)) return 0;
+    if (auto w = a->queue.NextWakeup()) wake = std::min(wake, *w);
+  }
+  wake = std::min(wake, next_sweep_);
+  return static_cast<int>(std::clamp<Millis>(wake - now, 0, kSweepIntervalMs));
+}
+
+void BrokerImpl::Turn() {
+  Millis now = clock_->NowMillis();
+  on_commit_.clear();
+  on_abort_.clear();
+  turn_failed_ = false;
+  for (auto& [rid, s] : sessions_) s.publishes_this_turn = 0;
+
+  if (Status s = store_->Begin(); !s.ok()) {
+    StoreFailed(s);
+  } else {
+    in_transaction_ = true;
+  }
+
+  if (now >= next_sweep_) {
+    SweepSessions(now);
+    SweepInflight(now);
+    next_sweep_ = now + kSweepIntervalMs;
+  }
+
+  for (std::uint32_t i = 0; i < config_.max_batch; ++i) {
+    zmq::message_t routing_id, body;
+    try {
+      if (!socket_.recv(routing_id, zmq::recv_flags::dontwait)) break;
+      if (!routing_id.more()) continue;
+      if (!socket_.recv(body, zmq::recv_flags::dontwait)) continue;
+      bool extra = body.more();
+      while (body.more()) {  // a client sent a multi-frame message: drain it
+        zmq::message_t rest;
+        if (!socket_.recv(rest, zmq::recv_flags::dontwait) || !rest.more()) break;
+      }
+      if (extra) {
+        SendError(routing_id.to_string(), v1::BAD_REQUEST, "one Envelope per message: multi-frame refused");
+        continue;
+      }
+    } catch (const zmq::error_t& e) {
+      if (e.num() == EINTR) break;
+      log_->error("receive failed: {}", e.what());
+      break;
+    }
+    HandleMessage(routing_id.to_string(), body);
+  }
+
+  if (!turn_failed_) Dispatch(now);
+
+  if (in_transaction_) {
+    if (!turn_failed_) {
+      if (Status s = store_->Commit(); !s.ok()) StoreFailed(s);
+    }
+    if (turn_failed_) store_->Rollback();
+    in_transaction_ = false;
+  }
+  // Effects run in staging order; on commit they publish the new state.
+  auto& effects = turn_failed_ ? on_abort_ : on_commit_;
+  for (auto& fn : effects) fn();
+  Flush();
+
+  // Heartbeats to peers we have not written to lately.
+  Millis interval = config_.heartbeat_interval_ms;
+  for (auto& [rid, s] : sessions_) {
+    if (now - s.last_send >= interval) {
+      v1::Envelope hb;
+      hb.mutable_heartbeat();
+      Reply(rid, hb);
+    }
+  }
+  Flush();
+}
+
+void BrokerImpl::StoreFailed(const Status& status) {
+  if (!turn_failed_) log_->error("store failure, rolling back this turn: {}", status.ToString());
+  turn_failed_ = true;
+  turn_error_ = status;
+}
+
+void BrokerImpl::HandleMessage(const std::string& routing_id, const zmq::message_t& body) {
+  v1::Envelope env;
+  if (!env.ParseFromArray(body.data(), static_cast<int>(body.size()))) {
+    SendError(routing_id, v1::BAD_REQUEST, "message is not a yilian.v1.Envelope (" + std::to_string(body.size()) +
+                                               " bytes could not be decoded)");
+    return;
+  }
+  if (env.has_hello()) {
+    HandleHello(routing_id, env.hello());
+    return;
+  }
+  auto it = sessions_.find(routing_id);
+  if (it == sessions_.end()) {
+    if (!env.has_bye()) SendError(routing_id, v1::UNKNOWN_SESSION, "no session: send Hello first");
+    return;
+  }
+  Session& session = it->second;
+  session.last_recv = clock_->NowMillis();
+  switch (env.body_case()) {
+    case v1::Envelope::kHeartbeat: break;
+    case v1::Envelope::kPublish: HandlePublish(session, env.publish()); break;
+    case v1::Envelope::kResult: HandleResult(session, env.result()); break;
+    case v1::Envelope::kCredit: HandleCredit(session, env.credit()); break;
+    case v1::Envelope::kBye: DropSession(routing_id, "said goodbye"); break;
+    default:
+      SendError(routing_id, v1::BAD_REQUEST,
+                "unexpected message from a client (envelope field " + std::to_string(env.body_case()) + ")");
+  }
+}
+
+void BrokerImpl::HandleHello(const std::string& routing_id, const v1::Hello& hello) {
+  if (hello.version() != v1::PROTOCOL_V1) {
+    SendError(routing_id, v1::UNSUPPORTED_VERSION,
+              "protocol version " + std::to_string(hello.version()) + " not supported; this broker speaks 1");
+    return;
+  }
+  if (sessions_.count(routing_id)) DropSession(routing_id, "sent a new Hello");
+  if (sessions_.size() >= config_.max_connections) {
+    SendError(routing_id, v1::OVER_LIMIT,
+              "too many sessions (limits.max_connections = " + std::to_string(config_.max_connections) + ")");
+    return;
+  }
+  Session s;
+  s.routing_id = routing_id;
+  s.role = hello.role();
+  s.name = hello.client_name().substr(0, 64);
+  s.last_recv = s.last_send = clock_->NowMillis();
+  if (s.role == v1::CONSUMER) {
+    if (!router_.IsKnownAgency(hello.agency())) {
+      SendError(routing_id, v1::UNKNOWN_AGENCY, "agency '" + hello.agency().substr(0, 64) + "' is not configured");
+      log_->warn("refused consumer '{}': unknown agency '{}'", s.name, hello.agency().substr(0, 64));
+      return;
+    }
+    if (hello.credit() == 0) {
+      SendError(routing_id, v1::BAD_REQUEST, "a CONSUMER needs credit >= 1");
+      return;
+    }
+    s.agency = AgencyIndex(hello.agency());
+    s.credit = std::min(hello.credit(), config_.max_credit);
+    agencies_[s.agency]->consumers.push_back(routing_id);
+  } else if (s.role != v1::PUBLISHER) {
+    SendError(routing_id, v1::BAD_REQUEST, "Hello.role must be PUBLISHER or CONSUMER");
+    return;
+  }
+  s.session_id = std::to_string(clock_->NowMillis()) + "-" + std::to_string(++session_counter_);
+  v1::Envelope env;
+  auto* w = env.mutable_welcome();
+  w->set_session_id(s.session_id);
+  w->set_heartbeat_interval_ms(config_.heartbeat_interval_ms);
+  w->set_heartbeat_liveness(config_.heartbeat_liveness);
+  w->set_broker_version(kBrokerVersion);
+  w->set_max_inflight_publishes(config_.max_inflight_publishes);
+  w->set_granted_credit(s.credit);
+  log_->info("session {} opened: {} '{}'{}{} credit {}", s.session_id, v1::ClientRole_Name(s.role), s.name,
+             s.agency >= 0 ? " agency " : "", s.agency >= 0 ? agencies_[s.agency]->id : "", s.credit);
+  sessions_.emplace(routing_id, std::move(s));
+  Reply(routing_id, env);
+}
+
+void BrokerImpl::DropSession(const std::string& routing_id, const char* why) {
+  auto it = sessions_.find(routing_id);
+  if (it == sessions_.end()) return;
+  Session& s = it->second;
+  log_->info("session {} closed ({}): {} '{}', {} deliveries outstanding", s.session_id, why,
+             v1::ClientRole_Name(s.role), s.name, s.inflight.size());
+  if (s.agency >= 0) {
+    auto& consumers = agencies_[s.agency]->consumers;
+    consumers.erase(std::remove(consumers.begin(), consumers.end(), routing_id), consumers.end());
+  }
+  Millis now = clock_->NowMillis();
+  for (InflightKey ikey : s.inflight) {
+    auto inf = inflight_.find(ikey);
+    if (inf == inflight_.end()) continue;
+    // The inflight entry stays until the release commits; the sweep retries
+    // it if this turn is rolled back, since its session is gone.
+    StageRelease(ikey, inf->second, ReleaseCause::kLostAdapter, 0, "adapter connection lost", now);
+  }
+  sessions_.erase(it);
+}
+
+void BrokerImpl::SweepSessions(Millis now) {
+  Millis limit = static_cast<Millis>(config_.heartbeat_interval_ms) * config_.heartbeat_liveness;
+  std::vector<std::string> gone;
+  for (auto& [rid, s] : sessions_)
+    if (now - s.last_recv > limit) gone.push_back(rid);
+  for (const auto& rid : gone) DropSession(rid, "heartbeats stopped");
+}
+
+void BrokerImpl::Reply(const std::string& routing_id, const v1::Envelope& env) {
+  outbox_.push_back(Outgoing{routing_id, env.SerializeAsString(), 0});
+}
+
+void BrokerImpl::SendError(const std::string& routing_id, v1::ErrorCode code, const std::string& message) {
+  v1::Envelope env;
+  env.mutable_error()->set_code(code);
+  env.mutable_error()->set_message(message);
+  Reply(routing_id, env);
+}
+
+void BrokerImpl::Flush() {
+  Millis now = clock_->NowMillis();
+  for (auto& out : outbox_) {
+    bool sent = false;
+    try {
+      if (socket_.send(zmq::buffer(out.routing_id), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
+        sent = socket_.send(zmq::buffer(out.bytes), zmq::send_flags::dontwait).has_value();
+      }
+    } catch (const zmq::error_t& e) {
+      if (e.num() != EHOSTUNREACH) log_->error("send failed: {}", e.what());
+    }
+    auto it = sessions_.find(out.routing_id);
+    if (sent) {
+      if (it != sessions_.end()) it->second.last_send = now;
+      continue;
+    }
+    if (out.delivery != 0) {
+      // Not handed over: let the sweep return it to the queue at once.
+      auto inf = inflight_.find(out.delivery);
+      if (inf != inflight_.end()) inf->second.deadline = now;
+    }
+    if (it != sessions_.end()) {
+      log_->warn("session {} unreachable or full; dropping it", it->second.session_id);
+      // The release is staged into the next turn's transaction.
+      it->second.last_recv = 0;
+    }
+  }
+  outbox_.clear();
+}
+
+}  // namespace yilian::server

@@ -1,0 +1,145 @@
+// Private state of Broker, shared by broker.cc (loop, sessions, I/O),
+// publish.cc (publish handling) and dispatch.cc (deliveries and results).
+// Everything here is owned and used by the loop thread only, except
+// stop_requested_.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <random>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include <zmq.hpp>
+
+#include "common/clock.h"
+#include "common/status.h"
+#include "config/config.h"
+#include "delivery/agency_queue.h"
+#include "routing/routing.h"
+#include "store/store.h"
+#include "validation/validation.h"
+#include "yilian/v1/protocol.pb.h"
+
+namespace yilian::server {
+
+// (agency index, sequence) packed into one integer.
+using InflightKey = std::uint64_t;
+inline InflightKey MakeInflightKey(std::uint32_t agency, Sequence seq) { return (seq << 16) | agency; }
+
+struct Session {
+  std::string routing_id;
+  std::string session_id;
+  v1::ClientRole role = v1::CLIENT_ROLE_UNSPECIFIED;
+  std::string name;
+  int agency = -1;  // index into agencies_, CONSUMER only
+  std::uint32_t credit = 0;
+  std::uint32_t in_use = 0;
+  Millis last_recv = 0;
+  Millis last_send = 0;
+  std::uint32_t publishes_this_turn = 0;
+  std::unordered_set<InflightKey> inflight;
+};
+
+struct AgencyState {
+  std::string id;
+  delivery::AgencyQueue queue;
+  std::vector<std::string> consumers;  // routing ids, round-robin
+  std::size_t next_consumer = 0;
+};
+
+struct Inflight {
+  std::string routing_id;
+  delivery::UsccKey key;
+  std::uint32_t attempts = 0;  // including this hand-over
+  Millis deadline = 0;
+};
+
+// Why a delivery goes back to its queue.
+enum class ReleaseCause { kRetry, kTimeout, kLostAdapter };
+
+class BrokerImpl {
+ public:
+  BrokerImpl(config::BrokerConfig config, Clock* clock);
+
+  Status Open();  // store + recovery
+  Status Run();
+  void Stop() { stop_requested_.store(true); }
+
+ private:
+  friend class Broker;
+
+  // --- broker.cc: loop, sessions, I/O ---
+  Status Bind();
+  void Turn();
+  void HandleMessage(const std::string& routing_id, const zmq::message_t& body);
+  void HandleHello(const std::string& routing_id, const v1::Hello& hello);
+  void DropSession(const std::string& routing_id, const char* why);
+  void SweepSessions(Millis now);
+  void Reply(const std::string& routing_id, const v1::Envelope& env);
+  void SendError(const std::string& routing_id, v1::ErrorCode code, const std::string& message);
+  void Flush();
+  int PollTimeoutMs(Millis now);
+  int AgencyIndex(const std::string& id);  // creates bank:<code> agencies on demand
+
+  // --- publish.cc ---
+  void HandlePublish(Session& session, const v1::Publish& publish);
+
+  // --- dispatch.cc ---
+  Status Recover();
+  void Dispatch(Millis now);
+  void HandleResult(Session& session, const v1::Result& result);
+  void HandleCredit(Session& session, const v1::Credit& credit);
+  void SweepInflight(Millis now);
+  // Stages the return of an outstanding delivery to its queue (or DEAD when
+  // attempts are exhausted). Returns false if the store refused.
+  void StageRelease(InflightKey ikey, const Inflight& inflight, ReleaseCause cause, Millis retry_after,
+                    const std::string& reason, Millis now);
+  void ReturnCredit(const std::string& routing_id, InflightKey ikey);
+  std::string PayloadFor(Sequence seq);
+
+  // Marks the turn failed after a store error: everything staged is rolled back.
+  void StoreFailed(const Status& status);
+
+  config::BrokerConfig config_;
+  Clock* clock_;
+  routing::Router router_;
+  validation::Options validation_options_;
+  std::unique_ptr<store::Store> store_;
+
+  zmq::context_t context_{1};
+  zmq::socket_t socket_;
+  std::string endpoint_;
+  std::atomic<bool> stop_requested_{false};
+
+  std::unordered_map<std::string, Session> sessions_;
+  std::vector<std::unique_ptr<AgencyState>> agencies_;
+  std::unordered_map<std::string, int> agency_index_;
+  std::unordered_map<InflightKey, Inflight> inflight_;
+
+  std::unordered_map<Sequence, std::string> payload_cache_;
+  std::deque<Sequence> payload_cache_order_;
+
+  // The current turn: effects applied after commit (or abort), and replies.
+  std::vector<std::function<void()>> on_commit_;
+  std::vector<std::function<void()>> on_abort_;
+  struct Outgoing {
+    std::string routing_id;
+    std::string bytes;
+    InflightKey delivery = 0;  // non-zero for a Deliver
+  };
+  std::vector<Outgoing> outbox_;
+  bool turn_failed_ = false;
+  Status turn_error_;
+  bool in_transaction_ = false;
+
+  Millis next_sweep_ = 0;
+  std::uint64_t session_counter_ = 0;
+  std::mt19937_64 rng_{std::random_device{}()};
+  std::shared_ptr<spdlog::logger> log_;
+};
+
+}  // namespace yilian::server

@@ -1,0 +1,332 @@
+// Deliveries: recovery of the queues, hand-over under credit, results,
+// timeouts and lost adapters.
+#include <algorithm>
+
+#include "common/log.h"
+#include "delivery/backoff.h"
+#include "server/broker_impl.h"
+
+namespace yilian::server {
+
+using store::DeliveryRecord;
+using store::DeliveryState;
+
+Status BrokerImpl::Recover() {
+  auto requeued = store_->RequeueDelivered();
+  if (!requeued.ok()) return requeued.status();
+  std::size_t count = 0, accepted = 0;
+  Status s = store_->ForEachUnsettled([&](const DeliveryRecord& r) {
+    AgencyState& agency = *agencies_[AgencyIndex(r.agency)];
+    agency.queue.Append(r.uscc, r.seq, r.attempts, r.state == DeliveryState::kPending ? r.next_attempt_at : 0);
+    if (r.state == DeliveryState::kAccepted) {
+      agency.queue.MarkBusy(r.uscc, r.seq);
+      ++accepted;
+    }
+    ++count;
+  });
+  if (!s.ok()) return s;
+  auto events = store_->CountEvents();
+  log_->info("recovered {} stored events, {} unsettled deliveries ({} handed over before the restart, {} accepted "
+             "by adapters)",
+             events.ok() ? events.value() : -1, count, requeued.value(), accepted);
+  return Status::Ok();
+}
+
+std::string BrokerImpl::PayloadFor(Sequence seq) {
+  auto it = payload_cache_.find(seq);
+  if (it != payload_cache_.end()) return it->second;
+  auto loaded = store_->LoadPayload(seq);
+  if (!loaded.ok()) {
+    StoreFailed(loaded.status());
+    return {};
+  }
+  return std::move(loaded).value();
+}
+
+void BrokerImpl::Dispatch(Millis now) {
+  std::uint32_t budget = config_.max_batch;
+  for (std::size_t index = 0; index < agencies_.size() && budget > 0; ++index) {
+    AgencyState& agency = *agencies_[index];
+    std::size_t n = agency.consumers.size();
+    std::size_t idle_rounds = 0;
+    while (budget > 0 && n > 0 && idle_rounds < n && !turn_failed_) {
+      const std::string rid = agency.consumers[agency.next_consumer % n];
+      agency.next_consumer = (agency.next_consumer + 1) % n;
+      Session& session = sessions_.at(rid);
+      if (session.in_use >= session.credit) {
+        ++idle_rounds;
+        continue;
+      }
+      auto item = agency.queue.PopReady(now);
+      if (!item) break;
+      idle_rounds = 0;
+      --budget;
+
+      std::string payload = PayloadFor(item->seq);
+      if (turn_failed_) {
+        agency.queue.Release(item->key, item->seq, item->attempts, 0);
+        break;
+      }
+      DeliveryRecord record;
+      record.seq = item->seq;
+      record.agency = agency.id;
+      record.uscc = std::string(item->key.view());
+      record.state = DeliveryState::kDelivered;
+      record.attempts = item->attempts + 1;
+      record.updated_at = now;
+      auto updated = store_->UpdateDelivery(record, DeliveryState::kPending, item->attempts);
+      if (!updated.ok()) {
+        StoreFailed(updated.status());
+        agency.queue.Release(item->key, item->seq, item->attempts, 0);
+        break;
+      }
+      if (!updated.value()) {
+        log_->error("delivery seq {} to {} is not PENDING with {} attempts in the store; holding it back",
+                    item->seq, agency.id, item->attempts);
+        continue;
+      }
+
+      v1::Envelope env;
+      v1::Deliver* d = env.mutable_deliver();
+      if (!d->mutable_event()->ParseFromString(payload)) {
+        log_->error("stored event seq {} does not decode", item->seq);
+      }
+      d->set_event_id(d->event().event_id());
+      d->set_agency(agency.id);
+      d->set_uscc(record.uscc);
+      d->set_attempt(record.attempts);
+      d->set_sequence(item->seq);
+
+      InflightKey ikey = MakeInflightKey(static_cast<std::uint32_t>(index), item->seq);
+      ++session.in_use;
+      Inflight inflight{rid, item->key, record.attempts, now + config_.ack_timeout_ms};
+      std::string bytes = env.SerializeAsString();
+      on_commit_.push_back([this, rid, ikey, inflight, bytes = std::move(bytes)]() mutable {
+        inflight_[ikey] = inflight;
+        auto it = sessions_.find(rid);
+        if (it != sessions_.end()) it->second.inflight.insert(ikey);
+        outbox_.push_back(Outgoing{rid, std::move(bytes), ikey});
+      });
+      on_abort_.push_back([this, index, rid, item = *item] {
+        agencies_[index]->queue.Release(item.key, item.seq, item.attempts, 0);
+        auto it = sessions_.find(rid);
+        if (it != sessions_.end() && it->second.in_use > 0) --it->second.in_use;
+      });
+    }
+  }
+}
+
+void BrokerImpl::ReturnCredit(const std::string& routing_id, InflightKey ikey) {
+  auto it = sessions_.find(routing_id);
+  if (it == sessions_.end()) return;
+  if (it->second.inflight.erase(ikey) && it->second.in_use > 0) --it->second.in_use;
+}
+
+void BrokerImpl::StageRelease(InflightKey ikey, const Inflight& inflight, ReleaseCause cause, Millis retry_after,
+                              const std::string& reason, Millis now) {
+  std::uint32_t index = static_cast<std::uint32_t>(ikey & 0xffff);
+  Sequence seq = ikey >> 16;
+  AgencyState& agency = *agencies_[index];
+  DeliveryRecord record;
+  record.seq = seq;
+  record.agency = agency.id;
+  record.uscc = std::string(inflight.key.view());
+  record.attempts = inflight.attempts;
+  record.updated_at = now;
+  record.reason = reason;
+  bool dead = inflight.attempts >= config_.retry.max_attempts;
+  Millis not_before = 0;
+  if (dead) {
+    record.state = DeliveryState::kDead;
+  } else {
+    record.state = DeliveryState::kPending;
+    if (cause != ReleaseCause::kLostAdapter) {
+      std::uniform_real_distribution<double> unit(0.0, 1.0);
+      Millis delay = std::max(retry_after, delivery::BackoffDelay(config_.retry, inflight.attempts, unit(rng_)));
+      not_before = now + delay;
+    }
+    record.next_attempt_at = not_before;
+  }
+  auto updated = store_->UpdateDelivery(record, DeliveryState::kDelivered, inflight.attempts);
+  if (!updated.ok()) return StoreFailed(updated.status());
+  if (!updated.value()) {
+    // Settled or accepted meanwhile (a result won the race): just forget it.
+    on_commit_.push_back([this, ikey, rid = inflight.routing_id] {
+      inflight_.erase(ikey);
+      ReturnCredit(rid, ikey);
+    });
+    return;
+  }
+  if (dead) {
+    log_->warn("dead letter: seq {} uscc {} agency {} after {} attempts ({})", seq, record.uscc, agency.id,
+               inflight.attempts, reason);
+  } else {
+    log_->info("redelivery scheduled: seq {} uscc {} agency {} attempt {} in {} ms ({})", seq, record.uscc,
+               agency.id, inflight.attempts + 1, not_before ? not_before - now : 0, reason);
+  }
+  on_commit_.push_back([this, ikey, index, inflight, dead, not_before] {
+    inflight_.erase(ikey);
+    ReturnCredit(inflight.routing_id, ikey);
+    Sequence s = ikey >> 16;
+    if (dead) {
+      agencies_[index]->queue.Settle(inflight.key, s);
+    } else {
+      agencies_[index]->queue.Release(inflight.key, s, inflight.attempts, not_before);
+    }
+  });
+}
+
+void BrokerImpl::SweepInflight(Millis now) {
+  std::vector<std::pair<InflightKey, Inflight>> expired;
+  for (const auto& [ikey, inf] : inflight_) {
+    bool lost = !sessions_.count(inf.routing_id);
+    if (lost || inf.deadline <= now) expired.emplace_back(ikey, inf);
+  }
+  for (const auto& [ikey, inf] : expired) {
+    bool lost = !sessions_.count(inf.routing_id);
+    StageRelease(ikey, inf, lost ? ReleaseCause::kLostAdapter : ReleaseCause::kTimeout, 0,
+                 lost ? "adapter connection lost" : "no answer within delivery.ack_timeout_ms", now);
+  }
+}
+
+void BrokerImpl::HandleCredit(Session& session, const v1::Credit& credit) {
+  if (session.role != v1::CONSUMER) {
+    SendError(session.routing_id, v1::FORBIDDEN, "only a CONSUMER has credit");
+    return;
+  }
+  std::uint64_t total = static_cast<std::uint64_t>(session.credit) + credit.add();
+  session.credit = static_cast<std::uint32_t>(std::min<std::uint64_t>(total, config_.max_credit));
+}
+
+void BrokerImpl::HandleResult(Session& session, const v1::Result& result) {
+  const std::string rid = session.routing_id;
+  v1::Envelope reply;
+  v1::ResultAck* ack = reply.mutable_result_ack();
+  ack->set_event_id(result.event_id().substr(0, 128));
+  ack->set_agency(result.agency().substr(0, 64));
+  auto refuse = [&](v1::ErrorCode code, const std::string& message) {
+    ack->set_status(v1::RESULT_REFUSED);
+    ack->set_error(code);
+    ack->set_message(message);
+    Reply(rid, reply);
+  };
+  if (session.role != v1::CONSUMER) {
+    log_->warn("session {} ('{}') is not a consumer but sent Result", session.session_id, session.name);
+    return refuse(v1::FORBIDDEN, "this session's role may not send results");
+  }
+  const std::string& agency_id = agencies_[session.agency]->id;
+  if (!result.agency().empty() && result.agency() != agency_id) {
+    log_->warn("session {} of agency {} sent a result for agency '{}'", session.session_id, agency_id,
+               result.agency().substr(0, 64));
+    return refuse(v1::FORBIDDEN, "a session of agency '" + agency_id + "' may not answer for another agency");
+  }
+  ack->set_agency(agency_id);
+  v1::Outcome outcome = result.outcome();
+  if (outcome != v1::OUTCOME_ACCEPTED && outcome != v1::OUTCOME_PROCESSED && outcome != v1::OUTCOME_REJECTED &&
+      outcome != v1::OUTCOME_RETRY) {
+    return refuse(v1::BAD_REQUEST, "Result.outcome must be ACCEPTED, PROCESSED, REJECTED or RETRY");
+  }
+  if (turn_failed_) return refuse(v1::STORE_UNAVAILABLE, "store unavailable: " + turn_error_.message());
+
+  auto seq = store_->FindSequence(result.event_id());
+  if (!seq.ok()) return StoreFailed(seq.status()), refuse(v1::STORE_UNAVAILABLE, "store read failed");
+  if (!seq.value()) return refuse(v1::UNKNOWN_DELIVERY, "no event '" + ack->event_id() + "'");
+  auto found = store_->GetDelivery(*seq.value(), agency_id);
+  if (!found.ok()) return StoreFailed(found.status()), refuse(v1::STORE_UNAVAILABLE, "store read failed");
+  if (!found.value()) {
+    return refuse(v1::UNKNOWN_DELIVERY, "event '" + ack->event_id() + "' is not for agency '" + agency_id + "'");
+  }
+  DeliveryRecord record = *found.value();
+  const DeliveryState before = record.state;
+  const std::uint32_t attempts = record.attempts;
+  if (store::IsSettled(before)) {
+    ack->set_status(v1::RESULT_ALREADY_SETTLED);
+    ack->set_message(std::string("already ") + std::string(store::ToString(before)));
+    Reply(rid, reply);
+    return;
+  }
+  if (attempts == 0) return refuse(v1::UNKNOWN_DELIVERY, "event '" + ack->event_id() + "' was not handed over yet");
+
+  Millis now = clock_->NowMillis();
+  int index = session.agency;
+  InflightKey ikey = MakeInflightKey(static_cast<std::uint32_t>(index), record.seq);
+  delivery::UsccKey key = delivery::UsccKey::From(record.uscc);
+  record.updated_at = now;
+  enum class Effect { kNone, kHold, kSettle, kRelease } effect = Effect::kNone;
+  Millis not_before = 0;
+
+  switch (outcome) {
+    case v1::OUTCOME_ACCEPTED:
+      if (before == DeliveryState::kAccepted) break;  // repeated: nothing changes
+      record.state = DeliveryState::kAccepted;
+      effect = Effect::kHold;
+      break;
+    case v1::OUTCOME_PROCESSED:
+      record.state = DeliveryState::kProcessed;
+      record.reference = result.reference().substr(0, 256);
+      record.reason.clear();
+      effect = Effect::kSettle;
+      break;
+    case v1::OUTCOME_REJECTED:
+      record.state = DeliveryState::kRejected;
+      record.reason = result.reason().substr(0, 1024);
+      effect = Effect::kSettle;
+      break;
+    case v1::OUTCOME_RETRY: {
+      if (before == DeliveryState::kPending) break;  // already going back
+      record.reason = result.reason().substr(0, 1024);
+      if (attempts >= config_.retry.max_attempts) {
+        record.state = DeliveryState::kDead;
+        effect = Effect::kSettle;
+      } else {
+        std::uniform_real_distribution<double> unit(0.0, 1.0);
+        Millis delay = std::max<Millis>(result.retry_after_ms(),
+                                        delivery::BackoffDelay(config_.retry, attempts, unit(rng_)));
+        not_before = now + delay;
+        record.state = DeliveryState::kPending;
+        record.next_attempt_at = not_before;
+        effect = Effect::kRelease;
+      }
+      break;
+    }
+    default: break;
+  }
+
+  if (effect != Effect::kNone) {
+    if (!store::IsAllowedTransition(before, record.state)) {
+      return refuse(v1::BAD_REQUEST, "cannot go from " + std::string(store::ToString(before)) + " to " +
+                                         std::string(store::ToString(record.state)));
+    }
+    auto updated = store_->UpdateDelivery(record, before, attempts);
+    if (!updated.ok()) return StoreFailed(updated.status()), refuse(v1::STORE_UNAVAILABLE, "store write failed");
+    if (!updated.value()) return refuse(v1::STORE_UNAVAILABLE, "delivery changed concurrently; send again");
+  }
+  log_->info("result {} for event {} seq {} uscc {} agency {} attempt {}", v1::Outcome_Name(outcome),
+             ack->event_id(), record.seq, record.uscc, agency_id, attempts);
+
+  ack->set_status(v1::RESULT_RECORDED);
+  on_commit_.push_back([this, rid, reply, ikey, index, key, seq = record.seq, effect, attempts, not_before] {
+    auto inf = inflight_.find(ikey);
+    if (inf != inflight_.end()) {
+      ReturnCredit(inf->second.routing_id, ikey);
+      inflight_.erase(inf);
+    }
+    AgencyState& agency = *agencies_[index];
+    switch (effect) {
+      case Effect::kHold: agency.queue.Hold(key, seq); break;
+      case Effect::kSettle: agency.queue.Settle(key, seq); break;
+      case Effect::kRelease: agency.queue.Release(key, seq, attempts, not_before); break;
+      case Effect::kNone: break;
+    }
+    Reply(rid, reply);
+  });
+  on_abort_.push_back([this, rid, reply]() mutable {
+    auto* a = reply.mutable_result_ack();
+    a->set_status(v1::RESULT_REFUSED);
+    a->set_error(v1::STORE_UNAVAILABLE);
+    a->set_message("store unavailable; send the result again");
+    Reply(rid, reply);
+  });
+}
+
+}  // namespace yilian::server

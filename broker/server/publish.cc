@@ -1,0 +1,139 @@
+// Publish handling: validate, deduplicate, check revision, route, stage the
+// insert; the confirm leaves only after the turn's commit.
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+
+#include "common/log.h"
+#include "common/mask.h"
+#include "server/broker_impl.h"
+
+namespace yilian::server {
+
+void BrokerImpl::HandlePublish(Session& session, const v1::Publish& publish) {
+  const std::string rid = session.routing_id;
+  v1::Envelope reply;
+  v1::PublishAck* ack = reply.mutable_publish_ack();
+  ack->set_correlation_id(publish.correlation_id());
+  ack->set_event_id(publish.event().event_id().substr(0, 128));
+  auto refuse = [&](v1::ErrorCode code, const std::string& message) {
+    ack->set_status(v1::REFUSED);
+    ack->set_error(code);
+    ack->set_message(ScrubPersonalData(message));
+    Reply(rid, reply);
+  };
+
+  if (session.role != v1::PUBLISHER) {
+    log_->warn("session {} ('{}') is not a publisher but sent Publish", session.session_id, session.name);
+    return refuse(v1::FORBIDDEN, "this session's role may not publish");
+  }
+  if (++session.publishes_this_turn > config_.max_inflight_publishes) {
+    return refuse(v1::OVER_LIMIT, "more than limits.max_inflight_publishes (" +
+                                      std::to_string(config_.max_inflight_publishes) + ") unconfirmed publishes");
+  }
+  if (!publish.has_event()) return refuse(v1::INVALID_EVENT, "Publish.event is missing");
+  const v1::EnterpriseEvent& event = publish.event();
+
+  auto errors = validation::Validate(event, validation_options_);
+  if (!errors.empty()) {
+    for (const auto& e : errors) {
+      auto* out = ack->add_errors();
+      out->set_path(e.path);
+      out->set_code(e.code);
+      out->set_message(e.message);
+    }
+    log_->info("refused event {} uscc {}: {} validation error(s), first {} {}", ack->event_id(),
+               event.uscc().substr(0, 18), errors.size(), errors[0].path, errors[0].code);
+    return refuse(v1::INVALID_EVENT, std::to_string(errors.size()) + " validation error(s); first: " +
+                                         errors[0].path + ": " + errors[0].message);
+  }
+  if (turn_failed_) return refuse(v1::STORE_UNAVAILABLE, "store unavailable: " + turn_error_.message());
+
+  std::string payload;
+  {
+    google::protobuf::io::StringOutputStream stream(&payload);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    event.SerializeToCodedStream(&coded);
+  }
+
+  auto existing = store_->FindEvent(event.event_id());
+  if (!existing.ok()) return StoreFailed(existing.status()), refuse(v1::STORE_UNAVAILABLE, "store read failed");
+  if (existing.value().has_value()) {
+    const store::EventSummary& found = *existing.value();
+    if (found.payload != payload) {
+      log_->warn("conflict: event {} published again with different content", event.event_id());
+      return refuse(v1::CONFLICT, "event_id '" + event.event_id() +
+                                      "' was already published with different content");
+    }
+    ack->set_status(v1::DUPLICATE);
+    ack->set_sequence(found.seq);
+    for (const auto& a : found.agencies) ack->add_agencies(a);
+    // A duplicate may race the original's commit in this same turn: confirm
+    // only after the turn commits, like the original.
+    on_commit_.push_back([this, rid, reply] { Reply(rid, reply); });
+    on_abort_.push_back([this, rid, reply]() mutable {
+      auto* a = reply.mutable_publish_ack();
+      a->set_status(v1::REFUSED);
+      a->set_error(v1::STORE_UNAVAILABLE);
+      a->set_message("store unavailable; publish again");
+      Reply(rid, reply);
+    });
+    return;
+  }
+
+  auto last = store_->LastRevision(event.uscc());
+  if (!last.ok()) return StoreFailed(last.status()), refuse(v1::STORE_UNAVAILABLE, "store read failed");
+  if (event.revision() <= last.value()) {
+    ack->set_current_revision(last.value());
+    return refuse(v1::STALE_REVISION, "revision " + std::to_string(event.revision()) + " of " + event.uscc() +
+                                          " is not newer than the accepted revision " +
+                                          std::to_string(last.value()));
+  }
+
+  auto agencies = router_.Route(event);
+  if (!agencies.ok()) return refuse(v1::UNROUTABLE, agencies.status().message());
+
+  store::StoredEvent stored;
+  stored.event_id = event.event_id();
+  stored.uscc = event.uscc();
+  stored.revision = event.revision();
+  stored.type = event.type();
+  stored.agencies = agencies.value();
+  stored.payload = payload;
+  Millis now = clock_->NowMillis();
+  stored.published_at = now;
+  auto seq = store_->InsertEvent(stored, now);
+  if (!seq.ok()) return StoreFailed(seq.status()), refuse(v1::STORE_UNAVAILABLE, "store write failed");
+
+  ack->set_status(v1::ACCEPTED);
+  ack->set_sequence(seq.value());
+  for (const auto& a : stored.agencies) ack->add_agencies(a);
+  Sequence s = seq.value();
+  std::vector<int> indexes;
+  for (const auto& a : stored.agencies) indexes.push_back(AgencyIndex(a));
+  on_commit_.push_back([this, rid, reply, s, indexes, uscc = stored.uscc, payload = std::move(payload),
+                        event_id = stored.event_id] {
+    for (int index : indexes) agencies_[index]->queue.Append(uscc, s);
+    if (config_.payload_cache_entries > 0) {
+      payload_cache_.emplace(s, payload);
+      payload_cache_order_.push_back(s);
+      while (payload_cache_order_.size() > config_.payload_cache_entries) {
+        payload_cache_.erase(payload_cache_order_.front());
+        payload_cache_order_.pop_front();
+      }
+    }
+    log_->debug("accepted event {} uscc {} seq {} for {} agencies", event_id, uscc, s, indexes.size());
+    Reply(rid, reply);
+  });
+  on_abort_.push_back([this, rid, reply]() mutable {
+    auto* a = reply.mutable_publish_ack();
+    a->clear_agencies();
+    a->clear_sequence();
+    a->set_status(v1::REFUSED);
+    a->set_error(v1::STORE_UNAVAILABLE);
+    a->set_message("store unavailable: " + turn_error_.message());
+    Reply(rid, reply);
+  });
+}
+
+}  // namespace yilian::server

@@ -1,0 +1,70 @@
+// Records the store persists, and the delivery state machine.
+//
+// A delivery is one (event, agency) pair. Its state moves only along the
+// transitions in kDeliveryTransitions; TransitionDelivery() is the one place
+// that changes a state and rejects every other move.
+//
+//   from \ to   PENDING DELIVERED ACCEPTED PROCESSED REJECTED DEAD
+//   PENDING        -        x         x*       x*        x*      -     (* late answer to an earlier attempt)
+//   DELIVERED      x        -         x        x         x       x
+//   ACCEPTED       x        -         -        x         x       x
+//   PROCESSED      -        -         -        -         -       -
+//   REJECTED       x        -         -        -         -       -     (operator retry)
+//   DEAD           x        -         -        -         -       -     (operator retry)
+//
+// Plain values; safe from any thread.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/ids.h"
+#include "common/status.h"
+
+namespace yilian::store {
+
+enum class DeliveryState : int {
+  kPending = 0,    // waiting to be handed over (first time or again)
+  kDelivered = 1,  // handed to an adapter, no answer yet
+  kAccepted = 2,   // adapter durably took it over; result will follow
+  kProcessed = 3,  // final: agency processed it
+  kRejected = 4,   // final: agency refused it
+  kDead = 5,       // final: attempts exhausted (dead letter)
+};
+
+std::string_view ToString(DeliveryState state);
+bool IsSettled(DeliveryState state);
+// True if `from -> to` is in the transition table above.
+bool IsAllowedTransition(DeliveryState from, DeliveryState to);
+
+struct StoredEvent {
+  Sequence seq = 0;
+  std::string event_id;
+  std::string uscc;
+  std::uint64_t revision = 0;
+  int type = 0;
+  std::vector<std::string> agencies;
+  std::string payload;  // EnterpriseEvent, deterministic Protobuf encoding
+  Millis published_at = 0;
+};
+
+struct DeliveryRecord {
+  Sequence seq = 0;
+  std::string agency;
+  std::string uscc;
+  DeliveryState state = DeliveryState::kPending;
+  std::uint32_t attempts = 0;   // hand-overs so far
+  Millis next_attempt_at = 0;   // PENDING: not before this time
+  Millis updated_at = 0;
+  std::string reference;        // PROCESSED: agency reference
+  std::string reason;           // REJECTED / DEAD / last RETRY reason
+};
+
+// Moves record->state to `to`, or fails with kFailedPrecondition naming both
+// states if the transition table forbids it.
+Status TransitionDelivery(DeliveryRecord* record, DeliveryState to);
+
+}  // namespace yilian::store

@@ -1,0 +1,80 @@
+// Store: the broker's durable state and its source of truth. In-memory queues
+// are caches rebuilt from it at start (see docs/storage.md for the schema and
+// the durability promise).
+//
+// Operation: the broker groups all writes of one loop turn in one
+// transaction: Begin(), any reads and writes, then Commit(). Only after
+// Commit() returns OK may confirms and deliveries that depend on those writes
+// leave the broker. Commit() returning OK means the transaction is on disk
+// (synchronous=full: fsynced, survives power loss; normal: survives a process
+// crash).
+// Concurrency: one Store is used by one thread (the broker loop). Not
+// thread-safe.
+// Limitations: one writer process per data directory (enforced by a lock
+// file).
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "common/status.h"
+#include "store/records.h"
+
+namespace yilian::store {
+
+struct StoreOptions {
+  // "full" or "normal" (see config key store.synchronous).
+  std::string synchronous = "full";
+  // SQLite page cache size, in KiB.
+  int cache_kib = 16 * 1024;
+};
+
+struct EventSummary {
+  Sequence seq = 0;
+  std::string payload;
+  std::vector<std::string> agencies;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Opens (creating if needed) the embedded SQLite store in `dir`.
+  static Result<std::unique_ptr<Store>> OpenSqlite(const std::string& dir, const StoreOptions& options);
+
+  virtual Status Begin() = 0;
+  virtual Status Commit() = 0;
+  virtual void Rollback() = 0;
+
+  // --- Reads and writes; call between Begin() and Commit(). ---
+
+  // The stored event with this id, if any (payload and agencies included).
+  virtual Result<std::optional<EventSummary>> FindEvent(const std::string& event_id) = 0;
+  // The last accepted revision for the USCC, 0 if none.
+  virtual Result<std::uint64_t> LastRevision(const std::string& uscc) = 0;
+  // Stores the event, one PENDING delivery per agency, and the USCC's new
+  // revision. Returns the event's sequence number.
+  virtual Result<Sequence> InsertEvent(const StoredEvent& event, Millis now) = 0;
+  virtual Result<std::optional<Sequence>> FindSequence(const std::string& event_id) = 0;
+  virtual Result<std::optional<DeliveryRecord>> GetDelivery(Sequence seq, const std::string& agency) = 0;
+  // Writes `record` if the stored row still has `expected_state` and
+  // `expected_attempts` (compare-and-set). Returns false if it did not.
+  virtual Result<bool> UpdateDelivery(const DeliveryRecord& record, DeliveryState expected_state,
+                                      std::uint32_t expected_attempts) = 0;
+  virtual Result<std::string> LoadPayload(Sequence seq) = 0;
+
+  // --- Recovery; call outside a transaction. ---
+
+  // Crash recovery: DELIVERED rows were out with adapters of a previous run;
+  // they become PENDING again (attempts kept, so the redelivery is > 1).
+  // Returns how many rows changed.
+  virtual Result<std::int64_t> RequeueDelivered() = 0;
+  // Every unsettled delivery, in sequence order.
+  virtual Status ForEachUnsettled(const std::function<void(const DeliveryRecord&)>& fn) = 0;
+  // Stored events, deliveries by state (for diagnostics and tests).
+  virtual Result<std::int64_t> CountEvents() = 0;
+};
+
+}  // namespace yilian::store

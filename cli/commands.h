@@ -1,0 +1,15 @@
+// Subcommands of the `yilian` command-line tool. Each Add*Command registers
+// its subcommand on the app; the callback runs it and stores its exit code in
+// *exit_code (0 success, 1 the command's own failure, 2 usage or I/O error).
+// Called from main() only.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace yilian::cli {
+
+void AddValidateCommand(CLI::App& app, int* exit_code);
+void AddPublishCommand(CLI::App& app, int* exit_code);
+void AddConsumeCommand(CLI::App& app, int* exit_code);
+
+}  // namespace yilian::cli
