@@ -8,8 +8,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   int exit_code = 0;
   yilian::cli::AddValidateCommand(app, &exit_code);
-  // yilian::cli::AddPublishCommand(app, &exit_code);
-  // yilian::cli::AddConsumeCommand(app, &exit_code);
+  yilian::cli::AddPublishCommand(app, &exit_code);
+  yilian::cli::AddConsumeCommand(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

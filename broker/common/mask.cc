@@ -1,6 +1,5 @@
 #include "common/mask.h"
 
-#include <cctype>
 
 namespace yilian {
 namespace {
@@ -44,11 +43,15 @@ std::string ScrubPersonalData(std::string_view text) {
     bool x_tail = run == 17 && j < text.size() && (text[j] == 'X' || text[j] == 'x');
     if (x_tail) ++j, ++run;
     std::string_view token = text.substr(i, j - i);
-    bool next_alnum = j < text.size() && std::isalnum(static_cast<unsigned char>(text[j]));
-    bool prev_alnum = i > 0 && std::isalnum(static_cast<unsigned char>(text[i - 1]));
-    if (!next_alnum && !prev_alnum && (run == 18 || run == 15)) {
+    // Letters next to the number do not make it safe to print: "ID" or
+    // "tel" glued to a number is common in free text, and a false positive
+    // only hides a few digits of some other code.
+    if (run == 18 || run == 15) {
       out += MaskIdNumber(token);
-    } else if (!next_alnum && !prev_alnum && run == 11 && token[0] == '1') {
+    } else if (run == 11 && token[0] == '1') {
+      out += MaskPhone(token);
+    } else if (run == 13 && token.substr(0, 3) == "861") {
+      // A mobile number with the country code, "+86138..." or "86138...".
       out += MaskPhone(token);
     } else {
       out.append(token);

@@ -301,7 +301,7 @@ void BrokerImpl::HandleResult(Session& session, const v1::Result& result) {
     if (!updated.ok()) return StoreFailed(updated.status()), refuse(v1::STORE_UNAVAILABLE, "store write failed");
     if (!updated.value()) return refuse(v1::STORE_UNAVAILABLE, "delivery changed concurrently; send again");
   }
-  log_->info("result {} for event {} seq {} uscc {} agency {} attempt {}", v1::Outcome_Name(outcome),
+  log_->debug("result {} for event {} seq {} uscc {} agency {} attempt {}", v1::Outcome_Name(outcome),
              ack->event_id(), record.seq, record.uscc, agency_id, attempts);
 
   ack->set_status(v1::RESULT_RECORDED);

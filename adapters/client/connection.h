@@ -1,0 +1,80 @@
+// Connection: one client session with yilian-broker over a ZeroMQ DEALER
+// socket. Sends Hello, waits for Welcome, keeps heartbeats in both
+// directions, and reconnects with a new socket (and a new Hello) with
+// exponential backoff when the broker goes silent, refuses the session, or
+// restarts.
+//
+// Ownership: the zmq::context_t passed in must outlive the Connection.
+// Concurrency: one thread per Connection (ZeroMQ sockets are not
+// thread-safe); no internal locking.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+
+#include <zmq.hpp>
+
+#include "common/clock.h"
+#include "yilian/v1/protocol.pb.h"
+
+namespace yilian::client {
+
+struct ClientOptions {
+  std::string endpoint = "tcp://127.0.0.1:7700";
+  v1::ClientRole role = v1::PUBLISHER;
+  std::string agency;          // CONSUMER only
+  std::uint32_t credit = 64;   // CONSUMER only
+  std::string name = "yilian-client";
+  int hello_timeout_ms = 3000;
+  int reconnect_min_ms = 100;
+  int reconnect_max_ms = 5000;
+};
+
+class Connection {
+ public:
+  Connection(zmq::context_t& context, ClientOptions options);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Called after every Welcome (first connect and each reconnect), before
+  // Poll returns; owners resend what is unconfirmed from there.
+  void SetOnConnected(std::function<void(const v1::Welcome&)> fn) { on_connected_ = std::move(fn); }
+
+  // Pumps I/O for up to timeout_ms and returns the next message for the
+  // application (anything but Welcome and Heartbeat), or nullopt.
+  std::optional<v1::Envelope> Poll(int timeout_ms);
+
+  // Sends if a session is open; false otherwise (the message is not queued).
+  bool Send(const v1::Envelope& envelope);
+
+  // Says Bye (if connected) and closes the socket.
+  void Close();
+
+  bool connected() const { return state_ == State::kReady; }
+  const v1::Welcome& welcome() const { return welcome_; }
+  // The last connection-level Error the broker sent (e.g. UNKNOWN_AGENCY).
+  const std::optional<v1::Error>& last_error() const { return last_error_; }
+
+ private:
+  enum class State { kIdle, kHelloSent, kReady };
+  void Open(Millis now);
+  void Reset(Millis now, const char* why);
+  bool SendRaw(const v1::Envelope& envelope);
+
+  zmq::context_t& context_;
+  ClientOptions options_;
+  std::optional<zmq::socket_t> socket_;
+  State state_ = State::kIdle;
+  v1::Welcome welcome_;
+  std::optional<v1::Error> last_error_;
+  Millis next_attempt_ = 0;
+  Millis hello_deadline_ = 0;
+  Millis last_recv_ = 0;
+  Millis last_send_ = 0;
+  int backoff_ms_ = 0;
+  std::function<void(const v1::Welcome&)> on_connected_;
+};
+
+}  // namespace yilian::client

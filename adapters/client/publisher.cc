@@ -1,0 +1,70 @@
+#include "client/publisher.h"
+
+#include "common/log.h"
+
+namespace yilian::client {
+namespace {
+Millis Now() { return SystemClock::Default()->NowMillis(); }
+}  // namespace
+
+Publisher::Publisher(zmq::context_t& context, ClientOptions options, int publish_timeout_ms)
+    : connection_(context, [&] {
+        options.role = v1::PUBLISHER;
+        return options;
+      }()),
+      publish_timeout_ms_(publish_timeout_ms) {
+  connection_.SetOnConnected([this](const v1::Welcome&) {
+    // A new session: nothing is in flight on it yet.
+    for (auto& [id, p] : pending_) p.sent_at = 0;
+    in_flight_ = 0;
+  });
+}
+
+std::uint64_t Publisher::Publish(v1::EnterpriseEvent event) {
+  std::uint64_t id = next_id_++;
+  pending_.emplace(id, Pending{std::move(event), 0});
+  return id;
+}
+
+void Publisher::SendSome() {
+  if (!connection_.connected()) return;
+  std::size_t window = std::max<std::uint32_t>(1, connection_.welcome().max_inflight_publishes());
+  Millis now = Now();
+  for (auto& [id, p] : pending_) {
+    if (p.sent_at != 0 && now - p.sent_at < publish_timeout_ms_) continue;
+    if (p.sent_at == 0 && in_flight_ >= window) break;
+    v1::Envelope env;
+    env.mutable_publish()->set_correlation_id(id);
+    *env.mutable_publish()->mutable_event() = p.event;
+    if (!connection_.Send(env)) return;
+    if (p.sent_at == 0) ++in_flight_;
+    p.sent_at = now;
+  }
+}
+
+void Publisher::Poll(int timeout_ms, const AckFn& on_ack) {
+  Millis deadline = Now() + timeout_ms;
+  do {
+    SendSome();
+    Millis left = deadline - Now();
+    auto env = connection_.Poll(static_cast<int>(std::max<Millis>(0, std::min<Millis>(left, 100))));
+    if (!env || !env->has_publish_ack()) continue;
+    const v1::PublishAck& ack = env->publish_ack();
+    auto it = pending_.find(ack.correlation_id());
+    if (it == pending_.end()) continue;  // answer to a resend already settled
+    bool transient = ack.status() == v1::REFUSED &&
+                     (ack.error() == v1::STORE_UNAVAILABLE || ack.error() == v1::OVER_LIMIT);
+    if (in_flight_ > 0 && it->second.sent_at != 0) --in_flight_;
+    if (transient) {
+      // Try again after the publish timeout.
+      it->second.sent_at = Now();
+      ++in_flight_;
+      continue;
+    }
+    std::uint64_t id = it->first;
+    pending_.erase(it);
+    on_ack(id, ack);
+  } while (Now() < deadline);
+}
+
+}  // namespace yilian::client

@@ -1,0 +1,27 @@
+// Small helpers shared by the CLI commands: reading JSON Lines input from a
+// file or stdin, printing one JSON line, and formatting times.
+// Called from the main thread only.
+#pragma once
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <istream>
+#include <memory>
+#include <string>
+
+#include <google/protobuf/message.h>
+
+namespace yilian::cli {
+
+// Opens FILE or "-" (stdin). Returns nullptr and sets *error on failure.
+std::unique_ptr<std::istream, void (*)(std::istream*)> OpenInput(const std::string& path, std::string* error);
+
+// Canonical proto3 JSON on one line; zero-valued fields are printed too when
+// `all_fields` is set.
+std::string ToJsonLine(const google::protobuf::Message& message, bool all_fields = false);
+
+// Now as RFC 3339 UTC with milliseconds, e.g. "2026-01-02T03:04:05.678Z".
+std::string NowRfc3339();
+
+}  // namespace yilian::cli

@@ -1,0 +1,70 @@
+// The masking helpers are the only thing standing between personal data and
+// the logs, so the tests pin the exact output for the formats that occur.
+#include "common/mask.h"
+
+#include <gtest/gtest.h>
+
+namespace yilian {
+namespace {
+
+TEST(MaskIdNumber, KeepsFirstFourAndLastFour) {
+  EXPECT_EQ(MaskIdNumber("11010519491231002X"), "1101**********002X");
+  EXPECT_EQ(MaskIdNumber("440524188001010014"), "4405**********0014");
+  // Old 15-digit resident IDs and other documents follow the same rule.
+  EXPECT_EQ(MaskIdNumber("110105491231002"), "1101*******1002");
+  EXPECT_EQ(MaskIdNumber("E12345678"), "E123*5678");
+}
+
+TEST(MaskIdNumber, ShortValuesAreFullyMasked) {
+  EXPECT_EQ(MaskIdNumber(""), "");
+  EXPECT_EQ(MaskIdNumber("1234"), "****");
+  EXPECT_EQ(MaskIdNumber("12345678"), "********");
+}
+
+TEST(MaskPhone, KeepsFirstThreeAndLastFour) {
+  EXPECT_EQ(MaskPhone("13812345678"), "138****5678");
+  EXPECT_EQ(MaskPhone("+8613912345678"), "+86*******5678");
+  EXPECT_EQ(MaskPhone("12345678"), "123*5678");
+}
+
+TEST(MaskPhone, ShortValuesAreFullyMasked) {
+  EXPECT_EQ(MaskPhone(""), "");
+  EXPECT_EQ(MaskPhone("1234567"), "*******");
+}
+
+TEST(ScrubPersonalData, MasksIdsAndMobilesInFreeText) {
+  EXPECT_EQ(ScrubPersonalData("身份证 11010519491231002X 手机13812345678"),
+            "身份证 1101**********002X 手机138****5678");
+  EXPECT_EQ(ScrubPersonalData("id=440524188001010014, old=110105491231002"),
+            "id=4405**********0014, old=1101*******1002");
+  EXPECT_EQ(ScrubPersonalData("lower case 11010519491231002x."), "lower case 1101**********002x.");
+}
+
+TEST(ScrubPersonalData, MasksInsideJson) {
+  EXPECT_EQ(ScrubPersonalData(R"({"id_number":"11010519491231002X","phone":"13812345678"})"),
+            R"({"id_number":"1101**********002X","phone":"138****5678"})");
+}
+
+TEST(ScrubPersonalData, MasksNumbersGluedToLetters) {
+  EXPECT_EQ(ScrubPersonalData("ID11010519491231002X"), "ID1101**********002X");
+  EXPECT_EQ(ScrubPersonalData("tel13812345678"), "tel138****5678");
+}
+
+TEST(ScrubPersonalData, MasksMobilesWithCountryCode) {
+  EXPECT_EQ(ScrubPersonalData("phone +8613812345678 or 8613812345678"),
+            "phone +861******5678 or 861******5678");
+}
+
+TEST(ScrubPersonalData, LeavesOtherNumbersAlone) {
+  // USCCs mix letters into their digits, so no run has an ID's length.
+  EXPECT_EQ(ScrubPersonalData("uscc 91350100M000100Y43 and 91110000600037341L"),
+            "uscc 91350100M000100Y43 and 91110000600037341L");
+  EXPECT_EQ(ScrubPersonalData("amount 1000000.00 CNY, revision 12"), "amount 1000000.00 CNY, revision 12");
+  // 11 digits not starting with 1, and runs longer than an ID.
+  EXPECT_EQ(ScrubPersonalData("order 20240301123"), "order 20240301123");
+  EXPECT_EQ(ScrubPersonalData("seq 12345678901234567890"), "seq 12345678901234567890");
+  EXPECT_EQ(ScrubPersonalData(""), "");
+}
+
+}  // namespace
+}  // namespace yilian
