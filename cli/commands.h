@@ -11,5 +11,6 @@ namespace yilian::cli {
 void AddValidateCommand(CLI::App& app, int* exit_code);
 void AddPublishCommand(CLI::App& app, int* exit_code);
 void AddConsumeCommand(CLI::App& app, int* exit_code);
+void AddGenSampleCommand(CLI::App& app, int* exit_code);
 
 }  // namespace yilian::cli

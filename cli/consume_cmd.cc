@@ -93,7 +93,7 @@ int RunConsume(const ConsumeArgs& args) {
     } else if (answered == "retry") {
       result.set_outcome(v1::OUTCOME_RETRY);
       result.set_reason("test agency asks to retry");
-    } else {
+    } else if (answered == "accepted") {
       result.set_outcome(v1::OUTCOME_ACCEPTED);
     }
 
@@ -118,7 +118,7 @@ int RunConsume(const ConsumeArgs& args) {
     } else {
       std::cout << line << std::flush;
     }
-    consumer.Answer(std::move(result));
+    if (answered != "none") consumer.Answer(std::move(result));
   }
   // Give outstanding results a moment to be acknowledged before leaving.
   Millis until = SystemClock::Default()->NowMillis() + 2000;
@@ -135,9 +135,10 @@ void AddConsumeCommand(CLI::App& app, int* exit_code) {
   CLI::App* cmd = app.add_subcommand("consume", "act as a test agency: log deliveries and answer them");
   cmd->add_option("--broker", args->broker, "broker endpoint")->capture_default_str();
   cmd->add_option("--agency", args->agency, "agency id, e.g. tax or bank:ICBC")->required();
-  cmd->add_option("--result", args->result, "answer to every delivery")
+  cmd->add_option("--result", args->result,
+                  "answer to every delivery (none: never answer, to test redelivery)")
       ->capture_default_str()
-      ->check(CLI::IsMember({"processed", "rejected", "retry", "accepted"}));
+      ->check(CLI::IsMember({"processed", "rejected", "retry", "accepted", "none"}));
   cmd->add_option("--reject-pattern", args->reject_pattern, "answer REJECTED when the event id matches this regex");
   cmd->add_option("--log", args->log_file, "append the JSON lines to this file instead of stdout");
   cmd->add_option("--credit", args->credit, "deliveries held at once")->capture_default_str()->check(CLI::Range(1, 100000));

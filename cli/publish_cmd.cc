@@ -19,6 +19,7 @@ struct PublishArgs {
   std::string file;
   int timeout_s = 300;
   int resend_ms = 10000;
+  double rate = 0;
   std::string name = "yilian-publish";
 };
 
@@ -45,6 +46,7 @@ int RunPublish(const PublishArgs& args) {
 
   bool all_ok = true;
   std::map<std::uint64_t, std::uint32_t> line_of;
+  std::vector<std::pair<std::uint32_t, v1::EnterpriseEvent>> queued;
   std::string text;
   std::uint32_t line = 0;
   while (std::getline(*in, text)) {
@@ -62,12 +64,22 @@ int RunPublish(const PublishArgs& args) {
       all_ok = false;
       continue;
     }
-    line_of[publisher.Publish(std::move(event))] = line;
+    queued.emplace_back(line, std::move(event));
   }
 
-  Millis deadline = SystemClock::Default()->NowMillis() + static_cast<Millis>(args.timeout_s) * 1000;
-  while (publisher.outstanding() > 0 && SystemClock::Default()->NowMillis() < deadline) {
-    publisher.Poll(200, [&](std::uint64_t id, const v1::PublishAck& ack) {
+  // With --rate, events are handed to the publisher on a schedule; the
+  // deadline counts from the last one.
+  const Millis start = SystemClock::Default()->NowMillis();
+  std::size_t next = 0;
+  Millis deadline = start + static_cast<Millis>(args.timeout_s) * 1000;
+  while ((next < queued.size() || publisher.outstanding() > 0) && SystemClock::Default()->NowMillis() < deadline) {
+    Millis now = SystemClock::Default()->NowMillis();
+    while (next < queued.size() && (args.rate <= 0 || static_cast<double>(next) <= (now - start) * args.rate / 1000.0)) {
+      line_of[publisher.Publish(std::move(queued[next].second))] = queued[next].first;
+      ++next;
+      deadline = now + static_cast<Millis>(args.timeout_s) * 1000;
+    }
+    publisher.Poll(args.rate > 0 ? 5 : 200, [&](std::uint64_t id, const v1::PublishAck& ack) {
       v1::PublishReport report;
       report.set_line(line_of[id]);
       report.set_event_id(ack.event_id());
@@ -85,8 +97,8 @@ int RunPublish(const PublishArgs& args) {
       std::cout << ToJsonLine(report) << std::endl;
     });
   }
-  if (publisher.outstanding() > 0) {
-    std::cerr << "yilian publish: " << publisher.outstanding() << " event(s) not confirmed within " << args.timeout_s
+  if (publisher.outstanding() > 0 || next < queued.size()) {
+    std::cerr << "yilian publish: " << publisher.outstanding() + (queued.size() - next) << " event(s) not confirmed within " << args.timeout_s
               << " s (broker " << args.broker << ")\n";
     return 1;
   }
@@ -107,6 +119,9 @@ void AddPublishCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--resend-ms", args->resend_ms, "resend an unconfirmed event after this long")
       ->capture_default_str()
       ->check(CLI::Range(100, 600000));
+  cmd->add_option("--rate", args->rate, "offer at most this many events per second (0: as fast as confirms allow)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1e7));
   cmd->add_option("--name", args->name, "client name shown in the broker's log")->capture_default_str();
   cmd->footer(
       "Prints one JSON line per event: line, event_id, status (accepted|duplicate|refused), errors.\n"

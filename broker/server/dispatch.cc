@@ -278,6 +278,8 @@ void BrokerImpl::HandleResult(Session& session, const v1::Result& result) {
       if (attempts >= config_.retry.max_attempts) {
         record.state = DeliveryState::kDead;
         effect = Effect::kSettle;
+        log_->warn("dead letter: seq {} uscc {} agency {} after {} attempts (agency asked to retry: {})", record.seq,
+                   record.uscc, agency_id, attempts, record.reason);
       } else {
         std::uniform_real_distribution<double> unit(0.0, 1.0);
         Millis delay = std::max<Millis>(result.retry_after_ms(),

@@ -165,15 +165,16 @@ class Checker {
       std::string path = prefix.empty() ? f->name() : prefix + "." + f->name();
       if (f->cpp_type() == pb::FieldDescriptor::CPPTYPE_STRING) {
         size_t limit = TextLimit(msg, *f);
+        bool utf8 = f->type() == pb::FieldDescriptor::TYPE_STRING;  // bytes fields hold any bytes
         if (f->is_repeated()) {
           for (int i = 0; i < r->FieldSize(msg, f); ++i) {
             std::string scratch;
             CheckOneText(path + "[" + std::to_string(i) + "]", r->GetRepeatedStringReference(msg, f, i, &scratch),
-                         limit);
+                         limit, utf8);
           }
         } else {
           std::string scratch;
-          CheckOneText(path, r->GetStringReference(msg, f, &scratch), limit);
+          CheckOneText(path, r->GetStringReference(msg, f, &scratch), limit, utf8);
         }
       } else if (f->cpp_type() == pb::FieldDescriptor::CPPTYPE_MESSAGE) {
         if (f->is_repeated()) {
@@ -198,8 +199,8 @@ class Checker {
     return options_.max_string_bytes;
   }
 
-  void CheckOneText(const std::string& path, const std::string& value, size_t limit) {
-    if (!IsValidUtf8(value)) {
+  void CheckOneText(const std::string& path, const std::string& value, size_t limit, bool utf8) {
+    if (utf8 && !IsValidUtf8(value)) {
       bad_text_.insert(path);
       Add(path, kInvalidUtf8, "is not valid UTF-8");
     } else if (value.size() > limit) {
@@ -288,6 +289,14 @@ class Checker {
   // A byte fit to quote in a message: printable ASCII as is, else '?'.
   static char SafeChar(char c) { return c >= 0x20 && c < 0x7F ? c : '?'; }
 
+  // A masked value followed by a space, to name the value in a message; or
+  // nothing if it is not plain printable ASCII, since masking counts bytes
+  // and may have cut a multi-byte character in two.
+  static std::string Shown(const std::string& masked) {
+    bool printable = std::all_of(masked.begin(), masked.end(), [](char c) { return c >= 0x20 && c < 0x7F; });
+    return printable && !masked.empty() ? masked + " " : std::string();
+  }
+
   // `full_identity`: name, id_type and id_number are all required (the legal
   // representative of a new enterprise); otherwise only the name is, and a
   // document number needs its type and the other way round.
@@ -316,36 +325,36 @@ class Checker {
       if (digits.front() == '+') digits.remove_prefix(1);
       if (phone.size() < 5 || phone.size() > 20 || digits.empty() || !AllOf(digits, IsDigit)) {
         Add(phone_path, kInvalidFormat,
-            MaskPhone(phone) + " must be 5 to 20 characters: digits with an optional leading '+'");
+            Shown(MaskPhone(phone)) + "must be 5 to 20 characters: digits with an optional leading '+'");
       }
     }
   }
 
   void CheckResidentId(const std::string& path, const std::string& id) {
-    const std::string masked = MaskIdNumber(id);
+    const std::string masked = Shown(MaskIdNumber(id));
     std::string_view body = std::string_view(id).substr(0, std::min<size_t>(id.size(), 17));
     if (id.size() != 18 || !AllOf(body, IsDigit)) {
-      Add(path, kInvalidFormat, "resident ID " + masked + " must be 17 digits and a check character");
+      Add(path, kInvalidFormat, "resident ID " + masked + "must be 17 digits and a check character");
       return;
     }
     char last = id[17];
     if (last == 'x') {
-      Add(path, kInvalidFormat, "resident ID " + masked + " must end in an uppercase X, not x");
+      Add(path, kInvalidFormat, "resident ID " + masked + "must end in an uppercase X, not x");
       return;
     }
     if (!IsDigit(last) && last != 'X') {
-      Add(path, kInvalidFormat, "resident ID " + masked + " must end in a digit or X");
+      Add(path, kInvalidFormat, "resident ID " + masked + "must end in a digit or X");
       return;
     }
     if (ResidentIdCheckCharacter(body) != last) {
       // The expected character is not quoted: it would reveal part of the
       // number the mask hides.
-      Add(path, kCheckDigit, "resident ID " + masked + " has a wrong check character (GB 11643 MOD 11-2)");
+      Add(path, kCheckDigit, "resident ID " + masked + "has a wrong check character (GB 11643 MOD 11-2)");
       return;
     }
     if (!IsValidResidentId(id)) {
       // Format and check character are right, so the birth date is what failed.
-      Add(path, kInvalidValue, "resident ID " + masked + " does not hold a real birth date between 1800 and today");
+      Add(path, kInvalidValue, "resident ID " + masked + "does not hold a real birth date between 1800 and today");
     }
   }
 

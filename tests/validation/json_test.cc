@@ -70,7 +70,7 @@ TEST(Json, ChineseTextIsKeptAsUtf8) {
 
 TEST(Json, EscapedInputIsPrintedAsUtf8) {
   v1::EnterpriseEvent event;
-  ASSERT_TRUE(Parse(R"({"authority":"\u5ec8\u95e8"})", &event).ok());
+  ASSERT_TRUE(Parse(R"({"authority":"\u5ec8\u9580"})", &event).ok());
   EXPECT_EQ(event.authority(), "廈門");
   EXPECT_EQ(Print(event), R"({"authority":"廈門"})");
 }

@@ -299,6 +299,7 @@ TEST(Validate, IdTypeMustBeKnown) {
   e = Changed();
   e.mutable_enterprise()->mutable_contact()->set_name("李四");
   e.mutable_enterprise()->mutable_contact()->set_id_type(static_cast<v1::IdType>(9));
+  e.mutable_enterprise()->mutable_contact()->set_id_number("X1234567");
   ExpectOnly(e, "enterprise.contact.id_type", "UNKNOWN_ENUM");
 }
 
@@ -612,8 +613,8 @@ TEST(Validate, ErrorsComeInFieldOrder) {
   e.mutable_deregistration()->set_mode(v1::NORMAL);
   std::vector<std::string> paths;
   for (const FieldError& err : Validate(e, options)) paths.push_back(err.path);
-  std::vector<std::string> expected = {"",           "event_id",         "uscc", "enterprise.name", "enterprise.address",
-                                       "changes[0].field", "deregistration"};
+  std::vector<std::string> expected = {"",        "event_id",           "uscc",           "enterprise.name",
+                                       "enterprise.address", "changes[0].field", "deregistration"};
   EXPECT_EQ(paths, expected);
 }
 
@@ -649,6 +650,16 @@ TEST(Validate, MessagesNeverQuotePersonalData) {
     }
   }
   EXPECT_NE(errors[0].message.find("1101**********0021"), std::string::npos) << errors[0].message;
+}
+
+TEST(Validate, MessagesStayValidUtf8WhenValuesAreNot) {
+  // Masking keeps a number of bytes, which could split a Chinese character.
+  v1::EnterpriseEvent e = Established();
+  e.mutable_enterprise()->mutable_legal_representative()->set_phone("a电话1381234");
+  e.mutable_enterprise()->mutable_legal_representative()->set_id_number("身份证号码110105");
+  std::vector<FieldError> errors = Validate(e);
+  ASSERT_EQ(errors.size(), 2u) << Describe(errors);
+  for (const FieldError& err : errors) EXPECT_TRUE(IsValidUtf8(err.message)) << err.path;
 }
 
 }  // namespace

@@ -1,0 +1,152 @@
+// Publish with confirms against a real yilian-broker process on 127.0.0.1:
+// accepted, duplicate, conflict, stale revision, invalid event, unroutable,
+// durability across a restart.
+#include <gtest/gtest.h>
+
+#include "cli/sample.h"
+#include "client/publisher.h"
+#include "testing/broker_fixture.h"
+
+namespace yilian {
+namespace {
+
+using testing::BrokerProcess;
+
+class PublishTest : public ::testing::Test {
+ protected:
+  void SetUp() override { broker_.Start(); }
+
+  v1::PublishAck PublishOne(const v1::EnterpriseEvent& event) {
+    client::ClientOptions options;
+    options.endpoint = broker_.endpoint();
+    client::Publisher publisher(context_, options);
+    publisher.Publish(event);
+    std::optional<v1::PublishAck> got;
+    bool done = testing::PollUntil(
+        [&] {
+          publisher.Poll(50, [&](std::uint64_t, const v1::PublishAck& ack) { got = ack; });
+          return got.has_value();
+        },
+        10000);
+    EXPECT_TRUE(done) << "no PublishAck within 10 s";
+    return got.value_or(v1::PublishAck());
+  }
+
+  static std::vector<v1::EnterpriseEvent> Sample(int enterprises, int per) {
+    sample::SampleOptions o;
+    o.enterprises = enterprises;
+    o.events_per_enterprise = per;
+    o.deregister_fraction = 0;
+    return sample::Generate(o);
+  }
+
+  zmq::context_t context_{1};
+  BrokerProcess broker_;
+};
+
+TEST_F(PublishTest, AcceptedEventIsStoredWithItsAgencies) {
+  auto events = Sample(1, 1);
+  v1::PublishAck ack = PublishOne(events[0]);
+  EXPECT_EQ(ack.status(), v1::ACCEPTED);
+  EXPECT_EQ(ack.event_id(), events[0].event_id());
+  std::vector<std::string> agencies(ack.agencies().begin(), ack.agencies().end());
+  EXPECT_EQ(agencies, (std::vector<std::string>{"bank:ICBC", "housing_fund", "social_insurance", "tax"}));
+  EXPECT_EQ(broker_.QueryInt("SELECT COUNT(*) FROM events WHERE event_id = '" + events[0].event_id() + "'"), 1);
+  EXPECT_EQ(broker_.QueryInt("SELECT COUNT(*) FROM deliveries WHERE state = 0"), 4);
+}
+
+TEST_F(PublishTest, SameEventAgainIsDuplicateAndStoredOnce) {
+  auto events = Sample(1, 1);
+  EXPECT_EQ(PublishOne(events[0]).status(), v1::ACCEPTED);
+  v1::PublishAck again = PublishOne(events[0]);
+  EXPECT_EQ(again.status(), v1::DUPLICATE);
+  EXPECT_EQ(again.agencies_size(), 4);
+  EXPECT_EQ(broker_.QueryInt("SELECT COUNT(*) FROM events"), 1);
+  EXPECT_EQ(broker_.QueryInt("SELECT COUNT(*) FROM deliveries"), 4);
+}
+
+TEST_F(PublishTest, SameIdWithDifferentContentIsConflict) {
+  auto events = Sample(1, 1);
+  EXPECT_EQ(PublishOne(events[0]).status(), v1::ACCEPTED);
+  v1::EnterpriseEvent changed = events[0];
+  changed.mutable_enterprise()->set_address("福建省厦门市思明区另一个地址1号");
+  v1::PublishAck ack = PublishOne(changed);
+  EXPECT_EQ(ack.status(), v1::REFUSED);
+  EXPECT_EQ(ack.error(), v1::CONFLICT);
+  EXPECT_EQ(broker_.Query("SELECT COUNT(*) FROM events"), "1");
+}
+
+TEST_F(PublishTest, StaleRevisionIsRefusedWithTheCurrentRevision) {
+  auto events = Sample(1, 3);  // revisions 1, 2, 3 of one enterprise
+  EXPECT_EQ(PublishOne(events[0]).status(), v1::ACCEPTED);
+  EXPECT_EQ(PublishOne(events[2]).status(), v1::ACCEPTED);
+  v1::PublishAck older = PublishOne(events[1]);
+  EXPECT_EQ(older.status(), v1::REFUSED);
+  EXPECT_EQ(older.error(), v1::STALE_REVISION);
+  EXPECT_EQ(older.current_revision(), 3u);
+  v1::EnterpriseEvent same_revision = events[1];
+  same_revision.set_event_id("other-id");
+  same_revision.set_revision(3);
+  v1::PublishAck equal = PublishOne(same_revision);
+  EXPECT_EQ(equal.error(), v1::STALE_REVISION);
+  EXPECT_NE(equal.message().find("3"), std::string::npos);
+}
+
+TEST_F(PublishTest, InvalidEventIsRefusedAndConnectionStaysUsable) {
+  auto events = Sample(2, 1);
+  client::ClientOptions options;
+  options.endpoint = broker_.endpoint();
+  client::Publisher publisher(context_, options);
+  v1::EnterpriseEvent bad = events[0];
+  bad.set_uscc("91350100M000100Y4Z");  // wrong check character
+  bad.mutable_enterprise()->mutable_legal_representative()->set_id_number("110105194912310021");
+  publisher.Publish(bad);
+  publisher.Publish(events[1]);
+  std::vector<v1::PublishAck> acks;
+  ASSERT_TRUE(testing::PollUntil(
+      [&] {
+        publisher.Poll(50, [&](std::uint64_t, const v1::PublishAck& a) { acks.push_back(a); });
+        return acks.size() == 2;
+      },
+      10000));
+  ASSERT_EQ(acks[0].event_id(), bad.event_id());
+  EXPECT_EQ(acks[0].status(), v1::REFUSED);
+  EXPECT_EQ(acks[0].error(), v1::INVALID_EVENT);
+  std::set<std::string> paths;
+  for (const auto& e : acks[0].errors()) paths.insert(e.path());
+  EXPECT_TRUE(paths.count("uscc"));
+  EXPECT_TRUE(paths.count("enterprise.legal_representative.id_number"));
+  // The refusal never echoes the ID number in clear.
+  EXPECT_EQ(acks[0].DebugString().find("110105194912310021"), std::string::npos);
+  EXPECT_EQ(acks[1].status(), v1::ACCEPTED);
+}
+
+TEST_F(PublishTest, UnroutableBankIsRefused) {
+  broker_.Stop();
+  testing::WriteFile(broker_.config_path(),
+                     "agencies:\n  - id: tax\n    events: [ESTABLISHED]\n  - id: bank:CCB\n    events: [ESTABLISHED]\n");
+  broker_.Start();
+  auto events = Sample(1, 1);  // reserves ICBC
+  v1::PublishAck ack = PublishOne(events[0]);
+  EXPECT_EQ(ack.status(), v1::REFUSED);
+  EXPECT_EQ(ack.error(), v1::UNROUTABLE);
+  EXPECT_NE(ack.message().find("ICBC"), std::string::npos);
+}
+
+TEST_F(PublishTest, ConfirmedEventSurvivesKillAndRestart) {
+  auto events = Sample(5, 1);
+  for (const auto& e : events) ASSERT_EQ(PublishOne(e).status(), v1::ACCEPTED);
+  broker_.Kill(SIGKILL);
+  broker_.Start();
+  EXPECT_EQ(broker_.QueryInt("SELECT COUNT(*) FROM events"), 5);
+  // Publishing them again after the restart: all duplicates.
+  for (const auto& e : events) EXPECT_EQ(PublishOne(e).status(), v1::DUPLICATE);
+}
+
+TEST_F(PublishTest, GracefulStopExitsZero) {
+  EXPECT_EQ(broker_.Stop(), 0);
+  EXPECT_NE(testing::ReadFile(broker_.log_path()).find("stopped cleanly"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace yilian

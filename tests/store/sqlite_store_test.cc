@@ -1,0 +1,457 @@
+// The SQLite store against real files in a fresh temporary directory: what
+// is committed is there after a reopen, what is rolled back is not, delivery
+// updates are compare-and-set, and recovery sees exactly the unsettled rows.
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "store/store.h"
+
+namespace yilian::store {
+namespace {
+
+constexpr Millis kNow = 1'700'000'000'123;
+
+StoredEvent MakeEvent(std::string id, std::string uscc, std::uint64_t revision, std::vector<std::string> agencies,
+                      std::string payload) {
+  StoredEvent e;
+  e.event_id = std::move(id);
+  e.uscc = std::move(uscc);
+  e.revision = revision;
+  e.type = 1;
+  e.agencies = std::move(agencies);
+  e.payload = std::move(payload);
+  e.published_at = kNow - 5;
+  return e;
+}
+
+// Bytes a text column would cut short: NULs at the start, middle and end.
+const std::string kBinaryPayload("\0\x08\x01\x12\x00yilian\xff\xfe\0", 14);
+
+class SqliteStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/yilian_store_test_XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    root_ = tmpl;
+    dir_ = root_ + "/data";  // not there yet: Open creates it
+  }
+  void TearDown() override {
+    store_.reset();
+    std::error_code ec;
+    if (!root_.empty()) std::filesystem::remove_all(root_, ec);
+  }
+
+  void OpenStore() {
+    auto r = Store::OpenSqlite(dir_, StoreOptions{});
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    store_ = std::move(r.value());
+  }
+  void Reopen() {
+    store_.reset();
+    OpenStore();
+  }
+
+  Sequence Insert(const StoredEvent& e) {
+    EXPECT_TRUE(store_->Begin().ok());
+    auto seq = store_->InsertEvent(e, kNow);
+    EXPECT_TRUE(seq.ok()) << seq.status().ToString();
+    Status c = store_->Commit();
+    EXPECT_TRUE(c.ok()) << c.ToString();
+    return seq.ok() ? seq.value() : 0;
+  }
+
+  DeliveryRecord Get(Sequence seq, const std::string& agency) {
+    auto r = store_->GetDelivery(seq, agency);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_TRUE(r.ok() && r.value().has_value()) << "no delivery " << seq << "/" << agency;
+    return r.ok() && r.value() ? *r.value() : DeliveryRecord{};
+  }
+
+  // Sets the stored state of one delivery, checking it had `from`.
+  void Move(Sequence seq, const std::string& agency, DeliveryState to, std::uint32_t attempts) {
+    DeliveryRecord r = Get(seq, agency);
+    DeliveryState from = r.state;
+    std::uint32_t from_attempts = r.attempts;
+    r.state = to;
+    r.attempts = attempts;
+    auto ok = store_->UpdateDelivery(r, from, from_attempts);
+    ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+    ASSERT_TRUE(ok.value());
+  }
+
+  std::vector<DeliveryRecord> Unsettled() {
+    std::vector<DeliveryRecord> rows;
+    Status s = store_->ForEachUnsettled([&](const DeliveryRecord& r) { rows.push_back(r); });
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    return rows;
+  }
+
+  std::string root_;
+  std::string dir_;
+  std::unique_ptr<Store> store_;
+};
+
+TEST_F(SqliteStoreTest, OpenCreatesDirectoryAndFiles) {
+  ASSERT_FALSE(std::filesystem::exists(dir_));
+  OpenStore();
+  EXPECT_TRUE(std::filesystem::is_directory(dir_));
+  EXPECT_TRUE(std::filesystem::exists(dir_ + "/yilian.db"));
+  EXPECT_TRUE(std::filesystem::exists(dir_ + "/LOCK"));
+  auto n = store_->CountEvents();
+  ASSERT_TRUE(n.ok()) << n.status().ToString();
+  EXPECT_EQ(n.value(), 0);
+}
+
+TEST_F(SqliteStoreTest, SecondOpenWhileFirstIsOpenIsRefused) {
+  OpenStore();
+  auto second = Store::OpenSqlite(dir_, StoreOptions{});
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), StatusCode::kUnavailable) << second.status().ToString();
+  // The refused open must not have taken the lock away from the first.
+  auto third = Store::OpenSqlite(dir_, StoreOptions{});
+  EXPECT_EQ(third.status().code(), StatusCode::kUnavailable);
+  // Closing the first frees the directory.
+  store_.reset();
+  auto after = Store::OpenSqlite(dir_, StoreOptions{});
+  EXPECT_TRUE(after.ok()) << after.status().ToString();
+}
+
+TEST_F(SqliteStoreTest, SynchronousNormalOpens) {
+  StoreOptions options;
+  options.synchronous = "normal";
+  auto r = Store::OpenSqlite(dir_, options);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+}
+
+TEST_F(SqliteStoreTest, EmptyStoreAnswersNotFound) {
+  OpenStore();
+  auto ev = store_->FindEvent("nope");
+  ASSERT_TRUE(ev.ok());
+  EXPECT_FALSE(ev.value().has_value());
+  auto seq = store_->FindSequence("nope");
+  ASSERT_TRUE(seq.ok());
+  EXPECT_FALSE(seq.value().has_value());
+  auto rev = store_->LastRevision("91110000100000001A");
+  ASSERT_TRUE(rev.ok());
+  EXPECT_EQ(rev.value(), 0u);
+  auto d = store_->GetDelivery(1, "tax");
+  ASSERT_TRUE(d.ok());
+  EXPECT_FALSE(d.value().has_value());
+  auto p = store_->LoadPayload(1);
+  ASSERT_FALSE(p.ok());
+  EXPECT_EQ(p.status().code(), StatusCode::kNotFound);
+  EXPECT_TRUE(Unsettled().empty());
+}
+
+TEST_F(SqliteStoreTest, InsertedEventRoundTrips) {
+  OpenStore();
+  const std::vector<std::string> agencies = {"bank:ICBC", "housing_fund", "social_insurance", "tax"};
+  ASSERT_TRUE(store_->Begin().ok());
+  auto seq = store_->InsertEvent(MakeEvent("evt-1", "91110000100000001A", 7, agencies, kBinaryPayload), kNow);
+  ASSERT_TRUE(seq.ok()) << seq.status().ToString();
+  EXPECT_GT(seq.value(), 0u);
+
+  // Readable inside the transaction that wrote it.
+  auto found = store_->FindEvent("evt-1");
+  ASSERT_TRUE(found.ok()) << found.status().ToString();
+  ASSERT_TRUE(found.value().has_value());
+  EXPECT_EQ(found.value()->seq, seq.value());
+  EXPECT_EQ(found.value()->agencies, agencies);
+  EXPECT_EQ(found.value()->payload.size(), kBinaryPayload.size());
+  EXPECT_EQ(found.value()->payload, kBinaryPayload);
+  ASSERT_TRUE(store_->Commit().ok());
+
+  auto by_id = store_->FindSequence("evt-1");
+  ASSERT_TRUE(by_id.ok());
+  EXPECT_EQ(by_id.value(), std::optional<Sequence>(seq.value()));
+  auto rev = store_->LastRevision("91110000100000001A");
+  ASSERT_TRUE(rev.ok());
+  EXPECT_EQ(rev.value(), 7u);
+  EXPECT_EQ(store_->LastRevision("91110000100000002B").value(), 0u);
+  auto payload = store_->LoadPayload(seq.value());
+  ASSERT_TRUE(payload.ok()) << payload.status().ToString();
+  EXPECT_EQ(payload.value(), kBinaryPayload);
+  EXPECT_EQ(store_->CountEvents().value(), 1);
+}
+
+TEST_F(SqliteStoreTest, OnePendingDeliveryPerAgency) {
+  OpenStore();
+  const std::vector<std::string> agencies = {"housing_fund", "social_insurance", "tax"};
+  Sequence seq = Insert(MakeEvent("evt-1", "91110000100000001A", 1, agencies, "p"));
+  for (const auto& agency : agencies) {
+    SCOPED_TRACE(agency);
+    DeliveryRecord d = Get(seq, agency);
+    EXPECT_EQ(d.seq, seq);
+    EXPECT_EQ(d.agency, agency);
+    EXPECT_EQ(d.uscc, "91110000100000001A");
+    EXPECT_EQ(d.state, DeliveryState::kPending);
+    EXPECT_EQ(d.attempts, 0u);
+    EXPECT_EQ(d.next_attempt_at, 0);
+    EXPECT_EQ(d.updated_at, kNow);
+    EXPECT_EQ(d.reference, "");
+    EXPECT_EQ(d.reason, "");
+  }
+  auto other = store_->GetDelivery(seq, "bank:ICBC");
+  ASSERT_TRUE(other.ok());
+  EXPECT_FALSE(other.value().has_value());
+  std::vector<DeliveryRecord> rows = Unsettled();
+  ASSERT_EQ(rows.size(), agencies.size());
+  for (size_t i = 0; i < rows.size(); ++i) EXPECT_EQ(rows[i].agency, agencies[i]);
+}
+
+TEST_F(SqliteStoreTest, EventWithoutAgenciesHasNoDeliveries) {
+  OpenStore();
+  Sequence seq = Insert(MakeEvent("evt-filed", "91110000100000001A", 1, {}, "p"));
+  auto found = store_->FindEvent("evt-filed");
+  ASSERT_TRUE(found.ok() && found.value().has_value());
+  EXPECT_TRUE(found.value()->agencies.empty());
+  EXPECT_EQ(found.value()->seq, seq);
+  EXPECT_TRUE(Unsettled().empty());
+}
+
+TEST_F(SqliteStoreTest, SequencesIncreaseAndRevisionFollowsTheLatestEvent) {
+  OpenStore();
+  Sequence s1 = Insert(MakeEvent("e1", "91110000100000001A", 1, {"tax"}, "a"));
+  Sequence s2 = Insert(MakeEvent("e2", "91110000100000002B", 4, {"tax"}, "b"));
+  Sequence s3 = Insert(MakeEvent("e3", "91110000100000001A", 2, {"tax"}, "c"));
+  EXPECT_LT(s1, s2);
+  EXPECT_LT(s2, s3);
+  EXPECT_EQ(store_->LastRevision("91110000100000001A").value(), 2u);
+  EXPECT_EQ(store_->LastRevision("91110000100000002B").value(), 4u);
+  EXPECT_EQ(store_->LoadPayload(s2).value(), "b");
+  EXPECT_EQ(store_->CountEvents().value(), 3);
+}
+
+TEST_F(SqliteStoreTest, DuplicateEventIdIsNotStoredTwice) {
+  OpenStore();
+  Insert(MakeEvent("dup", "91110000100000001A", 1, {"tax"}, "a"));
+  ASSERT_TRUE(store_->Begin().ok());
+  auto again = store_->InsertEvent(MakeEvent("dup", "91110000100000001A", 2, {"tax"}, "b"), kNow);
+  EXPECT_FALSE(again.ok());
+  store_->Rollback();
+  EXPECT_EQ(store_->CountEvents().value(), 1);
+  EXPECT_EQ(store_->LastRevision("91110000100000001A").value(), 1u);
+}
+
+TEST_F(SqliteStoreTest, UpdateDeliveryIsCompareAndSet) {
+  OpenStore();
+  Sequence seq = Insert(MakeEvent("evt-1", "91110000100000001A", 1, {"tax", "social_insurance"}, "p"));
+
+  DeliveryRecord d = Get(seq, "tax");
+  d.state = DeliveryState::kDelivered;
+  d.attempts = 1;
+  d.next_attempt_at = kNow + 1000;
+  d.updated_at = kNow + 1;
+  d.reason = "first try";
+  ASSERT_TRUE(store_->Begin().ok());
+  auto ok = store_->UpdateDelivery(d, DeliveryState::kPending, 0);
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  EXPECT_TRUE(ok.value());
+  ASSERT_TRUE(store_->Commit().ok());
+
+  DeliveryRecord stored = Get(seq, "tax");
+  EXPECT_EQ(stored.state, DeliveryState::kDelivered);
+  EXPECT_EQ(stored.attempts, 1u);
+  EXPECT_EQ(stored.next_attempt_at, kNow + 1000);
+  EXPECT_EQ(stored.updated_at, kNow + 1);
+  EXPECT_EQ(stored.reason, "first try");
+  // The other agency's row is untouched.
+  EXPECT_EQ(Get(seq, "social_insurance").state, DeliveryState::kPending);
+
+  DeliveryRecord next = stored;
+  next.state = DeliveryState::kProcessed;
+  next.reference = "REF-1";
+  next.updated_at = kNow + 2;
+  // Wrong expected state.
+  auto r1 = store_->UpdateDelivery(next, DeliveryState::kPending, 1);
+  ASSERT_TRUE(r1.ok());
+  EXPECT_FALSE(r1.value());
+  // Right state, wrong attempts (an answer to an earlier attempt).
+  auto r2 = store_->UpdateDelivery(next, DeliveryState::kDelivered, 0);
+  ASSERT_TRUE(r2.ok());
+  EXPECT_FALSE(r2.value());
+  // No such row.
+  DeliveryRecord ghost = next;
+  ghost.agency = "customs";
+  auto r3 = store_->UpdateDelivery(ghost, DeliveryState::kDelivered, 1);
+  ASSERT_TRUE(r3.ok());
+  EXPECT_FALSE(r3.value());
+
+  DeliveryRecord unchanged = Get(seq, "tax");
+  EXPECT_EQ(unchanged.state, DeliveryState::kDelivered);
+  EXPECT_EQ(unchanged.attempts, 1u);
+  EXPECT_EQ(unchanged.reference, "");
+  EXPECT_EQ(unchanged.updated_at, kNow + 1);
+
+  auto r4 = store_->UpdateDelivery(next, DeliveryState::kDelivered, 1);
+  ASSERT_TRUE(r4.ok());
+  EXPECT_TRUE(r4.value());
+  EXPECT_EQ(Get(seq, "tax").state, DeliveryState::kProcessed);
+  EXPECT_EQ(Get(seq, "tax").reference, "REF-1");
+}
+
+TEST_F(SqliteStoreTest, CommitSurvivesReopen) {
+  OpenStore();
+  Sequence seq = Insert(MakeEvent("evt-1", "91110000100000001A", 3, {"tax", "bank:ABC"}, kBinaryPayload));
+  Move(seq, "tax", DeliveryState::kAccepted, 2);
+  Reopen();
+  auto found = store_->FindEvent("evt-1");
+  ASSERT_TRUE(found.ok() && found.value().has_value());
+  EXPECT_EQ(found.value()->seq, seq);
+  EXPECT_EQ(found.value()->payload, kBinaryPayload);
+  EXPECT_EQ(found.value()->agencies, (std::vector<std::string>{"tax", "bank:ABC"}));
+  EXPECT_EQ(store_->LastRevision("91110000100000001A").value(), 3u);
+  DeliveryRecord tax = Get(seq, "tax");
+  EXPECT_EQ(tax.state, DeliveryState::kAccepted);
+  EXPECT_EQ(tax.attempts, 2u);
+  EXPECT_EQ(Get(seq, "bank:ABC").state, DeliveryState::kPending);
+  // A later event continues the sequence.
+  Sequence next = Insert(MakeEvent("evt-2", "91110000100000001A", 4, {"tax"}, "x"));
+  EXPECT_GT(next, seq);
+}
+
+TEST_F(SqliteStoreTest, RollbackDiscardsTheTransaction) {
+  OpenStore();
+  Sequence kept = Insert(MakeEvent("kept", "91110000100000001A", 1, {"tax"}, "k"));
+
+  ASSERT_TRUE(store_->Begin().ok());
+  auto seq = store_->InsertEvent(MakeEvent("dropped", "91110000100000001A", 2, {"tax"}, "d"), kNow);
+  ASSERT_TRUE(seq.ok());
+  DeliveryRecord d = Get(kept, "tax");
+  d.state = DeliveryState::kDelivered;
+  d.attempts = 1;
+  ASSERT_TRUE(store_->UpdateDelivery(d, DeliveryState::kPending, 0).value());
+  store_->Rollback();
+
+  auto check = [&] {
+    EXPECT_FALSE(store_->FindEvent("dropped").value().has_value());
+    EXPECT_FALSE(store_->FindSequence("dropped").value().has_value());
+    EXPECT_EQ(store_->LastRevision("91110000100000001A").value(), 1u);
+    EXPECT_EQ(store_->CountEvents().value(), 1);
+    DeliveryRecord k = Get(kept, "tax");
+    EXPECT_EQ(k.state, DeliveryState::kPending);
+    EXPECT_EQ(k.attempts, 0u);
+    std::vector<DeliveryRecord> rows = Unsettled();
+    ASSERT_EQ(rows.size(), 1u);
+    EXPECT_EQ(rows[0].seq, kept);
+  };
+  check();
+  // Rollback outside a transaction is harmless.
+  store_->Rollback();
+  Reopen();
+  check();
+}
+
+TEST_F(SqliteStoreTest, RequeueDeliveredKeepsAttempts) {
+  OpenStore();
+  Sequence seq = Insert(MakeEvent("evt-1", "91110000100000001A", 1,
+                                  {"a_delivered", "b_accepted", "c_processed", "d_pending", "e_delivered"}, "p"));
+  Move(seq, "a_delivered", DeliveryState::kDelivered, 3);
+  Move(seq, "b_accepted", DeliveryState::kAccepted, 1);
+  Move(seq, "c_processed", DeliveryState::kProcessed, 1);
+  Move(seq, "e_delivered", DeliveryState::kDelivered, 1);
+  store_.reset();  // as after a crash: the next run recovers
+
+  OpenStore();
+  auto n = store_->RequeueDelivered();
+  ASSERT_TRUE(n.ok()) << n.status().ToString();
+  EXPECT_EQ(n.value(), 2);
+  DeliveryRecord a = Get(seq, "a_delivered");
+  EXPECT_EQ(a.state, DeliveryState::kPending);
+  EXPECT_EQ(a.attempts, 3u);
+  DeliveryRecord e = Get(seq, "e_delivered");
+  EXPECT_EQ(e.state, DeliveryState::kPending);
+  EXPECT_EQ(e.attempts, 1u);
+  EXPECT_EQ(Get(seq, "b_accepted").state, DeliveryState::kAccepted);
+  EXPECT_EQ(Get(seq, "c_processed").state, DeliveryState::kProcessed);
+  EXPECT_EQ(Get(seq, "d_pending").state, DeliveryState::kPending);
+  EXPECT_EQ(Get(seq, "d_pending").attempts, 0u);
+  // Nothing left to requeue; and it persists.
+  EXPECT_EQ(store_->RequeueDelivered().value(), 0);
+  Reopen();
+  EXPECT_EQ(Get(seq, "a_delivered").state, DeliveryState::kPending);
+}
+
+TEST_F(SqliteStoreTest, ForEachUnsettledReturnsOnlyUnsettledInSequenceOrder) {
+  OpenStore();
+  Sequence s1 = Insert(MakeEvent("e1", "91110000100000001A", 1, {"tax", "social_insurance"}, "1"));
+  Sequence s2 = Insert(MakeEvent("e2", "91110000100000002B", 1, {"tax", "housing_fund"}, "2"));
+  Sequence s3 = Insert(MakeEvent("e3", "91110000100000001A", 2, {"tax", "bank:ICBC"}, "3"));
+  Sequence s4 = Insert(MakeEvent("e4", "91110000100000003C", 1, {"tax"}, "4"));
+  Move(s1, "tax", DeliveryState::kProcessed, 1);
+  Move(s2, "tax", DeliveryState::kRejected, 1);
+  Move(s3, "bank:ICBC", DeliveryState::kDead, 10);
+  Move(s4, "tax", DeliveryState::kProcessed, 1);
+  Move(s2, "housing_fund", DeliveryState::kDelivered, 1);
+  Move(s3, "tax", DeliveryState::kAccepted, 2);
+
+  std::vector<DeliveryRecord> rows = Unsettled();
+  std::vector<std::pair<Sequence, std::string>> got;
+  for (const auto& r : rows) {
+    got.emplace_back(r.seq, r.agency);
+    EXPECT_FALSE(IsSettled(r.state)) << r.seq << "/" << r.agency << " is " << ToString(r.state);
+  }
+  EXPECT_EQ(got, (std::vector<std::pair<Sequence, std::string>>{
+                     {s1, "social_insurance"}, {s2, "housing_fund"}, {s3, "tax"}}));
+  for (size_t i = 1; i < rows.size(); ++i) EXPECT_LE(rows[i - 1].seq, rows[i].seq);
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[0].uscc, "91110000100000001A");
+  EXPECT_EQ(rows[1].state, DeliveryState::kDelivered);
+  EXPECT_EQ(rows[2].state, DeliveryState::kAccepted);
+  EXPECT_EQ(rows[2].attempts, 2u);
+}
+
+TEST_F(SqliteStoreTest, ForEachUnsettledIsInSequenceOrderAcrossManyEvents) {
+  OpenStore();
+  ASSERT_TRUE(store_->Begin().ok());
+  for (int i = 0; i < 200; ++i) {
+    // Agency names chosen so that agency order and insertion order disagree.
+    std::vector<std::string> agencies = {i % 2 ? "z" : "a", "m"};
+    auto seq = store_->InsertEvent(
+        MakeEvent("e" + std::to_string(i), "9111000010000000" + std::to_string(10 + i % 7), i + 1, agencies, "p"),
+        kNow);
+    ASSERT_TRUE(seq.ok()) << seq.status().ToString();
+  }
+  ASSERT_TRUE(store_->Commit().ok());
+  std::vector<DeliveryRecord> rows = Unsettled();
+  ASSERT_EQ(rows.size(), 400u);
+  for (size_t i = 1; i < rows.size(); ++i) {
+    ASSERT_TRUE(rows[i - 1].seq < rows[i].seq ||
+                (rows[i - 1].seq == rows[i].seq && rows[i - 1].agency < rows[i].agency))
+        << "row " << i;
+  }
+}
+
+TEST_F(SqliteStoreTest, UnknownSchemaVersionIsRefused) {
+  OpenStore();
+  Insert(MakeEvent("evt-1", "91110000100000001A", 1, {"tax"}, "p"));
+  store_.reset();
+
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((dir_ + "/yilian.db").c_str(), &db), SQLITE_OK);
+  char* err = nullptr;
+  int rc = sqlite3_exec(db, "UPDATE meta SET value = '99' WHERE key = 'schema_version'", nullptr, nullptr, &err);
+  EXPECT_EQ(rc, SQLITE_OK) << (err ? err : "");
+  sqlite3_free(err);
+  EXPECT_EQ(sqlite3_changes(db), 1);
+  sqlite3_close(db);
+
+  auto r = Store::OpenSqlite(dir_, StoreOptions{});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kFailedPrecondition) << r.status().ToString();
+  EXPECT_NE(r.status().message().find("99"), std::string::npos) << r.status().message();
+  // The failed open released the directory lock: a second try gives the same
+  // answer rather than "in use".
+  auto again = Store::OpenSqlite(dir_, StoreOptions{});
+  EXPECT_EQ(again.status().code(), StatusCode::kFailedPrecondition) << again.status().ToString();
+}
+
+}  // namespace
+}  // namespace yilian::store

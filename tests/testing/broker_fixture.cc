@@ -1,0 +1,84 @@
+#include "testing/broker_fixture.h"
+
+#include <signal.h>
+#include <sqlite3.h>
+
+#include <cstdlib>
+#include <iostream>
+
+namespace yilian::testing {
+
+BrokerProcess::BrokerProcess(const std::string& extra_yaml) {
+  dir_ = MakeTempDir("yilian-broker-test");
+  endpoint_ = "tcp://127.0.0.1:" + std::to_string(FreeTcpPort());
+  WriteFile(config_path(),
+            "heartbeat:\n  interval_ms: 200\n  liveness: 3\n" + extra_yaml);
+}
+
+BrokerProcess::~BrokerProcess() {
+  process_.reset();
+  if (!std::getenv("YILIAN_KEEP_TEST_DIRS")) RemoveTree(dir_);
+}
+
+void BrokerProcess::Start() {
+  ++starts_;
+  std::size_t before = ReadFile(log_path()).size();
+  process_ = Process::Start({BrokerBinary(), "--config", config_path(), "--data-dir", data_dir(), "--listen",
+                             endpoint_, "--log-file", log_path()},
+                            dir_ + "/broker.stdout", dir_ + "/broker.stderr");
+  bool up = PollUntil(
+      [&] {
+        std::string log = ReadFile(log_path());
+        return log.size() > before && log.find("listening on", before) != std::string::npos;
+      },
+      20000);
+  if (!up) {
+    std::cerr << "broker did not start; stderr:\n" << ReadFile(dir_ + "/broker.stderr") << "\n";
+    std::abort();
+  }
+}
+
+void BrokerProcess::Kill(int sig) {
+  if (!process_) return;
+  process_->Signal(sig);
+  int code = 0;
+  process_->WaitExit(20000, &code);
+  process_.reset();
+}
+
+int BrokerProcess::Stop() {
+  if (!process_) return -1;
+  process_->Signal(SIGTERM);
+  int code = -1;
+  if (!process_->WaitExit(20000, &code)) code = -1;
+  process_.reset();
+  return code;
+}
+
+std::string BrokerProcess::Query(const std::string& sql) const {
+  sqlite3* db = nullptr;
+  std::string path = data_dir() + "/yilian.db";
+  std::string out;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+    sqlite3_busy_timeout(db, 5000);
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr) == SQLITE_OK) {
+      if (sqlite3_step(stmt) == SQLITE_ROW) {
+        const unsigned char* t = sqlite3_column_text(stmt, 0);
+        if (t) out = reinterpret_cast<const char*>(t);
+      }
+    } else {
+      std::cerr << "query failed: " << sqlite3_errmsg(db) << " in " << sql << "\n";
+    }
+    sqlite3_finalize(stmt);
+  }
+  sqlite3_close(db);
+  return out;
+}
+
+long long BrokerProcess::QueryInt(const std::string& sql) const {
+  std::string v = Query(sql);
+  return v.empty() ? -1 : std::atoll(v.c_str());
+}
+
+}  // namespace yilian::testing

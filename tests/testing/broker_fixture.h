@@ -1,0 +1,43 @@
+// A running yilian-broker process for end-to-end tests: its own data
+// directory and port, a config written from YAML text, and read-only SQL
+// queries against its store file. Used from the test's main thread only.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "testing/process.h"
+
+namespace yilian::testing {
+
+class BrokerProcess {
+ public:
+  // `extra_yaml` is appended to a config with short heartbeats.
+  explicit BrokerProcess(const std::string& extra_yaml = "");
+  ~BrokerProcess();
+
+  // Starts (or restarts) the broker and waits until it listens.
+  void Start();
+  void Kill(int sig);
+  // SIGTERM and wait; returns the exit code.
+  int Stop();
+
+  const std::string& endpoint() const { return endpoint_; }
+  const std::string& dir() const { return dir_; }
+  std::string data_dir() const { return dir_ + "/data"; }
+  std::string log_path() const { return dir_ + "/broker.log"; }
+  std::string config_path() const { return dir_ + "/broker.yaml"; }
+
+  // First column of the first row of a read-only query on the store, as
+  // text ("" if no row).
+  std::string Query(const std::string& sql) const;
+  long long QueryInt(const std::string& sql) const;
+
+ private:
+  std::string dir_;
+  std::string endpoint_;
+  std::unique_ptr<Process> process_;
+  int starts_ = 0;
+};
+
+}  // namespace yilian::testing
