@@ -182,7 +182,8 @@ TEST(ConfigScalarKeys, LogLevelIsOneOfTheNamedLevels) {
     ASSERT_TRUE(r.ok()) << level << ": " << r.status().ToString();
     EXPECT_EQ(r->log_level, level);
   }
-  for (const char* bad : {"verbose", "INFO", "[info]"}) ExpectRefused(ParseConfig(YamlFor("log.level", bad)), "log.level");
+  for (const char* bad : {"verbose", "INFO", "[info]"})
+    ExpectRefused(ParseConfig(YamlFor("log.level", bad)), "log.level");
 }
 
 TEST(ConfigScalarKeys, StoreSynchronousIsFullOrNormal) {
