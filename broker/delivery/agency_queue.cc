@@ -36,6 +36,7 @@ void AgencyQueue::Append(std::string_view uscc, Sequence seq, std::uint32_t atte
   e.head_attempts = attempts;
   if (not_before > 0) {
     e.state = HeadState::kWaiting;
+    e.due = not_before;
     timers_.push(Timer{not_before, seq, key});
   } else {
     MakeReady(key, e);
@@ -55,7 +56,8 @@ void AgencyQueue::FireTimers(Millis now) {
     auto it = entries_.find(t.key);
     if (it == entries_.end()) continue;
     Entry& e = it->second;
-    if (e.state == HeadState::kWaiting && e.seqs[e.head] == t.seq) MakeReady(t.key, e);
+    // A timer of an earlier release of the same head is stale.
+    if (e.state == HeadState::kWaiting && e.seqs[e.head] == t.seq && e.due == t.due) MakeReady(t.key, e);
   }
 }
 
@@ -103,6 +105,7 @@ void AgencyQueue::Release(const UsccKey& key, Sequence seq, std::uint32_t attemp
   if (e.state == HeadState::kReady) return;
   if (not_before > 0) {
     e.state = HeadState::kWaiting;
+    e.due = not_before;
     timers_.push(Timer{not_before, seq, key});
   } else {
     MakeReady(key, e);

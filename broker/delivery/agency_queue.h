@@ -82,6 +82,7 @@ class AgencyQueue {
     std::uint32_t head = 0;
     std::uint32_t head_attempts = 0;
     HeadState state = HeadState::kReady;
+    Millis due = 0;  // kWaiting: only the timer with this due time wakes it
   };
 
   struct Timer {

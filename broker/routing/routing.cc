@@ -5,8 +5,8 @@
 namespace yilian::routing {
 
 Router::Router(std::vector<config::AgencyConfig> agencies) : agencies_(std::move(agencies)) {
-  for (const auto& a : agencies_)
-    if (a.IsBankTemplate()) bank_template_ = &a;
+  for (std::size_t i = 0; i < agencies_.size(); ++i)
+    if (agencies_[i].IsBankTemplate()) bank_template_ = static_cast<int>(i);
 }
 
 bool Router::Acts(const config::AgencyConfig& agency, const v1::EnterpriseEvent& event) const {
@@ -31,7 +31,7 @@ Result<std::vector<std::string>> Router::Route(const v1::EnterpriseEvent& event)
     const config::AgencyConfig* rule = nullptr;
     for (const auto& a : agencies_)
       if (a.id == bank_id) rule = &a;
-    if (!rule) rule = bank_template_;
+    if (!rule && bank_template_ >= 0) rule = &agencies_[bank_template_];
     if (!rule)
       return Status::FailedPrecondition("bank_reservation.bank_code '" + event.bank_reservation().bank_code() +
                                         "' names no configured agency (expected '" + bank_id + "' or 'bank:*')");
@@ -45,7 +45,7 @@ Result<std::vector<std::string>> Router::Route(const v1::EnterpriseEvent& event)
 bool Router::IsKnownAgency(const std::string& agency_id) const {
   for (const auto& a : agencies_)
     if (a.id == agency_id && !a.IsBankTemplate()) return true;
-  if (bank_template_ && agency_id.rfind("bank:", 0) == 0 && agency_id.size() > 5 &&
+  if (bank_template_ >= 0 && agency_id.rfind("bank:", 0) == 0 && agency_id.size() > 5 &&
       agency_id.find('*') == std::string::npos)
     return true;
   return false;

@@ -29,7 +29,7 @@ class Router {
   bool Acts(const config::AgencyConfig& agency, const v1::EnterpriseEvent& event) const;
 
   std::vector<config::AgencyConfig> agencies_;
-  const config::AgencyConfig* bank_template_ = nullptr;
+  int bank_template_ = -1;  // index into agencies_, or -1
 };
 
 }  // namespace yilian::routing
