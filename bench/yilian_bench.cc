@@ -162,6 +162,7 @@ int RunSettleOrConfirm(const Args& a) {
         r.set_agency(d->agency());
         r.set_outcome(yilian::v1::OUTCOME_PROCESSED);
         r.set_reference("R" + std::to_string(d->sequence()));
+        r.set_sequence(d->sequence());
         c.Answer(std::move(r));
       }
       c.connection().Close();

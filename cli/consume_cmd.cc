@@ -82,6 +82,7 @@ int RunConsume(const ConsumeArgs& args) {
     result.set_event_id(d->event_id());
     result.set_agency(d->agency());
     result.set_attempt(d->attempt());
+    result.set_sequence(d->sequence());
     std::string answered = args.result;
     if (reject && std::regex_search(d->event_id(), *reject)) answered = "rejected";
     if (answered == "processed") {

@@ -296,6 +296,10 @@ void BrokerImpl::Reply(const std::string& routing_id, const v1::Envelope& env) {
   outbox_.push_back(Outgoing{routing_id, env.SerializeAsString(), 0});
 }
 
+void BrokerImpl::ReplyBytes(const std::string& routing_id, std::string bytes) {
+  outbox_.push_back(Outgoing{routing_id, std::move(bytes), 0});
+}
+
 void BrokerImpl::SendError(const std::string& routing_id, v1::ErrorCode code, const std::string& message) {
   v1::Envelope env;
   env.mutable_error()->set_code(code);

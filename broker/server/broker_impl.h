@@ -53,6 +53,7 @@ struct AgencyState {
 
 struct Inflight {
   std::string routing_id;
+  std::string event_id;
   delivery::UsccKey key;
   std::uint32_t attempts = 0;  // including this hand-over
   Millis deadline = 0;
@@ -80,6 +81,7 @@ class BrokerImpl {
   void DropSession(const std::string& routing_id, const char* why);
   void SweepSessions(Millis now);
   void Reply(const std::string& routing_id, const v1::Envelope& env);
+  void ReplyBytes(const std::string& routing_id, std::string bytes);
   void SendError(const std::string& routing_id, v1::ErrorCode code, const std::string& message);
   void Flush();
   int PollTimeoutMs(Millis now);
@@ -99,7 +101,10 @@ class BrokerImpl {
   void StageRelease(InflightKey ikey, const Inflight& inflight, ReleaseCause cause, Millis retry_after,
                     const std::string& reason, Millis now);
   void ReturnCredit(const std::string& routing_id, InflightKey ikey);
-  std::string PayloadFor(Sequence seq);
+  // The stored event for a delivery, from the cache or the store; nullptr
+  // after a store failure.
+  std::shared_ptr<const store::EventPayload> PayloadFor(Sequence seq);
+  void CachePayload(Sequence seq, std::shared_ptr<const store::EventPayload> payload);
 
   // Marks the turn failed after a store error: everything staged is rolled back.
   void StoreFailed(const Status& status);
@@ -120,7 +125,7 @@ class BrokerImpl {
   std::unordered_map<std::string, int> agency_index_;
   std::unordered_map<InflightKey, Inflight> inflight_;
 
-  std::unordered_map<Sequence, std::string> payload_cache_;
+  std::unordered_map<Sequence, std::shared_ptr<const store::EventPayload>> payload_cache_;
   std::deque<Sequence> payload_cache_order_;
 
   // The current turn: effects applied after commit (or abort), and replies.

@@ -2,6 +2,10 @@
 // timeouts and lost adapters.
 #include <algorithm>
 
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+#include <google/protobuf/wire_format_lite.h>
+
 #include "common/log.h"
 #include "delivery/backoff.h"
 #include "server/broker_impl.h"
@@ -32,16 +36,52 @@ Status BrokerImpl::Recover() {
   return Status::Ok();
 }
 
-std::string BrokerImpl::PayloadFor(Sequence seq) {
+std::shared_ptr<const store::EventPayload> BrokerImpl::PayloadFor(Sequence seq) {
   auto it = payload_cache_.find(seq);
   if (it != payload_cache_.end()) return it->second;
-  auto loaded = store_->LoadPayload(seq);
+  auto loaded = store_->LoadEventPayload(seq);
   if (!loaded.ok()) {
     StoreFailed(loaded.status());
-    return {};
+    return nullptr;
   }
-  return std::move(loaded).value();
+  auto payload = std::make_shared<const store::EventPayload>(std::move(loaded).value());
+  CachePayload(seq, payload);
+  return payload;
 }
+
+void BrokerImpl::CachePayload(Sequence seq, std::shared_ptr<const store::EventPayload> payload) {
+  if (config_.payload_cache_entries == 0) return;
+  if (!payload_cache_.emplace(seq, std::move(payload)).second) return;
+  payload_cache_order_.push_back(seq);
+  while (payload_cache_order_.size() > config_.payload_cache_entries) {
+    payload_cache_.erase(payload_cache_order_.front());
+    payload_cache_order_.pop_front();
+  }
+}
+
+namespace {
+
+// Encodes Envelope{deliver: Deliver{..., event: <stored bytes>}} without
+// decoding the stored event: the stored bytes are the EnterpriseEvent's
+// encoding, so they are appended as field Deliver.event as they are.
+std::string EncodeDeliver(v1::Deliver& head, const std::string& event_bytes) {
+  using google::protobuf::internal::WireFormatLite;
+  std::string deliver = head.SerializeAsString();
+  {
+    google::protobuf::io::StringOutputStream stream(&deliver);
+    google::protobuf::io::CodedOutputStream out(&stream);
+    WireFormatLite::WriteBytes(v1::Deliver::kEventFieldNumber, event_bytes, &out);
+  }
+  std::string envelope;
+  {
+    google::protobuf::io::StringOutputStream stream(&envelope);
+    google::protobuf::io::CodedOutputStream out(&stream);
+    WireFormatLite::WriteBytes(v1::Envelope::kDeliverFieldNumber, deliver, &out);
+  }
+  return envelope;
+}
+
+}  // namespace
 
 void BrokerImpl::Dispatch(Millis now) {
   std::uint32_t budget = config_.max_batch;
@@ -62,8 +102,8 @@ void BrokerImpl::Dispatch(Millis now) {
       idle_rounds = 0;
       --budget;
 
-      std::string payload = PayloadFor(item->seq);
-      if (turn_failed_) {
+      auto payload = PayloadFor(item->seq);
+      if (!payload || turn_failed_) {
         agency.queue.Release(item->key, item->seq, item->attempts, 0);
         break;
       }
@@ -86,21 +126,17 @@ void BrokerImpl::Dispatch(Millis now) {
         continue;
       }
 
-      v1::Envelope env;
-      v1::Deliver* d = env.mutable_deliver();
-      if (!d->mutable_event()->ParseFromString(payload)) {
-        log_->error("stored event seq {} does not decode", item->seq);
-      }
-      d->set_event_id(d->event().event_id());
-      d->set_agency(agency.id);
-      d->set_uscc(record.uscc);
-      d->set_attempt(record.attempts);
-      d->set_sequence(item->seq);
+      v1::Deliver head;
+      head.set_event_id(payload->event_id);
+      head.set_agency(agency.id);
+      head.set_uscc(record.uscc);
+      head.set_attempt(record.attempts);
+      head.set_sequence(item->seq);
 
       InflightKey ikey = MakeInflightKey(static_cast<std::uint32_t>(index), item->seq);
       ++session.in_use;
-      Inflight inflight{rid, item->key, record.attempts, now + config_.ack_timeout_ms};
-      std::string bytes = env.SerializeAsString();
+      Inflight inflight{rid, payload->event_id, item->key, record.attempts, now + config_.ack_timeout_ms};
+      std::string bytes = EncodeDeliver(head, payload->payload);
       on_commit_.push_back([this, rid, ikey, inflight, bytes = std::move(bytes)]() mutable {
         inflight_[ikey] = inflight;
         auto it = sessions_.find(rid);
@@ -228,15 +264,33 @@ void BrokerImpl::HandleResult(Session& session, const v1::Result& result) {
   }
   if (turn_failed_) return refuse(v1::STORE_UNAVAILABLE, "store unavailable: " + turn_error_.message());
 
-  auto seq = store_->FindSequence(result.event_id());
-  if (!seq.ok()) return StoreFailed(seq.status()), refuse(v1::STORE_UNAVAILABLE, "store read failed");
-  if (!seq.value()) return refuse(v1::UNKNOWN_DELIVERY, "no event '" + ack->event_id() + "'");
-  auto found = store_->GetDelivery(*seq.value(), agency_id);
-  if (!found.ok()) return StoreFailed(found.status()), refuse(v1::STORE_UNAVAILABLE, "store read failed");
-  if (!found.value()) {
-    return refuse(v1::UNKNOWN_DELIVERY, "event '" + ack->event_id() + "' is not for agency '" + agency_id + "'");
+  // Fast path: the answer to a delivery this broker has outstanding; its
+  // stored state is known to be DELIVERED with the inflight attempts.
+  std::optional<DeliveryRecord> known;
+  if (result.sequence() != 0) {
+    auto inf = inflight_.find(MakeInflightKey(static_cast<std::uint32_t>(session.agency), result.sequence()));
+    if (inf != inflight_.end() && inf->second.event_id == result.event_id()) {
+      DeliveryRecord r;
+      r.seq = result.sequence();
+      r.agency = agency_id;
+      r.uscc = std::string(inf->second.key.view());
+      r.state = DeliveryState::kDelivered;
+      r.attempts = inf->second.attempts;
+      known = std::move(r);
+    }
   }
-  DeliveryRecord record = *found.value();
+  if (!known) {
+    auto seq = store_->FindSequence(result.event_id());
+    if (!seq.ok()) return StoreFailed(seq.status()), refuse(v1::STORE_UNAVAILABLE, "store read failed");
+    if (!seq.value()) return refuse(v1::UNKNOWN_DELIVERY, "no event '" + ack->event_id() + "'");
+    auto found = store_->GetDelivery(*seq.value(), agency_id);
+    if (!found.ok()) return StoreFailed(found.status()), refuse(v1::STORE_UNAVAILABLE, "store read failed");
+    if (!found.value()) {
+      return refuse(v1::UNKNOWN_DELIVERY, "event '" + ack->event_id() + "' is not for agency '" + agency_id + "'");
+    }
+    known = std::move(found).value();
+  }
+  DeliveryRecord record = std::move(*known);
   const DeliveryState before = record.state;
   const std::uint32_t attempts = record.attempts;
   if (store::IsSettled(before)) {

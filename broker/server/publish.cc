@@ -98,8 +98,8 @@ void BrokerImpl::HandlePublish(Session& session, const v1::Publish& publish) {
   stored.uscc = event.uscc();
   stored.revision = event.revision();
   stored.type = event.type();
-  stored.agencies = agencies.value();
-  stored.payload = payload;
+  stored.agencies = std::move(agencies).value();
+  stored.payload = std::move(payload);
   Millis now = clock_->NowMillis();
   stored.published_at = now;
   auto seq = store_->InsertEvent(stored, now);
@@ -111,28 +111,24 @@ void BrokerImpl::HandlePublish(Session& session, const v1::Publish& publish) {
   Sequence s = seq.value();
   std::vector<int> indexes;
   for (const auto& a : stored.agencies) indexes.push_back(AgencyIndex(a));
-  on_commit_.push_back([this, rid, reply, s, indexes, uscc = stored.uscc, payload = std::move(payload),
-                        event_id = stored.event_id] {
+  auto cached = std::make_shared<const store::EventPayload>(
+      store::EventPayload{std::move(stored.event_id), std::move(stored.payload)});
+  on_commit_.push_back([this, rid, bytes = reply.SerializeAsString(), s, indexes = std::move(indexes),
+                        uscc = std::move(stored.uscc), cached = std::move(cached)]() mutable {
     for (int index : indexes) agencies_[index]->queue.Append(uscc, s);
-    if (config_.payload_cache_entries > 0) {
-      payload_cache_.emplace(s, payload);
-      payload_cache_order_.push_back(s);
-      while (payload_cache_order_.size() > config_.payload_cache_entries) {
-        payload_cache_.erase(payload_cache_order_.front());
-        payload_cache_order_.pop_front();
-      }
-    }
-    log_->debug("accepted event {} uscc {} seq {} for {} agencies", event_id, uscc, s, indexes.size());
-    Reply(rid, reply);
+    log_->debug("accepted event {} uscc {} seq {} for {} agencies", cached->event_id, uscc, s, indexes.size());
+    CachePayload(s, std::move(cached));
+    ReplyBytes(rid, std::move(bytes));
   });
-  on_abort_.push_back([this, rid, reply]() mutable {
-    auto* a = reply.mutable_publish_ack();
-    a->clear_agencies();
-    a->clear_sequence();
+  on_abort_.push_back([this, rid, correlation = publish.correlation_id(), event_id = ack->event_id()] {
+    v1::Envelope refusal;
+    auto* a = refusal.mutable_publish_ack();
+    a->set_correlation_id(correlation);
+    a->set_event_id(event_id);
     a->set_status(v1::REFUSED);
     a->set_error(v1::STORE_UNAVAILABLE);
     a->set_message("store unavailable: " + turn_error_.message());
-    Reply(rid, reply);
+    Reply(rid, refusal);
   });
 }
 

@@ -262,6 +262,15 @@ class SqliteStore final : public Store {
     return ColumnBlob(*u, 0);
   }
 
+  Result<EventPayload> LoadEventPayload(Sequence seq) override {
+    Use u(load_event_payload_);
+    sqlite3_bind_int64(*u, 1, static_cast<sqlite3_int64>(seq));
+    int rc = sqlite3_step(*u);
+    if (rc == SQLITE_DONE) return Status::NotFound("no event with sequence " + std::to_string(seq));
+    if (rc != SQLITE_ROW) return Error("load event payload");
+    return EventPayload{ColumnText(*u, 0), ColumnBlob(*u, 1)};
+  }
+
   Status ForEachUnsettled(const std::function<void(const DeliveryRecord&)>& fn) override {
     Use u(unsettled_);
     for (;;) {
@@ -370,6 +379,7 @@ class SqliteStore final : public Store {
          "UPDATE deliveries SET state = ?1, attempts = ?2, next_attempt_at = ?3, updated_at = ?4, reference = ?5, "
          "reason = ?6 WHERE seq = ?7 AND agency = ?8 AND state = ?9 AND attempts = ?10"},
         {&load_payload_, "SELECT payload FROM events WHERE seq = ?1"},
+        {&load_event_payload_, "SELECT event_id, payload FROM events WHERE seq = ?1"},
         {&unsettled_, "SELECT " + cols + " FROM deliveries WHERE state < 3 ORDER BY seq, agency"},
         {&count_events_, "SELECT COUNT(*) FROM events"},
     };
@@ -383,7 +393,7 @@ class SqliteStore final : public Store {
   sqlite3* db_ = nullptr;
   int lock_fd_ = -1;
   Stmt find_event_, last_revision_, insert_event_, insert_delivery_, upsert_enterprise_, find_seq_, get_delivery_,
-      update_delivery_, load_payload_, unsettled_, count_events_;
+      update_delivery_, load_payload_, load_event_payload_, unsettled_, count_events_;
 };
 
 }  // namespace

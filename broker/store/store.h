@@ -37,6 +37,11 @@ struct EventSummary {
   std::vector<std::string> agencies;
 };
 
+struct EventPayload {
+  std::string event_id;
+  std::string payload;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -64,6 +69,8 @@ class Store {
   virtual Result<bool> UpdateDelivery(const DeliveryRecord& record, DeliveryState expected_state,
                                       std::uint32_t expected_attempts) = 0;
   virtual Result<std::string> LoadPayload(Sequence seq) = 0;
+  // The event id and encoded event of a sequence (what a delivery carries).
+  virtual Result<EventPayload> LoadEventPayload(Sequence seq) = 0;
 
   // --- Recovery; call outside a transaction. ---
 

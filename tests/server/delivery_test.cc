@@ -75,8 +75,11 @@ class DeliveryTest : public ::testing::Test {
     return got;
   }
 
-  static v1::Result Answer(const v1::Deliver& d, v1::Outcome outcome) {
+  // Answers echo the sequence (the broker's fast path) unless
+  // `echo_sequence` is false (looked up by event id).
+  static v1::Result Answer(const v1::Deliver& d, v1::Outcome outcome, bool echo_sequence = true) {
     v1::Result r;
+    if (echo_sequence) r.set_sequence(d.sequence());
     r.set_event_id(d.event_id());
     r.set_agency(d.agency());
     r.set_outcome(outcome);
@@ -107,7 +110,9 @@ TEST_F(DeliveryTest, EveryRequiredAgencyReceivesAndResultsAreStored) {
       EXPECT_EQ(d.agency(), agency);
       EXPECT_EQ(d.attempt(), 1u);
       EXPECT_EQ(d.event().uscc(), d.uscc());
-      consumer->Answer(Answer(d, v1::OUTCOME_PROCESSED));
+      EXPECT_EQ(d.event().event_id(), d.event_id());
+      // Both ways of naming the delivery: with and without the sequence.
+      consumer->Answer(Answer(d, v1::OUTCOME_PROCESSED, d.sequence() % 2 == 0));
     }
     ASSERT_TRUE(PollUntil([&] { return consumer->Receive(20), consumer->unacknowledged() == 0; }, 10000));
   }
@@ -139,7 +144,7 @@ TEST_F(DeliveryTest, NextEventOfAnEnterpriseWaitsForTheSettledResultEvenAfterAcc
 
   // The final result arrives later, over another session of the agency.
   auto tax2 = MakeConsumer("tax");
-  tax2->Answer(Answer(a1, v1::OUTCOME_PROCESSED));
+  tax2->Answer(Answer(a1, v1::OUTCOME_PROCESSED, /*echo_sequence=*/false));
   std::vector<v1::Deliver> next;
   ASSERT_TRUE(PollUntil(
       [&] {
