@@ -133,10 +133,11 @@ int RunSettleOrConfirm(const Args& a) {
   Clock::time_point last_settle;
   std::mutex last_mu;
 
+  // One ZeroMQ context (one I/O thread) for every client of the benchmark.
+  zmq::context_t ctx(1);
   std::vector<std::thread> consumers;
   for (const auto& id : ids) {
     consumers.emplace_back([&, id] {
-      zmq::context_t ctx(1);
       yilian::client::ClientOptions o;
       o.endpoint = broker.endpoint;
       o.agency = id;
@@ -170,7 +171,6 @@ int RunSettleOrConfirm(const Args& a) {
   }
 
   double cpu_before = CpuSeconds(broker.process->pid());
-  zmq::context_t ctx(1);
   yilian::client::ClientOptions o;
   o.endpoint = broker.endpoint;
   yilian::client::Publisher pub(ctx, o);

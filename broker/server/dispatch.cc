@@ -1,6 +1,7 @@
 // Deliveries: recovery of the queues, hand-over under credit, results,
 // timeouts and lost adapters.
 #include <algorithm>
+#include <cstring>
 
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
@@ -63,22 +64,30 @@ namespace {
 
 // Encodes Envelope{deliver: Deliver{..., event: <stored bytes>}} without
 // decoding the stored event: the stored bytes are the EnterpriseEvent's
-// encoding, so they are appended as field Deliver.event as they are.
-std::string EncodeDeliver(v1::Deliver& head, const std::string& event_bytes) {
+// encoding, so they are appended as field Deliver.event as they are. One
+// allocation; field order does not matter on the wire.
+std::string EncodeDeliver(const v1::Deliver& head, const std::string& event_bytes) {
+  using google::protobuf::io::CodedOutputStream;
   using google::protobuf::internal::WireFormatLite;
-  std::string deliver = head.SerializeAsString();
-  {
-    google::protobuf::io::StringOutputStream stream(&deliver);
-    google::protobuf::io::CodedOutputStream out(&stream);
-    WireFormatLite::WriteBytes(v1::Deliver::kEventFieldNumber, event_bytes, &out);
-  }
-  std::string envelope;
-  {
-    google::protobuf::io::StringOutputStream stream(&envelope);
-    google::protobuf::io::CodedOutputStream out(&stream);
-    WireFormatLite::WriteBytes(v1::Envelope::kDeliverFieldNumber, deliver, &out);
-  }
-  return envelope;
+  const std::size_t head_size = head.ByteSizeLong();
+  const std::uint32_t event_tag =
+      WireFormatLite::MakeTag(v1::Deliver::kEventFieldNumber, WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
+  const std::uint32_t deliver_tag =
+      WireFormatLite::MakeTag(v1::Envelope::kDeliverFieldNumber, WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
+  const std::size_t inner = head_size + CodedOutputStream::VarintSize32(event_tag) +
+                            CodedOutputStream::VarintSize32(static_cast<std::uint32_t>(event_bytes.size())) +
+                            event_bytes.size();
+  std::string out;
+  out.resize(CodedOutputStream::VarintSize32(deliver_tag) +
+             CodedOutputStream::VarintSize32(static_cast<std::uint32_t>(inner)) + inner);
+  auto* p = reinterpret_cast<std::uint8_t*>(out.data());
+  p = CodedOutputStream::WriteVarint32ToArray(deliver_tag, p);
+  p = CodedOutputStream::WriteVarint32ToArray(static_cast<std::uint32_t>(inner), p);
+  p = head.SerializeWithCachedSizesToArray(p);
+  p = CodedOutputStream::WriteVarint32ToArray(event_tag, p);
+  p = CodedOutputStream::WriteVarint32ToArray(static_cast<std::uint32_t>(event_bytes.size()), p);
+  std::memcpy(p, event_bytes.data(), event_bytes.size());
+  return out;
 }
 
 }  // namespace

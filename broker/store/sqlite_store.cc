@@ -41,7 +41,7 @@ CREATE TABLE IF NOT EXISTS enterprises (
   uscc          TEXT PRIMARY KEY,
   last_revision INTEGER NOT NULL,
   last_seq      INTEGER NOT NULL
-);
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS deliveries (
   seq             INTEGER NOT NULL,
   agency          TEXT    NOT NULL,
@@ -53,8 +53,7 @@ CREATE TABLE IF NOT EXISTS deliveries (
   reference       TEXT    NOT NULL DEFAULT '',
   reason          TEXT    NOT NULL DEFAULT '',
   PRIMARY KEY (seq, agency)
-);
-CREATE INDEX IF NOT EXISTS deliveries_unsettled ON deliveries (seq, agency) WHERE state < 3;
+) WITHOUT ROWID;
 )sql";
 
 std::string JoinAgencies(const std::vector<std::string>& agencies) {
