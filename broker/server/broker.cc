@@ -34,6 +34,8 @@ BrokerImpl::BrokerImpl(config::BrokerConfig config, Clock* clock)
     : config_(std::move(config)), clock_(clock), router_(config_.agencies), log_(GetLogger("broker")) {
   validation_options_.max_event_bytes = config_.max_event_bytes;
   validation_options_.strict_uscc_checksum = config_.strict_uscc_checksum;
+  // Publishes arrive as Protobuf; the parser has verified UTF-8 (proto3).
+  validation_options_.utf8_already_verified = true;
   for (const auto& a : config_.agencies)
     if (!a.IsBankTemplate()) AgencyIndex(a.id);
 }
@@ -123,7 +125,7 @@ void BrokerImpl::Turn() {
     in_transaction_ = true;
   }
 
-  if (now >= next_sweep_) {
+  if (now >= next_sweep_ && !turn_failed_) {
     SweepSessions(now);
     SweepInflight(now);
     next_sweep_ = now + kSweepIntervalMs;
@@ -187,6 +189,24 @@ void BrokerImpl::StoreFailed(const Status& status) {
 void BrokerImpl::HandleMessage(const std::string& routing_id, const zmq::message_t& body) {
   v1::Envelope env;
   if (!env.ParseFromArray(body.data(), static_cast<int>(body.size()))) {
+    v1::EnvelopeRaw raw;
+    auto it = sessions_.find(routing_id);
+    if (it != sessions_.end() && raw.ParseFromArray(body.data(), static_cast<int>(body.size())) &&
+        raw.has_publish()) {
+      it->second.last_recv = clock_->NowMillis();
+      v1::Envelope reply;
+      auto* ack = reply.mutable_publish_ack();
+      ack->set_correlation_id(raw.publish().correlation_id());
+      ack->set_status(v1::REFUSED);
+      ack->set_error(v1::INVALID_EVENT);
+      ack->set_message("the event does not decode as yilian.v1.EnterpriseEvent (invalid UTF-8 text or truncated)");
+      auto* e = ack->add_errors();
+      e->set_path("");
+      e->set_code("UNDECODABLE");
+      e->set_message(ack->message());
+      Reply(routing_id, reply);
+      return;
+    }
     SendError(routing_id, v1::BAD_REQUEST, "message is not a yilian.v1.Envelope (" + std::to_string(body.size()) +
                                                " bytes could not be decoded)");
     return;
@@ -288,8 +308,9 @@ void BrokerImpl::SweepSessions(Millis now) {
   Millis limit = static_cast<Millis>(config_.heartbeat_interval_ms) * config_.heartbeat_liveness;
   std::vector<std::string> gone;
   for (auto& [rid, s] : sessions_)
-    if (now - s.last_recv > limit) gone.push_back(rid);
-  for (const auto& rid : gone) DropSession(rid, "heartbeats stopped");
+    if (s.unreachable || now - s.last_recv > limit) gone.push_back(rid);
+  for (const auto& rid : gone)
+    DropSession(rid, sessions_.at(rid).unreachable ? "unreachable" : "heartbeats stopped");
 }
 
 void BrokerImpl::Reply(const std::string& routing_id, const v1::Envelope& env) {
@@ -328,10 +349,11 @@ void BrokerImpl::Flush() {
       auto inf = inflight_.find(out.delivery);
       if (inf != inflight_.end()) inf->second.deadline = now;
     }
-    if (it != sessions_.end()) {
+    if (it != sessions_.end() && !it->second.unreachable) {
       log_->warn("session {} unreachable or full; dropping it", it->second.session_id);
-      // The release is staged into the next turn's transaction.
-      it->second.last_recv = 0;
+      // Dropped by the next sweep, inside that turn's transaction.
+      it->second.unreachable = true;
+      next_sweep_ = now;
     }
   }
   outbox_.clear();

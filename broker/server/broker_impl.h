@@ -41,6 +41,7 @@ struct Session {
   Millis last_recv = 0;
   Millis last_send = 0;
   std::uint32_t publishes_this_turn = 0;
+  bool unreachable = false;  // a send to it failed: drop at the next sweep
   std::unordered_set<InflightKey> inflight;
 };
 

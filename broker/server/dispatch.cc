@@ -130,8 +130,23 @@ void BrokerImpl::Dispatch(Millis now) {
         break;
       }
       if (!updated.value()) {
-        log_->error("delivery seq {} to {} is not PENDING with {} attempts in the store; holding it back",
-                    item->seq, agency.id, item->attempts);
+        // Memory and store disagree (a late answer raced this hand-over):
+        // the store is the truth, resynchronise the queue from it.
+        auto row = store_->GetDelivery(item->seq, agency.id);
+        if (!row.ok()) {
+          StoreFailed(row.status());
+          agency.queue.Release(item->key, item->seq, item->attempts, 0);
+          break;
+        }
+        if (!row.value() || store::IsSettled(row.value()->state)) {
+          agency.queue.Settle(item->key, item->seq);
+        } else if (row.value()->state == DeliveryState::kAccepted) {
+          agency.queue.Hold(item->key, item->seq);
+        } else {
+          agency.queue.Release(item->key, item->seq, row.value()->attempts, now + config_.retry.initial_backoff_ms);
+        }
+        log_->warn("delivery seq {} to {} was not PENDING with {} attempts in the store; resynchronised", item->seq,
+                   agency.id, item->attempts);
         continue;
       }
 
@@ -179,7 +194,9 @@ void BrokerImpl::StageRelease(InflightKey ikey, const Inflight& inflight, Releas
   record.attempts = inflight.attempts;
   record.updated_at = now;
   record.reason = reason;
-  bool dead = inflight.attempts >= config_.retry.max_attempts;
+  // A lost adapter connection is not the agency's answer: only timeouts and
+  // RETRY results use up attempts towards the dead letter.
+  bool dead = cause != ReleaseCause::kLostAdapter && inflight.attempts >= config_.retry.max_attempts;
   Millis not_before = 0;
   if (dead) {
     record.state = DeliveryState::kDead;
@@ -303,9 +320,20 @@ void BrokerImpl::HandleResult(Session& session, const v1::Result& result) {
   const DeliveryState before = record.state;
   const std::uint32_t attempts = record.attempts;
   if (store::IsSettled(before)) {
+    // Read inside this turn's transaction: true only once the turn commits.
     ack->set_status(v1::RESULT_ALREADY_SETTLED);
     ack->set_message(std::string("already ") + std::string(store::ToString(before)));
-    Reply(rid, reply);
+    on_commit_.push_back([this, rid, bytes = reply.SerializeAsString()]() mutable { ReplyBytes(rid, std::move(bytes)); });
+    on_abort_.push_back([this, rid, event_id = ack->event_id(), agency = agency_id] {
+      v1::Envelope refusal;
+      auto* a = refusal.mutable_result_ack();
+      a->set_event_id(event_id);
+      a->set_agency(agency);
+      a->set_status(v1::RESULT_REFUSED);
+      a->set_error(v1::STORE_UNAVAILABLE);
+      a->set_message("store unavailable; send the result again");
+      Reply(rid, refusal);
+    });
     return;
   }
   if (attempts == 0) return refuse(v1::UNKNOWN_DELIVERY, "event '" + ack->event_id() + "' was not handed over yet");

@@ -161,31 +161,42 @@ class Checker {
     const pb::Reflection* r = msg.GetReflection();
     std::vector<const pb::FieldDescriptor*> fields;
     r->ListFields(msg, &fields);
+    // Paths are built only for nested messages and for problems: this runs
+    // for every published event.
+    auto path_of = [&](const pb::FieldDescriptor* f) { return prefix.empty() ? f->name() : prefix + "." + f->name(); };
     for (const pb::FieldDescriptor* f : fields) {
-      std::string path = prefix.empty() ? f->name() : prefix + "." + f->name();
       if (f->cpp_type() == pb::FieldDescriptor::CPPTYPE_STRING) {
         size_t limit = TextLimit(msg, *f);
-        bool utf8 = f->type() == pb::FieldDescriptor::TYPE_STRING;  // bytes fields hold any bytes
+        // bytes fields hold any bytes; proto3 strings decoded from the wire
+        // were already checked by the parser when the caller says so.
+        bool utf8 = f->type() == pb::FieldDescriptor::TYPE_STRING && !options_.utf8_already_verified;
         if (f->is_repeated()) {
           for (int i = 0; i < r->FieldSize(msg, f); ++i) {
             std::string scratch;
-            CheckOneText(path + "[" + std::to_string(i) + "]", r->GetRepeatedStringReference(msg, f, i, &scratch),
-                         limit, utf8);
+            const std::string& value = r->GetRepeatedStringReference(msg, f, i, &scratch);
+            if (TextProblem(value, limit, utf8)) {
+              CheckOneText(path_of(f) + "[" + std::to_string(i) + "]", value, limit, utf8);
+            }
           }
         } else {
           std::string scratch;
-          CheckOneText(path, r->GetStringReference(msg, f, &scratch), limit, utf8);
+          const std::string& value = r->GetStringReference(msg, f, &scratch);
+          if (TextProblem(value, limit, utf8)) CheckOneText(path_of(f), value, limit, utf8);
         }
       } else if (f->cpp_type() == pb::FieldDescriptor::CPPTYPE_MESSAGE) {
         if (f->is_repeated()) {
           for (int i = 0; i < r->FieldSize(msg, f); ++i) {
-            CheckText(r->GetRepeatedMessage(msg, f, i), path + "[" + std::to_string(i) + "]");
+            CheckText(r->GetRepeatedMessage(msg, f, i), path_of(f) + "[" + std::to_string(i) + "]");
           }
         } else {
-          CheckText(r->GetMessage(msg, f), path);
+          CheckText(r->GetMessage(msg, f), path_of(f));
         }
       }
     }
+  }
+
+  static bool TextProblem(const std::string& value, size_t limit, bool utf8) {
+    return value.size() > limit || (utf8 && !IsValidUtf8(value));
   }
 
   size_t TextLimit(const pb::Message& msg, const pb::FieldDescriptor& f) const {

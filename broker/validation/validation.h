@@ -30,6 +30,11 @@ struct Options {
   // When false, a USCC with a wrong check character is accepted (historic
   // codes); the caller must log that the override is in effect.
   bool strict_uscc_checksum = true;
+  // Set when the event was decoded from the Protobuf wire format, whose
+  // parser already refuses invalid UTF-8 in proto3 string fields; the text
+  // pass then skips its own UTF-8 scan. Leave false for events built in
+  // memory.
+  bool utf8_already_verified = false;
 };
 
 // All problems found, in field order; empty means valid.

@@ -150,3 +150,60 @@ TEST_F(PublishTest, GracefulStopExitsZero) {
 
 }  // namespace
 }  // namespace yilian
+
+namespace yilian {
+namespace {
+
+// A publisher that sends raw bytes, to reach the broker with what the
+// client library would never encode.
+TEST(PublishWireTest, InvalidUtf8TextIsRefusedWithTheCorrelationId) {
+  testing::BrokerProcess broker;
+  broker.Start();
+  zmq::context_t ctx(1);
+  zmq::socket_t s(ctx, zmq::socket_type::dealer);
+  s.set(zmq::sockopt::linger, 0);
+  s.connect(broker.endpoint());
+  auto send = [&](const v1::Envelope& e) { s.send(zmq::buffer(e.SerializeAsString())); };
+  auto recv = [&]() {
+    zmq::pollitem_t items[] = {{s.handle(), 0, ZMQ_POLLIN, 0}};
+    v1::Envelope e;
+    for (int i = 0; i < 100; ++i) {  // up to 10 s, skipping heartbeats
+      zmq::poll(items, 1, std::chrono::milliseconds(100));
+      zmq::message_t m;
+      if ((items[0].revents & ZMQ_POLLIN) && s.recv(m)) {
+        e.ParseFromArray(m.data(), static_cast<int>(m.size()));
+        if (!e.has_heartbeat()) return e;
+      }
+    }
+    return v1::Envelope();
+  };
+  v1::Envelope hello;
+  hello.mutable_hello()->set_version(v1::PROTOCOL_V1);
+  hello.mutable_hello()->set_role(v1::PUBLISHER);
+  send(hello);
+  ASSERT_TRUE(recv().has_welcome());
+
+  // Publish{correlation_id: 77, event: {event_id: "\xff\xfe"}} encoded by hand:
+  // proto3 refuses the invalid UTF-8 when decoding.
+  std::string event = std::string("\x0a\x02\xff\xfe", 4);
+  std::string publish = std::string("\x08\x4d", 2) + "\x12" + static_cast<char>(event.size()) + event;
+  std::string envelope = "\x1a" + std::string(1, static_cast<char>(publish.size())) + publish;
+  s.send(zmq::buffer(envelope));
+  v1::Envelope reply = recv();
+  ASSERT_TRUE(reply.has_publish_ack()) << reply.DebugString();
+  EXPECT_EQ(reply.publish_ack().correlation_id(), 77u);
+  EXPECT_EQ(reply.publish_ack().status(), v1::REFUSED);
+  EXPECT_EQ(reply.publish_ack().error(), v1::INVALID_EVENT);
+
+  // Random bytes: an error, and the session still works afterwards.
+  s.send(zmq::buffer(std::string("\xde\xad\xbe\xef\x01\x02", 6)));
+  v1::Envelope err = recv();
+  ASSERT_TRUE(err.has_error());
+  EXPECT_EQ(err.error().code(), v1::BAD_REQUEST);
+  send(hello);
+  EXPECT_TRUE(recv().has_welcome());
+  EXPECT_EQ(broker.QueryInt("SELECT COUNT(*) FROM events"), 0);
+}
+
+}  // namespace
+}  // namespace yilian
