@@ -11,6 +11,7 @@ int main(int argc, char** argv) {
   yilian::cli::AddPublishCommand(app, &exit_code);
   yilian::cli::AddConsumeCommand(app, &exit_code);
   yilian::cli::AddGenSampleCommand(app, &exit_code);
+  yilian::cli::AddWatchCommand(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

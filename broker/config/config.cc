@@ -113,6 +113,12 @@ const std::vector<KeyDef>& Keys() {
       U32_KEY("store.max_batch", max_batch, 4096, 1, 100000, "messages handled per loop turn (one commit)"),
       U32_KEY("store.payload_cache_entries", payload_cache_entries, 8192, 0, 1000000,
               "encoded events kept in memory for delivery"),
+      {"http.listen", "127.0.0.1:7780", "HOST:PORT or empty", "HTTP API and dashboard address (empty: off)",
+       [](const YAML::Node& n, BrokerConfig& c) { return ReadString(n, {}, &c.http_listen); }},
+      U32_KEY("tracking.case_deadline_ms", case_deadline_ms, 28800000, 0, 2592000000,
+              "time a case has to complete after publish before it is overdue (0: none)"),
+      U32_KEY("tracking.stats_window_s", stats_window_s, 86400, 60, 31536000,
+              "window of the time-to-completion figures in /api/v1/stats"),
       {"validation.strict_uscc_checksum", "true", "true|false",
        "refuse USCCs with a wrong check character (false: accept and log)",
        [](const YAML::Node& n, BrokerConfig& c) { return ReadBool(n, &c.strict_uscc_checksum); }},
@@ -120,8 +126,9 @@ const std::vector<KeyDef>& Keys() {
   return keys;
 }
 
-AgencyConfig Agency(std::string id, std::vector<EventType> events, std::vector<std::string> fields) {
-  return AgencyConfig{std::move(id), std::move(events), std::move(fields)};
+AgencyConfig Agency(std::string id, std::vector<EventType> events, std::vector<std::string> fields,
+                    std::uint32_t deadline_ms) {
+  return AgencyConfig{std::move(id), std::move(events), std::move(fields), deadline_ms};
 }
 
 Status Fail(const std::string& origin, const std::string& key, const std::string& why) {
@@ -156,6 +163,9 @@ Status ParseAgencies(const YAML::Node& list, const std::string& origin, std::vec
                                                        "' (ESTABLISHED|CHANGED|FILED|DEREGISTERED)");
           agency.events.push_back(t);
         }
+      } else if (key == "deadline_ms") {
+        std::string err = ReadUint(kv.second, 0, 2592000000ull, &agency.deadline_ms);
+        if (!err.empty()) return Fail(origin, where + ".deadline_ms", err);
       } else if (key == "changed_fields") {
         if (!kv.second.IsSequence()) return Fail(origin, where + ".changed_fields", "expected a list");
         for (const auto& f : kv.second) {
@@ -164,7 +174,7 @@ Status ParseAgencies(const YAML::Node& list, const std::string& origin, std::vec
           agency.changed_fields.push_back(f.Scalar());
         }
       } else {
-        return Fail(origin, where + "." + key, "unknown key (id|events|changed_fields)");
+        return Fail(origin, where + "." + key, "unknown key (id|events|changed_fields|deadline_ms)");
       }
     }
     if (agency.id.empty()) return Fail(origin, where + ".id", "required");
@@ -218,6 +228,8 @@ Status ApplyNode(const YAML::Node& node, const std::string& prefix, const std::s
 }  // namespace
 
 BrokerConfig DefaultConfig() {
+  // Same working day: each agency within four hours, the case within eight.
+  constexpr std::uint32_t kFourHours = 4 * 3600 * 1000;
   BrokerConfig c;
   using v1::CHANGED;
   using v1::DEREGISTERED;
@@ -225,11 +237,14 @@ BrokerConfig DefaultConfig() {
   c.agencies = {
       Agency("tax", {ESTABLISHED, CHANGED, DEREGISTERED},
              {"name", "entity_type", "legal_representative", "registered_capital", "address", "business_scope",
-              "accounting_method", "employee_count"}),
+              "accounting_method", "employee_count"},
+             kFourHours),
       Agency("social_insurance", {ESTABLISHED, CHANGED, DEREGISTERED},
-             {"name", "entity_type", "legal_representative", "address", "region_code", "industry_code"}),
-      Agency("housing_fund", {ESTABLISHED, CHANGED, DEREGISTERED}, {"name", "legal_representative", "address"}),
-      Agency("bank:*", {ESTABLISHED, CHANGED, DEREGISTERED}, {"name", "legal_representative", "address"}),
+             {"name", "entity_type", "legal_representative", "address", "region_code", "industry_code"}, kFourHours),
+      Agency("housing_fund", {ESTABLISHED, CHANGED, DEREGISTERED}, {"name", "legal_representative", "address"},
+             kFourHours),
+      Agency("bank:*", {ESTABLISHED, CHANGED, DEREGISTERED}, {"name", "legal_representative", "address"},
+             kFourHours),
   };
   return c;
 }
@@ -270,7 +285,8 @@ std::string DescribeKeys() {
     out << k.name << "\n    default " << (k.default_text[0] ? k.default_text : "\"\"") << ", bounds " << k.bounds
         << "\n    " << k.description << "\n";
   }
-  out << "agencies\n    list of {id, events, changed_fields}; default: tax, social_insurance, housing_fund, bank:*\n";
+  out << "agencies\n    list of {id, events, changed_fields, deadline_ms}; default: tax, social_insurance, "
+         "housing_fund, bank:* (deadline 4 h each)\n";
   return out.str();
 }
 

@@ -24,6 +24,8 @@ struct AgencyConfig {
   // CHANGED only: the agency acts if any changed field is in this list;
   // empty means any change.
   std::vector<std::string> changed_fields;
+  // Time the agency has to settle a delivery after publish; 0: no deadline.
+  std::uint32_t deadline_ms = 0;
   // A bank agency acts only on events that concern its bank (reservation).
   bool IsBank() const { return id.rfind("bank:", 0) == 0; }
   bool IsBankTemplate() const { return id == "bank:*"; }
@@ -63,6 +65,13 @@ struct BrokerConfig {
   std::uint32_t payload_cache_entries = 8192;
 
   bool strict_uscc_checksum = true;
+
+  // HTTP API and dashboard; empty: off.
+  std::string http_listen = "127.0.0.1:7780";
+  // Time a whole case has to complete after publish; 0: no deadline.
+  std::uint32_t case_deadline_ms = 8 * 3600 * 1000;
+  // Window of the time-to-completion figures in /api/v1/stats.
+  std::uint32_t stats_window_s = 86400;
 
   std::vector<AgencyConfig> agencies;
 };

@@ -43,6 +43,23 @@ void AgencyQueue::Append(std::string_view uscc, Sequence seq, std::uint32_t atte
   }
 }
 
+void AgencyQueue::Insert(std::string_view uscc, Sequence seq) {
+  UsccKey key = UsccKey::From(uscc);
+  auto it = entries_.find(key);
+  if (it == entries_.end()) {
+    Append(uscc, seq);
+    return;
+  }
+  Entry& e = it->second;
+  auto first = e.seqs.begin() + e.head;
+  if (std::find(first, e.seqs.end(), seq) != e.seqs.end()) return;
+  // The head may be replaced only while it is not out with an adapter.
+  auto from = e.state == HeadState::kReady ? first : first + 1;
+  e.seqs.insert(std::lower_bound(from, e.seqs.end(), seq), seq);
+  if (e.state == HeadState::kReady && e.seqs[e.head] == seq) e.head_attempts = 0;
+  ++pending_;
+}
+
 void AgencyQueue::MarkBusy(std::string_view uscc, Sequence seq) {
   auto it = entries_.find(UsccKey::From(uscc));
   if (it == entries_.end() || it->second.seqs[it->second.head] != seq) return;

@@ -51,6 +51,11 @@ class AgencyQueue {
   // sequence becomes the head (recovery of a released delivery).
   void Append(std::string_view uscc, Sequence seq, std::uint32_t attempts = 0, Millis not_before = 0);
 
+  // Operator retry or replay: puts `seq` back in sequence order among the
+  // enterprise's unsettled sequences. A head that is out stays first (it
+  // cannot be recalled); `seq` then follows it. No-op if already queued.
+  void Insert(std::string_view uscc, Sequence seq);
+
   // Recovery: the head `seq` is with an adapter (accepted); keep it busy.
   void MarkBusy(std::string_view uscc, Sequence seq);
 

@@ -42,6 +42,18 @@ Result<std::vector<std::string>> Router::Route(const v1::EnterpriseEvent& event)
   return out;
 }
 
+const config::AgencyConfig* Router::RuleFor(const std::string& agency_id) const {
+  for (const auto& a : agencies_)
+    if (a.id == agency_id && !a.IsBankTemplate()) return &a;
+  if (bank_template_ >= 0 && agency_id.rfind("bank:", 0) == 0) return &agencies_[bank_template_];
+  return nullptr;
+}
+
+bool Router::RuleActs(const std::string& agency_id, const v1::EnterpriseEvent& event) const {
+  const config::AgencyConfig* rule = RuleFor(agency_id);
+  return rule != nullptr && Acts(*rule, event);
+}
+
 bool Router::IsKnownAgency(const std::string& agency_id) const {
   for (const auto& a : agencies_)
     if (a.id == agency_id && !a.IsBankTemplate()) return true;

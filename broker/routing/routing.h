@@ -25,6 +25,15 @@ class Router {
   // True if `agency_id` is a configured agency or matches the bank template.
   bool IsKnownAgency(const std::string& agency_id) const;
 
+  // True if the configured rule for `agency_id` (for a bank: its own rule or
+  // the bank template) covers this event's type and changed fields. Used for
+  // banks that hold the enterprise's account (enterprise relations).
+  bool RuleActs(const std::string& agency_id, const v1::EnterpriseEvent& event) const;
+
+  // The rule for `agency_id` (for a bank: its own rule or the template), or
+  // nullptr if none.
+  const config::AgencyConfig* RuleFor(const std::string& agency_id) const;
+
  private:
   bool Acts(const config::AgencyConfig& agency, const v1::EnterpriseEvent& event) const;
 

@@ -48,7 +48,8 @@ Status BrokerImpl::Open() {
   store_ = std::move(store).value();
   if (!config_.strict_uscc_checksum)
     log_->warn("validation.strict_uscc_checksum is false: USCCs with a wrong check character are accepted");
-  return Recover();
+  if (Status s = Recover(); !s.ok()) return s;
+  return RecoverTracking();
 }
 
 int BrokerImpl::AgencyIndex(const std::string& id) {
@@ -81,6 +82,16 @@ Status BrokerImpl::Bind() {
 
 Status BrokerImpl::Run() {
   if (Status s = Bind(); !s.ok()) return s;
+  if (!config_.http_listen.empty()) {
+    http::HttpOptions options;
+    options.listen = config_.http_listen;
+    options.data_dir = config_.data_dir;
+    options.stats_window_s = config_.stats_window_s;
+    options.ready = [this] { return serving_.load(); };
+    http_ = std::make_unique<http::HttpServer>(options, &actions_, clock_);
+    if (Status s = http_->Start(); !s.ok()) return s;
+  }
+  serving_ = true;
   while (!stop_requested_.load()) {
     Millis now = clock_->NowMillis();
     zmq::pollitem_t items[] = {{socket_.handle(), 0, ZMQ_POLLIN, 0}};
@@ -91,7 +102,9 @@ Status BrokerImpl::Run() {
     }
     Turn();
   }
+  serving_ = false;
   log_->info("stopping: last turn committed, closing {}", endpoint_);
+  if (http_) http_->Stop();
   socket_.close();
   return Status::Ok();
 }
@@ -108,6 +121,11 @@ int BrokerImpl::PollTimeoutMs(Millis now) {
     if (a->queue.HasReady(now)) return 0;
     if (auto w = a->queue.NextWakeup()) wake = std::min(wake, *w);
   }
+  if (!open_updates_.empty()) {
+    for (const auto& [rid, s] : sessions_)
+      if (s.role == v1::WATCHER && s.in_use < s.credit) return 0;
+  }
+  if (!actions_.Empty()) return 0;
   wake = std::min(wake, next_sweep_);
   return static_cast<int>(std::clamp<Millis>(wake - now, 0, kSweepIntervalMs));
 }
@@ -129,6 +147,10 @@ void BrokerImpl::Turn() {
     SweepSessions(now);
     SweepInflight(now);
     next_sweep_ = now + kSweepIntervalMs;
+  }
+  if (now >= next_deadline_sweep_ && !turn_failed_) {
+    SweepDeadlines(now);
+    next_deadline_sweep_ = now + 1000;
   }
 
   for (std::uint32_t i = 0; i < config_.max_batch; ++i) {
@@ -154,7 +176,10 @@ void BrokerImpl::Turn() {
     HandleMessage(routing_id.to_string(), body);
   }
 
+  HandleActions(now);
   if (!turn_failed_) Dispatch(now);
+  if (!turn_failed_) DispatchCaseUpdates();
+  if (in_transaction_) FlushAudit(now);
 
   if (in_transaction_) {
     if (!turn_failed_) {
@@ -227,6 +252,7 @@ void BrokerImpl::HandleMessage(const std::string& routing_id, const zmq::message
     case v1::Envelope::kPublish: HandlePublish(session, env.publish()); break;
     case v1::Envelope::kResult: HandleResult(session, env.result()); break;
     case v1::Envelope::kCredit: HandleCredit(session, env.credit()); break;
+    case v1::Envelope::kUpdateAck: HandleUpdateAck(session, env.update_ack()); break;
     case v1::Envelope::kBye: DropSession(routing_id, "said goodbye"); break;
     default:
       SendError(routing_id, v1::BAD_REQUEST,
@@ -264,8 +290,10 @@ void BrokerImpl::HandleHello(const std::string& routing_id, const v1::Hello& hel
     s.agency = AgencyIndex(hello.agency());
     s.credit = std::min(hello.credit(), config_.max_credit);
     agencies_[s.agency]->consumers.push_back(routing_id);
+  } else if (s.role == v1::WATCHER) {
+    s.credit = std::min(hello.credit() == 0 ? 64u : hello.credit(), config_.max_credit);
   } else if (s.role != v1::PUBLISHER) {
-    SendError(routing_id, v1::BAD_REQUEST, "Hello.role must be PUBLISHER or CONSUMER");
+    SendError(routing_id, v1::BAD_REQUEST, "Hello.role must be PUBLISHER, CONSUMER or WATCHER");
     return;
   }
   s.session_id = std::to_string(clock_->NowMillis()) + "-" + std::to_string(++session_counter_);
@@ -292,6 +320,15 @@ void BrokerImpl::DropSession(const std::string& routing_id, const char* why) {
   if (s.agency >= 0) {
     auto& consumers = agencies_[s.agency]->consumers;
     consumers.erase(std::remove(consumers.begin(), consumers.end(), routing_id), consumers.end());
+  }
+  // Case updates it had not acknowledged go back, in order, for the next watcher.
+  std::vector<std::uint64_t> updates(s.updates.begin(), s.updates.end());
+  std::sort(updates.rbegin(), updates.rend());
+  for (std::uint64_t id : updates) {
+    auto it = updates_out_.find(id);
+    if (it == updates_out_.end()) continue;
+    open_updates_.push_front(it->second.second);
+    updates_out_.erase(it);
   }
   Millis now = clock_->NowMillis();
   for (InflightKey ikey : s.inflight) {

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <queue>
 #include <random>
 #include <string>
 #include <unordered_map>
@@ -19,6 +20,8 @@
 #include "common/status.h"
 #include "config/config.h"
 #include "delivery/agency_queue.h"
+#include "http/actions.h"
+#include "http/http_server.h"
 #include "routing/routing.h"
 #include "store/store.h"
 #include "validation/validation.h"
@@ -43,6 +46,7 @@ struct Session {
   std::uint32_t publishes_this_turn = 0;
   bool unreachable = false;  // a send to it failed: drop at the next sweep
   std::unordered_set<InflightKey> inflight;
+  std::unordered_set<std::uint64_t> updates;  // WATCHER: case updates outstanding
 };
 
 struct AgencyState {
@@ -58,6 +62,14 @@ struct Inflight {
   delivery::UsccKey key;
   std::uint32_t attempts = 0;  // including this hand-over
   Millis deadline = 0;
+};
+
+// A deadline to check: a delivery's (agency >= 0) or a whole case's (-1).
+struct Deadline {
+  Millis due;
+  Sequence seq;
+  int agency;
+  bool operator>(const Deadline& o) const { return due > o.due; }
 };
 
 // Why a delivery goes back to its queue.
@@ -102,6 +114,24 @@ class BrokerImpl {
   void StageRelease(InflightKey ikey, const Inflight& inflight, ReleaseCause cause, Millis retry_after,
                     const std::string& reason, Millis now);
   void ReturnCredit(const std::string& routing_id, InflightKey ikey);
+  // --- tracking.cc: cases, case updates, deadlines, audit, operator actions ---
+  Status RecoverTracking();
+  // After a delivery of `seq` settled (or was re-opened) in this turn:
+  // recomputes the case state and stages the case update.
+  void StageCaseRecompute(Sequence seq, Millis now);
+  void StageCaseUpdate(Sequence seq, v1::CaseUpdateKind kind, const std::string& agency, Millis now);
+  void DispatchCaseUpdates();
+  void HandleUpdateAck(Session& session, const v1::UpdateAck& ack);
+  void SweepDeadlines(Millis now);
+  void AddDeadline(Millis due, Sequence seq, int agency);
+  void HandleActions(Millis now);
+  http::ActionOutcome Retry(const http::ActionRequest& a, Millis now);
+  http::ActionOutcome Replay(const http::ActionRequest& a, Millis now);
+  http::ActionOutcome Resolve(const http::ActionRequest& a, Millis now);
+  // Adds a line to this turn's audit record of state transitions.
+  void Audit(std::string line) { audit_lines_.push_back(std::move(line)); }
+  void FlushAudit(Millis now);
+
   // The stored event for a delivery, from the cache or the store; nullptr
   // after a store failure.
   std::shared_ptr<const store::EventPayload> PayloadFor(Sequence seq);
@@ -141,6 +171,18 @@ class BrokerImpl {
   bool turn_failed_ = false;
   Status turn_error_;
   bool in_transaction_ = false;
+
+  // Case updates for watchers: open ones in id order, and those out.
+  std::deque<store::CaseUpdateRecord> open_updates_;
+  std::unordered_map<std::uint64_t, std::pair<std::string, store::CaseUpdateRecord>> updates_out_;
+  std::priority_queue<Deadline, std::vector<Deadline>, std::greater<Deadline>> deadlines_;
+  Millis next_deadline_sweep_ = 0;
+  // Deliveries re-opened by an operator's replay: (agency, seq).
+  std::unordered_set<InflightKey> replays_;
+  std::vector<std::string> audit_lines_;
+  http::ActionQueue actions_;
+  std::unique_ptr<http::HttpServer> http_;
+  std::atomic<bool> serving_{false};
 
   Millis next_sweep_ = 0;
   std::uint64_t session_counter_ = 0;

@@ -8,6 +8,7 @@
 #include <google/protobuf/wire_format_lite.h>
 
 #include "common/log.h"
+#include "common/mask.h"
 #include "delivery/backoff.h"
 #include "server/broker_impl.h"
 
@@ -27,6 +28,9 @@ Status BrokerImpl::Recover() {
       agency.queue.MarkBusy(r.uscc, r.seq);
       ++accepted;
     }
+    int index = AgencyIndex(r.agency);
+    if (r.deadline_at > 0 && !r.overdue) AddDeadline(r.deadline_at, r.seq, index);
+    if (r.replay) replays_.insert(MakeInflightKey(static_cast<std::uint32_t>(index), r.seq));
     ++count;
   });
   if (!s.ok()) return s;
@@ -123,6 +127,11 @@ void BrokerImpl::Dispatch(Millis now) {
       record.state = DeliveryState::kDelivered;
       record.attempts = item->attempts + 1;
       record.updated_at = now;
+      record.first_delivered_at = now;  // kept if already set
+      record.last_delivered_at = now;
+      InflightKey ikey = MakeInflightKey(static_cast<std::uint32_t>(index), item->seq);
+      bool replay = replays_.count(ikey) > 0;
+      record.replay = replay;
       auto updated = store_->UpdateDelivery(record, DeliveryState::kPending, item->attempts);
       if (!updated.ok()) {
         StoreFailed(updated.status());
@@ -156,8 +165,10 @@ void BrokerImpl::Dispatch(Millis now) {
       head.set_uscc(record.uscc);
       head.set_attempt(record.attempts);
       head.set_sequence(item->seq);
+      head.set_replay(replay);
+      Audit("delivery seq=" + std::to_string(item->seq) + " agency=" + agency.id + " PENDING->DELIVERED attempt=" +
+            std::to_string(record.attempts) + (replay ? " replay" : ""));
 
-      InflightKey ikey = MakeInflightKey(static_cast<std::uint32_t>(index), item->seq);
       ++session.in_use;
       Inflight inflight{rid, payload->event_id, item->key, record.attempts, now + config_.ack_timeout_ms};
       std::string bytes = EncodeDeliver(head, payload->payload);
@@ -209,6 +220,7 @@ void BrokerImpl::StageRelease(InflightKey ikey, const Inflight& inflight, Releas
     }
     record.next_attempt_at = not_before;
   }
+  if (dead) record.settled_at = now;
   auto updated = store_->UpdateDelivery(record, DeliveryState::kDelivered, inflight.attempts);
   if (!updated.ok()) return StoreFailed(updated.status());
   if (!updated.value()) {
@@ -219,9 +231,13 @@ void BrokerImpl::StageRelease(InflightKey ikey, const Inflight& inflight, Releas
     });
     return;
   }
+  Audit("delivery seq=" + std::to_string(seq) + " agency=" + agency.id + " DELIVERED->" +
+        std::string(store::ToString(record.state)) + " attempt=" + std::to_string(inflight.attempts) + " (" + reason +
+        ")");
   if (dead) {
     log_->warn("dead letter: seq {} uscc {} agency {} after {} attempts ({})", seq, record.uscc, agency.id,
                inflight.attempts, reason);
+    StageCaseRecompute(seq, now);
   } else {
     log_->info("redelivery scheduled: seq {} uscc {} agency {} attempt {} in {} ms ({})", seq, record.uscc,
                agency.id, inflight.attempts + 1, not_before ? not_before - now : 0, reason);
@@ -232,6 +248,7 @@ void BrokerImpl::StageRelease(InflightKey ikey, const Inflight& inflight, Releas
     Sequence s = ikey >> 16;
     if (dead) {
       agencies_[index]->queue.Settle(inflight.key, s);
+      replays_.erase(ikey);
     } else {
       agencies_[index]->queue.Release(inflight.key, s, inflight.attempts, not_before);
     }
@@ -350,24 +367,28 @@ void BrokerImpl::HandleResult(Session& session, const v1::Result& result) {
     case v1::OUTCOME_ACCEPTED:
       if (before == DeliveryState::kAccepted) break;  // repeated: nothing changes
       record.state = DeliveryState::kAccepted;
+      record.accepted_at = now;
       effect = Effect::kHold;
       break;
     case v1::OUTCOME_PROCESSED:
       record.state = DeliveryState::kProcessed;
-      record.reference = result.reference().substr(0, 256);
+      record.reference = ScrubPersonalData(result.reference().substr(0, 256));
       record.reason.clear();
+      record.settled_at = now;
       effect = Effect::kSettle;
       break;
     case v1::OUTCOME_REJECTED:
       record.state = DeliveryState::kRejected;
-      record.reason = result.reason().substr(0, 1024);
+      record.reason = ScrubPersonalData(result.reason().substr(0, 1024));
+      record.settled_at = now;
       effect = Effect::kSettle;
       break;
     case v1::OUTCOME_RETRY: {
       if (before == DeliveryState::kPending) break;  // already going back
-      record.reason = result.reason().substr(0, 1024);
+      record.reason = ScrubPersonalData(result.reason().substr(0, 1024));
       if (attempts >= config_.retry.max_attempts) {
         record.state = DeliveryState::kDead;
+        record.settled_at = now;
         effect = Effect::kSettle;
         log_->warn("dead letter: seq {} uscc {} agency {} after {} attempts (agency asked to retry: {})", record.seq,
                    record.uscc, agency_id, attempts, record.reason);
@@ -393,6 +414,15 @@ void BrokerImpl::HandleResult(Session& session, const v1::Result& result) {
     auto updated = store_->UpdateDelivery(record, before, attempts);
     if (!updated.ok()) return StoreFailed(updated.status()), refuse(v1::STORE_UNAVAILABLE, "store write failed");
     if (!updated.value()) return refuse(v1::STORE_UNAVAILABLE, "delivery changed concurrently; send again");
+    Audit("delivery seq=" + std::to_string(record.seq) + " agency=" + agency_id + " " +
+          std::string(store::ToString(before)) + "->" + std::string(store::ToString(record.state)) +
+          " attempt=" + std::to_string(attempts) + " by=" + session.name);
+    if (record.state == DeliveryState::kProcessed && !record.reference.empty()) {
+      // Enterprise relations: e.g. the bank that now holds the account.
+      if (Status s = store_->UpsertReference(record.uscc, agency_id, record.reference, now); !s.ok())
+        return StoreFailed(s), refuse(v1::STORE_UNAVAILABLE, "store write failed");
+    }
+    if (effect == Effect::kSettle) StageCaseRecompute(record.seq, now);
   }
   log_->debug("result {} for event {} seq {} uscc {} agency {} attempt {}", v1::Outcome_Name(outcome),
              ack->event_id(), record.seq, record.uscc, agency_id, attempts);
@@ -407,7 +437,10 @@ void BrokerImpl::HandleResult(Session& session, const v1::Result& result) {
     AgencyState& agency = *agencies_[index];
     switch (effect) {
       case Effect::kHold: agency.queue.Hold(key, seq); break;
-      case Effect::kSettle: agency.queue.Settle(key, seq); break;
+      case Effect::kSettle:
+        agency.queue.Settle(key, seq);
+        replays_.erase(ikey);
+        break;
       case Effect::kRelease: agency.queue.Release(key, seq, attempts, not_before); break;
       case Effect::kNone: break;
     }

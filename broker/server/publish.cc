@@ -3,6 +3,8 @@
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 
+#include <algorithm>
+
 #include "common/log.h"
 #include "common/mask.h"
 #include "server/broker_impl.h"
@@ -92,6 +94,18 @@ void BrokerImpl::HandlePublish(Session& session, const v1::Publish& publish) {
 
   auto agencies = router_.Route(event);
   if (!agencies.ok()) return refuse(v1::UNROUTABLE, agencies.status().message());
+  // Enterprise relations: a change or deregistration also goes to every bank
+  // that holds the enterprise's account, reservation or not.
+  if (event.type() == v1::CHANGED || event.type() == v1::DEREGISTERED) {
+    auto banks = store_->BanksHolding(event.uscc());
+    if (!banks.ok()) return StoreFailed(banks.status()), refuse(v1::STORE_UNAVAILABLE, "store read failed");
+    for (const auto& bank : banks.value()) {
+      auto& list = agencies.value();
+      if (std::find(list.begin(), list.end(), bank) == list.end() && router_.RuleActs(bank, event)) {
+        list.insert(std::lower_bound(list.begin(), list.end(), bank), bank);
+      }
+    }
+  }
 
   store::StoredEvent stored;
   stored.event_id = event.event_id();
@@ -102,6 +116,12 @@ void BrokerImpl::HandlePublish(Session& session, const v1::Publish& publish) {
   stored.payload = std::move(payload);
   Millis now = clock_->NowMillis();
   stored.published_at = now;
+  stored.enterprise_name = event.enterprise().name();
+  for (const auto& a : stored.agencies) {
+    const config::AgencyConfig* rule = router_.RuleFor(a);
+    stored.agency_deadlines.push_back(rule && rule->deadline_ms ? now + rule->deadline_ms : 0);
+  }
+  stored.case_deadline_at = config_.case_deadline_ms && !stored.agencies.empty() ? now + config_.case_deadline_ms : 0;
   auto seq = store_->InsertEvent(stored, now);
   if (!seq.ok()) return StoreFailed(seq.status()), refuse(v1::STORE_UNAVAILABLE, "store write failed");
 
@@ -111,11 +131,20 @@ void BrokerImpl::HandlePublish(Session& session, const v1::Publish& publish) {
   Sequence s = seq.value();
   std::vector<int> indexes;
   for (const auto& a : stored.agencies) indexes.push_back(AgencyIndex(a));
+  // A case no agency must act on (e.g. most filings) is complete at once.
+  if (stored.agencies.empty()) StageCaseUpdate(s, v1::CASE_COMPLETED, "", now);
+  std::vector<Millis> deadlines = stored.agency_deadlines;
+  Millis case_deadline = stored.case_deadline_at;
   auto cached = std::make_shared<const store::EventPayload>(
       store::EventPayload{std::move(stored.event_id), std::move(stored.payload)});
   on_commit_.push_back([this, rid, bytes = reply.SerializeAsString(), s, indexes = std::move(indexes),
-                        uscc = std::move(stored.uscc), cached = std::move(cached)]() mutable {
-    for (int index : indexes) agencies_[index]->queue.Append(uscc, s);
+                        uscc = std::move(stored.uscc), cached = std::move(cached), deadlines = std::move(deadlines),
+                        case_deadline]() mutable {
+    for (std::size_t i = 0; i < indexes.size(); ++i) {
+      agencies_[indexes[i]]->queue.Append(uscc, s);
+      AddDeadline(deadlines[i], s, indexes[i]);
+    }
+    AddDeadline(case_deadline, s, -1);
     log_->debug("accepted event {} uscc {} seq {} for {} agencies", cached->event_id, uscc, s, indexes.size());
     CachePayload(s, std::move(cached));
     ReplyBytes(rid, std::move(bytes));

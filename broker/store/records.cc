@@ -12,7 +12,7 @@ constexpr std::array<std::array<bool, kStates>, kStates> kDeliveryTransitions = 
     /*PEND*/ {false, true, true, true, true, false},
     /*DELV*/ {true, false, true, true, true, true},
     /*ACPT*/ {true, false, false, true, true, true},
-    /*PROC*/ {false, false, false, false, false, false},
+    /*PROC*/ {true, false, false, false, false, false},
     /*REJ */ {true, false, false, false, false, false},
     /*DEAD*/ {true, false, false, false, false, false},
 }};

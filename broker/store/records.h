@@ -8,7 +8,7 @@
 //   PENDING        -        x         x*       x*        x*      -     (* late answer to an earlier attempt)
 //   DELIVERED      x        -         x        x         x       x
 //   ACCEPTED       x        -         -        x         x       x
-//   PROCESSED      -        -         -        -         -       -
+//   PROCESSED      x        -         -        -         -       -     (operator replay)
 //   REJECTED       x        -         -        -         -       -     (operator retry)
 //   DEAD           x        -         -        -         -       -     (operator retry)
 //
@@ -49,6 +49,30 @@ struct StoredEvent {
   std::vector<std::string> agencies;
   std::string payload;  // EnterpriseEvent, deterministic Protobuf encoding
   Millis published_at = 0;
+  // Parallel to `agencies`: each delivery's deadline (0: none).
+  std::vector<Millis> agency_deadlines;
+  Millis case_deadline_at = 0;  // 0: none
+  std::string enterprise_name;
+};
+
+// Case state as stored (values of yilian.v1.CaseState).
+enum class CaseState : int { kInProgress = 1, kCompleted = 2, kAttention = 3 };
+
+// A durable case update waiting for the platform's acknowledgement.
+struct CaseUpdateRecord {
+  std::uint64_t id = 0;
+  Sequence seq = 0;
+  int kind = 0;  // yilian.v1.CaseUpdateKind
+  std::string agency;
+  Millis at = 0;
+};
+
+struct CaseRow {
+  CaseState state = CaseState::kInProgress;
+  bool overdue = false;
+  Millis deadline_at = 0;
+  Millis published_at = 0;
+  std::string uscc;
 };
 
 struct DeliveryRecord {
@@ -61,6 +85,13 @@ struct DeliveryRecord {
   Millis updated_at = 0;
   std::string reference;        // PROCESSED: agency reference
   std::string reason;           // REJECTED / DEAD / last RETRY reason
+  Millis first_delivered_at = 0;
+  Millis last_delivered_at = 0;
+  Millis accepted_at = 0;
+  Millis settled_at = 0;
+  Millis deadline_at = 0;       // 0: no deadline
+  bool overdue = false;
+  bool replay = false;          // re-delivered by an operator's replay
 };
 
 // Moves record->state to `to`, or fails with kFailedPrecondition naming both

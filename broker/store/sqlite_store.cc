@@ -2,59 +2,27 @@
 // one transaction per broker loop turn (group commit).
 #include <fcntl.h>
 #include <sys/file.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <sstream>
-#include <unordered_map>
 
-#include <sqlite3.h>
-
-#include "common/log.h"
+#include "common/digest.h"
+#include "store/cases.h"
+#include "store/schema.h"
+#include "store/sqlite_util.h"
 #include "store/store.h"
 
 namespace yilian::store {
 namespace {
 
-constexpr int kSchemaVersion = 1;
-
-constexpr const char* kSchema = R"sql(
-CREATE TABLE IF NOT EXISTS meta (
-  key   TEXT PRIMARY KEY,
-  value TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS events (
-  seq          INTEGER PRIMARY KEY,
-  event_id     TEXT    NOT NULL UNIQUE,
-  uscc         TEXT    NOT NULL,
-  revision     INTEGER NOT NULL,
-  type         INTEGER NOT NULL,
-  agencies     TEXT    NOT NULL,
-  payload      BLOB    NOT NULL,
-  published_at INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS events_by_uscc ON events (uscc, seq);
-CREATE TABLE IF NOT EXISTS enterprises (
-  uscc          TEXT PRIMARY KEY,
-  last_revision INTEGER NOT NULL,
-  last_seq      INTEGER NOT NULL
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS deliveries (
-  seq             INTEGER NOT NULL,
-  agency          TEXT    NOT NULL,
-  uscc            TEXT    NOT NULL,
-  state           INTEGER NOT NULL,
-  attempts        INTEGER NOT NULL,
-  next_attempt_at INTEGER NOT NULL,
-  updated_at      INTEGER NOT NULL,
-  reference       TEXT    NOT NULL DEFAULT '',
-  reason          TEXT    NOT NULL DEFAULT '',
-  PRIMARY KEY (seq, agency)
-) WITHOUT ROWID;
-)sql";
+using sqlite::BindBlob;
+using sqlite::BindText;
+using sqlite::ColumnBlob;
+using sqlite::ColumnText;
+using sqlite::Stmt;
+using sqlite::Use;
 
 std::string JoinAgencies(const std::vector<std::string>& agencies) {
   std::string out;
@@ -77,56 +45,35 @@ std::vector<std::string> SplitAgencies(std::string_view s) {
   return out;
 }
 
-// A prepared statement, reset after each use.
-class Stmt {
- public:
-  Stmt() = default;
-  Stmt(const Stmt&) = delete;
-  Stmt& operator=(const Stmt&) = delete;
-  ~Stmt() { sqlite3_finalize(stmt_); }
-  Status Prepare(sqlite3* db, const char* sql) {
-    if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt_, nullptr) != SQLITE_OK)
-      return Status::Internal(std::string("prepare failed: ") + sqlite3_errmsg(db) + " in: " + sql);
-    return Status::Ok();
-  }
-  sqlite3_stmt* get() { return stmt_; }
+constexpr const char* kDeliveryColumns =
+    "seq, agency, uscc, state, attempts, next_attempt_at, updated_at, reference, reason, first_delivered_at, "
+    "last_delivered_at, accepted_at, settled_at, deadline_at, overdue, replay";
 
- private:
-  sqlite3_stmt* stmt_ = nullptr;
-};
-
-// Resets the statement when the scope ends.
-class Use {
- public:
-  explicit Use(Stmt& s) : s_(s.get()) {}
-  ~Use() {
-    sqlite3_reset(s_);
-    sqlite3_clear_bindings(s_);
-  }
-  sqlite3_stmt* operator*() { return s_; }
-
- private:
-  sqlite3_stmt* s_;
-};
-
-void BindText(sqlite3_stmt* s, int i, std::string_view v) {
-  sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
-}
-void BindBlob(sqlite3_stmt* s, int i, std::string_view v) {
-  sqlite3_bind_blob(s, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
-}
-std::string ColumnText(sqlite3_stmt* s, int i) {
-  const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(s, i));
-  return p ? std::string(p, sqlite3_column_bytes(s, i)) : std::string();
-}
-std::string ColumnBlob(sqlite3_stmt* s, int i) {
-  const auto* p = static_cast<const char*>(sqlite3_column_blob(s, i));
-  return p ? std::string(p, sqlite3_column_bytes(s, i)) : std::string();
+DeliveryRecord ReadDelivery(sqlite3_stmt* s) {
+  DeliveryRecord r;
+  r.seq = static_cast<Sequence>(sqlite3_column_int64(s, 0));
+  r.agency = ColumnText(s, 1);
+  r.uscc = ColumnText(s, 2);
+  r.state = static_cast<DeliveryState>(sqlite3_column_int(s, 3));
+  r.attempts = static_cast<std::uint32_t>(sqlite3_column_int64(s, 4));
+  r.next_attempt_at = sqlite3_column_int64(s, 5);
+  r.updated_at = sqlite3_column_int64(s, 6);
+  r.reference = ColumnText(s, 7);
+  r.reason = ColumnText(s, 8);
+  r.first_delivered_at = sqlite3_column_int64(s, 9);
+  r.last_delivered_at = sqlite3_column_int64(s, 10);
+  r.accepted_at = sqlite3_column_int64(s, 11);
+  r.settled_at = sqlite3_column_int64(s, 12);
+  r.deadline_at = sqlite3_column_int64(s, 13);
+  r.overdue = sqlite3_column_int(s, 14) != 0;
+  r.replay = sqlite3_column_int(s, 15) != 0;
+  return r;
 }
 
 class SqliteStore final : public Store {
  public:
   ~SqliteStore() override {
+    cases_.reset();
     // close_v2 defers the close until the member statements are finalized.
     if (db_) sqlite3_close_v2(db_);
     if (lock_fd_ >= 0) close(lock_fd_);
@@ -150,15 +97,24 @@ class SqliteStore final : public Store {
                           "; PRAGMA cache_size=-" + std::to_string(options.cache_kib) +
                           "; PRAGMA wal_autocheckpoint=4096; PRAGMA busy_timeout=5000;";
     if (Status s = Exec(pragmas); !s.ok()) return s;
-    if (Status s = Exec(kSchema); !s.ok()) return s;
+    if (Status s = Exec(kSchemaSql); !s.ok()) return s;
     if (Status s = CheckSchemaVersion(); !s.ok()) return s;
-    return PrepareAll();
+    if (Status s = PrepareAll(); !s.ok()) return s;
+    cases_ = std::make_unique<CaseQueries>(db_);
+    if (Status s = cases_->Prepare(); !s.ok()) return s;
+    return LoadAuditHead();
   }
 
   Status Begin() override { return Exec("BEGIN IMMEDIATE"); }
-  Status Commit() override { return Exec("COMMIT"); }
+  Status Commit() override {
+    Status s = Exec("COMMIT");
+    if (s.ok()) committed_audit_ = {audit_id_, audit_hash_};
+    return s;
+  }
   void Rollback() override {
     if (!sqlite3_get_autocommit(db_)) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    audit_id_ = committed_audit_.first;
+    audit_hash_ = committed_audit_.second;
   }
 
   Result<std::optional<EventSummary>> FindEvent(const std::string& event_id) override {
@@ -195,15 +151,22 @@ class SqliteStore final : public Store {
       BindText(*u, 5, agencies);
       BindBlob(*u, 6, event.payload);
       sqlite3_bind_int64(*u, 7, event.published_at);
+      BindText(*u, 8, event.enterprise_name);
+      sqlite3_bind_int64(*u, 9, event.case_deadline_at);
+      // A case with no agency to wait for is complete at once.
+      bool empty = event.agencies.empty();
+      sqlite3_bind_int(*u, 10, empty ? static_cast<int>(CaseState::kCompleted) : static_cast<int>(CaseState::kInProgress));
+      sqlite3_bind_int64(*u, 11, empty ? now : 0);
       if (sqlite3_step(*u) != SQLITE_DONE) return Error("insert event");
       seq = static_cast<Sequence>(sqlite3_last_insert_rowid(db_));
     }
-    for (const auto& agency : event.agencies) {
+    for (std::size_t i = 0; i < event.agencies.size(); ++i) {
       Use u(insert_delivery_);
       sqlite3_bind_int64(*u, 1, static_cast<sqlite3_int64>(seq));
-      BindText(*u, 2, agency);
+      BindText(*u, 2, event.agencies[i]);
       BindText(*u, 3, event.uscc);
       sqlite3_bind_int64(*u, 4, now);
+      sqlite3_bind_int64(*u, 5, i < event.agency_deadlines.size() ? event.agency_deadlines[i] : 0);
       if (sqlite3_step(*u) != SQLITE_DONE) return Error("insert delivery");
     }
     {
@@ -248,6 +211,12 @@ class SqliteStore final : public Store {
     BindText(*u, 8, r.agency);
     sqlite3_bind_int(*u, 9, static_cast<int>(expected_state));
     sqlite3_bind_int64(*u, 10, expected_attempts);
+    // Timestamps only move forward from 0: COALESCE-style keeps what is set.
+    sqlite3_bind_int64(*u, 11, r.first_delivered_at);
+    sqlite3_bind_int64(*u, 12, r.last_delivered_at);
+    sqlite3_bind_int64(*u, 13, r.accepted_at);
+    sqlite3_bind_int64(*u, 14, r.settled_at);
+    sqlite3_bind_int(*u, 15, r.replay ? 1 : 0);
     if (sqlite3_step(*u) != SQLITE_DONE) return Error("update delivery");
     return sqlite3_changes(db_) == 1;
   }
@@ -270,6 +239,148 @@ class SqliteStore final : public Store {
     return EventPayload{ColumnText(*u, 0), ColumnBlob(*u, 1)};
   }
 
+  Result<std::vector<std::pair<std::string, DeliveryState>>> DeliveryStates(Sequence seq) override {
+    Use u(delivery_states_);
+    sqlite3_bind_int64(*u, 1, static_cast<sqlite3_int64>(seq));
+    std::vector<std::pair<std::string, DeliveryState>> out;
+    for (;;) {
+      int rc = sqlite3_step(*u);
+      if (rc == SQLITE_DONE) return out;
+      if (rc != SQLITE_ROW) return Error("delivery states");
+      out.emplace_back(ColumnText(*u, 0), static_cast<DeliveryState>(sqlite3_column_int(*u, 1)));
+    }
+  }
+
+  Result<std::optional<CaseRow>> GetCase(Sequence seq) override {
+    Use u(get_case_);
+    sqlite3_bind_int64(*u, 1, static_cast<sqlite3_int64>(seq));
+    int rc = sqlite3_step(*u);
+    if (rc == SQLITE_DONE) return std::optional<CaseRow>();
+    if (rc != SQLITE_ROW) return Error("get case");
+    CaseRow c;
+    c.state = static_cast<CaseState>(sqlite3_column_int(*u, 0));
+    c.overdue = sqlite3_column_int(*u, 1) != 0;
+    c.deadline_at = sqlite3_column_int64(*u, 2);
+    c.published_at = sqlite3_column_int64(*u, 3);
+    c.uscc = ColumnText(*u, 4);
+    return std::optional<CaseRow>(std::move(c));
+  }
+
+  Status SetCaseState(Sequence seq, CaseState state, Millis completed_at) override {
+    Use u(set_case_state_);
+    sqlite3_bind_int(*u, 1, static_cast<int>(state));
+    sqlite3_bind_int64(*u, 2, completed_at);
+    sqlite3_bind_int64(*u, 3, static_cast<sqlite3_int64>(seq));
+    return sqlite3_step(*u) == SQLITE_DONE ? Status::Ok() : Error("set case state");
+  }
+
+  Status SetCaseOverdue(Sequence seq) override {
+    Use u(set_case_overdue_);
+    sqlite3_bind_int64(*u, 1, static_cast<sqlite3_int64>(seq));
+    return sqlite3_step(*u) == SQLITE_DONE ? Status::Ok() : Error("set case overdue");
+  }
+
+  Status SetDeliveryOverdue(Sequence seq, const std::string& agency) override {
+    Use u(set_delivery_overdue_);
+    sqlite3_bind_int64(*u, 1, static_cast<sqlite3_int64>(seq));
+    BindText(*u, 2, agency);
+    return sqlite3_step(*u) == SQLITE_DONE ? Status::Ok() : Error("set delivery overdue");
+  }
+
+  Status SetCaseResolution(Sequence seq, const std::string& resolution, Millis at) override {
+    Use u(set_resolution_);
+    BindText(*u, 1, resolution);
+    sqlite3_bind_int64(*u, 2, at);
+    sqlite3_bind_int64(*u, 3, static_cast<sqlite3_int64>(seq));
+    return sqlite3_step(*u) == SQLITE_DONE ? Status::Ok() : Error("resolve case");
+  }
+
+  Result<std::optional<v1::Case>> LoadCase(Sequence seq) override { return cases_->LoadBySeq(seq); }
+
+  Status UpsertReference(const std::string& uscc, const std::string& agency, const std::string& reference,
+                         Millis at) override {
+    Use u(upsert_ref_);
+    BindText(*u, 1, uscc);
+    BindText(*u, 2, agency);
+    BindText(*u, 3, reference);
+    sqlite3_bind_int64(*u, 4, at);
+    return sqlite3_step(*u) == SQLITE_DONE ? Status::Ok() : Error("upsert reference");
+  }
+
+  Result<std::vector<std::string>> BanksHolding(const std::string& uscc) override {
+    Use u(banks_holding_);
+    BindText(*u, 1, uscc);
+    std::vector<std::string> out;
+    for (;;) {
+      int rc = sqlite3_step(*u);
+      if (rc == SQLITE_DONE) return out;
+      if (rc != SQLITE_ROW) return Error("banks holding");
+      out.push_back(ColumnText(*u, 0));
+    }
+  }
+
+  Result<std::uint64_t> InsertCaseUpdate(const CaseUpdateRecord& update) override {
+    Use u(insert_update_);
+    sqlite3_bind_int64(*u, 1, static_cast<sqlite3_int64>(update.seq));
+    sqlite3_bind_int(*u, 2, update.kind);
+    BindText(*u, 3, update.agency);
+    sqlite3_bind_int64(*u, 4, update.at);
+    if (sqlite3_step(*u) != SQLITE_DONE) return Error("insert case update");
+    return static_cast<std::uint64_t>(sqlite3_last_insert_rowid(db_));
+  }
+
+  Result<bool> AckCaseUpdate(std::uint64_t id) override {
+    Use u(ack_update_);
+    sqlite3_bind_int64(*u, 1, static_cast<sqlite3_int64>(id));
+    if (sqlite3_step(*u) != SQLITE_DONE) return Error("ack case update");
+    return sqlite3_changes(db_) == 1;
+  }
+
+  Result<std::uint64_t> AppendAudit(Millis at, const std::string& actor, const std::string& kind,
+                                    const std::string& body) override {
+    std::uint64_t id = audit_id_ + 1;
+    std::string hash = Sm3Hex(AuditHashInput(audit_hash_, id, at, actor, kind, body));
+    if (hash.empty()) return Status::Internal("SM3 is not available from OpenSSL");
+    {
+      Use u(insert_audit_);
+      sqlite3_bind_int64(*u, 1, static_cast<sqlite3_int64>(id));
+      sqlite3_bind_int64(*u, 2, at);
+      BindText(*u, 3, actor);
+      BindText(*u, 4, kind);
+      BindText(*u, 5, body);
+      BindText(*u, 6, audit_hash_);
+      BindText(*u, 7, hash);
+      if (sqlite3_step(*u) != SQLITE_DONE) return Error("append audit");
+    }
+    std::string head = std::to_string(id) + ":" + hash;
+    {
+      Use u(set_audit_head_);
+      BindText(*u, 1, head);
+      if (sqlite3_step(*u) != SQLITE_DONE) return Error("audit head");
+    }
+    audit_id_ = id;
+    audit_hash_ = hash;
+    return id;
+  }
+
+  Status ForEachSettledSince(const std::string& agency, Millis since,
+                             const std::function<void(const DeliveryRecord&)>& fn) override {
+    Use u(settled_since_);
+    BindText(*u, 1, agency);
+    sqlite3_bind_int64(*u, 2, since);
+    for (;;) {
+      int rc = sqlite3_step(*u);
+      if (rc == SQLITE_DONE) return Status::Ok();
+      if (rc != SQLITE_ROW) return Error("scan settled deliveries");
+      fn(ReadDelivery(*u));
+    }
+  }
+
+  Result<std::int64_t> RequeueDelivered() override {
+    if (Status s = Exec("UPDATE deliveries SET state = 0 WHERE state = 1"); !s.ok()) return s;
+    return static_cast<std::int64_t>(sqlite3_changes(db_));
+  }
+
   Status ForEachUnsettled(const std::function<void(const DeliveryRecord&)>& fn) override {
     Use u(unsettled_);
     for (;;) {
@@ -280,9 +391,30 @@ class SqliteStore final : public Store {
     }
   }
 
-  Result<std::int64_t> RequeueDelivered() override {
-    if (Status s = Exec("UPDATE deliveries SET state = 0 WHERE state = 1"); !s.ok()) return s;
-    return static_cast<std::int64_t>(sqlite3_changes(db_));
+  Status ForEachOpenCaseDeadline(const std::function<void(Sequence, Millis)>& fn) override {
+    Use u(open_deadlines_);
+    for (;;) {
+      int rc = sqlite3_step(*u);
+      if (rc == SQLITE_DONE) return Status::Ok();
+      if (rc != SQLITE_ROW) return Error("scan case deadlines");
+      fn(static_cast<Sequence>(sqlite3_column_int64(*u, 0)), sqlite3_column_int64(*u, 1));
+    }
+  }
+
+  Status ForEachOpenCaseUpdate(const std::function<void(const CaseUpdateRecord&)>& fn) override {
+    Use u(open_updates_);
+    for (;;) {
+      int rc = sqlite3_step(*u);
+      if (rc == SQLITE_DONE) return Status::Ok();
+      if (rc != SQLITE_ROW) return Error("scan case updates");
+      CaseUpdateRecord r;
+      r.id = static_cast<std::uint64_t>(sqlite3_column_int64(*u, 0));
+      r.seq = static_cast<Sequence>(sqlite3_column_int64(*u, 1));
+      r.kind = sqlite3_column_int(*u, 2);
+      r.agency = ColumnText(*u, 3);
+      r.at = sqlite3_column_int64(*u, 4);
+      fn(r);
+    }
   }
 
   Result<std::int64_t> CountEvents() override {
@@ -292,51 +424,11 @@ class SqliteStore final : public Store {
   }
 
  private:
-  static constexpr const char* kDeliveryColumns =
-      "seq, agency, uscc, state, attempts, next_attempt_at, updated_at, reference, reason";
-
-  static DeliveryRecord ReadDelivery(sqlite3_stmt* s) {
-    DeliveryRecord r;
-    r.seq = static_cast<Sequence>(sqlite3_column_int64(s, 0));
-    r.agency = ColumnText(s, 1);
-    r.uscc = ColumnText(s, 2);
-    r.state = static_cast<DeliveryState>(sqlite3_column_int(s, 3));
-    r.attempts = static_cast<std::uint32_t>(sqlite3_column_int64(s, 4));
-    r.next_attempt_at = sqlite3_column_int64(s, 5);
-    r.updated_at = sqlite3_column_int64(s, 6);
-    r.reference = ColumnText(s, 7);
-    r.reason = ColumnText(s, 8);
-    return r;
-  }
-
-  Status Exec(const std::string& sql) {
-    char* err = nullptr;
-    int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err);
-    if (rc != SQLITE_OK) {
-      std::string msg = err ? err : sqlite3_errstr(rc);
-      sqlite3_free(err);
-      return Classify(rc, "store '" + path_ + "': " + msg);
-    }
-    return Status::Ok();
-  }
-
-  static Status Classify(int rc, std::string message) {
-    switch (rc & 0xff) {
-      case SQLITE_FULL: return Status::ResourceExhausted(std::move(message));
-      case SQLITE_IOERR:
-      case SQLITE_CANTOPEN:
-      case SQLITE_READONLY: return Status::IoError(std::move(message));
-      case SQLITE_CORRUPT:
-      case SQLITE_NOTADB: return Status::Corruption(std::move(message));
-      case SQLITE_BUSY:
-      case SQLITE_LOCKED: return Status::Unavailable(std::move(message));
-      default: return Status::Internal(std::move(message));
-    }
-  }
+  Status Exec(const std::string& sql) { return sqlite::ExecSql(db_, sql, "store '" + path_ + "'"); }
 
   Status Error(const char* what) {
     int rc = sqlite3_extended_errcode(db_);
-    return Classify(rc, std::string(what) + ": " + sqlite3_errmsg(db_));
+    return sqlite::Classify(rc, std::string(what) + ": " + sqlite3_errmsg(db_));
   }
 
   Status CheckSchemaVersion() {
@@ -354,21 +446,36 @@ class SqliteStore final : public Store {
     return Status::Ok();
   }
 
+  Status LoadAuditHead() {
+    Stmt get;
+    if (Status s = get.Prepare(db_, "SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1"); !s.ok()) return s;
+    Use u(get);
+    int rc = sqlite3_step(*u);
+    if (rc == SQLITE_ROW) {
+      audit_id_ = static_cast<std::uint64_t>(sqlite3_column_int64(*u, 0));
+      audit_hash_ = ColumnText(*u, 1);
+    } else if (rc != SQLITE_DONE) {
+      return Error("read audit head");
+    }
+    committed_audit_ = {audit_id_, audit_hash_};
+    return Status::Ok();
+  }
+
   Status PrepareAll() {
+    std::string cols = kDeliveryColumns;
     struct Def {
       Stmt* stmt;
       std::string sql;
     };
-    std::string cols = kDeliveryColumns;
     Def defs[] = {
         {&find_event_, "SELECT seq, payload, agencies FROM events WHERE event_id = ?1"},
         {&last_revision_, "SELECT last_revision FROM enterprises WHERE uscc = ?1"},
         {&insert_event_,
-         "INSERT INTO events (event_id, uscc, revision, type, agencies, payload, published_at) "
-         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"},
+         "INSERT INTO events (event_id, uscc, revision, type, agencies, payload, published_at, name, deadline_at, "
+         "case_state, completed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"},
         {&insert_delivery_,
-         "INSERT INTO deliveries (seq, agency, uscc, state, attempts, next_attempt_at, updated_at) "
-         "VALUES (?1, ?2, ?3, 0, 0, 0, ?4)"},
+         "INSERT INTO deliveries (seq, agency, uscc, state, attempts, next_attempt_at, updated_at, deadline_at) "
+         "VALUES (?1, ?2, ?3, 0, 0, 0, ?4, ?5)"},
         {&upsert_enterprise_,
          "INSERT INTO enterprises (uscc, last_revision, last_seq) VALUES (?1, ?2, ?3) "
          "ON CONFLICT (uscc) DO UPDATE SET last_revision = excluded.last_revision, last_seq = excluded.last_seq"},
@@ -376,14 +483,46 @@ class SqliteStore final : public Store {
         {&get_delivery_, "SELECT " + cols + " FROM deliveries WHERE seq = ?1 AND agency = ?2"},
         {&update_delivery_,
          "UPDATE deliveries SET state = ?1, attempts = ?2, next_attempt_at = ?3, updated_at = ?4, reference = ?5, "
-         "reason = ?6 WHERE seq = ?7 AND agency = ?8 AND state = ?9 AND attempts = ?10"},
+         "reason = ?6, "
+         "first_delivered_at = CASE WHEN ?11 > 0 AND first_delivered_at = 0 THEN ?11 ELSE first_delivered_at END, "
+         "last_delivered_at = CASE WHEN ?12 > 0 THEN ?12 ELSE last_delivered_at END, "
+         "accepted_at = CASE WHEN ?13 > 0 THEN ?13 ELSE accepted_at END, "
+         "settled_at = ?14, replay = CASE WHEN ?15 > 0 THEN 1 ELSE replay END "
+         "WHERE seq = ?7 AND agency = ?8 AND state = ?9 AND attempts = ?10"},
         {&load_payload_, "SELECT payload FROM events WHERE seq = ?1"},
         {&load_event_payload_, "SELECT event_id, payload FROM events WHERE seq = ?1"},
         {&unsettled_, "SELECT " + cols + " FROM deliveries WHERE state < 3 ORDER BY seq, agency"},
         {&count_events_, "SELECT COUNT(*) FROM events"},
+        {&delivery_states_, "SELECT agency, state FROM deliveries WHERE seq = ?1"},
+        {&get_case_, "SELECT case_state, overdue, deadline_at, published_at, uscc FROM events WHERE seq = ?1"},
+        {&set_case_state_, "UPDATE events SET case_state = ?1, completed_at = ?2 WHERE seq = ?3"},
+        {&set_case_overdue_, "UPDATE events SET overdue = 1 WHERE seq = ?1"},
+        {&set_delivery_overdue_, "UPDATE deliveries SET overdue = 1 WHERE seq = ?1 AND agency = ?2"},
+        {&set_resolution_, "UPDATE events SET resolution = ?1, case_state = 2, completed_at = ?2 WHERE seq = ?3"},
+        {&upsert_ref_,
+         "INSERT INTO enterprise_refs (uscc, agency, reference, updated_at) VALUES (?1, ?2, ?3, ?4) "
+         "ON CONFLICT (uscc, agency) DO UPDATE SET reference = excluded.reference, updated_at = excluded.updated_at"},
+        {&banks_holding_,
+         "SELECT agency FROM enterprise_refs WHERE uscc = ?1 AND agency LIKE 'bank:%' ORDER BY agency"},
+        {&insert_update_, "INSERT INTO case_updates (seq, kind, agency, at) VALUES (?1, ?2, ?3, ?4)"},
+        {&ack_update_, "UPDATE case_updates SET acked = 1 WHERE id = ?1 AND acked = 0"},
+        {&insert_audit_,
+         "INSERT INTO audit (id, at, actor, kind, body, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"},
+        {&set_audit_head_,
+         "INSERT INTO meta (key, value) VALUES ('audit_head', ?1) ON CONFLICT (key) DO UPDATE SET value = "
+         "excluded.value"},
+        {&settled_since_,
+         "SELECT d." + std::string("seq, d.agency, d.uscc, d.state, d.attempts, d.next_attempt_at, d.updated_at, "
+                                   "d.reference, d.reason, d.first_delivered_at, d.last_delivered_at, d.accepted_at, "
+                                   "d.settled_at, d.deadline_at, d.overdue, d.replay") +
+             " FROM deliveries d JOIN events e ON e.seq = d.seq WHERE d.agency = ?1 AND d.state >= 3 AND "
+             "e.published_at >= ?2 ORDER BY d.seq"},
+        {&open_deadlines_,
+         "SELECT seq, deadline_at FROM events WHERE case_state <> 2 AND deadline_at > 0 AND overdue = 0"},
+        {&open_updates_, "SELECT id, seq, kind, agency, at FROM case_updates WHERE acked = 0 ORDER BY id"},
     };
     for (auto& d : defs) {
-      if (Status s = d.stmt->Prepare(db_, d.sql.c_str()); !s.ok()) return s;
+      if (Status s = d.stmt->Prepare(db_, d.sql); !s.ok()) return s;
     }
     return Status::Ok();
   }
@@ -391,8 +530,14 @@ class SqliteStore final : public Store {
   std::string path_;
   sqlite3* db_ = nullptr;
   int lock_fd_ = -1;
+  std::uint64_t audit_id_ = 0;
+  std::string audit_hash_;
+  std::pair<std::uint64_t, std::string> committed_audit_;
+  std::unique_ptr<CaseQueries> cases_;
   Stmt find_event_, last_revision_, insert_event_, insert_delivery_, upsert_enterprise_, find_seq_, get_delivery_,
-      update_delivery_, load_payload_, load_event_payload_, unsettled_, count_events_;
+      update_delivery_, load_payload_, load_event_payload_, unsettled_, count_events_, delivery_states_, get_case_,
+      set_case_state_, set_case_overdue_, set_delivery_overdue_, set_resolution_, upsert_ref_, banks_holding_,
+      insert_update_, ack_update_, insert_audit_, set_audit_head_, settled_since_, open_deadlines_, open_updates_;
 };
 
 }  // namespace

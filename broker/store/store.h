@@ -18,9 +18,12 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "common/status.h"
 #include "store/records.h"
+#include "yilian/v1/tracking.pb.h"
 
 namespace yilian::store {
 
@@ -72,6 +75,36 @@ class Store {
   // The event id and encoded event of a sequence (what a delivery carries).
   virtual Result<EventPayload> LoadEventPayload(Sequence seq) = 0;
 
+  // Cases: the states of an event's deliveries, and the case row.
+  virtual Result<std::vector<std::pair<std::string, DeliveryState>>> DeliveryStates(Sequence seq) = 0;
+  virtual Result<std::optional<CaseRow>> GetCase(Sequence seq) = 0;
+  virtual Status SetCaseState(Sequence seq, CaseState state, Millis completed_at) = 0;
+  virtual Status SetCaseOverdue(Sequence seq) = 0;
+  virtual Status SetDeliveryOverdue(Sequence seq, const std::string& agency) = 0;
+  virtual Status SetCaseResolution(Sequence seq, const std::string& resolution, Millis at) = 0;
+  // The case as the API shows it, read inside the current transaction.
+  virtual Result<std::optional<yilian::v1::Case>> LoadCase(Sequence seq) = 0;
+
+  // Enterprise relations: the agency's reference kept per enterprise.
+  virtual Status UpsertReference(const std::string& uscc, const std::string& agency, const std::string& reference,
+                                 Millis at) = 0;
+  // Bank agencies ("bank:<code>") that hold a reference for the enterprise.
+  virtual Result<std::vector<std::string>> BanksHolding(const std::string& uscc) = 0;
+
+  // Case updates for the platform: durable until acknowledged.
+  virtual Result<std::uint64_t> InsertCaseUpdate(const CaseUpdateRecord& update) = 0;
+  virtual Result<bool> AckCaseUpdate(std::uint64_t id) = 0;
+
+  // Audit trail: appends one record chained by SM3 to the previous one.
+  // Returns its id. The chain head is kept in memory and in `meta`.
+  virtual Result<std::uint64_t> AppendAudit(Millis at, const std::string& actor, const std::string& kind,
+                                            const std::string& body) = 0;
+
+  // Operator replay: settled deliveries of `agency` whose event was
+  // published at or after `since`, in sequence order.
+  virtual Status ForEachSettledSince(const std::string& agency, Millis since,
+                                     const std::function<void(const DeliveryRecord&)>& fn) = 0;
+
   // --- Recovery; call outside a transaction. ---
 
   // Crash recovery: DELIVERED rows were out with adapters of a previous run;
@@ -80,6 +113,9 @@ class Store {
   virtual Result<std::int64_t> RequeueDelivered() = 0;
   // Every unsettled delivery, in sequence order.
   virtual Status ForEachUnsettled(const std::function<void(const DeliveryRecord&)>& fn) = 0;
+  // Cases not yet COMPLETED that have a deadline and are not flagged overdue.
+  virtual Status ForEachOpenCaseDeadline(const std::function<void(Sequence, Millis)>& fn) = 0;
+  virtual Status ForEachOpenCaseUpdate(const std::function<void(const CaseUpdateRecord&)>& fn) = 0;
   // Stored events, deliveries by state (for diagnostics and tests).
   virtual Result<std::int64_t> CountEvents() = 0;
 };

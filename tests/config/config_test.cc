@@ -65,6 +65,8 @@ const std::vector<UintKey>& UintKeys() {
       {"limits.max_connections", 1, 100000, [](const BrokerConfig& c) { return c.max_connections; }},
       {"store.max_batch", 1, 100000, [](const BrokerConfig& c) { return c.max_batch; }},
       {"store.payload_cache_entries", 0, 1000000, [](const BrokerConfig& c) { return c.payload_cache_entries; }},
+      {"tracking.case_deadline_ms", 0, 2592000000, [](const BrokerConfig& c) { return c.case_deadline_ms; }},
+      {"tracking.stats_window_s", 60, 31536000, [](const BrokerConfig& c) { return c.stats_window_s; }},
   };
   return keys;
 }
@@ -120,7 +122,7 @@ TEST(ConfigScalarKeys, EveryDescribedKeyIsCoveredByTheseTests) {
   // the table without a test here makes this fail.
   std::set<std::string> covered = {"listen", "data_dir", "log.level", "log.file", "retry.multiplier",
                                    "retry.jitter", "store.synchronous", "validation.strict_uscc_checksum",
-                                   "agencies"};
+                                   "http.listen", "agencies"};
   for (const auto& k : UintKeys()) covered.insert(k.key);
   std::istringstream lines(DescribeKeys());
   std::string line;

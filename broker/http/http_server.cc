@@ -1,0 +1,269 @@
+#include "http/http_server.h"
+
+#include <httplib.h>
+
+#include <chrono>
+#include <mutex>
+
+#include <google/protobuf/util/json_util.h>
+#include <google/protobuf/util/time_util.h>
+
+#include "common/log.h"
+#include "http/web_assets.h"
+#include "store/case_reader.h"
+
+namespace yilian::http {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+std::string ToJson(const google::protobuf::Message& m) {
+  google::protobuf::util::JsonPrintOptions o;
+  o.preserve_proto_field_names = true;
+  o.always_print_primitive_fields = true;
+  std::string out;
+  (void)google::protobuf::util::MessageToJsonString(m, &out, o);
+  return out;
+}
+
+void SendJson(httplib::Response& res, int status, const google::protobuf::Message& m) {
+  res.status = status;
+  res.set_content(ToJson(m), "application/json; charset=utf-8");
+}
+
+void SendError(httplib::Response& res, int status, const std::string& code, const std::string& message) {
+  v1::ApiError e;
+  e.set_code(code);
+  e.set_message(message);
+  SendJson(res, status, e);
+}
+
+int HttpStatusFor(StatusCode code) {
+  switch (code) {
+    case StatusCode::kNotFound: return 404;
+    case StatusCode::kInvalidArgument:
+    case StatusCode::kOutOfRange: return 400;
+    case StatusCode::kFailedPrecondition:
+    case StatusCode::kConflict: return 409;
+    case StatusCode::kUnavailable:
+    case StatusCode::kResourceExhausted:
+    case StatusCode::kIoError: return 503;
+    default: return 500;
+  }
+}
+
+// Parses a JSON request body into `m` (empty body = defaults).
+bool ParseBody(const httplib::Request& req, httplib::Response& res, google::protobuf::Message* m) {
+  if (req.body.empty()) return true;
+  google::protobuf::util::JsonParseOptions o;
+  auto status = google::protobuf::util::JsonStringToMessage(req.body, m, o);
+  if (!status.ok()) {
+    SendError(res, 400, "INVALID_ARGUMENT", "request body is not a valid " + m->GetDescriptor()->name() +
+                                                " JSON object: " + std::string(status.message()));
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+HttpServer::HttpServer(HttpOptions options, ActionQueue* actions, Clock* clock)
+    : options_(std::move(options)), actions_(actions), clock_(clock) {}
+
+HttpServer::~HttpServer() { Stop(); }
+
+Status HttpServer::Start() {
+  auto colon = options_.listen.rfind(':');
+  if (colon == std::string::npos) return Status::InvalidArgument("http.listen '" + options_.listen + "' is not HOST:PORT");
+  std::string host = options_.listen.substr(0, colon);
+  int port = 0;
+  try {
+    port = std::stoi(options_.listen.substr(colon + 1));
+  } catch (...) {
+    return Status::InvalidArgument("http.listen '" + options_.listen + "': port is not a number");
+  }
+  if (port < 0 || port > 65535) return Status::InvalidArgument("http.listen '" + options_.listen + "': port out of range");
+  server_ = std::make_unique<httplib::Server>();
+  Routes();
+  int bound = port;
+  if (port == 0) {
+    bound = server_->bind_to_any_port(host);
+  } else if (!server_->bind_to_port(host, port)) {
+    bound = -1;
+  }
+  if (bound <= 0) return Status::Unavailable("cannot bind HTTP on '" + options_.listen + "'");
+  address_ = host + ":" + std::to_string(bound);
+  thread_ = std::thread([this] { server_->listen_after_bind(); });
+  GetLogger("http")->info("HTTP API and dashboard on http://{}/", address_);
+  return Status::Ok();
+}
+
+void HttpServer::Stop() {
+  if (server_) server_->stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+void HttpServer::Routes() {
+  auto reader_mu = std::make_shared<std::mutex>();
+  auto reader = std::make_shared<std::unique_ptr<store::CaseReader>>();
+  // Runs fn with an open reader, or answers 503.
+  auto with_reader = [this, reader_mu, reader](httplib::Response& res, auto&& fn) {
+    std::lock_guard<std::mutex> lock(*reader_mu);
+    if (!*reader) {
+      auto opened = store::CaseReader::Open(options_.data_dir);
+      if (!opened.ok()) return SendError(res, 503, "UNAVAILABLE", opened.status().message());
+      *reader = std::move(opened).value();
+    }
+    fn(**reader);
+  };
+  auto& s = *server_;
+
+  s.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content("{\"status\":\"ok\"}", "application/json");
+  });
+  s.Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
+    bool ok = !options_.ready || options_.ready();
+    res.status = ok ? 200 : 503;
+    res.set_content(ok ? "{\"status\":\"ready\"}" : "{\"status\":\"starting\"}", "application/json");
+  });
+
+  s.Get(R"(/api/v1/cases/([^/]+))", [with_reader](const httplib::Request& req, httplib::Response& res) {
+    std::string id = req.matches[1];
+    with_reader(res, [&](store::CaseReader& r) {
+      auto c = r.LoadCase(id);
+      if (!c.ok()) return SendError(res, HttpStatusFor(c.status().code()), std::string(ToString(c.status().code())), c.status().message());
+      if (!c.value()) return SendError(res, 404, "NOT_FOUND", "no case for event '" + id + "'");
+      SendJson(res, 200, *c.value());
+    });
+  });
+
+  s.Get("/api/v1/cases", [with_reader](const httplib::Request& req, httplib::Response& res) {
+    store::CaseFilter f;
+    f.uscc = req.get_param_value("uscc");
+    f.agency = req.get_param_value("agency");
+    std::string status = req.get_param_value("status");
+    if (!status.empty()) {
+      v1::CaseState st;
+      if (!v1::CaseState_Parse(status, &st) || st == v1::CASE_STATE_UNSPECIFIED)
+        return SendError(res, 400, "INVALID_ARGUMENT", "status must be IN_PROGRESS, COMPLETED or ATTENTION");
+      f.state = st;
+    }
+    std::string overdue = req.get_param_value("overdue");
+    if (!overdue.empty() && overdue != "true" && overdue != "false")
+      return SendError(res, 400, "INVALID_ARGUMENT", "overdue must be true or false");
+    f.overdue_only = overdue == "true";
+    std::string since = req.get_param_value("since");
+    if (!since.empty()) {
+      google::protobuf::Timestamp ts;
+      if (!TimeUtil::FromString(since, &ts))
+        return SendError(res, 400, "INVALID_ARGUMENT", "since must be an RFC 3339 time, e.g. 2026-11-27T08:00:00Z");
+      f.since = TimeUtil::TimestampToMilliseconds(ts);
+    }
+    try {
+      if (req.has_param("limit")) f.limit = std::stoi(req.get_param_value("limit"));
+      if (req.has_param("cursor")) f.before = std::stoull(req.get_param_value("cursor"));
+    } catch (...) {
+      return SendError(res, 400, "INVALID_ARGUMENT", "limit and cursor must be numbers");
+    }
+    if (f.limit < 1 || f.limit > 1000) return SendError(res, 400, "INVALID_ARGUMENT", "limit must be 1..1000");
+    with_reader(res, [&](store::CaseReader& r) {
+      auto list = r.ListCases(f);
+      if (!list.ok()) return SendError(res, HttpStatusFor(list.status().code()), "UNAVAILABLE", list.status().message());
+      SendJson(res, 200, list.value());
+    });
+  });
+
+  s.Get(R"(/api/v1/enterprises/([^/]+))", [with_reader](const httplib::Request& req, httplib::Response& res) {
+    std::string uscc = req.matches[1];
+    with_reader(res, [&](store::CaseReader& r) {
+      auto t = r.Timeline(uscc);
+      if (!t.ok()) return SendError(res, HttpStatusFor(t.status().code()), "UNAVAILABLE", t.status().message());
+      if (!t.value()) return SendError(res, 404, "NOT_FOUND", "no events for enterprise '" + uscc + "'");
+      SendJson(res, 200, *t.value());
+    });
+  });
+
+  s.Get("/api/v1/stats", [this, with_reader](const httplib::Request& req, httplib::Response& res) {
+    std::int64_t window = options_.stats_window_s;
+    if (req.has_param("window")) {
+      try {
+        window = std::stoll(req.get_param_value("window"));
+      } catch (...) {
+        window = -1;
+      }
+      if (window < 60 || window > 31536000)
+        return SendError(res, 400, "INVALID_ARGUMENT", "window must be 60..31536000 seconds");
+    }
+    with_reader(res, [&](store::CaseReader& r) {
+      auto st = r.ComputeStats(clock_->NowMillis(), window);
+      if (!st.ok()) return SendError(res, HttpStatusFor(st.status().code()), "UNAVAILABLE", st.status().message());
+      SendJson(res, 200, st.value());
+    });
+  });
+
+  auto act = [this](httplib::Response& res, ActionRequest request) {
+    auto future = actions_->Submit(std::move(request));
+    if (future.wait_for(std::chrono::seconds(15)) != std::future_status::ready)
+      return SendError(res, 504, "TIMEOUT", "the broker did not perform the action within 15 s");
+    ActionOutcome out = future.get();
+    if (!out.status.ok())
+      return SendError(res, HttpStatusFor(out.status.code()), std::string(ToString(out.status.code())),
+                       out.status.message());
+    SendJson(res, 200, out.result);
+  };
+
+  s.Post(R"(/api/v1/cases/([^/]+)/agencies/([^/]+)/retry)", [act](const httplib::Request& req, httplib::Response& res) {
+    v1::RetryRequest body;
+    if (!ParseBody(req, res, &body)) return;
+    ActionRequest a;
+    a.kind = ActionRequest::Kind::kRetry;
+    a.event_id = req.matches[1];
+    a.agency = req.matches[2];
+    a.reason = body.reason();
+    a.actor = "operator";
+    act(res, std::move(a));
+  });
+  s.Post(R"(/api/v1/agencies/([^/]+)/replay)", [act](const httplib::Request& req, httplib::Response& res) {
+    v1::ReplayRequest body;
+    if (!ParseBody(req, res, &body)) return;
+    if (!body.has_since()) return SendError(res, 400, "INVALID_ARGUMENT", "since is required (RFC 3339)");
+    ActionRequest a;
+    a.kind = ActionRequest::Kind::kReplay;
+    a.agency = req.matches[1];
+    a.since = TimeUtil::TimestampToMilliseconds(body.since());
+    a.reason = body.reason();
+    a.actor = "operator";
+    act(res, std::move(a));
+  });
+  s.Post(R"(/api/v1/cases/([^/]+)/resolve)", [act](const httplib::Request& req, httplib::Response& res) {
+    v1::ResolveRequest body;
+    if (!ParseBody(req, res, &body)) return;
+    if (body.reason().empty()) return SendError(res, 400, "INVALID_ARGUMENT", "reason is required");
+    ActionRequest a;
+    a.kind = ActionRequest::Kind::kResolve;
+    a.event_id = req.matches[1];
+    a.reason = body.reason();
+    a.actor = "operator";
+    act(res, std::move(a));
+  });
+
+  // The dashboard: static files compiled into the binary.
+  for (const auto& asset : WebAssets()) {
+    std::string path = asset.path == "/index.html" ? std::string("/") : std::string(asset.path);
+    s.Get(path, [asset](const httplib::Request&, httplib::Response& res) {
+      res.set_content(std::string(asset.content), std::string(asset.content_type));
+    });
+    if (path == "/") s.Get("/index.html", [asset](const httplib::Request&, httplib::Response& res) {
+      res.set_content(std::string(asset.content), std::string(asset.content_type));
+    });
+  }
+  s.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+    if (res.status == 404 && res.body.empty())
+      SendError(res, 404, "NOT_FOUND", "no such endpoint: " + req.method + " " + req.path);
+  });
+  s.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
+    SendError(res, 500, "INTERNAL", "internal error");
+  });
+}
+
+}  // namespace yilian::http

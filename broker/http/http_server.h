@@ -1,0 +1,58 @@
+// HttpServer: the broker's HTTP API (/api/v1/...), health endpoints and the
+// dashboard (static files served at /). Reads go to a read-only CaseReader
+// on the store; operator actions go to the broker loop via ActionQueue.
+// JSON bodies use protobuf's canonical proto3 JSON mapping. Errors are JSON
+// {code, message} with the matching HTTP status. See docs/http-api.md.
+//
+// Ownership: the ActionQueue and Clock must outlive the server.
+// Concurrency: Start/Stop from one thread; requests are served on the
+// server's own threads.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "common/clock.h"
+#include "common/status.h"
+#include "http/actions.h"
+
+namespace httplib {
+class Server;
+}
+
+namespace yilian::http {
+
+struct HttpOptions {
+  std::string listen = "127.0.0.1:7780";  // HOST:PORT; port 0 picks a free one
+  std::string data_dir;
+  std::uint32_t stats_window_s = 86400;
+  // Called by /readyz and /healthz; true when the broker loop is serving.
+  std::function<bool()> ready;
+};
+
+class HttpServer {
+ public:
+  HttpServer(HttpOptions options, ActionQueue* actions, Clock* clock);
+  ~HttpServer();
+
+  // Binds and starts serving on a background thread.
+  Status Start();
+  void Stop();
+  // The bound "HOST:PORT".
+  std::string address() const { return address_; }
+
+ private:
+  void Routes();
+
+  HttpOptions options_;
+  ActionQueue* actions_;
+  Clock* clock_;
+  std::unique_ptr<httplib::Server> server_;
+  std::thread thread_;
+  std::string address_;
+};
+
+}  // namespace yilian::http

@@ -1,0 +1,41 @@
+// CaseReader: read-only access to a broker's store for the HTTP API, the
+// dashboard and `yilian audit verify`. It opens its own connection in
+// read-only mode; SQLite's WAL lets it read while the broker writes.
+// Concurrency: one CaseReader per thread (the HTTP server guards its reader
+// with a mutex).
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "common/clock.h"
+#include "common/ids.h"
+#include "common/status.h"
+#include "yilian/v1/tracking.pb.h"
+
+namespace yilian::store {
+
+struct CaseFilter {
+  std::string uscc;
+  int state = 0;          // yilian.v1.CaseState; 0: any
+  std::string agency;     // cases that require this agency
+  bool overdue_only = false;
+  Millis since = 0;       // published at or after
+  int limit = 50;         // 1..1000
+  Sequence before = 0;    // cursor: sequences below this (0: newest)
+};
+
+class CaseReader {
+ public:
+  virtual ~CaseReader() = default;
+  static Result<std::unique_ptr<CaseReader>> Open(const std::string& data_dir);
+
+  virtual Result<std::optional<v1::Case>> LoadCase(const std::string& event_id) = 0;
+  virtual Result<v1::CaseList> ListCases(const CaseFilter& filter) = 0;
+  virtual Result<std::optional<v1::EnterpriseTimeline>> Timeline(const std::string& uscc) = 0;
+  virtual Result<v1::Stats> ComputeStats(Millis now, std::int64_t window_seconds) = 0;
+  virtual Result<v1::AuditVerifyReport> VerifyAudit() = 0;
+};
+
+}  // namespace yilian::store

@@ -1,0 +1,45 @@
+// CaseQueries: the read side of tracking over one SQLite connection: a case
+// with its agency outcomes, case lists with filters, an enterprise's
+// timeline, statistics, and audit-trail verification. Used by the writer
+// (inside its transaction, for case updates) and by CaseReader (its own
+// read-only connection, for the HTTP API and the CLI).
+// Concurrency: like its connection, one thread at a time.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <optional>
+#include <string>
+
+#include "common/clock.h"
+#include "common/status.h"
+#include "store/case_reader.h"
+#include "store/sqlite_util.h"
+#include "yilian/v1/tracking.pb.h"
+
+namespace yilian::store {
+
+class CaseQueries {
+ public:
+  explicit CaseQueries(sqlite3* db) : db_(db) {}
+  Status Prepare();
+
+  Result<std::optional<v1::Case>> LoadBySeq(Sequence seq);
+  Result<std::optional<v1::Case>> LoadById(const std::string& event_id);
+  Result<v1::CaseList> List(const CaseFilter& filter);
+  Result<std::optional<v1::EnterpriseTimeline>> Timeline(const std::string& uscc);
+  Result<v1::Stats> ComputeStats(Millis now, std::int64_t window_seconds);
+  Result<v1::AuditVerifyReport> VerifyAudit();
+
+ private:
+  Status FillCase(sqlite3_stmt* event_row, v1::Case* out);
+
+  sqlite3* db_;
+  sqlite::Stmt by_seq_, by_id_, deliveries_;
+};
+
+// The text the audit hash covers, and its hash.
+std::string AuditHashInput(const std::string& prev_hash, std::uint64_t id, Millis at, const std::string& actor,
+                           const std::string& kind, const std::string& body);
+
+}  // namespace yilian::store
