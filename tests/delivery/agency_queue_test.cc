@@ -536,3 +536,40 @@ TEST(AgencyQueueProperty, RandomOperationsWithLateTakeOverKeepOneOutstandingHead
 
 }  // namespace
 }  // namespace yilian::delivery
+
+// Operator retry and replay put a settled sequence back in order.
+TEST(AgencyQueueInsert, RetriedSequenceGoesBeforeLaterPendingOnes) {
+  yilian::delivery::AgencyQueue q;
+  const std::string uscc = "91350100M000100Y43";
+  q.Append(uscc, 10);
+  auto first = q.PopReady(0);
+  ASSERT_TRUE(first);
+  q.Append(uscc, 30);  // waits behind 10
+  q.Settle(first->key, 10);
+  q.Insert(uscc, 20);  // not yet handed out: 20 goes before 30
+  auto next = q.PopReady(0);
+  ASSERT_TRUE(next);
+  EXPECT_EQ(next->seq, 20u);
+  q.Settle(next->key, 20);
+  auto last = q.PopReady(0);
+  ASSERT_TRUE(last);
+  EXPECT_EQ(last->seq, 30u);
+}
+
+TEST(AgencyQueueInsert, AHeadOutWithAnAdapterStaysFirst) {
+  yilian::delivery::AgencyQueue q;
+  const std::string uscc = "91350100M000100Y43";
+  q.Append(uscc, 50);
+  auto out = q.PopReady(0);
+  ASSERT_TRUE(out);
+  q.Insert(uscc, 40);  // cannot recall 50: 40 follows it
+  EXPECT_FALSE(q.PopReady(0)) << "two outstanding for one enterprise";
+  q.Settle(out->key, 50);
+  auto next = q.PopReady(0);
+  ASSERT_TRUE(next);
+  EXPECT_EQ(next->seq, 40u);
+  q.Insert(uscc, 40);  // already queued: no duplicate
+  q.Settle(next->key, 40);
+  EXPECT_FALSE(q.PopReady(0));
+  EXPECT_EQ(q.pending(), 0u);
+}
