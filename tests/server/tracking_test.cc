@@ -29,8 +29,8 @@ using testing::Process;
 class TrackingTest : public ::testing::Test {
  protected:
   void StartBroker(const std::string& yaml = "") {
-    http_port_ = testing::FreeTcpPort();
-    broker_ = std::make_unique<BrokerProcess>("http:\n  listen: 127.0.0.1:" + std::to_string(http_port_) + "\n" + yaml);
+    broker_ = std::make_unique<BrokerProcess>(yaml);
+    http_port_ = broker_->http_port();
     broker_->Start();
     ASSERT_TRUE(PollUntil([&] { return Get("/readyz").first == 200; }, 10000));
   }

@@ -11,8 +11,9 @@ namespace yilian::testing {
 BrokerProcess::BrokerProcess(const std::string& extra_yaml) {
   dir_ = MakeTempDir("yilian-broker-test");
   endpoint_ = "tcp://127.0.0.1:" + std::to_string(FreeTcpPort());
-  WriteFile(config_path(),
-            "heartbeat:\n  interval_ms: 200\n  liveness: 3\n" + extra_yaml);
+  http_port_ = FreeTcpPort();
+  WriteFile(config_path(), "heartbeat:\n  interval_ms: 200\n  liveness: 3\nhttp:\n  listen: 127.0.0.1:" +
+                               std::to_string(http_port_) + "\n" + extra_yaml);
 }
 
 BrokerProcess::~BrokerProcess() {

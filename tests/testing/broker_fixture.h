@@ -12,7 +12,8 @@ namespace yilian::testing {
 
 class BrokerProcess {
  public:
-  // `extra_yaml` is appended to a config with short heartbeats.
+  // `extra_yaml` is appended to a config with short heartbeats and a free
+  // HTTP port.
   explicit BrokerProcess(const std::string& extra_yaml = "");
   ~BrokerProcess();
 
@@ -23,6 +24,8 @@ class BrokerProcess {
   int Stop();
 
   const std::string& endpoint() const { return endpoint_; }
+  // The HTTP API's port on 127.0.0.1 (each test broker has its own).
+  int http_port() const { return http_port_; }
   const std::string& dir() const { return dir_; }
   std::string data_dir() const { return dir_ + "/data"; }
   std::string log_path() const { return dir_ + "/broker.log"; }
@@ -36,6 +39,7 @@ class BrokerProcess {
  private:
   std::string dir_;
   std::string endpoint_;
+  int http_port_ = 0;
   std::unique_ptr<Process> process_;
   int starts_ = 0;
 };
