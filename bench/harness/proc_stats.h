@@ -1,0 +1,25 @@
+// ProcStats: what the benchmark reads about a server process from /proc
+// (Linux only): CPU seconds used (user + system, all threads), resident and
+// peak resident memory, and a reset of the peak so that one long-running
+// server can be measured run by run.
+//
+// Pure functions over /proc; safe from any thread. A pid that does not exist
+// (or cannot be read) gives -1.
+#pragma once
+
+#include <sys/types.h>
+
+namespace yilian::bench {
+
+// utime + stime of the process, in seconds.
+double ProcessCpuSeconds(pid_t pid);
+// CPU seconds of the calling process (all its threads).
+double SelfCpuSeconds();
+// VmRSS and VmHWM, in MiB.
+double ResidentMb(pid_t pid);
+double PeakResidentMb(pid_t pid);
+// Resets VmHWM to the current RSS (writes 5 to /proc/<pid>/clear_refs);
+// false if the kernel or permissions do not allow it.
+bool ResetPeakResident(pid_t pid);
+
+}  // namespace yilian::bench

@@ -1,0 +1,184 @@
+#include "yilian_system.h"
+
+#include <signal.h>
+
+#include <cstdio>
+#include <unordered_map>
+
+#include "client/consumer.h"
+#include "client/publisher.h"
+
+namespace yilian::bench {
+namespace {
+
+class YilianPublisher : public Publisher {
+ public:
+  YilianPublisher(zmq::context_t& ctx, const std::string& endpoint, const Workload& w)
+      : workload_(w), publisher_(ctx, [&] {
+          client::ClientOptions o;
+          o.endpoint = endpoint;
+          o.name = "bench-publisher";
+          return o;
+        }()) {}
+
+  Status Send(std::size_t index) override {
+    v1::EnterpriseEvent event;
+    const auto& payload = workload_.at(index).payload;
+    if (!event.ParseFromArray(payload.data(), static_cast<int>(payload.size())))
+      return Status::Corruption("workload event " + std::to_string(index) + " does not decode");
+    by_correlation_[publisher_.Publish(std::move(event))] = index;
+    return Status::Ok();
+  }
+
+  Status Poll(int timeout_ms, const ConfirmFn& on_confirm) override {
+    publisher_.Poll(timeout_ms, [&](std::uint64_t correlation, const v1::PublishAck& ack) {
+      auto it = by_correlation_.find(correlation);
+      if (it == by_correlation_.end()) return;
+      std::size_t index = it->second;
+      by_correlation_.erase(it);
+      on_confirm(index, ack.status() != v1::REFUSED);
+    });
+    return Status::Ok();
+  }
+
+ private:
+  const Workload& workload_;
+  client::Publisher publisher_;
+  std::unordered_map<std::uint64_t, std::size_t> by_correlation_;
+};
+
+class YilianConsumer : public Consumer {
+ public:
+  YilianConsumer(zmq::context_t& ctx, const std::string& endpoint, const std::string& agency, int credit)
+      : consumer_(ctx, [&] {
+          client::ClientOptions o;
+          o.endpoint = endpoint;
+          o.agency = agency;
+          o.credit = static_cast<std::uint32_t>(credit);
+          o.name = "bench-" + agency;
+          return o;
+        }()) {
+    consumer_.SetOnResultAck([this](const v1::ResultAck& ack) {
+      if (callbacks_ && ack.status() != v1::RESULT_REFUSED) callbacks_->recorded(ack.event_id());
+    });
+  }
+
+  Status Poll(int timeout_ms, const Callbacks& callbacks) override {
+    callbacks_ = &callbacks;
+    for (auto d = consumer_.Receive(timeout_ms); d; d = consumer_.Receive(0)) {
+      // What `yilian consume` answers: PROCESSED, echoing the sequence.
+      v1::Result r;
+      r.set_event_id(d->event_id());
+      r.set_agency(d->agency());
+      r.set_outcome(v1::OUTCOME_PROCESSED);
+      r.set_reference("R" + std::to_string(d->sequence()));
+      r.set_attempt(d->attempt());
+      r.set_sequence(d->sequence());
+      consumer_.Answer(std::move(r));
+      callbacks.acked(d->event_id());
+    }
+    callbacks_ = nullptr;
+    return Status::Ok();
+  }
+
+  bool ready() override { return consumer_.connection().connected(); }
+  void Close() override { consumer_.connection().Close(); }
+
+ private:
+  client::Consumer consumer_;
+  const Callbacks* callbacks_ = nullptr;
+};
+
+}  // namespace
+
+YilianSystem::YilianSystem(YilianOptions options) : options_(std::move(options)) {
+  // Options that only some broker versions have: read them from --help.
+  std::string help;
+  if (FILE* p = popen(("'" + options_.broker_bin + "' --help 2>&1").c_str(), "r")) {
+    char buf[4096];
+    for (std::size_t got; (got = fread(buf, 1, sizeof buf, p)) > 0;) help.append(buf, got);
+    pclose(p);
+  }
+  // No HTTP API (it would take a fixed port), and plaintext ZeroMQ like the
+  // peers' plaintext TCP.
+  if (help.find("--http") != std::string::npos) extra_args_.insert(extra_args_.end(), {"--http", ""});
+  if (help.find("--insecure-dev") != std::string::npos) extra_args_.push_back("--insecure-dev");
+}
+
+YilianSystem::~YilianSystem() { Finish(); }
+
+std::string YilianSystem::durability() const {
+  if (options_.sync == "full")
+    return "store.synchronous=full: PublishAck and ResultAck leave after the SQLite WAL commit is fsynced "
+           "(group commit per turn); survives a process crash and a power loss";
+  return "store.synchronous=normal: PublishAck and ResultAck leave after the SQLite WAL commit, not fsynced; "
+         "survives a process crash, a power loss can lose the last commits";
+}
+
+std::string YilianSystem::versions() const {
+  return std::string("yilian-broker ") + YILIAN_VERSION + ", libzmq " + std::to_string(ZMQ_VERSION_MAJOR) + "." +
+         std::to_string(ZMQ_VERSION_MINOR) + "." + std::to_string(ZMQ_VERSION_PATCH);
+}
+
+Status YilianSystem::Prepare(const Topology& topology, const Workload& workload) {
+  Finish();
+  topology_ = topology;
+  workload_ = &workload;
+  dir_ = testing::MakeTempDir("yilian-bench");
+  endpoint_ = "tcp://127.0.0.1:" + std::to_string(testing::FreeTcpPort());
+  std::string yaml = "store:\n  synchronous: " + options_.sync + "\n";
+  if (options_.max_batch > 0) yaml += "  max_batch: " + std::to_string(options_.max_batch) + "\n";
+  yaml += "log:\n  level: warn\nagencies:\n";
+  for (int i = 0; i < topology.agencies; ++i)
+    yaml += "  - id: agency" + std::to_string(i) + "\n    events: [ESTABLISHED, CHANGED, FILED, DEREGISTERED]\n";
+  testing::WriteFile(dir_ + "/broker.yaml", yaml);
+  Status s = Start();
+  if (!s.ok()) return s;
+  // The broker logs at warn level: probe readiness with a session.
+  client::ClientOptions o;
+  o.endpoint = endpoint_;
+  o.name = "bench-probe";
+  client::Connection probe(context_, o);
+  if (!testing::PollUntil([&] { return probe.Poll(50), probe.connected(); }, 20000))
+    return Status::Unavailable("yilian-broker did not start: " + testing::ReadFile(dir_ + "/broker.err"));
+  probe.Close();
+  return Status::Ok();
+}
+
+pid_t YilianSystem::server_pid() const { return broker_ ? broker_->pid() : -1; }
+
+Status YilianSystem::Stop() {
+  if (!broker_) return Status::Ok();
+  broker_->Signal(SIGTERM);
+  int code = 0;
+  if (!broker_->WaitExit(120000, &code)) return Status::Unavailable("yilian-broker did not stop in 120 s");
+  broker_.reset();
+  if (code != 0) return Status::Internal("yilian-broker exited with " + std::to_string(code));
+  return Status::Ok();
+}
+
+Status YilianSystem::Start() {
+  std::vector<std::string> argv = {options_.broker_bin, "--config",     dir_ + "/broker.yaml",
+                                   "--data-dir",        dir_ + "/data", "--listen",
+                                   endpoint_,           "--log-file",   dir_ + "/broker.log"};
+  argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
+  broker_ = testing::Process::Start(argv, "", dir_ + "/broker.err");
+  return Status::Ok();
+}
+
+void YilianSystem::Finish() {
+  if (broker_) Stop();
+  if (!dir_.empty()) testing::RemoveTree(dir_);
+  dir_.clear();
+}
+
+Result<std::unique_ptr<Publisher>> YilianSystem::NewPublisher() {
+  return std::unique_ptr<Publisher>(new YilianPublisher(context_, endpoint_, *workload_));
+}
+
+Result<std::unique_ptr<Consumer>> YilianSystem::NewConsumer(int agency) {
+  return std::unique_ptr<Consumer>(
+      new YilianConsumer(context_, endpoint_, "agency" + std::to_string(agency), topology_.consumer_window));
+}
+
+}  // namespace yilian::bench

@@ -1,0 +1,57 @@
+// YilianSystem: yilian-broker as a system under test (harness/system.h).
+// Starts a real broker process on 127.0.0.1 with a fresh data directory for
+// every run, configured with one agency per consumer (agency0, agency1, ...)
+// that acts on every event type; clients are the reference client library
+// (adapters/client) sharing one ZeroMQ context.
+//
+// Ownership: owns the broker process and its temporary directory (removed
+// by Finish). Threads: see harness/system.h.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+#include <zmq.hpp>
+
+#include "harness/system.h"
+#include "testing/process.h"
+
+namespace yilian::bench {
+
+struct YilianOptions {
+  std::string broker_bin;
+  std::string sync = "full";  // store.synchronous
+  int max_batch = 0;          // store.max_batch; 0: the broker's default
+};
+
+class YilianSystem : public System {
+ public:
+  explicit YilianSystem(YilianOptions options);
+  ~YilianSystem() override;
+
+  std::string name() const override { return "yilian"; }
+  std::string durability() const override;
+  std::string durability_class() const override { return options_.sync == "full" ? "fsync" : "no-fsync"; }
+  std::string versions() const override;
+  bool acks_answered() const override { return true; }
+
+  Status Prepare(const Topology& topology, const Workload& workload) override;
+  pid_t server_pid() const override;
+  Status Stop() override;
+  Status Start() override;
+  void Finish() override;
+
+  Result<std::unique_ptr<Publisher>> NewPublisher() override;
+  Result<std::unique_ptr<Consumer>> NewConsumer(int agency) override;
+
+ private:
+  YilianOptions options_;
+  Topology topology_;
+  const Workload* workload_ = nullptr;
+  std::vector<std::string> extra_args_;  // broker options this version needs
+  std::string dir_, endpoint_;
+  std::unique_ptr<testing::Process> broker_;
+  zmq::context_t context_{1};
+};
+
+}  // namespace yilian::bench
