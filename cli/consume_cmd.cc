@@ -10,6 +10,7 @@
 #include <regex>
 #include <string>
 
+#include "cli/broker_flags.h"
 #include "cli/commands.h"
 #include "cli/io.h"
 #include "client/consumer.h"
@@ -23,7 +24,7 @@ std::atomic<bool> g_stop{false};
 void OnSignal(int) { g_stop.store(true); }
 
 struct ConsumeArgs {
-  std::string broker = "tcp://127.0.0.1:7700";
+  BrokerFlags flags;
   std::string agency;
   std::string result = "processed";
   std::string reject_pattern;
@@ -59,7 +60,10 @@ int RunConsume(const ConsumeArgs& args) {
 
   zmq::context_t context(1);
   client::ClientOptions options;
-  options.endpoint = args.broker;
+  if (Status s = ApplyBrokerFlags(args.flags, &options); !s.ok()) {
+    std::cerr << "yilian: " << s.message() << "\n";
+    return 2;
+  }
   options.agency = args.agency;
   options.credit = args.credit;
   options.name = args.name.empty() ? "yilian-consume:" + args.agency : args.name;
@@ -134,7 +138,7 @@ int RunConsume(const ConsumeArgs& args) {
 void AddConsumeCommand(CLI::App& app, int* exit_code) {
   auto args = std::make_shared<ConsumeArgs>();
   CLI::App* cmd = app.add_subcommand("consume", "act as a test agency: log deliveries and answer them");
-  cmd->add_option("--broker", args->broker, "broker endpoint")->capture_default_str();
+  AddBrokerFlags(cmd, &args->flags);
   cmd->add_option("--agency", args->agency, "agency id, e.g. tax or bank:ICBC")->required();
   cmd->add_option("--result", args->result,
                   "answer to every delivery (none: never answer, to test redelivery)")

@@ -12,6 +12,11 @@ int main(int argc, char** argv) {
   yilian::cli::AddConsumeCommand(app, &exit_code);
   yilian::cli::AddGenSampleCommand(app, &exit_code);
   yilian::cli::AddWatchCommand(app, &exit_code);
+  yilian::cli::AddCaseCommands(app, &exit_code);
+  yilian::cli::AddEnterpriseCommand(app, &exit_code);
+  yilian::cli::AddStatsCommand(app, &exit_code);
+  yilian::cli::AddAuditCommand(app, &exit_code);
+  yilian::cli::AddKeygenCommand(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

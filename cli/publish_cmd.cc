@@ -3,6 +3,7 @@
 #include <map>
 #include <string>
 
+#include "cli/broker_flags.h"
 #include "cli/commands.h"
 #include "cli/io.h"
 #include "client/publisher.h"
@@ -15,7 +16,7 @@ namespace yilian::cli {
 namespace {
 
 struct PublishArgs {
-  std::string broker = "tcp://127.0.0.1:7700";
+  BrokerFlags flags;
   std::string file;
   int timeout_s = 300;
   int resend_ms = 10000;
@@ -40,7 +41,10 @@ int RunPublish(const PublishArgs& args) {
   }
   zmq::context_t context(1);
   client::ClientOptions options;
-  options.endpoint = args.broker;
+  if (Status s = ApplyBrokerFlags(args.flags, &options); !s.ok()) {
+    std::cerr << "yilian: " << s.message() << "\n";
+    return 2;
+  }
   options.name = args.name;
   client::Publisher publisher(context, options, args.resend_ms);
 
@@ -99,7 +103,7 @@ int RunPublish(const PublishArgs& args) {
   }
   if (publisher.outstanding() > 0 || next < queued.size()) {
     std::cerr << "yilian publish: " << publisher.outstanding() + (queued.size() - next) << " event(s) not confirmed within " << args.timeout_s
-              << " s (broker " << args.broker << ")\n";
+              << " s (broker " << args.flags.broker << ")\n";
     return 1;
   }
   publisher.connection().Close();
@@ -111,7 +115,7 @@ int RunPublish(const PublishArgs& args) {
 void AddPublishCommand(CLI::App& app, int* exit_code) {
   auto args = std::make_shared<PublishArgs>();
   CLI::App* cmd = app.add_subcommand("publish", "publish JSON Lines events to the broker, with confirms");
-  cmd->add_option("--broker", args->broker, "broker endpoint")->capture_default_str();
+  AddBrokerFlags(cmd, &args->flags);
   cmd->add_option("FILE", args->file, "JSON Lines file, one EnterpriseEvent per line; - for stdin")->required();
   cmd->add_option("--timeout", args->timeout_s, "give up after this many seconds without all confirms")
       ->capture_default_str()

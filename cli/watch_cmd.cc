@@ -4,6 +4,7 @@
 #include <csignal>
 #include <iostream>
 
+#include "cli/broker_flags.h"
 #include "cli/commands.h"
 #include "cli/io.h"
 #include "client/watcher.h"
@@ -16,7 +17,7 @@ std::atomic<bool> g_stop{false};
 void OnSignal(int) { g_stop.store(true); }
 
 struct WatchArgs {
-  std::string broker = "tcp://127.0.0.1:7700";
+  BrokerFlags flags;
   std::uint64_t count = 0;
   int idle_exit_s = 0;
   std::string name = "yilian-watch";
@@ -29,7 +30,10 @@ int RunWatch(const WatchArgs& args) {
   sigaction(SIGINT, &sa, nullptr);
   zmq::context_t context(1);
   client::ClientOptions options;
-  options.endpoint = args.broker;
+  if (Status s = ApplyBrokerFlags(args.flags, &options); !s.ok()) {
+    std::cerr << "yilian: " << s.message() << "\n";
+    return 2;
+  }
   options.name = args.name;
   options.credit = 64;
   client::Watcher watcher(context, options);
@@ -57,7 +61,7 @@ int RunWatch(const WatchArgs& args) {
 void AddWatchCommand(CLI::App& app, int* exit_code) {
   auto args = std::make_shared<WatchArgs>();
   CLI::App* cmd = app.add_subcommand("watch", "print case updates (completed, needs attention, overdue) as JSON lines");
-  cmd->add_option("--broker", args->broker, "broker endpoint")->capture_default_str();
+  AddBrokerFlags(cmd, &args->flags);
   cmd->add_option("--count", args->count, "exit after this many updates (0: run until stopped)");
   cmd->add_option("--idle-exit", args->idle_exit_s, "exit after this many seconds without an update (0: never)");
   cmd->add_option("--name", args->name, "client name shown in the broker's log")->capture_default_str();

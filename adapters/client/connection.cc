@@ -20,6 +20,11 @@ void Connection::Open(Millis now) {
   socket_->set(zmq::sockopt::linger, 0);
   socket_->set(zmq::sockopt::sndhwm, 100000);
   socket_->set(zmq::sockopt::rcvhwm, 100000);
+  if (!options_.server_public_key.empty()) {
+    socket_->set(zmq::sockopt::curve_serverkey, options_.server_public_key);
+    socket_->set(zmq::sockopt::curve_publickey, options_.public_key);
+    socket_->set(zmq::sockopt::curve_secretkey, options_.secret_key);
+  }
   socket_->connect(options_.endpoint);
   v1::Envelope env;
   v1::Hello* hello = env.mutable_hello();
@@ -138,6 +143,14 @@ std::optional<v1::Envelope> Connection::Poll(int timeout_ms) {
               backoff_ms_ = options_.reconnect_min_ms;
               next_attempt_ = Now();
               continue;
+            }
+            if (state_ == State::kReady && env.error().code() == v1::FORBIDDEN &&
+                env.error().message() == "key revoked") {
+              // The broker no longer accepts this key: start over (a new
+              // handshake is refused until the key is listed again).
+              GetLogger("client")->error("{}: the broker revoked this client's key", options_.name);
+              Reset(Now(), "key revoked");
+              return env;
             }
             if (state_ == State::kHelloSent) {
               // Hello refused (unknown agency, version, limits): retry later.

@@ -26,6 +26,11 @@ struct ClientOptions {
   std::string agency;          // CONSUMER only
   std::uint32_t credit = 64;   // CONSUMER only
   std::string name = "yilian-client";
+  // CURVE: the broker's public key and this client's key pair (Z85). All
+  // empty: plain TCP, accepted only by a broker in --insecure-dev mode.
+  std::string server_public_key;
+  std::string public_key;
+  std::string secret_key;
   int hello_timeout_ms = 3000;
   int reconnect_min_ms = 100;
   int reconnect_max_ms = 5000;

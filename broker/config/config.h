@@ -73,6 +73,14 @@ struct BrokerConfig {
   // Window of the time-to-completion figures in /api/v1/stats.
   std::uint32_t stats_window_s = 86400;
 
+  // Security (docs/security.md). Without --insecure-dev the broker needs
+  // its key pair and the keys file; CURVE is then required of every peer.
+  bool insecure_dev = false;  // set by the --insecure-dev flag only
+  std::string server_key_file;
+  std::string keys_file;
+  std::string tokens_file;
+  bool http_read_token_required = false;
+
   std::vector<AgencyConfig> agencies;
 };
 

@@ -118,6 +118,45 @@ void HttpServer::Routes() {
   };
   auto& s = *server_;
 
+  // Who is asking: the identity behind the bearer token. Answers 401/403
+  // itself and returns nullopt when the request may not go on.
+  auto authorize = [this](const httplib::Request& req, httplib::Response& res,
+                          bool admin) -> std::optional<std::string> {
+    if (!options_.authenticate) {
+      if (!admin) return std::string("anonymous");
+      if (options_.dev_mode) return std::string("dev");
+      SendError(res, 403, "FORBIDDEN", "operator actions need bearer tokens (security.tokens_file)");
+      return std::nullopt;
+    }
+    if (!admin && !options_.read_token_required) return std::string("anonymous");
+    std::string header = req.get_header_value("Authorization");
+    const std::string prefix = "Bearer ";
+    if (header.rfind(prefix, 0) != 0) {
+      res.set_header("WWW-Authenticate", "Bearer");
+      SendError(res, 401, "UNAUTHORIZED", "missing bearer token (Authorization: Bearer <token>)");
+      return std::nullopt;
+    }
+    auto who = options_.authenticate(header.substr(prefix.size()));
+    if (!who) {
+      res.set_header("WWW-Authenticate", "Bearer");
+      SendError(res, 401, "UNAUTHORIZED", "unknown bearer token");
+      GetLogger("http")->warn("refused {} {}: unknown bearer token", req.method, req.path);
+      return std::nullopt;
+    }
+    if (admin && who->second != "admin") {
+      SendError(res, 403, "FORBIDDEN", "identity '" + who->first + "' (role " + who->second + ") may not act");
+      GetLogger("http")->warn("refused {} {}: identity '{}' is not admin", req.method, req.path, who->first);
+      return std::nullopt;
+    }
+    return who->first;
+  };
+
+  s.set_pre_routing_handler([authorize](const httplib::Request& req, httplib::Response& res) {
+    if (req.method == "GET" && req.path.rfind("/api/", 0) == 0 && !authorize(req, res, false))
+      return httplib::Server::HandlerResponse::Handled;
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
+
   s.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
     res.set_content("{\"status\":\"ok\"}", "application/json");
   });
@@ -212,7 +251,9 @@ void HttpServer::Routes() {
     SendJson(res, 200, out.result);
   };
 
-  s.Post(R"(/api/v1/cases/([^/]+)/agencies/([^/]+)/retry)", [act](const httplib::Request& req, httplib::Response& res) {
+  s.Post(R"(/api/v1/cases/([^/]+)/agencies/([^/]+)/retry)", [act, authorize](const httplib::Request& req, httplib::Response& res) {
+    auto actor = authorize(req, res, true);
+    if (!actor) return;
     v1::RetryRequest body;
     if (!ParseBody(req, res, &body)) return;
     ActionRequest a;
@@ -220,10 +261,12 @@ void HttpServer::Routes() {
     a.event_id = req.matches[1];
     a.agency = req.matches[2];
     a.reason = body.reason();
-    a.actor = "operator";
+    a.actor = *actor;
     act(res, std::move(a));
   });
-  s.Post(R"(/api/v1/agencies/([^/]+)/replay)", [act](const httplib::Request& req, httplib::Response& res) {
+  s.Post(R"(/api/v1/agencies/([^/]+)/replay)", [act, authorize](const httplib::Request& req, httplib::Response& res) {
+    auto actor = authorize(req, res, true);
+    if (!actor) return;
     v1::ReplayRequest body;
     if (!ParseBody(req, res, &body)) return;
     if (!body.has_since()) return SendError(res, 400, "INVALID_ARGUMENT", "since is required (RFC 3339)");
@@ -232,10 +275,12 @@ void HttpServer::Routes() {
     a.agency = req.matches[1];
     a.since = TimeUtil::TimestampToMilliseconds(body.since());
     a.reason = body.reason();
-    a.actor = "operator";
+    a.actor = *actor;
     act(res, std::move(a));
   });
-  s.Post(R"(/api/v1/cases/([^/]+)/resolve)", [act](const httplib::Request& req, httplib::Response& res) {
+  s.Post(R"(/api/v1/cases/([^/]+)/resolve)", [act, authorize](const httplib::Request& req, httplib::Response& res) {
+    auto actor = authorize(req, res, true);
+    if (!actor) return;
     v1::ResolveRequest body;
     if (!ParseBody(req, res, &body)) return;
     if (body.reason().empty()) return SendError(res, 400, "INVALID_ARGUMENT", "reason is required");
@@ -243,7 +288,7 @@ void HttpServer::Routes() {
     a.kind = ActionRequest::Kind::kResolve;
     a.event_id = req.matches[1];
     a.reason = body.reason();
-    a.actor = "operator";
+    a.actor = *actor;
     act(res, std::move(a));
   });
 

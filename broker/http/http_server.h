@@ -11,6 +11,8 @@
 
 #include <atomic>
 #include <functional>
+#include <optional>
+#include <utility>
 #include <memory>
 #include <string>
 #include <thread>
@@ -31,6 +33,13 @@ struct HttpOptions {
   std::uint32_t stats_window_s = 86400;
   // Called by /readyz and /healthz; true when the broker loop is serving.
   std::function<bool()> ready;
+  // Bearer tokens: maps a token to (identity, role); unset when no tokens
+  // file is configured.
+  std::function<std::optional<std::pair<std::string, std::string>>(const std::string&)> authenticate;
+  // Reads (GET /api/...) need a token too.
+  bool read_token_required = false;
+  // --insecure-dev without a tokens file: operator actions allowed as "dev".
+  bool dev_mode = false;
 };
 
 class HttpServer {

@@ -41,6 +41,7 @@ BrokerImpl::BrokerImpl(config::BrokerConfig config, Clock* clock)
 }
 
 Status BrokerImpl::Open() {
+  if (Status s = SetUpSecurity(); !s.ok()) return s;
   store::StoreOptions options;
   options.synchronous = config_.store_synchronous;
   auto store = store::Store::OpenSqlite(config_.data_dir, options);
@@ -65,8 +66,18 @@ int BrokerImpl::AgencyIndex(const std::string& id) {
 
 Status BrokerImpl::Bind() {
   try {
+    if (secure_) {
+      // The ZAP handler must be bound before the first handshake.
+      zap_ = zmq::socket_t(context_, zmq::socket_type::rep);
+      zap_.bind("inproc://zeromq.zap.01");
+    }
     socket_ = zmq::socket_t(context_, zmq::socket_type::router);
     socket_.set(zmq::sockopt::router_mandatory, 1);
+    if (secure_) {
+      socket_.set(zmq::sockopt::curve_server, 1);
+      socket_.set(zmq::sockopt::curve_secretkey, server_keys_.secret_key);
+      socket_.set(zmq::sockopt::zap_domain, "yilian");
+    }
     socket_.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(config_.max_frame_bytes));
     socket_.set(zmq::sockopt::sndhwm, 100000);
     socket_.set(zmq::sockopt::rcvhwm, 100000);
@@ -88,15 +99,26 @@ Status BrokerImpl::Run() {
     options.data_dir = config_.data_dir;
     options.stats_window_s = config_.stats_window_s;
     options.ready = [this] { return serving_.load(); };
+    options.read_token_required = config_.http_read_token_required;
+    options.dev_mode = !secure_;
+    if (tokens_) {
+      // The ring is immutable after start-up: safe to read from HTTP threads.
+      const auth::TokenRing* ring = &*tokens_;
+      options.authenticate = [ring](const std::string& token) -> std::optional<std::pair<std::string, std::string>> {
+        auto p = ring->Find(token);
+        if (!p) return std::nullopt;
+        return std::make_pair(p->identity, p->role);
+      };
+    }
     http_ = std::make_unique<http::HttpServer>(options, &actions_, clock_);
     if (Status s = http_->Start(); !s.ok()) return s;
   }
   serving_ = true;
   while (!stop_requested_.load()) {
     Millis now = clock_->NowMillis();
-    zmq::pollitem_t items[] = {{socket_.handle(), 0, ZMQ_POLLIN, 0}};
+    zmq::pollitem_t items[] = {{socket_.handle(), 0, ZMQ_POLLIN, 0}, {secure_ ? zap_.handle() : nullptr, 0, ZMQ_POLLIN, 0}};
     try {
-      zmq::poll(items, 1, std::chrono::milliseconds(PollTimeoutMs(now)));
+      zmq::poll(items, secure_ ? 2 : 1, std::chrono::milliseconds(PollTimeoutMs(now)));
     } catch (const zmq::error_t& e) {
       if (e.num() != EINTR) return Status::Internal(std::string("poll failed: ") + e.what());
     }
@@ -106,6 +128,7 @@ Status BrokerImpl::Run() {
   log_->info("stopping: last turn committed, closing {}", endpoint_);
   if (http_) http_->Stop();
   socket_.close();
+  if (secure_) zap_.close();
   return Status::Ok();
 }
 
@@ -148,7 +171,9 @@ void BrokerImpl::Turn() {
     SweepInflight(now);
     next_sweep_ = now + kSweepIntervalMs;
   }
+  if (secure_) HandleZap();
   if (now >= next_deadline_sweep_ && !turn_failed_) {
+    ReloadKeysIfChanged();
     SweepDeadlines(now);
     next_deadline_sweep_ = now + 1000;
   }
@@ -236,8 +261,17 @@ void BrokerImpl::HandleMessage(const std::string& routing_id, const zmq::message
                                                " bytes could not be decoded)");
     return;
   }
+  std::string key;
+  auto principal = PrincipalOf(body, &key);
+  if (!principal) {
+    // Admitted at the handshake, but the key has been revoked since.
+    log_->warn("refused a message: its CURVE key is no longer in the keys file");
+    SendError(routing_id, v1::FORBIDDEN, "key revoked");
+    DropSession(routing_id, "key revoked");
+    return;
+  }
   if (env.has_hello()) {
-    HandleHello(routing_id, env.hello());
+    HandleHello(routing_id, env.hello(), *principal, key);
     return;
   }
   auto it = sessions_.find(routing_id);
@@ -247,12 +281,24 @@ void BrokerImpl::HandleMessage(const std::string& routing_id, const zmq::message
   }
   Session& session = it->second;
   session.last_recv = clock_->NowMillis();
+  const bool dev = !secure_;
+  const auth::Principal& p = *principal;
   switch (env.body_case()) {
     case v1::Envelope::kHeartbeat: break;
-    case v1::Envelope::kPublish: HandlePublish(session, env.publish()); break;
-    case v1::Envelope::kResult: HandleResult(session, env.result()); break;
+    case v1::Envelope::kPublish:
+      if (!dev && !p.CanPublish()) return Refuse(routing_id, p, "publish", false), void();
+      HandlePublish(session, env.publish());
+      break;
+    case v1::Envelope::kResult:
+      if (!dev && (session.agency < 0 || !p.IsAgency(agencies_[session.agency]->id)))
+        return Refuse(routing_id, p, "send results", false), void();
+      HandleResult(session, env.result());
+      break;
     case v1::Envelope::kCredit: HandleCredit(session, env.credit()); break;
-    case v1::Envelope::kUpdateAck: HandleUpdateAck(session, env.update_ack()); break;
+    case v1::Envelope::kUpdateAck:
+      if (!dev && !p.CanWatch()) return Refuse(routing_id, p, "acknowledge case updates", false), void();
+      HandleUpdateAck(session, env.update_ack());
+      break;
     case v1::Envelope::kBye: DropSession(routing_id, "said goodbye"); break;
     default:
       SendError(routing_id, v1::BAD_REQUEST,
@@ -260,7 +306,8 @@ void BrokerImpl::HandleMessage(const std::string& routing_id, const zmq::message
   }
 }
 
-void BrokerImpl::HandleHello(const std::string& routing_id, const v1::Hello& hello) {
+void BrokerImpl::HandleHello(const std::string& routing_id, const v1::Hello& hello, const auth::Principal& principal,
+                             const std::string& key) {
   if (hello.version() != v1::PROTOCOL_V1) {
     SendError(routing_id, v1::UNSUPPORTED_VERSION,
               "protocol version " + std::to_string(hello.version()) + " not supported; this broker speaks 1");
@@ -272,8 +319,20 @@ void BrokerImpl::HandleHello(const std::string& routing_id, const v1::Hello& hel
               "too many sessions (limits.max_connections = " + std::to_string(config_.max_connections) + ")");
     return;
   }
+  if (secure_) {
+    bool allowed = (hello.role() == v1::PUBLISHER && principal.CanPublish()) ||
+                   (hello.role() == v1::CONSUMER && principal.IsAgency(hello.agency())) ||
+                   (hello.role() == v1::WATCHER && principal.CanWatch());
+    if (!allowed) {
+      std::string what = "open a " + v1::ClientRole_Name(hello.role()) + " session" +
+                         (hello.role() == v1::CONSUMER ? " for agency '" + hello.agency().substr(0, 64) + "'" : "");
+      return Refuse(routing_id, principal, what, false);
+    }
+  }
   Session s;
   s.routing_id = routing_id;
+  s.key = key;
+  s.principal = principal;
   s.role = hello.role();
   s.name = hello.client_name().substr(0, 64);
   s.last_recv = s.last_send = clock_->NowMillis();
@@ -305,8 +364,9 @@ void BrokerImpl::HandleHello(const std::string& routing_id, const v1::Hello& hel
   w->set_broker_version(kBrokerVersion);
   w->set_max_inflight_publishes(config_.max_inflight_publishes);
   w->set_granted_credit(s.credit);
-  log_->info("session {} opened: {} '{}'{}{} credit {}", s.session_id, v1::ClientRole_Name(s.role), s.name,
-             s.agency >= 0 ? " agency " : "", s.agency >= 0 ? agencies_[s.agency]->id : "", s.credit);
+  log_->info("session {} opened: {} '{}' identity '{}'{}{} credit {}", s.session_id, v1::ClientRole_Name(s.role),
+             s.name, s.principal.identity, s.agency >= 0 ? " agency " : "", s.agency >= 0 ? agencies_[s.agency]->id : "",
+             s.credit);
   sessions_.emplace(routing_id, std::move(s));
   Reply(routing_id, env);
 }

@@ -16,6 +16,7 @@
 
 #include <zmq.hpp>
 
+#include "auth/keys.h"
 #include "common/clock.h"
 #include "common/status.h"
 #include "config/config.h"
@@ -45,6 +46,8 @@ struct Session {
   Millis last_send = 0;
   std::uint32_t publishes_this_turn = 0;
   bool unreachable = false;  // a send to it failed: drop at the next sweep
+  std::string key;           // CURVE public key (Z85); empty in --insecure-dev
+  auth::Principal principal;
   std::unordered_set<InflightKey> inflight;
   std::unordered_set<std::uint64_t> updates;  // WATCHER: case updates outstanding
 };
@@ -90,7 +93,8 @@ class BrokerImpl {
   Status Bind();
   void Turn();
   void HandleMessage(const std::string& routing_id, const zmq::message_t& body);
-  void HandleHello(const std::string& routing_id, const v1::Hello& hello);
+  void HandleHello(const std::string& routing_id, const v1::Hello& hello, const auth::Principal& principal,
+                   const std::string& key);
   void DropSession(const std::string& routing_id, const char* why);
   void SweepSessions(Millis now);
   void Reply(const std::string& routing_id, const v1::Envelope& env);
@@ -99,6 +103,16 @@ class BrokerImpl {
   void Flush();
   int PollTimeoutMs(Millis now);
   int AgencyIndex(const std::string& id);  // creates bank:<code> agencies on demand
+
+  // --- security.cc: CURVE keys, ZAP, roles ---
+  Status SetUpSecurity();
+  void HandleZap();
+  void ReloadKeysIfChanged();
+  // The principal of the key that sent `body`; nullopt if the key is not (or
+  // no longer) in the keys file. In --insecure-dev: an all-powerful "dev".
+  std::optional<auth::Principal> PrincipalOf(const zmq::message_t& body, std::string* key);
+  // Logs and answers a refused message; drops the session if `drop`.
+  void Refuse(const std::string& routing_id, const auth::Principal& p, const std::string& what, bool drop);
 
   // --- publish.cc ---
   void HandlePublish(Session& session, const v1::Publish& publish);
@@ -148,6 +162,12 @@ class BrokerImpl {
 
   zmq::context_t context_{1};
   zmq::socket_t socket_;
+  zmq::socket_t zap_;  // ZAP handler (REP on inproc://zeromq.zap.01)
+  bool secure_ = true;
+  auth::KeyPair server_keys_;
+  auth::KeyRing keys_;
+  std::optional<auth::TokenRing> tokens_;
+  std::int64_t keys_mtime_ = 0;
   std::string endpoint_;
   std::atomic<bool> stop_requested_{false};
 

@@ -24,7 +24,7 @@ int main(int argc, char** argv) {
   CLI::App app{"yilian-broker: durable broker for enterprise-registration events"};
   std::string config_path, data_dir, listen, log_level, log_file, http;
   bool http_set = false;
-  bool help_config = false;
+  bool help_config = false, insecure_dev = false;
   app.add_option("--config", config_path, "YAML configuration file (see --help-config)");
   app.add_option("--data-dir", data_dir, "directory of the store (default ./data; overrides data_dir)");
   app.add_option("--listen", listen, "ZeroMQ endpoint to bind (default tcp://127.0.0.1:7700; overrides listen)");
@@ -32,6 +32,8 @@ int main(int argc, char** argv) {
       ->each([&](const std::string&) { http_set = true; });
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error|critical|off (overrides log.level)");
   app.add_option("--log-file", log_file, "also append logs to this file (overrides log.file)");
+  app.add_flag("--insecure-dev", insecure_dev,
+               "no CURVE, no authentication: local development only (loopback endpoints only)");
   app.add_flag("--help-config", help_config, "print every configuration key with default, bounds and description");
   try {
     app.parse(argc, argv);
@@ -56,6 +58,7 @@ int main(int argc, char** argv) {
   if (!data_dir.empty()) config.data_dir = data_dir;
   if (!listen.empty()) config.listen = listen;
   if (http_set) config.http_listen = http;
+  config.insecure_dev = insecure_dev;
   if (!log_level.empty()) config.log_level = log_level;
   if (!log_file.empty()) config.log_file = log_file;
 

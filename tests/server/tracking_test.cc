@@ -330,7 +330,7 @@ TEST_F(TrackingTest, RetryOfARejectedDeliveryDeliversItAgainAndCompletesTheCase)
                         20000));
   EXPECT_EQ(Stats().attention(), 0u);
   // Audit: the operator action is on the trail.
-  EXPECT_EQ(broker_->QueryInt("SELECT COUNT(*) FROM audit WHERE kind = 'retry' AND actor = 'operator'"), 1);
+  EXPECT_EQ(broker_->QueryInt("SELECT COUNT(*) FROM audit WHERE kind = 'retry' AND actor = 'dev'"), 1);
 }
 
 TEST_F(TrackingTest, ResolveByHandAndApiErrors) {

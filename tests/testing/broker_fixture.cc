@@ -24,8 +24,10 @@ BrokerProcess::~BrokerProcess() {
 void BrokerProcess::Start() {
   ++starts_;
   std::size_t before = ReadFile(log_path()).size();
-  process_ = Process::Start({BrokerBinary(), "--config", config_path(), "--data-dir", data_dir(), "--listen",
-                             endpoint_, "--log-file", log_path()},
+  std::vector<std::string> argv = {BrokerBinary(), "--config", config_path(), "--data-dir", data_dir(),
+                                   "--listen", endpoint_, "--log-file", log_path()};
+  if (insecure_) argv.push_back("--insecure-dev");
+  process_ = Process::Start(argv,
                             dir_ + "/broker.stdout", dir_ + "/broker.stderr");
   bool up = PollUntil(
       [&] {

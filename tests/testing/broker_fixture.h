@@ -19,6 +19,9 @@ class BrokerProcess {
 
   // Starts (or restarts) the broker and waits until it listens.
   void Start();
+  // Tests of security run the broker with CURVE (their config names the
+  // keys); all others run it with --insecure-dev.
+  void set_insecure(bool insecure) { insecure_ = insecure; }
   void Kill(int sig);
   // SIGTERM and wait; returns the exit code.
   int Stop();
@@ -42,6 +45,7 @@ class BrokerProcess {
   int http_port_ = 0;
   std::unique_ptr<Process> process_;
   int starts_ = 0;
+  bool insecure_ = true;
 };
 
 }  // namespace yilian::testing

@@ -1,0 +1,85 @@
+// Identities and roles of the peers of a broker: CURVE key pairs, the
+// broker's keys file (public key -> identity and role), and HTTP bearer
+// tokens. Parsing and lookups only; the ZAP handler (zap.h) and the broker
+// loop enforce them.
+//
+// Roles: "publisher" (publishes events, receives case updates), "agency:<id>"
+// (consumes that agency's deliveries and nothing else), "admin" (operator
+// actions), "observer" (reads: case updates and the HTTP API).
+// Thread-safety: plain values; a KeyRing is read by one thread at a time.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace yilian::auth {
+
+struct Principal {
+  std::string identity;
+  std::string role;  // publisher | agency:<id> | admin | observer
+  bool IsAgency(const std::string& agency) const { return role == "agency:" + agency; }
+  bool CanPublish() const { return role == "publisher"; }
+  bool CanWatch() const { return role == "publisher" || role == "observer" || role == "admin"; }
+  bool IsAdmin() const { return role == "admin"; }
+};
+
+// A CURVE key pair, Z85 text (40 characters each).
+struct KeyPair {
+  std::string public_key;
+  std::string secret_key;
+};
+
+// A new random key pair.
+Result<KeyPair> GenerateKeyPair();
+// Writes NAME.key (public and secret, mode 0600) and NAME.pub in `dir`.
+Status WriteKeyPair(const std::string& dir, const std::string& name, const KeyPair& pair);
+// Reads a key pair file written by WriteKeyPair ("public: ..." and
+// "secret: ..." lines). Refuses a secret file readable by group or others.
+Result<KeyPair> ReadKeyPair(const std::string& path);
+// A public key given as Z85 text or as a file with a "public: ..." line.
+Result<std::string> ReadPublicKey(const std::string& text_or_path);
+bool IsZ85Key(const std::string& key);
+
+// The broker's keys file (YAML):
+//   keys:
+//     - identity: platform
+//       role: publisher
+//       public: "<Z85 public key>"
+// Several keys may share an identity (rotation).
+class KeyRing {
+ public:
+  static Result<KeyRing> Load(const std::string& path);
+  static Result<KeyRing> Parse(const std::string& yaml_text, const std::string& origin);
+  // Principal for a Z85 public key, if listed.
+  std::optional<Principal> Find(const std::string& z85_public_key) const;
+  std::size_t size() const { return keys_.size(); }
+
+ private:
+  std::map<std::string, Principal> keys_;  // by Z85 public key
+};
+
+// HTTP bearer tokens (YAML):
+//   tokens:
+//     - identity: ops-1
+//       role: admin
+//       token: "<at least 32 characters>"
+// Tokens are kept as SM3 digests and compared in constant time.
+class TokenRing {
+ public:
+  static Result<TokenRing> Load(const std::string& path);
+  static Result<TokenRing> Parse(const std::string& yaml_text, const std::string& origin);
+  std::optional<Principal> Find(const std::string& token) const;
+  std::size_t size() const { return tokens_.size(); }
+
+ private:
+  std::vector<std::pair<std::string, Principal>> tokens_;  // SM3 hex -> principal
+};
+
+// True for endpoints that only the local machine can reach.
+bool IsLoopbackEndpoint(const std::string& endpoint);
+
+}  // namespace yilian::auth

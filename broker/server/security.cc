@@ -1,0 +1,154 @@
+// Security in the broker loop: CURVE on the ROUTER socket, the ZAP handler
+// that admits only keys listed in the keys file, and the role check of every
+// message against the key that sent it (ZeroMQ's per-message User-Id, which
+// the ZAP handler sets to the client's public key).
+#include <sys/stat.h>
+
+#include "common/log.h"
+#include "server/broker_impl.h"
+
+namespace yilian::server {
+namespace {
+
+std::int64_t MtimeOf(const std::string& path) {
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0) return -1;
+  return static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+}
+
+}  // namespace
+
+Status BrokerImpl::SetUpSecurity() {
+  secure_ = !config_.insecure_dev;
+  if (!secure_) {
+    if (!auth::IsLoopbackEndpoint(config_.listen))
+      return Status::FailedPrecondition("--insecure-dev is allowed only on a loopback endpoint, not '" +
+                                        config_.listen + "'");
+    log_->warn("*** INSECURE DEVELOPMENT MODE: no CURVE encryption, no authentication, every peer may do "
+               "everything. Never use this outside a developer's machine. ***");
+  } else {
+    if (config_.server_key_file.empty() || config_.keys_file.empty())
+      return Status::FailedPrecondition(
+          "CURVE needs security.server_key_file and security.keys_file (see docs/security.md); use --insecure-dev "
+          "only for local development");
+    if (zmq_has("curve") == 0) return Status::FailedPrecondition("this libzmq was built without CURVE");
+    auto pair = auth::ReadKeyPair(config_.server_key_file);
+    if (!pair.ok()) return pair.status();
+    server_keys_ = pair.value();
+    auto ring = auth::KeyRing::Load(config_.keys_file);
+    if (!ring.ok()) return ring.status();
+    keys_ = std::move(ring).value();
+    keys_mtime_ = MtimeOf(config_.keys_file);
+    log_->info("CURVE on; broker public key {}; {} client keys from {}", server_keys_.public_key, keys_.size(),
+               config_.keys_file);
+  }
+  if (!config_.tokens_file.empty()) {
+    auto tokens = auth::TokenRing::Load(config_.tokens_file);
+    if (!tokens.ok()) return tokens.status();
+    tokens_ = std::move(tokens).value();
+    log_->info("{} HTTP tokens from {}", tokens_->size(), config_.tokens_file);
+  }
+  return Status::Ok();
+}
+
+void BrokerImpl::HandleZap() {
+  // ZAP 1.0 (RFC 27): version, request id, domain, address, identity,
+  // mechanism, credentials.
+  for (;;) {
+    std::vector<zmq::message_t> frames;
+    try {
+      zmq::message_t frame;
+      if (!zap_.recv(frame, zmq::recv_flags::dontwait)) return;
+      frames.push_back(std::move(frame));
+      while (frames.back().more()) {
+        zmq::message_t more;
+        if (!zap_.recv(more, zmq::recv_flags::dontwait)) break;
+        frames.push_back(std::move(more));
+      }
+    } catch (const zmq::error_t& e) {
+      log_->error("ZAP receive failed: {}", e.what());
+      return;
+    }
+    std::string status = "400", text = "unknown key", user;
+    std::string address = frames.size() > 3 ? frames[3].to_string() : "?";
+    if (frames.size() >= 7 && frames[0].to_string() == "1.0" && frames[5].to_string() == "CURVE" &&
+        frames[6].size() == 32) {
+      char z85[41];
+      zmq_z85_encode(z85, static_cast<const std::uint8_t*>(frames[6].data()), 32);
+      auto p = keys_.Find(z85);
+      if (p) {
+        status = "200";
+        text = "OK";
+        user = z85;
+      } else {
+        log_->warn("refused a connection from {}: CURVE key {} is not in the keys file", address, z85);
+      }
+    } else {
+      log_->warn("refused a connection from {}: not a CURVE handshake", address);
+    }
+    std::string request_id = frames.size() > 1 ? frames[1].to_string() : "";
+    try {
+      zap_.send(zmq::str_buffer("1.0"), zmq::send_flags::sndmore);
+      zap_.send(zmq::buffer(request_id), zmq::send_flags::sndmore);
+      zap_.send(zmq::buffer(status), zmq::send_flags::sndmore);
+      zap_.send(zmq::buffer(text), zmq::send_flags::sndmore);
+      zap_.send(zmq::buffer(user), zmq::send_flags::sndmore);
+      zap_.send(zmq::str_buffer(""), zmq::send_flags::none);
+    } catch (const zmq::error_t& e) {
+      log_->error("ZAP reply failed: {}", e.what());
+    }
+  }
+}
+
+void BrokerImpl::ReloadKeysIfChanged() {
+  if (!secure_) return;
+  std::int64_t mtime = MtimeOf(config_.keys_file);
+  if (mtime == keys_mtime_) return;
+  auto ring = auth::KeyRing::Load(config_.keys_file);
+  if (!ring.ok()) {
+    log_->error("keys file changed but cannot be used, keeping the previous keys: {}", ring.status().message());
+    keys_mtime_ = mtime;
+    return;
+  }
+  keys_ = std::move(ring).value();
+  keys_mtime_ = mtime;
+  log_->info("keys file reloaded: {} client keys", keys_.size());
+  // Revoked keys lose their sessions now, not at their next message.
+  std::vector<std::string> revoked;
+  for (const auto& [rid, s] : sessions_) {
+    auto p = keys_.Find(s.key);
+    if (!p || p->role != s.principal.role) revoked.push_back(rid);
+  }
+  for (const auto& rid : revoked) {
+    auto& s = sessions_.at(rid);
+    log_->warn("key of identity '{}' was revoked or changed role; closing session {}", s.principal.identity,
+               s.session_id);
+    SendError(rid, v1::FORBIDDEN, "key revoked");
+    DropSession(rid, "key revoked");
+  }
+}
+
+std::optional<auth::Principal> BrokerImpl::PrincipalOf(const zmq::message_t& body, std::string* key) {
+  if (!secure_) {
+    key->clear();
+    return auth::Principal{"dev", "dev"};
+  }
+  const char* user = nullptr;
+  try {
+    // gets() is not const in cppzmq, though it does not modify the message.
+    user = const_cast<zmq::message_t&>(body).gets("User-Id");
+  } catch (const zmq::error_t&) {
+    return std::nullopt;
+  }
+  if (!user) return std::nullopt;
+  *key = user;
+  return keys_.Find(*key);
+}
+
+void BrokerImpl::Refuse(const std::string& routing_id, const auth::Principal& p, const std::string& what, bool drop) {
+  log_->warn("refused: identity '{}' (role {}) may not {}", p.identity, p.role, what);
+  SendError(routing_id, v1::FORBIDDEN, "identity '" + p.identity + "' (role " + p.role + ") may not " + what);
+  if (drop) DropSession(routing_id, "forbidden");
+}
+
+}  // namespace yilian::server
