@@ -1,0 +1,128 @@
+#include "cli/http_api.h"
+
+#include <httplib.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+
+#include <google/protobuf/util/json_util.h>
+
+#include "yilian/v1/tracking.pb.h"
+
+namespace yilian::cli {
+namespace {
+
+struct Target {
+  std::string host;
+  int port = 0;
+};
+
+// "HOST:PORT", also accepted with an http:// prefix or a trailing slash.
+bool ParseTarget(std::string text, Target* out, std::string* error) {
+  if (text.rfind("http://", 0) == 0) text = text.substr(7);
+  while (!text.empty() && text.back() == '/') text.pop_back();
+  auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == text.size()) {
+    *error = "--http '" + text + "' is not HOST:PORT";
+    return false;
+  }
+  std::string host = text.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  std::string port = text.substr(colon + 1);
+  if (port.find_first_not_of("0123456789") != std::string::npos || port.size() > 5 || std::stoi(port) < 1 ||
+      std::stoi(port) > 65535) {
+    *error = "--http '" + text + "': port must be 1..65535";
+    return false;
+  }
+  out->host = host;
+  out->port = std::stoi(port);
+  return true;
+}
+
+bool ReadToken(const HttpFlags& flags, std::string* token, std::string* error) {
+  if (flags.token_file.empty()) {
+    const char* env = std::getenv("YILIAN_TOKEN");
+    *token = env ? env : "";
+    return true;
+  }
+  std::ifstream in(flags.token_file);
+  if (!in || !std::getline(in, *token)) {
+    *error = "cannot read a token from --token-file '" + flags.token_file + "'";
+    return false;
+  }
+  while (!token->empty() && (token->back() == '\r' || token->back() == ' ')) token->pop_back();
+  if (token->empty()) {
+    *error = "--token-file '" + flags.token_file + "' starts with an empty line";
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+void AddHttpFlags(CLI::App* cmd, HttpFlags* flags) {
+  cmd->add_option("--http", flags->http, "the broker's HTTP API, HOST:PORT (its http.listen)")
+      ->envname("YILIAN_HTTP")
+      ->capture_default_str();
+  cmd->add_option("--token-file", flags->token_file,
+                  "file holding a bearer token, when the broker requires one (or set YILIAN_TOKEN)");
+}
+
+std::string UrlEncode(const std::string& value) {
+  static const char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : value) {
+    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+        c == '.' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    }
+  }
+  return out;
+}
+
+int GetAndPrint(const std::string& command, const HttpFlags& flags, const std::string& path,
+                const std::vector<std::pair<std::string, std::string>>& query) {
+  Target target;
+  std::string error, token;
+  if (!ParseTarget(flags.http, &target, &error) || !ReadToken(flags, &token, &error)) {
+    std::cerr << "yilian " << command << ": " << error << "\n";
+    return 2;
+  }
+  std::string url = path;
+  for (std::size_t i = 0; i < query.size(); ++i)
+    url += (i == 0 ? "?" : "&") + UrlEncode(query[i].first) + "=" + UrlEncode(query[i].second);
+
+  httplib::Client client(target.host, target.port);
+  client.set_connection_timeout(5);
+  client.set_read_timeout(30);
+  if (!token.empty()) client.set_bearer_token_auth(token);
+  httplib::Result res = client.Get(url, httplib::Headers{{"Accept", "application/json"}});
+  if (!res) {
+    std::cerr << "yilian " << command << ": cannot reach the broker's HTTP API at " << target.host << ":"
+              << target.port << " (" << httplib::to_string(res.error()) << " error)\n";
+    return 2;
+  }
+  std::string body = res->body;
+  while (!body.empty() && (body.back() == '\n' || body.back() == '\r')) body.pop_back();
+  if (res->status >= 200 && res->status < 300) {
+    std::cout << body << "\n" << std::flush;
+    return std::cout ? 0 : 2;
+  }
+  v1::ApiError api_error;
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = true;
+  if (google::protobuf::util::JsonStringToMessage(body, &api_error, options).ok() && !api_error.code().empty()) {
+    std::cerr << "yilian " << command << ": " << api_error.code() << ": " << api_error.message() << " (HTTP "
+              << res->status << ")\n";
+  } else {
+    std::cerr << "yilian " << command << ": HTTP " << res->status << ": " << body.substr(0, 500) << "\n";
+  }
+  return 1;
+}
+
+}  // namespace yilian::cli
