@@ -52,8 +52,6 @@ Mapped Map(const std::string& bank_code, const plugin::Delivery& d) {
   bool id_type_ok = MapPerson(ent.legal_representative(), IdTypeCodes(), /*with_phone=*/true,
                               r->mutable_legal_representative());
   r->set_address(ent.address());
-  r->set_registered_capital(ent.registered_capital().amount());
-  r->set_currency(ent.registered_capital().currency());
   r->set_effective_at(EffectiveAt(e));
 
   Requirements need;

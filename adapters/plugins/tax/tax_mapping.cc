@@ -20,7 +20,7 @@ const ItemNames& ChangeItems() {
   static const ItemNames names = {
       {"name", "纳税人名称"},       {"entity_type", "登记注册类型"}, {"legal_representative", "法定代表人"},
       {"registered_capital", "注册资本"}, {"address", "注册地址"},   {"business_scope", "经营范围"},
-      {"accounting_method", "核算方式"}, {"employee_count", "从业人数"}, {"industry_code", "行业"},
+      {"accounting_method", "核算方式"}, {"employee_count", "从业人数"},
   };
   return names;
 }
@@ -87,7 +87,6 @@ Mapped Map(const plugin::Delivery& d) {
   r->set_employee_count(ent.employee_count());
   r->set_established_on(ent.established_on());
   r->set_region_code(ent.region_code());
-  r->set_industry_code(ent.industry_code());
   r->set_registration_authority(e.authority());
   r->set_effective_at(EffectiveAt(e));
 
