@@ -125,6 +125,9 @@ const std::vector<KeyDef>& Keys() {
        [](const YAML::Node& n, BrokerConfig& c) { return ReadString(n, {}, &c.keys_file); }},
       {"security.tokens_file", "", "path", "HTTP bearer tokens with identity and role (admin|observer)",
        [](const YAML::Node& n, BrokerConfig& c) { return ReadString(n, {}, &c.tokens_file); }},
+      {"security.data_key_file", "", "path",
+       "SM4 key (64 hex chars, mode 0600) encrypting ID and phone numbers at rest; required unless --insecure-dev",
+       [](const YAML::Node& n, BrokerConfig& c) { return ReadString(n, {}, &c.data_key_file); }},
       {"security.http_read_token_required", "false", "true|false", "require a bearer token for HTTP reads too",
        [](const YAML::Node& n, BrokerConfig& c) { return ReadBool(n, &c.http_read_token_required); }},
       {"validation.strict_uscc_checksum", "true", "true|false",
@@ -136,7 +139,7 @@ const std::vector<KeyDef>& Keys() {
 
 AgencyConfig Agency(std::string id, std::vector<EventType> events, std::vector<std::string> fields,
                     std::uint32_t deadline_ms) {
-  return AgencyConfig{std::move(id), std::move(events), std::move(fields), deadline_ms};
+  return AgencyConfig{std::move(id), std::move(events), std::move(fields), deadline_ms, {}};
 }
 
 Status Fail(const std::string& origin, const std::string& key, const std::string& why) {
@@ -174,6 +177,9 @@ Status ParseAgencies(const YAML::Node& list, const std::string& origin, std::vec
       } else if (key == "deadline_ms") {
         std::string err = ReadUint(kv.second, 0, 2592000000ull, &agency.deadline_ms);
         if (!err.empty()) return Fail(origin, where + ".deadline_ms", err);
+      } else if (key == "fields") {
+        if (!kv.second.IsSequence()) return Fail(origin, where + ".fields", "expected a list of field paths");
+        for (const auto& f : kv.second) agency.fields.push_back(f.Scalar());
       } else if (key == "changed_fields") {
         if (!kv.second.IsSequence()) return Fail(origin, where + ".changed_fields", "expected a list");
         for (const auto& f : kv.second) {
@@ -182,7 +188,7 @@ Status ParseAgencies(const YAML::Node& list, const std::string& origin, std::vec
           agency.changed_fields.push_back(f.Scalar());
         }
       } else {
-        return Fail(origin, where + "." + key, "unknown key (id|events|changed_fields|deadline_ms)");
+        return Fail(origin, where + "." + key, "unknown key (id|events|changed_fields|deadline_ms|fields)");
       }
     }
     if (agency.id.empty()) return Fail(origin, where + ".id", "required");
@@ -293,7 +299,7 @@ std::string DescribeKeys() {
     out << k.name << "\n    default " << (k.default_text[0] ? k.default_text : "\"\"") << ", bounds " << k.bounds
         << "\n    " << k.description << "\n";
   }
-  out << "agencies\n    list of {id, events, changed_fields, deadline_ms}; default: tax, social_insurance, "
+  out << "agencies\n    list of {id, events, changed_fields, deadline_ms, fields}; default: tax, social_insurance, "
          "housing_fund, bank:* (deadline 4 h each)\n";
   return out.str();
 }

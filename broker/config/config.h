@@ -26,6 +26,9 @@ struct AgencyConfig {
   std::vector<std::string> changed_fields;
   // Time the agency has to settle a delivery after publish; 0: no deadline.
   std::uint32_t deadline_ms = 0;
+  // Minimum necessary: the event fields this agency may receive (paths such
+  // as "enterprise.name"); empty: the built-in default for the agency id.
+  std::vector<std::string> fields;
   // A bank agency acts only on events that concern its bank (reservation).
   bool IsBank() const { return id.rfind("bank:", 0) == 0; }
   bool IsBankTemplate() const { return id == "bank:*"; }
@@ -79,6 +82,8 @@ struct BrokerConfig {
   std::string server_key_file;
   std::string keys_file;
   std::string tokens_file;
+  // SM4 key (64 hex characters, file mode 0600) for personal fields at rest.
+  std::string data_key_file;
   bool http_read_token_required = false;
 
   std::vector<AgencyConfig> agencies;

@@ -42,6 +42,7 @@ BrokerImpl::BrokerImpl(config::BrokerConfig config, Clock* clock)
 
 Status BrokerImpl::Open() {
   if (Status s = SetUpSecurity(); !s.ok()) return s;
+  if (Status s = BuildFilters(); !s.ok()) return s;
   store::StoreOptions options;
   options.synchronous = config_.store_synchronous;
   auto store = store::Store::OpenSqlite(config_.data_dir, options);
@@ -59,6 +60,16 @@ int BrokerImpl::AgencyIndex(const std::string& id) {
   int index = static_cast<int>(agencies_.size());
   auto state = std::make_unique<AgencyState>();
   state->id = id;
+  const config::AgencyConfig* rule = router_.RuleFor(id);
+  security::FieldAllowList list = rule && !rule->fields.empty() ? security::FieldAllowList{rule->fields}
+                                                                 : security::DefaultAllowList(id);
+  auto filter = security::FieldFilter::Create(list);
+  if (filter.ok()) {
+    state->filter = std::move(filter).value();
+  } else {
+    log_->error("agency {}: field allow-list unusable, sending only the always-kept fields: {}", id,
+                filter.status().message());
+  }
   agencies_.push_back(std::move(state));
   agency_index_.emplace(id, index);
   return index;

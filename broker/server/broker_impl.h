@@ -24,6 +24,8 @@
 #include "http/actions.h"
 #include "http/http_server.h"
 #include "routing/routing.h"
+#include "security/field_cipher.h"
+#include "security/field_filter.h"
 #include "store/store.h"
 #include "validation/validation.h"
 #include "yilian/v1/protocol.pb.h"
@@ -54,6 +56,9 @@ struct Session {
 
 struct AgencyState {
   std::string id;
+  // Minimum necessary: fields this agency may see; nullopt only if the
+  // allow-list failed to compile (then only the always-kept fields go out).
+  std::optional<security::FieldFilter> filter;
   delivery::AgencyQueue queue;
   std::vector<std::string> consumers;  // routing ids, round-robin
   std::size_t next_consumer = 0;
@@ -149,6 +154,9 @@ class BrokerImpl {
   // The stored event for a delivery, from the cache or the store; nullptr
   // after a store failure.
   std::shared_ptr<const store::EventPayload> PayloadFor(Sequence seq);
+  // The event as agency `index` may see it (minimum necessary), encoded.
+  std::string ViewFor(int index, const std::string& plaintext);
+  Status BuildFilters();
   void CachePayload(Sequence seq, std::shared_ptr<const store::EventPayload> payload);
 
   // Marks the turn failed after a store error: everything staged is rolled back.
@@ -168,6 +176,7 @@ class BrokerImpl {
   auth::KeyRing keys_;
   std::optional<auth::TokenRing> tokens_;
   std::int64_t keys_mtime_ = 0;
+  std::optional<security::FieldCipher> cipher_;  // personal fields at rest
   std::string endpoint_;
   std::atomic<bool> stop_requested_{false};
 

@@ -49,7 +49,26 @@ std::shared_ptr<const store::EventPayload> BrokerImpl::PayloadFor(Sequence seq) 
     StoreFailed(loaded.status());
     return nullptr;
   }
-  auto payload = std::make_shared<const store::EventPayload>(std::move(loaded).value());
+  store::EventPayload p = std::move(loaded).value();
+  if (cipher_) {
+    // The store holds personal fields encrypted; deliveries carry them in
+    // clear (inside CURVE) to the agencies allowed to see them.
+    v1::EnterpriseEvent event;
+    if (!event.ParseFromString(p.payload)) {
+      StoreFailed(Status::Corruption("stored event seq " + std::to_string(seq) + " does not decode"));
+      return nullptr;
+    }
+    if (Status s = cipher_->DecryptPersonal(&event); !s.ok()) {
+      StoreFailed(Status::Corruption("stored event seq " + std::to_string(seq) + ": " + s.message()));
+      return nullptr;
+    }
+    p.payload.clear();
+    google::protobuf::io::StringOutputStream stream(&p.payload);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    event.SerializeToCodedStream(&coded);
+  }
+  auto payload = std::make_shared<const store::EventPayload>(std::move(p));
   CachePayload(seq, payload);
   return payload;
 }
@@ -171,7 +190,7 @@ void BrokerImpl::Dispatch(Millis now) {
 
       ++session.in_use;
       Inflight inflight{rid, payload->event_id, item->key, record.attempts, now + config_.ack_timeout_ms};
-      std::string bytes = EncodeDeliver(head, payload->payload);
+      std::string bytes = EncodeDeliver(head, ViewFor(static_cast<int>(index), payload->payload));
       on_commit_.push_back([this, rid, ikey, inflight, bytes = std::move(bytes)]() mutable {
         inflight_[ikey] = inflight;
         auto it = sessions_.find(rid);

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "common/digest.h"
 #include "common/log.h"
 #include "common/mask.h"
 #include "server/broker_impl.h"
@@ -58,11 +59,14 @@ void BrokerImpl::HandlePublish(Session& session, const v1::Publish& publish) {
     event.SerializeToCodedStream(&coded);
   }
 
+  // Duplicates are recognised by a keyed digest of the plaintext encoding
+  // (stored payloads are encrypted with a fresh IV each time).
+  std::string content_hash = cipher_ ? cipher_->ContentHash(payload) : Sm3Hex(payload);
   auto existing = store_->FindEvent(event.event_id());
   if (!existing.ok()) return StoreFailed(existing.status()), refuse(v1::STORE_UNAVAILABLE, "store read failed");
   if (existing.value().has_value()) {
     const store::EventSummary& found = *existing.value();
-    if (found.payload != payload) {
+    if (found.content_hash != content_hash) {
       log_->warn("conflict: event {} published again with different content", event.event_id());
       return refuse(v1::CONFLICT, "event_id '" + event.event_id() +
                                       "' was already published with different content");
@@ -113,7 +117,19 @@ void BrokerImpl::HandlePublish(Session& session, const v1::Publish& publish) {
   stored.revision = event.revision();
   stored.type = event.type();
   stored.agencies = std::move(agencies).value();
-  stored.payload = std::move(payload);
+  stored.content_hash = content_hash;
+  if (cipher_) {
+    v1::EnterpriseEvent sealed = event;
+    if (Status s = cipher_->EncryptPersonal(&sealed); !s.ok()) {
+      return refuse(v1::INVALID_EVENT, "personal fields cannot be encrypted: " + s.message());
+    }
+    google::protobuf::io::StringOutputStream stream(&stored.payload);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    sealed.SerializeToCodedStream(&coded);
+  } else {
+    stored.payload = payload;
+  }
   Millis now = clock_->NowMillis();
   stored.published_at = now;
   stored.enterprise_name = event.enterprise().name();
@@ -136,7 +152,7 @@ void BrokerImpl::HandlePublish(Session& session, const v1::Publish& publish) {
   std::vector<Millis> deadlines = stored.agency_deadlines;
   Millis case_deadline = stored.case_deadline_at;
   auto cached = std::make_shared<const store::EventPayload>(
-      store::EventPayload{std::move(stored.event_id), std::move(stored.payload)});
+      store::EventPayload{std::move(stored.event_id), std::move(payload)});
   on_commit_.push_back([this, rid, bytes = reply.SerializeAsString(), s, indexes = std::move(indexes),
                         uscc = std::move(stored.uscc), cached = std::move(cached), deadlines = std::move(deadlines),
                         case_deadline]() mutable {

@@ -4,6 +4,9 @@
 // the ZAP handler sets to the client's public key).
 #include <sys/stat.h>
 
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+
 #include "common/log.h"
 #include "server/broker_impl.h"
 
@@ -42,6 +45,17 @@ Status BrokerImpl::SetUpSecurity() {
     log_->info("CURVE on; broker public key {}; {} client keys from {}", server_keys_.public_key, keys_.size(),
                config_.keys_file);
   }
+  if (!config_.data_key_file.empty()) {
+    auto cipher = security::FieldCipher::LoadKeyFile(config_.data_key_file);
+    if (!cipher.ok()) return cipher.status();
+    cipher_ = std::move(cipher).value();
+    log_->info("personal fields are stored encrypted (SM4, key from {})", config_.data_key_file);
+  } else if (secure_) {
+    return Status::FailedPrecondition(
+        "security.data_key_file is required: ID and phone numbers are encrypted at rest (see docs/security.md)");
+  } else {
+    log_->warn("no security.data_key_file: ID and phone numbers are stored in clear (development only)");
+  }
   if (!config_.tokens_file.empty()) {
     auto tokens = auth::TokenRing::Load(config_.tokens_file);
     if (!tokens.ok()) return tokens.status();
@@ -49,6 +63,34 @@ Status BrokerImpl::SetUpSecurity() {
     log_->info("{} HTTP tokens from {}", tokens_->size(), config_.tokens_file);
   }
   return Status::Ok();
+}
+
+Status BrokerImpl::BuildFilters() {
+  for (const auto& a : config_.agencies) {
+    if (a.fields.empty()) continue;
+    auto f = security::FieldFilter::Create(security::FieldAllowList{a.fields});
+    if (!f.ok()) return Status::InvalidArgument("agency '" + a.id + "': fields: " + f.status().message());
+  }
+  return Status::Ok();
+}
+
+std::string BrokerImpl::ViewFor(int index, const std::string& plaintext) {
+  AgencyState& agency = *agencies_[index];
+  v1::EnterpriseEvent event;
+  if (!event.ParseFromString(plaintext)) return plaintext;  // stored by us: cannot happen
+  if (agency.filter) {
+    agency.filter->Prune(&event);
+  } else {
+    security::Prune(security::FieldAllowList{}, &event);
+  }
+  std::string out;
+  {
+    google::protobuf::io::StringOutputStream stream(&out);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    event.SerializeToCodedStream(&coded);
+  }
+  return out;
 }
 
 void BrokerImpl::HandleZap() {

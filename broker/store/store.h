@@ -36,6 +36,7 @@ struct StoreOptions {
 
 struct EventSummary {
   Sequence seq = 0;
+  std::string content_hash;
   std::string payload;
   std::vector<std::string> agencies;
 };

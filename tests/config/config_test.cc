@@ -123,7 +123,8 @@ TEST(ConfigScalarKeys, EveryDescribedKeyIsCoveredByTheseTests) {
   std::set<std::string> covered = {"listen", "data_dir", "log.level", "log.file", "retry.multiplier",
                                    "retry.jitter", "store.synchronous", "validation.strict_uscc_checksum",
                                    "http.listen", "security.server_key_file", "security.keys_file",
-                                   "security.tokens_file", "security.http_read_token_required", "agencies"};
+                                   "security.tokens_file", "security.http_read_token_required", "security.data_key_file",
+                                   "agencies"};
   for (const auto& k : UintKeys()) covered.insert(k.key);
   std::istringstream lines(DescribeKeys());
   std::string line;

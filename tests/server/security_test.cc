@@ -7,9 +7,15 @@
 
 #include <httplib.h>
 
+#include <map>
+#include <set>
+
 #include <gtest/gtest.h>
 
 #include "auth/keys.h"
+#include "security/field_filter.h"
+#include "validation/json.h"
+#include "yilian/v1/tracking.pb.h"
 #include "cli/sample.h"
 #include "client/consumer.h"
 #include "client/publisher.h"
@@ -31,17 +37,21 @@ class SecurityTest : public ::testing::Test {
     tax_ = Keygen("tax-1");
     tax_rotated_ = Keygen("tax-2");
     stranger_ = Keygen("stranger");
+    fund_ = Keygen("fund-1");
     WriteKeys({{"platform", "publisher", platform_}, {"tax-adapter", "agency:tax", tax_},
-               {"tax-adapter", "agency:tax", tax_rotated_}});
+               {"tax-adapter", "agency:tax", tax_rotated_}, {"fund-adapter", "agency:housing_fund", fund_}});
     testing::WriteFile(dir_ + "/tokens.yaml",
                        "tokens:\n"
                        "  - {identity: ops, role: admin, token: \"" + std::string(40, 'a') + "\"}\n"
                        "  - {identity: auditor, role: observer, token: \"" + std::string(40, 'o') + "\"}\n");
     chmod((dir_ + "/tokens.yaml").c_str(), 0600);
+    testing::WriteFile(dir_ + "/data.key", std::string(64, 'c') + "\n");
+    chmod((dir_ + "/data.key").c_str(), 0600);
     testing::WriteFile(broker_->config_path(),
                        testing::ReadFile(broker_->config_path()) + "security:\n  server_key_file: " + dir_ +
                            "/broker.key\n  keys_file: " + dir_ + "/keys.yaml\n  tokens_file: " + dir_ +
-                           "/tokens.yaml\nagencies:\n  - id: tax\n    events: [ESTABLISHED]\n");
+                           "/tokens.yaml\n  data_key_file: " + dir_ + "/data.key\nagencies:\n  - id: tax\n    events: [ESTABLISHED, CHANGED]\n"
+                           "  - id: housing_fund\n    events: [ESTABLISHED, CHANGED]\n");
     broker_->set_insecure(false);
     broker_->Start();
   }
@@ -91,7 +101,7 @@ class SecurityTest : public ::testing::Test {
   zmq::context_t context_{1};
   std::unique_ptr<BrokerProcess> broker_;
   std::string dir_;
-  Key server_, platform_, tax_, tax_rotated_, stranger_;
+  Key server_, platform_, tax_, tax_rotated_, stranger_, fund_;
 };
 
 TEST_F(SecurityTest, KeyFilesAreWrittenPrivate) {
@@ -198,6 +208,115 @@ TEST_F(SecurityTest, OperatorActionsNeedAnAdminToken) {
   EXPECT_EQ(c.Post("/api/v1/cases/x/resolve", admin, R"({"reason":"r"})", "application/json")->status, 404);
   // Reads are open unless security.http_read_token_required.
   EXPECT_EQ(c.Get("/api/v1/stats")->status, 200);
+}
+
+// Every set field of `m` as a path ("enterprise.legal_representative.name").
+void SetPaths(const google::protobuf::Message& m, const std::string& prefix, std::vector<std::string>* out) {
+  std::vector<const google::protobuf::FieldDescriptor*> fields;
+  m.GetReflection()->ListFields(m, &fields);
+  for (const auto* f : fields) {
+    std::string path = prefix.empty() ? f->name() : prefix + "." + f->name();
+    if (f->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE && !f->is_repeated() &&
+        f->message_type()->full_name() != "google.protobuf.Timestamp") {
+      SetPaths(m.GetReflection()->GetMessage(m, f), path, out);
+    } else {
+      out->push_back(path);
+    }
+  }
+}
+
+bool Allowed(const std::string& path, const security::FieldAllowList& list) {
+  for (const char* always : {"event_id", "type", "uscc", "revision", "occurred_at"})
+    if (path == always) return true;
+  for (const auto& p : list.paths)
+    if (path == p || path.rfind(p + ".", 0) == 0) return true;
+  return false;
+}
+
+TEST_F(SecurityTest, AgenciesGetOnlyTheirFieldsAlsoOnRetryAndReplayAndNothingPersonalLeaks) {
+  sample::SampleOptions so;
+  so.seed = 23;
+  so.enterprises = 3;
+  so.events_per_enterprise = 2;
+  so.deregister_fraction = 0;
+  so.banks = {};
+  auto events = sample::Generate(so);
+  std::vector<std::string> secrets;  // every ID and phone number of the sample
+  for (const auto& e : events) {
+    for (const auto* p : {&e.enterprise().legal_representative(), &e.enterprise().contact()}) {
+      if (!p->id_number().empty()) secrets.push_back(p->id_number());
+      if (!p->phone().empty()) secrets.push_back(p->phone());
+    }
+  }
+  ASSERT_GE(secrets.size(), 6u);
+  client::Publisher pub(context_, Options(platform_));
+  for (const auto& e : events) pub.Publish(e);
+  std::size_t acked = 0;
+  ASSERT_TRUE(PollUntil([&] {
+    pub.Poll(10, [&](std::uint64_t, const v1::PublishAck& a) { EXPECT_EQ(a.status(), v1::ACCEPTED) << a.message(); ++acked; });
+    return acked == events.size();
+  }, 10000));
+
+  std::map<std::string, std::vector<v1::Deliver>> received;
+  auto consume = [&](const Key& key, const std::string& agency, std::size_t n, bool retry_first) {
+    client::Consumer c(context_, Options(key, agency));
+    std::set<std::string> retried;
+    EXPECT_TRUE(PollUntil([&] {
+      if (auto d = c.Receive(10)) {
+        received[agency].push_back(*d);
+        v1::Result r;
+        r.set_event_id(d->event_id());
+        r.set_agency(agency);
+        bool retry = retry_first && retried.insert(d->event_id()).second;
+        r.set_outcome(retry ? v1::OUTCOME_RETRY : v1::OUTCOME_PROCESSED);
+        r.set_retry_after_ms(1);
+        r.set_reference("R-" + d->event_id());
+        c.Answer(r);
+      }
+      return received[agency].size() >= n && c.unacknowledged() == 0;
+    }, 20000)) << agency;
+  };
+  // Tax answers RETRY to every first delivery, so it sees retries too.
+  consume(tax_, "tax", events.size() * 2, true);
+  consume(fund_, "housing_fund", 3, false);  // the establishments; names do not change here
+  // Replay the housing fund: the replayed deliveries are filtered as well.
+  httplib::Client http("127.0.0.1", broker_->http_port());
+  httplib::Headers admin = {{"Authorization", "Bearer " + std::string(40, 'a')}};
+  auto replay = http.Post("/api/v1/agencies/housing_fund/replay", admin, R"({"since":"2000-01-01T00:00:00Z"})",
+                          "application/json");
+  ASSERT_TRUE(replay);
+  ASSERT_EQ(replay->status, 200) << replay->body;
+  v1::ActionResult replayed;
+  ASSERT_TRUE(json::Parse(replay->body, &replayed).ok());
+  ASSERT_GE(replayed.affected(), 3u);
+  std::size_t before = received["housing_fund"].size();
+  consume(fund_, "housing_fund", before + replayed.affected(), false);
+
+  std::size_t retries = 0, replays = 0;
+  for (const auto& [agency, deliveries] : received) {
+    auto allow = security::DefaultAllowList(agency);
+    for (const auto& d : deliveries) {
+      if (d.attempt() > 1) ++retries;
+      if (d.replay()) ++replays;
+      std::vector<std::string> paths;
+      SetPaths(d.event(), "", &paths);
+      for (const auto& p : paths) EXPECT_TRUE(Allowed(p, allow)) << agency << " received " << p;
+      EXPECT_FALSE(d.event().enterprise().has_contact()) << agency << " received the contact person";
+    }
+  }
+  EXPECT_GT(retries, 0u);
+  EXPECT_GE(replays, replayed.affected());
+
+  // At rest: the raw database files hold no ID or phone number in clear.
+  broker_->Stop();
+  std::string raw = testing::ReadFile(broker_->data_dir() + "/yilian.db") +
+                    testing::ReadFile(broker_->data_dir() + "/yilian.db-wal");
+  ASSERT_GT(raw.size(), 10000u);
+  for (const auto& secret : secrets) EXPECT_EQ(raw.find(secret), std::string::npos) << "found in the store in clear";
+  // Logs: the broker's, in full, never carry them unmasked.
+  std::string log = Log();
+  ASSERT_FALSE(log.empty());
+  for (const auto& secret : secrets) EXPECT_EQ(log.find(secret), std::string::npos) << "found in the broker log";
 }
 
 TEST(SecurityStartup, InsecureModeOnlyOnLoopbackAndCurveNeedsKeys) {
