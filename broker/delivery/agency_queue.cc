@@ -33,6 +33,7 @@ void AgencyQueue::Append(std::string_view uscc, Sequence seq, std::uint32_t atte
   e.seqs.push_back(seq);
   ++pending_;
   if (!inserted) return;
+  heads_.insert(seq);
   e.head_attempts = attempts;
   if (not_before > 0) {
     e.state = HeadState::kWaiting;
@@ -55,8 +56,13 @@ void AgencyQueue::Insert(std::string_view uscc, Sequence seq) {
   if (std::find(first, e.seqs.end(), seq) != e.seqs.end()) return;
   // The head may be replaced only while it is not out with an adapter.
   auto from = e.state == HeadState::kReady ? first : first + 1;
+  Sequence old_head = e.seqs[e.head];
   e.seqs.insert(std::lower_bound(from, e.seqs.end(), seq), seq);
-  if (e.state == HeadState::kReady && e.seqs[e.head] == seq) e.head_attempts = 0;
+  if (e.state == HeadState::kReady && e.seqs[e.head] == seq) {
+    e.head_attempts = 0;
+    heads_.erase(old_head);
+    heads_.insert(seq);
+  }
   ++pending_;
 }
 
@@ -98,6 +104,7 @@ void AgencyQueue::Settle(const UsccKey& key, Sequence seq) {
   Entry& e = it->second;
   if (e.seqs[e.head] != seq) return;  // not the head: nothing to settle here
   bool was_ready = e.state == HeadState::kReady;
+  heads_.erase(seq);
   ++e.head;
   --pending_;
   e.head_attempts = 0;
@@ -105,6 +112,7 @@ void AgencyQueue::Settle(const UsccKey& key, Sequence seq) {
     entries_.erase(it);
     return;
   }
+  heads_.insert(e.seqs[e.head]);
   if (e.head >= 16 && e.head * 2 >= e.seqs.size()) {
     e.seqs.erase(e.seqs.begin(), e.seqs.begin() + e.head);
     e.head = 0;

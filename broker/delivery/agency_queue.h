@@ -17,6 +17,7 @@
 #include <deque>
 #include <optional>
 #include <queue>
+#include <set>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
@@ -76,6 +77,12 @@ class AgencyQueue {
   // Earliest not-before among released heads, or nullopt.
   std::optional<Millis> NextWakeup() const;
 
+  // The smallest unsettled sequence (it is always some enterprise's head).
+  std::optional<Sequence> Oldest() const {
+    if (heads_.empty()) return std::nullopt;
+    return *heads_.begin();
+  }
+
   std::size_t pending() const { return pending_; }
   std::size_t enterprises() const { return entries_.size(); }
 
@@ -104,6 +111,7 @@ class AgencyQueue {
   std::deque<UsccKey> ready_;  // may hold stale keys; validated on pop
   std::priority_queue<Timer, std::vector<Timer>, std::greater<Timer>> timers_;
   std::size_t pending_ = 0;
+  std::set<Sequence> heads_;  // current head of every enterprise
 };
 
 }  // namespace yilian::delivery

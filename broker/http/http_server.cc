@@ -160,6 +160,11 @@ void HttpServer::Routes() {
   s.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
     res.set_content("{\"status\":\"ok\"}", "application/json");
   });
+  if (options_.metrics) {
+    s.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+      res.set_content(options_.metrics(), "text/plain; version=0.0.4; charset=utf-8");
+    });
+  }
   s.Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
     bool ok = !options_.ready || options_.ready();
     res.status = ok ? 200 : 503;

@@ -40,6 +40,8 @@ struct HttpOptions {
   bool read_token_required = false;
   // --insecure-dev without a tokens file: operator actions allowed as "dev".
   bool dev_mode = false;
+  // Prometheus text for /metrics; unset: no /metrics.
+  std::function<std::string()> metrics;
 };
 
 class HttpServer {

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <deque>
+#include <map>
 
 #include "common/log.h"
 #include "server/broker_impl.h"
@@ -112,6 +114,7 @@ Status BrokerImpl::Run() {
     options.ready = [this] { return serving_.load(); };
     options.read_token_required = config_.http_read_token_required;
     options.dev_mode = !secure_;
+    options.metrics = [this] { return metrics_.Serialize(); };
     if (tokens_) {
       // The ring is immutable after start-up: safe to read from HTTP threads.
       const auth::TokenRing* ring = &*tokens_;
@@ -186,6 +189,7 @@ void BrokerImpl::Turn() {
   if (now >= next_deadline_sweep_ && !turn_failed_) {
     ReloadKeysIfChanged();
     SweepDeadlines(now);
+    UpdateGauges(now);
     next_deadline_sweep_ = now + 1000;
   }
 
@@ -219,7 +223,9 @@ void BrokerImpl::Turn() {
 
   if (in_transaction_) {
     if (!turn_failed_) {
+      auto t0 = std::chrono::steady_clock::now();
       if (Status s = store_->Commit(); !s.ok()) StoreFailed(s);
+      metrics_.Commit(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     }
     if (turn_failed_) store_->Rollback();
     in_transaction_ = false;
@@ -239,6 +245,21 @@ void BrokerImpl::Turn() {
     }
   }
   Flush();
+}
+
+void BrokerImpl::UpdateGauges(Millis now) {
+  for (const auto& a : agencies_) {
+    metrics_.QueueDepth(a->id, static_cast<double>(a->queue.pending()));
+    double age = 0;
+    if (auto oldest = a->queue.Oldest()) {
+      auto row = store_->GetCase(*oldest);
+      if (row.ok() && row.value()) age = static_cast<double>(now - row.value()->published_at) / 1000.0;
+    }
+    metrics_.OldestWaiting(a->id, age);
+  }
+  std::map<std::string, double> roles = {{"PUBLISHER", 0}, {"CONSUMER", 0}, {"WATCHER", 0}};
+  for (const auto& [rid, s] : sessions_) roles[v1::ClientRole_Name(s.role)] += 1;
+  for (const auto& [role, n] : roles) metrics_.Sessions(role, n);
 }
 
 void BrokerImpl::StoreFailed(const Status& status) {

@@ -26,6 +26,7 @@
 #include "routing/routing.h"
 #include "security/field_cipher.h"
 #include "security/field_filter.h"
+#include "server/metrics.h"
 #include "store/store.h"
 #include "validation/validation.h"
 #include "yilian/v1/protocol.pb.h"
@@ -210,6 +211,8 @@ class BrokerImpl {
   std::unordered_set<InflightKey> replays_;
   std::vector<std::string> audit_lines_;
   http::ActionQueue actions_;
+  BrokerMetrics metrics_;
+  void UpdateGauges(Millis now);
   std::unique_ptr<http::HttpServer> http_;
   std::atomic<bool> serving_{false};
 

@@ -191,7 +191,8 @@ void BrokerImpl::Dispatch(Millis now) {
       ++session.in_use;
       Inflight inflight{rid, payload->event_id, item->key, record.attempts, now + config_.ack_timeout_ms};
       std::string bytes = EncodeDeliver(head, ViewFor(static_cast<int>(index), payload->payload));
-      on_commit_.push_back([this, rid, ikey, inflight, bytes = std::move(bytes)]() mutable {
+      on_commit_.push_back([this, rid, ikey, inflight, index, bytes = std::move(bytes)]() mutable {
+        metrics_.Delivered(agencies_[index]->id);
         inflight_[ikey] = inflight;
         auto it = sessions_.find(rid);
         if (it != sessions_.end()) it->second.inflight.insert(ikey);
@@ -266,9 +267,11 @@ void BrokerImpl::StageRelease(InflightKey ikey, const Inflight& inflight, Releas
     ReturnCredit(inflight.routing_id, ikey);
     Sequence s = ikey >> 16;
     if (dead) {
+      metrics_.DeadLetter(agencies_[index]->id);
       agencies_[index]->queue.Settle(inflight.key, s);
       replays_.erase(ikey);
     } else {
+      metrics_.Retry(agencies_[index]->id);
       agencies_[index]->queue.Release(inflight.key, s, inflight.attempts, not_before);
     }
   });
@@ -447,13 +450,22 @@ void BrokerImpl::HandleResult(Session& session, const v1::Result& result) {
              ack->event_id(), record.seq, record.uscc, agency_id, attempts);
 
   ack->set_status(v1::RESULT_RECORDED);
-  on_commit_.push_back([this, rid, reply, ikey, index, key, seq = record.seq, effect, attempts, not_before] {
+  std::string outcome_name = outcome == v1::OUTCOME_ACCEPTED    ? "accepted"
+                             : outcome == v1::OUTCOME_PROCESSED ? "processed"
+                             : outcome == v1::OUTCOME_REJECTED  ? "rejected"
+                                                                : "retry";
+  bool dead_now = record.state == DeliveryState::kDead && effect != Effect::kNone;
+  on_commit_.push_back([this, rid, reply, ikey, index, key, seq = record.seq, effect, attempts, not_before,
+                        outcome_name, dead_now] {
     auto inf = inflight_.find(ikey);
     if (inf != inflight_.end()) {
       ReturnCredit(inf->second.routing_id, ikey);
       inflight_.erase(inf);
     }
     AgencyState& agency = *agencies_[index];
+    metrics_.Result(agency.id, outcome_name);
+    if (effect == Effect::kRelease) metrics_.Retry(agency.id);
+    if (dead_now) metrics_.DeadLetter(agency.id);
     switch (effect) {
       case Effect::kHold: agency.queue.Hold(key, seq); break;
       case Effect::kSettle:

@@ -22,6 +22,7 @@ void BrokerImpl::HandlePublish(Session& session, const v1::Publish& publish) {
     ack->set_status(v1::REFUSED);
     ack->set_error(code);
     ack->set_message(ScrubPersonalData(message));
+    metrics_.Published("refused");
     Reply(rid, reply);
   };
 
@@ -76,7 +77,10 @@ void BrokerImpl::HandlePublish(Session& session, const v1::Publish& publish) {
     for (const auto& a : found.agencies) ack->add_agencies(a);
     // A duplicate may race the original's commit in this same turn: confirm
     // only after the turn commits, like the original.
-    on_commit_.push_back([this, rid, reply] { Reply(rid, reply); });
+    on_commit_.push_back([this, rid, reply] {
+      metrics_.Published("duplicate");
+      Reply(rid, reply);
+    });
     on_abort_.push_back([this, rid, reply]() mutable {
       auto* a = reply.mutable_publish_ack();
       a->set_status(v1::REFUSED);
@@ -163,6 +167,7 @@ void BrokerImpl::HandlePublish(Session& session, const v1::Publish& publish) {
     AddDeadline(case_deadline, s, -1);
     log_->debug("accepted event {} uscc {} seq {} for {} agencies", cached->event_id, uscc, s, indexes.size());
     CachePayload(s, std::move(cached));
+    metrics_.Published("accepted");
     ReplyBytes(rid, std::move(bytes));
   });
   on_abort_.push_back([this, rid, correlation = publish.correlation_id(), event_id = ack->event_id()] {

@@ -56,7 +56,11 @@ void BrokerImpl::StageCaseRecompute(Sequence seq, Millis now) {
     return StoreFailed(s);
   Audit("case seq=" + std::to_string(seq) + " " + v1::CaseState_Name(static_cast<v1::CaseState>(before)) + "->" +
         v1::CaseState_Name(static_cast<v1::CaseState>(next)));
-  if (next == CaseState::kCompleted) StageCaseUpdate(seq, v1::CASE_COMPLETED, "", now);
+  if (next == CaseState::kCompleted) {
+    StageCaseUpdate(seq, v1::CASE_COMPLETED, "", now);
+    double seconds = static_cast<double>(now - row.value()->published_at) / 1000.0;
+    on_commit_.push_back([this, seconds] { metrics_.CaseCompleted(seconds); });
+  }
   if (next == CaseState::kAttention) StageCaseUpdate(seq, v1::CASE_NEEDS_ATTENTION, "", now);
 }
 
@@ -117,6 +121,7 @@ void BrokerImpl::SweepDeadlines(Millis now) {
       Audit("case seq=" + std::to_string(d.seq) + " OVERDUE");
       log_->warn("case seq {} uscc {} is overdue", d.seq, row.value()->uscc);
       StageCaseUpdate(d.seq, v1::CASE_OVERDUE, "", now);
+      on_commit_.push_back([this] { metrics_.Overdue(""); });
       continue;
     }
     const std::string& agency = agencies_[d.agency]->id;
@@ -130,6 +135,7 @@ void BrokerImpl::SweepDeadlines(Millis now) {
     Audit("delivery seq=" + std::to_string(d.seq) + " agency=" + agency + " OVERDUE");
     log_->warn("delivery seq {} uscc {} agency {} is overdue", d.seq, row.value()->uscc, agency);
     StageCaseUpdate(d.seq, v1::CASE_OVERDUE, agency, now);
+    on_commit_.push_back([this, agency] { metrics_.Overdue(agency); });
   }
 }
 

@@ -7,6 +7,8 @@
 #include <httplib.h>
 
 #include <map>
+#include <regex>
+#include <sstream>
 
 #include <gtest/gtest.h>
 
@@ -354,6 +356,65 @@ TEST_F(TrackingTest, ResolveByHandAndApiErrors) {
   v1::ApiError e;
   ASSERT_TRUE(json::Parse(err, &e).ok()) << err;
   EXPECT_EQ(e.code(), "NOT_FOUND");
+}
+
+}  // namespace
+}  // namespace yilian
+
+namespace yilian {
+namespace {
+
+// Parses Prometheus text exposition format 0.0.4 strictly enough to catch a
+// malformed line: comments, and `name{label="value",...} number`.
+bool ParsePrometheus(const std::string& text, std::map<std::string, double>* samples, std::string* error) {
+  static const std::regex kSample(R"(^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([a-zA-Z_][a-zA-Z0-9_]*="(\\.|[^"\\])*"(,[a-zA-Z_][a-zA-Z0-9_]*="(\\.|[^"\\])*")*,?)?\})? ([-+]?([0-9.]+([eE][-+]?[0-9]+)?|Inf|NaN))( [0-9]+)?$)");
+  static const std::regex kComment(R"(^# (HELP|TYPE) [a-zA-Z_:][a-zA-Z0-9_:]*( .*)?$)");
+  std::istringstream lines(text);
+  std::string line;
+  int n = 0;
+  while (std::getline(lines, line)) {
+    ++n;
+    if (line.empty()) continue;
+    std::smatch m;
+    if (line[0] == '#') {
+      if (!std::regex_match(line, kComment)) return *error = "line " + std::to_string(n) + ": " + line, false;
+      continue;
+    }
+    if (!std::regex_match(line, m, kSample)) return *error = "line " + std::to_string(n) + ": " + line, false;
+    std::string key = line.substr(0, line.rfind(' '));
+    (*samples)[key] = std::stod(m[8].str() == "Inf" ? "inf" : m[8].str());
+  }
+  return true;
+}
+
+TEST_F(TrackingTest, MetricsAreValidPrometheusTextAndCountTheWork) {
+  StartBroker();
+  auto events = Sample(4, 1, 29, {});
+  std::vector<std::unique_ptr<Process>> agencies;
+  agencies.push_back(Consume("tax", {"--reject-pattern", "-2$"}));
+  for (std::string a : {"social_insurance", "housing_fund"}) agencies.push_back(Consume(a));
+  PublishAll(events);
+  ASSERT_TRUE(PollUntil([&] { return Stats().in_progress() == 0; }, 20000));
+  std::map<std::string, double> samples;
+  ASSERT_TRUE(PollUntil([&] {
+    samples.clear();
+    auto [status, body] = Get("/metrics");
+    std::string error;
+    EXPECT_EQ(status, 200);
+    EXPECT_TRUE(ParsePrometheus(body, &samples, &error)) << error;
+    return samples["yilian_queue_depth{agency=\"tax\"}"] == 0 && samples.count("yilian_sessions{role=\"CONSUMER\"}") &&
+           samples["yilian_sessions{role=\"CONSUMER\"}"] == 3;
+  }, 10000));
+  EXPECT_EQ(samples["yilian_publishes_total{result=\"accepted\"}"], 4);
+  EXPECT_EQ(samples["yilian_deliveries_total{agency=\"tax\"}"], 4);
+  EXPECT_EQ(samples["yilian_results_total{agency=\"tax\",outcome=\"rejected\"}"], 1);
+  EXPECT_EQ(samples["yilian_results_total{agency=\"tax\",outcome=\"processed\"}"], 3);
+  EXPECT_EQ(samples["yilian_case_completion_seconds_count"], 3);
+  EXPECT_GT(samples["yilian_store_commit_seconds_count"], 0);
+  EXPECT_TRUE(samples.count("yilian_oldest_waiting_seconds{agency=\"tax\"}"));
+  // /healthz and /readyz besides.
+  EXPECT_EQ(Get("/healthz").first, 200);
+  EXPECT_EQ(Get("/readyz").first, 200);
 }
 
 }  // namespace
