@@ -78,10 +78,12 @@ Decision HousingFund(const SimSpec& s, const av1::AgencySubmission& sub, double 
   const av1::HousingFundRecord& r = sub.housing_fund();
   std::string account = Region(sub.uscc()).substr(0, 4) + Digits(StableHash(s.seed, sub.uscc(), "hf-unit"), 12);
   if (r.action() == "OPEN") {
-    if (r.bank_code().empty())
-      return Reject("NO_BANK_ACCOUNT", "单位未开立或预约银行结算账户，无法办理住房公积金缴存登记");
+    // The centre checks for the unit's corporate account on its own; at
+    // establishment it is often only reserved, hence pre-opened, and some
+    // centres refuse to open online without one.
+    if (u < s.reject_rate / 2)
+      return Reject("NO_BANK_ACCOUNT", "单位尚未开立银行结算账户，暂不能网上办理住房公积金缴存登记");
     if (u < s.reject_rate) return Reject("LR_MISMATCH", "法定代表人信息与登记信息不一致，请核实后重新提交");
-    // The corporate account is only reserved at establishment: pre-opened.
     return Processed(account + "/PRE_OPENED");
   }
   if (r.action() == "CLOSE") {

@@ -19,9 +19,7 @@ struct SimSpec {
   // Processing delay, uniform in [min, max].
   int delay_min_ms = 200;
   int delay_max_ms = 2000;
-  // Fraction of submissions refused for one of the agency's reasons (rules
-  // that always refuse, such as a housing fund account without a bank, come
-  // on top).
+  // Fraction of submissions refused for one of the agency's reasons.
   double reject_rate = 0.1;
 };
 

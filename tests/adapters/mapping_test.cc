@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include "adapters_test_util.h"
+#include "cli/sample.h"
+#include "security/field_filter.h"
 #include "plugins/bank/bank_mapping.h"
 #include "plugins/housing_fund/housing_fund_mapping.h"
 #include "plugins/social_insurance/social_insurance_mapping.h"
@@ -134,6 +136,7 @@ TEST(SocialInsuranceMapping, EachEventType) {
   EXPECT_EQ(r.industry_code(), "I6513");
   EXPECT_EQ(r.legal_representative().id_type_code(), "01");
   EXPECT_EQ(r.address(), "福建省厦门市湖里区观日路12号3层");
+  EXPECT_EQ(r.established_on(), "2026-11-27");
 
   av1::EnterpriseEvent changed = MakeEvent(av1::CHANGED);
   Change(&changed, "name", "厦门鹭岛软件科技有限公司", "厦门鹭岛数字科技集团有限公司");
@@ -174,8 +177,8 @@ TEST(HousingFundMapping, EachEventType) {
   EXPECT_EQ(r.unit_name(), "厦门鹭岛软件科技有限公司");
   EXPECT_EQ(r.legal_representative().name(), "陈伟");
   EXPECT_EQ(r.legal_representative().id_type_code(), "01");
-  EXPECT_EQ(r.bank_code(), "ICBC");
-  EXPECT_EQ(r.bank_branch_code(), "ICBC-XM-1");
+  EXPECT_EQ(r.address(), "福建省厦门市湖里区观日路12号3层");
+  EXPECT_EQ(sink::ToJson(m.submission).find("ICBC"), std::string::npos);  // the bank is not the centre's business
 
   av1::EnterpriseEvent changed = MakeEvent(av1::CHANGED);
   Change(&changed, "legal_representative", "陈伟", "林芳");
@@ -274,6 +277,36 @@ TEST(SampleEvents, MapForEveryAgency) {
     EXPECT_NE(housing_fund::Map(Deliver(e, "housing_fund")).kind, Kind::kIncomplete) << e.event_id();
     if (e.bank_reservation().bank_code() == "ICBC") {
       EXPECT_NE(bank::Map("ICBC", Deliver(e, "bank:ICBC")).kind, Kind::kIncomplete) << e.event_id();
+    }
+  }
+}
+
+// The broker prunes each event to the agency's allow list before delivery
+// (broker/security): the plugins must map pruned events exactly as full ones.
+TEST(SampleEvents, PrunedToTheBrokersAllowListMapTheSame) {
+  sample::SampleOptions o;
+  o.seed = 8;
+  o.enterprises = 8;
+  o.events_per_enterprise = 4;
+  o.deregister_fraction = 0.5;
+  o.banks = {"ICBC"};
+  for (const v1::EnterpriseEvent& full : sample::Generate(o)) {
+    for (std::string agency : {"tax", "social_insurance", "housing_fund", "bank:ICBC"}) {
+      v1::EnterpriseEvent pruned = full;
+      security::Prune(security::DefaultAllowList(agency), &pruned);
+      av1::EnterpriseEvent a = test::ToAgencyView(full), b = test::ToAgencyView(pruned);
+      auto map = [&](const av1::EnterpriseEvent& e) {
+        plugin::Delivery d = Deliver(e, agency);
+        if (agency == "tax") return tax::Map(d);
+        if (agency == "social_insurance") return social_insurance::Map(d);
+        if (agency == "housing_fund") return housing_fund::Map(d);
+        return bank::Map("ICBC", d);
+      };
+      Mapped from_full = map(a), from_pruned = map(b);
+      EXPECT_EQ(from_pruned.kind, from_full.kind) << agency << " " << full.event_id() << ": " << from_pruned.detail;
+      from_full.submission.clear_submitted_at();
+      from_pruned.submission.clear_submitted_at();
+      EXPECT_EQ(sink::ToJson(from_pruned.submission), sink::ToJson(from_full.submission)) << agency;
     }
   }
 }

@@ -47,10 +47,6 @@ Mapped Map(const plugin::Delivery& d) {
   bool id_type_ok = MapPerson(ent.legal_representative(), IdTypeCodes(), /*with_phone=*/false,
                               r->mutable_legal_representative());
   r->set_address(ent.address());
-  // The reserved bank, so the centre can pair the unit with its corporate
-  // account; the centre decides whether it can open without one.
-  r->set_bank_code(e.bank_reservation().bank_code());
-  r->set_bank_branch_code(e.bank_reservation().branch_code());
   r->set_effective_at(EffectiveAt(e));
 
   Requirements need;

@@ -64,6 +64,7 @@ Mapped Map(const plugin::Delivery& d) {
   bool id_type_ok = MapPerson(ent.legal_representative(), IdTypeCodes(), /*with_phone=*/false,
                               r->mutable_legal_representative());
   r->set_address(ent.address());
+  r->set_established_on(ent.established_on());
   r->set_effective_at(EffectiveAt(e));
 
   Requirements need;
