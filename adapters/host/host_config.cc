@@ -84,9 +84,13 @@ Result<HostConfig> ParseHostConfig(const std::string& yaml_text, const std::stri
       for (const auto& kv : top.second) {
         std::string key = kv.first.as<std::string>();
         std::string path = "adapter." + key;
-        if (key == "state_dir") {
-          if (!kv.second.IsScalar()) return Fail(origin, path, "expected a path");
-          c.state_dir = kv.second.Scalar();
+        std::string HostConfig::*text_field = key == "state_dir"    ? &HostConfig::state_dir
+                                               : key == "server_key" ? &HostConfig::server_key
+                                               : key == "key_file"   ? &HostConfig::key_file
+                                                                     : nullptr;
+        if (text_field) {
+          if (!kv.second.IsScalar()) return Fail(origin, path, "expected text");
+          c.*text_field = kv.second.Scalar();
           continue;
         }
         const IntKey* known = nullptr;
@@ -109,6 +113,9 @@ Result<HostConfig> ParseHostConfig(const std::string& yaml_text, const std::stri
   } catch (const YAML::Exception& e) {
     return Status::InvalidArgument(origin + ": " + e.what());
   }
+  if (c.server_key.empty() != c.key_file.empty())
+    return Fail(origin, c.server_key.empty() ? "adapter.server_key" : "adapter.key_file",
+                "CURVE needs both adapter.server_key and adapter.key_file");
   if (c.check_max_interval_ms < c.check_interval_ms)
     return Fail(origin, "adapter.check_max_interval_ms", "must be at least adapter.check_interval_ms");
   return c;
@@ -117,7 +124,12 @@ Result<HostConfig> ParseHostConfig(const std::string& yaml_text, const std::stri
 std::string DescribeHostConfig() {
   std::ostringstream out;
   out << "adapter.state_dir\n    default \"\" (then --state-dir is required), path\n"
-      << "    where answers not yet reported to the broker are kept (results.db); one directory per adapter\n";
+      << "    where answers not yet reported to the broker are kept (results.db); one directory per adapter\n"
+      << "adapter.server_key\n    default \"\" (plain TCP), Z85 text or a .pub file\n"
+      << "    the broker's CURVE public key (or --server-key); needs adapter.key_file\n"
+      << "adapter.key_file\n    default \"\", path (mode 0600)\n"
+      << "    this adapter's CURVE key pair from yilian keygen (or --key); its public key is listed in the\n"
+      << "    broker's keys file with role agency:<id>\n";
   for (const auto& k : IntKeys())
     out << "adapter." << k.name << "\n    default " << k.default_value << ", bounds " << k.min << ".." << k.max
         << "\n    " << k.description << "\n";

@@ -22,6 +22,10 @@ struct HostConfig {
   int check_max_interval_ms = 30000;
   int retain_hours = 168;
   int result_timeout_ms = 5000;
+  // CURVE (both or neither): the broker's public key (Z85 or a .pub file)
+  // and this adapter's key pair file (yilian keygen).
+  std::string server_key;
+  std::string key_file;
   std::vector<std::pair<std::string, std::string>> plugin;
 };
 

@@ -16,6 +16,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "auth/keys.h"
 #include "common/log.h"
 #include "host/exit_codes.h"
 #include "host/host_config.h"
@@ -38,6 +39,8 @@ struct Args {
   std::string name;
   std::string log_level = "info";
   std::string log_file;
+  std::string server_key;
+  std::string key_file;
 };
 
 // Holds an exclusive lock on <state_dir>/lock for the life of the process,
@@ -84,6 +87,12 @@ int Run(const Args& args) {
     config = std::move(parsed.value());
   }
   if (!args.state_dir.empty()) config.state_dir = args.state_dir;
+  if (!args.server_key.empty()) config.server_key = args.server_key;
+  if (!args.key_file.empty()) config.key_file = args.key_file;
+  if (config.server_key.empty() != config.key_file.empty()) {
+    log->error("CURVE needs both the broker's public key (--server-key) and this adapter's key pair (--key)");
+    return host::kExitUsage;
+  }
   if (config.state_dir.empty()) {
     log->error("no state directory: give --state-dir or adapter.state_dir (answers not yet reported live there)");
     return host::kExitUsage;
@@ -121,6 +130,17 @@ int Run(const Args& args) {
   options.client.agency = args.agency;
   options.client.credit = static_cast<std::uint32_t>(config.credit);
   options.client.name = args.name.empty() ? "yilian-adapter:" + args.agency : args.name;
+  if (!config.server_key.empty()) {
+    auto server = auth::ReadPublicKey(config.server_key);
+    auto pair = server.ok() ? auth::ReadKeyPair(config.key_file) : Result<auth::KeyPair>(server.status());
+    if (!pair.ok()) {
+      log->error("CURVE keys: {}", pair.status().message());
+      return host::kExitUsage;
+    }
+    options.client.server_public_key = server.value();
+    options.client.public_key = pair.value().public_key;
+    options.client.secret_key = pair.value().secret_key;
+  }
   options.journal_path = config.state_dir + "/results.db";
   options.check_interval_ms = config.check_interval_ms;
   options.check_max_interval_ms = config.check_max_interval_ms;
@@ -133,8 +153,8 @@ int Run(const Args& args) {
     log->error("cannot open the state journal: {}", session.status().ToString());
     return host::kExitState;
   }
-  log->info("adapter for {} connecting to {} (credit {}, state {})", args.agency, args.broker, config.credit,
-            config.state_dir);
+  log->info("adapter for {} connecting to {} (credit {}, state {}, {})", args.agency, args.broker, config.credit,
+            config.state_dir, config.server_key.empty() ? "plain TCP" : "CURVE");
   Status s = session.value()->Run(g_stop);
   session.value().reset();
   instance.value().reset();
@@ -150,7 +170,10 @@ int main(int argc, char** argv) {
   Args args;
   bool help_config = false;
   CLI::App app{"yilian-adapter: runs an agency plugin against yilian-broker"};
-  app.add_option("--broker", args.broker, "broker endpoint, e.g. tcp://127.0.0.1:7700");
+  app.add_option("--broker", args.broker, "broker endpoint, e.g. tcp://127.0.0.1:7700")->envname("YILIAN_BROKER");
+  app.add_option("--server-key", args.server_key, "the broker's CURVE public key (Z85 or a .pub file); needs --key")
+      ->envname("YILIAN_SERVER_KEY");
+  app.add_option("--key", args.key_file, "this adapter's CURVE key pair file (yilian keygen)")->envname("YILIAN_KEY");
   app.add_option("--agency", args.agency, "agency id: tax, social_insurance, housing_fund, bank:<code>");
   app.add_option("--plugin", args.plugin, "plugin NAME (yilian_plugin_NAME.so, see --plugin-dir) or PATH");
   app.add_option("--config", args.config, "YAML config file with 'adapter:' and 'plugin:' sections");

@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <map>
 
+#include "auth/keys.h"
 #include "cli/sample.h"
 #include "client/publisher.h"
 #include "sink/sink.h"
@@ -73,10 +74,39 @@ struct Agency {
 
 class EndToEndTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    root_ = testing::MakeTempDir("yilian-e2e-adapters");
-    broker_ = std::make_unique<BrokerProcess>("delivery:\n  ack_timeout_ms: 10000\n");
+  void SetUp() override { root_ = testing::MakeTempDir("yilian-e2e-adapters"); }
+
+  // Plain TCP (--insecure-dev), or CURVE with keys for the platform and for
+  // the adapters of `curve_agencies` (each its own key and agency role).
+  void StartBroker(const std::vector<std::string>& curve_agencies = {}) {
+    std::string yaml = "delivery:\n  ack_timeout_ms: 10000\n";
+    broker_ = std::make_unique<BrokerProcess>(yaml);
+    if (!curve_agencies.empty()) {
+      std::string dir = broker_->dir();
+      std::string keys = "keys:\n";
+      for (std::string name : {std::string("broker"), std::string("platform")})
+        ASSERT_TRUE(auth::WriteKeyPair(dir, name, auth::GenerateKeyPair().value()).ok());
+      keys += "  - {identity: platform, role: publisher, public: \"" +
+              auth::ReadKeyPair(dir + "/platform.key").value().public_key + "\"}\n";
+      for (const auto& agency : curve_agencies) {
+        std::string name = "adapter-" + std::to_string(keys.size());
+        ASSERT_TRUE(auth::WriteKeyPair(dir, name, auth::GenerateKeyPair().value()).ok());
+        keys += "  - {identity: " + name + ", role: \"agency:" + agency + "\", public: \"" +
+                auth::ReadKeyPair(dir + "/" + name + ".key").value().public_key + "\"}\n";
+        adapter_keys_[agency] = {"--server-key", dir + "/broker.pub", "--key", dir + "/" + name + ".key"};
+      }
+      testing::WriteFile(dir + "/keys.yaml", keys);
+      testing::WriteFile(broker_->config_path(), testing::ReadFile(broker_->config_path()) +
+                                                     "security:\n  server_key_file: " + dir +
+                                                     "/broker.key\n  keys_file: " + dir + "/keys.yaml\n");
+      broker_->set_insecure(false);
+      auto platform = auth::ReadKeyPair(dir + "/platform.key").value();
+      publisher_options_.server_public_key = auth::ReadPublicKey(dir + "/broker.pub").value();
+      publisher_options_.public_key = platform.public_key;
+      publisher_options_.secret_key = platform.secret_key;
+    }
     broker_->Start();
+    publisher_options_.endpoint = broker_->endpoint();
   }
   void TearDown() override {
     for (auto& a : agencies_) {
@@ -123,10 +153,12 @@ class EndToEndTest : public ::testing::Test {
                            sink);
     std::size_t before = testing::ReadFile(a.adapter_log()).size();
     ++a.adapter_starts;
-    a.adapter = Process::Start({Bin("adapters/host/yilian-adapter"), "--broker", broker_->endpoint(), "--agency", a.id,
-                                "--plugin", a.plugin, "--config", a.dir + "/adapter.yaml", "--state-dir",
-                                a.state_dir(), "--log-file", a.adapter_log(), "--name", "e2e-" + a.id},
-                               a.dir + "/adapter.out", a.dir + "/adapter.out");
+    std::vector<std::string> argv = {Bin("adapters/host/yilian-adapter"), "--broker", broker_->endpoint(), "--agency",
+                                     a.id, "--plugin", a.plugin, "--config", a.dir + "/adapter.yaml", "--state-dir",
+                                     a.state_dir(), "--log-file", a.adapter_log(), "--name", "e2e-" + a.id};
+    const auto& keys = adapter_keys_[a.id];
+    argv.insert(argv.end(), keys.begin(), keys.end());
+    a.adapter = Process::Start(argv, a.dir + "/adapter.out", a.dir + "/adapter.out");
     ASSERT_TRUE(PollUntil(
         [&] { return testing::ReadFile(a.adapter_log()).find("connecting to", before) != std::string::npos; }, 20000))
         << testing::ReadFile(a.dir + "/adapter.out");
@@ -145,9 +177,7 @@ class EndToEndTest : public ::testing::Test {
     o.deregister_fraction = 0.5;
     o.banks = {"ICBC", "CCB"};
     auto events = sample::Generate(o);
-    client::ClientOptions options;
-    options.endpoint = broker_->endpoint();
-    client::Publisher publisher(context_, options);
+    client::Publisher publisher(context_, publisher_options_);
     for (const auto& e : events) publisher.Publish(e);
     std::size_t confirmed = 0;
     EXPECT_TRUE(PollUntil(
@@ -238,6 +268,8 @@ class EndToEndTest : public ::testing::Test {
   std::string root_;
   std::unique_ptr<BrokerProcess> broker_;
   std::vector<std::unique_ptr<Agency>> agencies_;
+  client::ClientOptions publisher_options_;
+  std::map<std::string, std::vector<std::string>> adapter_keys_;  // agency -> CURVE flags
 };
 
 TEST_F(EndToEndTest, BatchEndsCompletedExceptWhatTheAgenciesRejected) {
@@ -246,6 +278,7 @@ TEST_F(EndToEndTest, BatchEndsCompletedExceptWhatTheAgenciesRejected) {
   AddAgency("housing_fund", "housing_fund");
   AddAgency("bank:ICBC", "bank");
   AddAgency("bank:CCB", "bank", /*http=*/true);
+  StartBroker();
   StartAll();
   auto events = PublishBatch(12, 5);
   ASSERT_TRUE(AllSettled(120000)) << Deliveries("state NOT IN (3, 4, 5)") << " deliveries unsettled";
@@ -285,6 +318,7 @@ TEST_F(EndToEndTest, BatchEndsCompletedExceptWhatTheAgenciesRejected) {
 TEST_F(EndToEndTest, KilledAdapterLosesNoResultTheAgencyGivesLater) {
   Agency& tax = AddAgency("tax", "tax");
   testing::WriteFile(tax.hold(), "");  // the bureau has not started work yet
+  StartBroker();
   StartAll();
   auto events = PublishBatch(6, 9);
   // Every establishment is in the bureau's table and ACCEPTED at the broker.
@@ -305,6 +339,7 @@ TEST_F(EndToEndTest, KilledAdapterLosesNoResultTheAgencyGivesLater) {
 TEST_F(EndToEndTest, AnswersWaitingForADownBrokerSurviveAnAdapterKill) {
   Agency& hf = AddAgency("housing_fund", "housing_fund");
   testing::WriteFile(hf.hold(), "");
+  StartBroker();
   StartAll();
   PublishBatch(5, 13);
   ASSERT_TRUE(PollUntil([&] { return Deliveries("state = 2") == 5; }, 30000));
@@ -320,6 +355,19 @@ TEST_F(EndToEndTest, AnswersWaitingForADownBrokerSurviveAnAdapterKill) {
   StartAdapter(hf);
   ASSERT_TRUE(AllSettled(60000));
   EXPECT_NE(testing::ReadFile(hf.adapter_log()).find("5 answers not yet reported"), std::string::npos);
+  CheckAgainstAgencies();
+}
+
+// The broker in its default mode: CURVE, every peer a listed key. The
+// adapter connects with its own key, whose role is agency:<id>.
+TEST_F(EndToEndTest, AdaptersConnectWithCurveKeys) {
+  AddAgency("tax", "tax");
+  AddAgency("bank:ICBC", "bank");
+  StartBroker({"tax", "bank:ICBC"});
+  StartAll();
+  PublishBatch(3, 21);
+  ASSERT_TRUE(AllSettled(60000)) << Deliveries("state NOT IN (3, 4, 5)") << " unsettled";
+  EXPECT_NE(testing::ReadFile(agencies_[0]->adapter_log()).find("CURVE"), std::string::npos);
   CheckAgainstAgencies();
 }
 
