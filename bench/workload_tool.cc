@@ -1,6 +1,7 @@
 // bench-workload: turns the JSON Lines of `yilian gen-sample` into a workload
 // file (format in harness/workload.h), so that every benchmark driver
-// publishes the same bytes without parsing JSON while it is measured:
+// publishes the same bytes without parsing JSON while it is measured. Events
+// yilian's validation would refuse are left out (see AcceptedByYilian):
 //
 //   yilian gen-sample --enterprises 5000 --events-per-enterprise 20 --banks ''
 //       --deregister-fraction 0 --target-bytes 1500 | bench-workload --out events.bin
@@ -35,7 +36,7 @@ int main(int argc, char** argv) {
   std::ofstream out(out_path, std::ios::binary | std::ios::trunc);
   out << yilian::bench::FileHeader(0);  // the count is written at the end
   std::string line, record, payload;
-  std::uint64_t count = 0, line_no = 0;
+  std::uint64_t count = 0, line_no = 0, invalid = 0;
   yilian::v1::EnterpriseEvent event;
   while ((limit == 0 || count < limit) && std::getline(in, line)) {
     ++line_no;
@@ -45,6 +46,10 @@ int main(int argc, char** argv) {
     if (!status.ok()) {
       std::cerr << "line " << line_no << ": " << status.ToString() << "\n";
       return 1;
+    }
+    if (!yilian::bench::AcceptedByYilian(event)) {
+      ++invalid;
+      continue;
     }
     payload.clear();
     event.SerializeToString(&payload);
@@ -60,6 +65,7 @@ int main(int argc, char** argv) {
     std::cerr << "cannot write " << out_path << "\n";
     return 2;
   }
-  std::fprintf(stderr, "bench-workload: %llu events -> %s\n", static_cast<unsigned long long>(count), out_path.c_str());
+  std::fprintf(stderr, "bench-workload: %llu events -> %s (%llu invalid sample events left out)\n",
+               static_cast<unsigned long long>(count), out_path.c_str(), static_cast<unsigned long long>(invalid));
   return 0;
 }

@@ -36,6 +36,9 @@ class YilianPublisher : public Publisher {
       if (it == by_correlation_.end()) return;
       std::size_t index = it->second;
       by_correlation_.erase(it);
+      if (ack.status() == v1::REFUSED && refusals_shown_++ < 5)
+        std::fprintf(stderr, "refused %s: %s %s\n", ack.event_id().c_str(), v1::ErrorCode_Name(ack.error()).c_str(),
+                     ack.message().c_str());
       on_confirm(index, ack.status() != v1::REFUSED);
     });
     return Status::Ok();
@@ -45,6 +48,7 @@ class YilianPublisher : public Publisher {
   const Workload& workload_;
   client::Publisher publisher_;
   std::unordered_map<std::uint64_t, std::size_t> by_correlation_;
+  int refusals_shown_ = 0;
 };
 
 class YilianConsumer : public Consumer {

@@ -119,6 +119,7 @@ void PrintBacklog(const RunInfo& i, const BacklogResult& r) {
   std::printf("  drained in %.1f s (%.0f events/s), peak RSS while draining %.1f MB\n", r.drain_s, r.drain_per_s,
               r.peak_rss_drain_mb);
   std::printf("  server CPU: fill %.2f s, drain %.2f s\n", r.server_cpu_fill_s, r.server_cpu_drain_s);
+  if (r.refused) std::printf("  refused %zu\n", r.refused);
   std::fflush(stdout);
 }
 
@@ -142,6 +143,7 @@ Status AppendJson(const std::string& path, const RunInfo& i, const BacklogResult
   j.Add("rss_after_restart_mb", r.rss_after_restart_mb).Add("drain_s", r.drain_s);
   j.Add("drain_per_s", r.drain_per_s).Add("peak_rss_drain_mb", r.peak_rss_drain_mb);
   j.Add("server_cpu_fill_s", r.server_cpu_fill_s).Add("server_cpu_drain_s", r.server_cpu_drain_s);
+  j.Add("refused", double(r.refused));
   return Append(path, j.str());
 }
 

@@ -62,6 +62,24 @@ class Tally {
   }
 
   std::size_t complete(bool recorded) const { return (recorded ? recorded_all_ : acked_all_).load(); }
+
+  // For a stall report: a few events not complete, with the stages each
+  // agency reached (a = acknowledged, r = recorded, - = nothing).
+  std::string Unsettled(bool recorded, std::size_t max_events) const {
+    std::string out;
+    std::size_t shown = 0;
+    for (std::size_t i = 0; i < acked_count_.size() && shown < max_events; ++i) {
+      const auto& count = recorded ? recorded_count_[i] : acked_count_[i];
+      if (count.load() == agencies_) continue;
+      out += (shown++ ? ", " : "") + std::string(workload_.at(i).id) + " [";
+      for (int a = 0; a < agencies_; ++a) {
+        auto f = flags_[i * static_cast<std::size_t>(agencies_) + static_cast<std::size_t>(a)].load();
+        out += (f & kRecorded) ? 'r' : (f & kAcked) ? 'a' : '-';
+      }
+      out += "]";
+    }
+    return out;
+  }
   std::int64_t first_ns() const { return first_ns_.load(); }
   std::int64_t last_progress_ns() const { return last_progress_ns_.load(); }
   std::size_t duplicates() const { return duplicates_.load(); }
@@ -212,14 +230,18 @@ Status WaitComplete(const Tally& tally, bool recorded, std::size_t n, Clock::tim
     std::int64_t progress = std::max(waited_from, tally.last_progress_ns());
     if (SinceNs(t0) - progress > static_cast<std::int64_t>(stall_ms) * 1000000)
       return Status::Unavailable("settling stalled: " + std::to_string(tally.complete(recorded)) + " of " +
-                                 std::to_string(n) + " events settled at every agency");
+                                 std::to_string(n) +
+                                 " events settled at every agency; not settled: " + tally.Unsettled(recorded, 10));
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   return Status::Ok();
 }
 
 // Settled events per second between the 10% and 90% marks.
-double Sustained(std::vector<std::int64_t> done_ns) {
+double Sustained(const std::vector<std::int64_t>& all_ns) {
+  std::vector<std::int64_t> done_ns;
+  for (auto t : all_ns)
+    if (t >= 0) done_ns.push_back(t);
   std::sort(done_ns.begin(), done_ns.end());
   std::size_t n = done_ns.size();
   if (n < 10) return 0;
@@ -280,7 +302,9 @@ Result<SettleResult> RunSettle(System& system, const Workload& workload, const S
   if (o.rate <= 0) settled = [&] { return tally.complete(recorded); };
   s = PublishAll(system, n, o.rate, o.topology.publish_window, t0, o.stall_timeout_ms, settled,
                  static_cast<std::size_t>(o.max_unsettled), &pub);
-  if (s.ok()) s = WaitComplete(tally, recorded, n, t0, o.stall_timeout_ms, group);
+  // Refused events are not delivered (the workload has none that yilian
+  // refuses, but a run must not hang on one).
+  if (s.ok()) s = WaitComplete(tally, recorded, n - pub.refused, t0, o.stall_timeout_ms, group);
   if (!s.ok()) return s;
   SettleResult r;
   r.server_cpu_s = ProcessCpuSeconds(pid) - cpu0;
@@ -298,7 +322,7 @@ Result<SettleResult> RunSettle(System& system, const Workload& workload, const S
   const auto& done = recorded ? tally.recorded_all_ns() : tally.acked_all_ns();
   r.settled_per_s = Sustained(done);
   std::int64_t last = *std::max_element(done.begin(), done.end());
-  r.settled_overall_per_s = static_cast<double>(n) / Secs(last - pub.first_ns);
+  r.settled_overall_per_s = static_cast<double>(n - pub.refused) / Secs(last - pub.first_ns);
   r.confirm = LatencyOf(pub.due_ns, pub.confirm_ns);
   r.settle = LatencyOf(pub.due_ns, tally.acked_all_ns());
   if (recorded) r.recorded = LatencyOf(pub.due_ns, tally.recorded_all_ns());
@@ -353,14 +377,15 @@ Result<BacklogResult> RunBacklog(System& system, const Workload& workload, const
     r.restart_ready_s = Secs(tally.first_ns()) + std::chrono::duration<double>(t0 - t_start).count();
     r.rss_after_restart_mb = ResidentMb(pid);
   }
-  s = WaitComplete(tally, recorded, n, t0, o.stall_timeout_ms, group);
+  s = WaitComplete(tally, recorded, n - pub.refused, t0, o.stall_timeout_ms, group);
   if (!s.ok()) return s;
   r.server_cpu_drain_s = ProcessCpuSeconds(pid) - cpu0;
   r.peak_rss_drain_mb = PeakResidentMb(pid);
   group.Stop();
   const auto& done = recorded ? tally.recorded_all_ns() : tally.acked_all_ns();
   r.drain_s = Secs(*std::max_element(done.begin(), done.end()) - tally.first_ns());
-  r.drain_per_s = static_cast<double>(n) / r.drain_s;
+  r.drain_per_s = static_cast<double>(n - pub.refused) / r.drain_s;
+  r.refused = pub.refused;
   return r;
 }
 

@@ -71,6 +71,7 @@ struct BacklogResult {
   double drain_s = 0, drain_per_s = 0;  // first to last delivery settled at every agency
   double peak_rss_drain_mb = -1;
   double server_cpu_fill_s = 0, server_cpu_drain_s = 0;
+  std::size_t refused = 0;
 };
 
 Result<SettleResult> RunSettle(System& system, const Workload& workload, const SettleOptions& options);

@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "cli/sample.h"
+#include "validation/validation.h"
 
 namespace yilian::bench {
 namespace {
@@ -64,6 +65,8 @@ bool ParseImage(const char* data, std::size_t bytes, std::size_t max_events, std
 
 }  // namespace
 
+bool AcceptedByYilian(const v1::EnterpriseEvent& event) { return validation::Validate(event).empty(); }
+
 void AppendRecord(std::string& out, std::string_view id, std::string_view uscc, std::string_view payload) {
   PutU32(out, static_cast<std::uint32_t>(id.size()));
   PutU32(out, static_cast<std::uint32_t>(uscc.size()));
@@ -111,12 +114,19 @@ std::unique_ptr<Workload> Workload::Generate(const GenerateOptions& o) {
   s.deregister_fraction = 0;
   s.banks = {};
   s.target_bytes = o.target_bytes;
+  // A few more than asked for: invalid sample events are left out.
+  s.events_per_enterprise = (o.events + o.events / 50 + 16 + s.enterprises - 1) / s.enterprises;
   auto events = sample::Generate(s);
-  events.resize(static_cast<std::size_t>(o.events));
-  auto w = std::unique_ptr<Workload>(new Workload());
-  w->owned_ = FileHeader(events.size());
-  std::string payload;
+  std::vector<const v1::EnterpriseEvent*> valid;
   for (const auto& e : events) {
+    if (valid.size() == static_cast<std::size_t>(o.events)) break;
+    if (AcceptedByYilian(e)) valid.push_back(&e);
+  }
+  auto w = std::unique_ptr<Workload>(new Workload());
+  w->owned_ = FileHeader(valid.size());
+  std::string payload;
+  for (const auto* p : valid) {
+    const auto& e = *p;
     payload.clear();
     e.SerializeToString(&payload);
     AppendRecord(w->owned_, e.event_id(), e.uscc(), payload);

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "yilian/v1/event.pb.h"
 
 namespace yilian::bench {
 
@@ -51,7 +52,8 @@ class Workload {
   // Maps a workload file; keeps its first max_events events (0: all).
   static Result<std::unique_ptr<Workload>> Load(const std::string& path, std::size_t max_events = 0);
   // Generates the events in memory (what `yilian gen-sample` would print
-  // for the same options, with --banks '' --deregister-fraction 0).
+  // for the same options, with --banks '' --deregister-fraction 0), valid
+  // ones only.
   static std::unique_ptr<Workload> Generate(const GenerateOptions& options);
 
   ~Workload();
@@ -75,6 +77,12 @@ class Workload {
   std::vector<WorkloadEvent> events_;
   std::unordered_map<std::string_view, std::size_t> index_;
 };
+
+// True if yilian's validation accepts the event. The sample generator
+// occasionally makes an event yilian refuses (a change whose new value
+// equals the old one); workloads leave those out, so that every system gets
+// the same work and every event is delivered.
+bool AcceptedByYilian(const v1::EnterpriseEvent& event);
 
 // Appends one record in the file format above (used by bench-workload and
 // by Generate, which lays its events out the same way in memory).
