@@ -215,6 +215,9 @@ void BrokerImpl::ReturnCredit(const std::string& routing_id, InflightKey ikey) {
 
 void BrokerImpl::StageRelease(InflightKey ikey, const Inflight& inflight, ReleaseCause cause, Millis retry_after,
                               const std::string& reason, Millis now) {
+  // Outside a transaction nothing is written: the sweep returns the
+  // delivery in a later turn (its session is gone or its deadline passed).
+  if (turn_failed_ || !in_transaction_) return;
   std::uint32_t index = static_cast<std::uint32_t>(ikey & 0xffff);
   Sequence seq = ikey >> 16;
   AgencyState& agency = *agencies_[index];

@@ -96,6 +96,7 @@ void BrokerImpl::HandleUpdateAck(Session& session, const v1::UpdateAck& ack) {
     SendError(session.routing_id, v1::FORBIDDEN, "only a WATCHER acknowledges case updates");
     return;
   }
+  if (turn_failed_ || !in_transaction_) return;  // the watcher acknowledges again after a resend
   auto acked = store_->AckCaseUpdate(ack.update_id());
   if (!acked.ok()) return StoreFailed(acked.status());
   std::uint64_t id = ack.update_id();
