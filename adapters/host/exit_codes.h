@@ -5,10 +5,10 @@
 namespace yilian::host {
 
 inline constexpr int kExitOk = 0;
-inline constexpr int kExitUsage = 2;            // bad flags or config file
-inline constexpr int kExitPluginNotFound = 3;   // no plugin file by that name or path
-inline constexpr int kExitPluginInvalid = 4;    // not loadable, missing symbol, wrong ABI version
-inline constexpr int kExitPluginRefused = 5;    // the plugin's create failed (its configuration, its agency)
-inline constexpr int kExitState = 6;            // state directory or journal unusable
+inline constexpr int kExitUsage = 2;           // bad flags or config file
+inline constexpr int kExitPluginNotFound = 3;  // no plugin file by that name or path
+inline constexpr int kExitPluginInvalid = 4;   // not loadable, missing symbol, wrong ABI version
+inline constexpr int kExitPluginRefused = 5;   // the plugin's create failed (its configuration, its agency)
+inline constexpr int kExitState = 6;           // state directory or journal unusable
 
 }  // namespace yilian::host

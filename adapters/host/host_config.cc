@@ -85,9 +85,9 @@ Result<HostConfig> ParseHostConfig(const std::string& yaml_text, const std::stri
         std::string key = kv.first.as<std::string>();
         std::string path = "adapter." + key;
         std::string HostConfig::*text_field = key == "state_dir"    ? &HostConfig::state_dir
-                                               : key == "server_key" ? &HostConfig::server_key
-                                               : key == "key_file"   ? &HostConfig::key_file
-                                                                     : nullptr;
+                                              : key == "server_key" ? &HostConfig::server_key
+                                              : key == "key_file"   ? &HostConfig::key_file
+                                                                    : nullptr;
         if (text_field) {
           if (!kv.second.IsScalar()) return Fail(origin, path, "expected text");
           c.*text_field = kv.second.Scalar();

@@ -6,6 +6,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <atomic>
 #include <csignal>
 #include <cstring>
@@ -13,8 +14,6 @@
 #include <fstream>
 #include <iostream>
 #include <sstream>
-
-#include <CLI/CLI.hpp>
 
 #include "auth/keys.h"
 #include "common/log.h"
@@ -109,8 +108,7 @@ int Run(const Args& args) {
     return host::kExitPluginInvalid;
   }
   const yilian_plugin_api& api = library.value()->api();
-  log->info("loaded plugin {} {} from {}", api.name ? api.name : "?", api.version ? api.version : "?",
-            path.value());
+  log->info("loaded plugin {} {} from {}", api.name ? api.name : "?", api.version ? api.version : "?", path.value());
 
   std::string lock_error;
   int lock_fd = LockStateDir(config.state_dir, &lock_error);

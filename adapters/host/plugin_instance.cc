@@ -18,9 +18,9 @@ std::size_t Utf8Length(std::string_view text, std::size_t i) {
   if (n == 0 || i + n > text.size()) return 0;
   for (std::size_t k = 1; k < n; ++k)
     if ((byte(i + k) & 0xC0) != 0x80) return 0;
-  if (n == 2 && c < 0xC2) return 0;                                  // overlong
-  if (n == 3 && c == 0xE0 && byte(i + 1) < 0xA0) return 0;          // overlong
-  if (n == 3 && c == 0xED && byte(i + 1) >= 0xA0) return 0;          // surrogate
+  if (n == 2 && c < 0xC2) return 0;                          // overlong
+  if (n == 3 && c == 0xE0 && byte(i + 1) < 0xA0) return 0;   // overlong
+  if (n == 3 && c == 0xED && byte(i + 1) >= 0xA0) return 0;  // surrogate
   if (n == 4 && (c > 0xF4 || (c == 0xF0 && byte(i + 1) < 0x90) || (c == 0xF4 && byte(i + 1) >= 0x90))) return 0;
   return n;
 }
@@ -73,10 +73,10 @@ adapter::AgencyAnswer FromPluginResult(const yilian_result& r, const std::string
       a.kind = adapter::AnswerKind::kRetry;
       break;
     default:
-      PluginLog()->error("plugin {} returned outcome {} from {} of event {}; treated as RETRY", plugin, r.outcome,
-                         what, event_id);
-      return adapter::AgencyAnswer::Retry("adapter plugin returned an invalid outcome (" +
-                                          std::to_string(r.outcome) + ")");
+      PluginLog()->error("plugin {} returned outcome {} from {} of event {}; treated as RETRY", plugin, r.outcome, what,
+                         event_id);
+      return adapter::AgencyAnswer::Retry("adapter plugin returned an invalid outcome (" + std::to_string(r.outcome) +
+                                          ")");
   }
   if (a.kind != adapter::AnswerKind::kProcessed) a.reference.clear();
   if (a.kind == adapter::AnswerKind::kProcessed || a.kind == adapter::AnswerKind::kPending) a.reason.clear();

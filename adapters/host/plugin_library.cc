@@ -33,7 +33,8 @@ std::vector<std::string> PluginSearchDirs(const std::string& plugin_dir) {
   if (!plugin_dir.empty()) dirs.push_back(plugin_dir);
   std::string own = OwnDirectory();
   dirs.push_back(own);
-  dirs.push_back((std::filesystem::path(own) / ".." / "lib" / "yilian" / "plugins").lexically_normal().string());
+  // Installed: bin/yilian-adapter and <libdir>/yilian/plugins/ under one prefix.
+  dirs.push_back((std::filesystem::path(own) / ".." / YILIAN_PLUGIN_INSTALL_RELDIR).lexically_normal().string());
   return dirs;
 }
 

@@ -24,7 +24,7 @@ namespace yilian::host {
 Result<std::string> ResolvePlugin(const std::string& name_or_path, const std::vector<std::string>& search_dirs);
 
 // The directories searched for a plugin NAME: --plugin-dir (if given), the
-// host's own directory, and ../lib/yilian/plugins next to it (installed).
+// host's own directory, and <libdir>/yilian/plugins of its install prefix.
 std::vector<std::string> PluginSearchDirs(const std::string& plugin_dir);
 
 class PluginLibrary {

@@ -14,8 +14,8 @@ struct Answer {
   enum class Kind { kPending = 1, kProcessed = 2, kRejected = 3, kRetry = 4 };
 
   Kind kind = Kind::kRetry;
-  std::string reference;            // kProcessed
-  std::string reason;               // kRejected, kRetry
+  std::string reference;             // kProcessed
+  std::string reason;                // kRejected, kRetry
   std::uint32_t retry_after_ms = 0;  // kRetry
 
   static Answer Pending() { return Answer{Kind::kPending, "", "", 0}; }

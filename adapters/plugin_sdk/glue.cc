@@ -145,9 +145,14 @@ namespace internal {
 
 const yilian_plugin_api* MakeApi(const PluginInfo* info) {
   g_info = info;
-  static const yilian_plugin_api api = {
-      YILIAN_PLUGIN_ABI_VERSION, sizeof(yilian_plugin_api), info->name, info->version, &Create, &Destroy, &Submit,
-      &Check};
+  static const yilian_plugin_api api = {YILIAN_PLUGIN_ABI_VERSION,
+                                        sizeof(yilian_plugin_api),
+                                        info->name,
+                                        info->version,
+                                        &Create,
+                                        &Destroy,
+                                        &Submit,
+                                        &Check};
   return &api;
 }
 

@@ -26,7 +26,12 @@
 
 namespace yilian::plugin {
 
-enum class LogLevel { kDebug = YILIAN_LOG_DEBUG, kInfo = YILIAN_LOG_INFO, kWarn = YILIAN_LOG_WARN, kError = YILIAN_LOG_ERROR };
+enum class LogLevel {
+  kDebug = YILIAN_LOG_DEBUG,
+  kInfo = YILIAN_LOG_INFO,
+  kWarn = YILIAN_LOG_WARN,
+  kError = YILIAN_LOG_ERROR
+};
 
 // The host's services, as the plugin sees them.
 class Host {
@@ -86,11 +91,9 @@ const yilian_plugin_api* MakeApi(const PluginInfo* info);
 }  // namespace yilian::plugin
 
 // Exports the plugin. Use once per shared object, at namespace scope.
-#define YILIAN_DEFINE_PLUGIN(NAME, VERSION, FACTORY)                                                  \
-  extern "C" YILIAN_PLUGIN_EXPORT uint32_t yilian_plugin_abi_version(void) {                        \
-    return YILIAN_PLUGIN_ABI_VERSION;                                                               \
-  }                                                                                                 \
-  extern "C" YILIAN_PLUGIN_EXPORT const yilian_plugin_api* yilian_plugin_entry(void) {              \
-    static const ::yilian::plugin::PluginInfo info{NAME, VERSION, FACTORY};                         \
-    return ::yilian::plugin::internal::MakeApi(&info);                                              \
+#define YILIAN_DEFINE_PLUGIN(NAME, VERSION, FACTORY)                                                             \
+  extern "C" YILIAN_PLUGIN_EXPORT uint32_t yilian_plugin_abi_version(void) { return YILIAN_PLUGIN_ABI_VERSION; } \
+  extern "C" YILIAN_PLUGIN_EXPORT const yilian_plugin_api* yilian_plugin_entry(void) {                           \
+    static const ::yilian::plugin::PluginInfo info{NAME, VERSION, FACTORY};                                      \
+    return ::yilian::plugin::internal::MakeApi(&info);                                                           \
   }

@@ -119,8 +119,8 @@ Status AgencySession::OnDeliver(const v1::Deliver& d) {
   if (draining_) return Status::Ok();  // back to the queue when the session closes
   if (submitting_.count(id)) {
     ++counters_.deduped;
-    Log()->info("{}: event {} ({}) delivered again (attempt {}) while being submitted; its answer follows",
-                d.agency(), id, d.uscc(), d.attempt());
+    Log()->info("{}: event {} ({}) delivered again (attempt {}) while being submitted; its answer follows", d.agency(),
+                id, d.uscc(), d.attempt());
     return Status::Ok();
   }
   auto in = inflight_.find(id);
@@ -151,8 +151,8 @@ Status AgencySession::OnDeliver(const v1::Deliver& d) {
     if (!s.ok()) return s;
   }
   submitting_.insert(id);
-  DeliveryInfo info{EventId(id), AgencyId(d.agency()), Uscc(d.uscc()), d.attempt(), d.sequence(),
-                    d.event().SerializeAsString()};
+  DeliveryInfo info{EventId(id), AgencyId(d.agency()), Uscc(d.uscc()),
+                    d.attempt(), d.sequence(),         d.event().SerializeAsString()};
   Enqueue(Job{JobKind::kSubmit, std::move(info)});
   return Status::Ok();
 }

@@ -111,7 +111,7 @@ class AgencySession {
   const Clock* clock_;
   std::unique_ptr<Journal> journal_;
   client::Consumer consumer_;
-  Status ack_error_;  // a journal error met inside the ack callback
+  Status ack_error_;       // a journal error met inside the ack callback
   bool draining_ = false;  // stopping: new deliveries are left to the broker
 
   // Worker.
@@ -124,10 +124,10 @@ class AgencySession {
   std::thread worker_;
 
   // Session thread only.
-  std::set<std::string> submitting_;              // submit queued or running
-  std::set<std::string> checking_;                // check queued or running
-  std::map<std::string, v1::Result> inflight_;    // sent, not acknowledged
-  std::set<std::pair<Millis, std::string>> due_;  // next check of kAtAgency entries
+  std::set<std::string> submitting_;                          // submit queued or running
+  std::set<std::string> checking_;                            // check queued or running
+  std::map<std::string, v1::Result> inflight_;                // sent, not acknowledged
+  std::set<std::pair<Millis, std::string>> due_;              // next check of kAtAgency entries
   std::map<std::string, std::pair<Millis, int>> check_slot_;  // id -> (due, interval)
   Millis next_prune_ = 0;
   SessionCounters counters_;

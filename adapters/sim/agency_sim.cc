@@ -23,8 +23,7 @@ Status SubmissionFromRow(const sqlite::Stmt& row, av1::AgencySubmission* sub) {
   sub->set_event_type(row.Text(3));
   sub->set_sequence(static_cast<std::uint64_t>(row.Int(4)));
   const auto* field = sub->GetDescriptor()->FindFieldByName(row.Text(5));
-  if (!field || !field->containing_oneof())
-    return Status::InvalidArgument("unknown record_type '" + row.Text(5) + "'");
+  if (!field || !field->containing_oneof()) return Status::InvalidArgument("unknown record_type '" + row.Text(5) + "'");
   return sink::FromJson(row.Text(6), sub->GetReflection()->MutableMessage(sub, field));
 }
 
@@ -84,8 +83,8 @@ Status AgencySim::TakeNewRows(Millis now) {
     ids.push_back(select->Text(0));
   }
   for (const auto& id : ids) {
-    auto update = db_->Prepare("UPDATE " + options_.tables.push +
-                               " SET taken_at = ? WHERE event_id = ? AND taken_at IS NULL");
+    auto update =
+        db_->Prepare("UPDATE " + options_.tables.push + " SET taken_at = ? WHERE event_id = ? AND taken_at IS NULL");
     if (!update.ok()) return update.status();
     Status s = update->Bind(1, FormatMillis(now)).Bind(2, id).Run();
     if (!s.ok()) return s;
@@ -151,8 +150,8 @@ Result<int> AgencySim::Step() {
 }
 
 Result<bool> AgencySim::AnswerOf(const std::string& event_id, std::string* json) {
-  auto r = db_->Prepare("SELECT status, reference, reason_code, reason, processed_at FROM " +
-                        options_.tables.receipt + " WHERE event_id = ?");
+  auto r = db_->Prepare("SELECT status, reference, reason_code, reason, processed_at FROM " + options_.tables.receipt +
+                        " WHERE event_id = ?");
   if (!r.ok()) return r.status();
   bool row = false;
   Status s = r->Bind(1, event_id).Step(&row);
@@ -206,9 +205,10 @@ AgencySim::Reply AgencySim::Submit(const std::string& body, const std::string& k
   std::string record_type;
   const google::protobuf::Message* record = sink::RecordOf(sub, &record_type);
   Millis now = clock_->NowMillis();
-  auto insert = db_->Prepare("INSERT INTO " + options_.tables.push +
-                             " (event_id, agency, uscc, event_type, sequence, record_type, record, created_at, taken_at)"
-                             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  auto insert =
+      db_->Prepare("INSERT INTO " + options_.tables.push +
+                   " (event_id, agency, uscc, event_type, sequence, record_type, record, created_at, taken_at)"
+                   " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
   if (!insert.ok()) return error(503, "AGENCY_DB", insert.status().message());
   insert->Bind(1, sub.event_id())
       .Bind(2, sub.agency())

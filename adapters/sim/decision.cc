@@ -57,8 +57,7 @@ Decision Tax(const SimSpec& s, const av1::AgencySubmission& sub, double u) {
     if (u < s.reject_rate) return Reject("UNSETTLED_TAX", "存在未结清的税款、滞纳金及罚款，不予出具清税证明");
     return Processed("QS" + Region(sub.uscc()) + day + serial);
   }
-  if (u < s.reject_rate / 2)
-    return Reject("DECLARATION_PENDING", "存在未完成的纳税申报，请先完成申报后再办理变更登记");
+  if (u < s.reject_rate / 2) return Reject("DECLARATION_PENDING", "存在未完成的纳税申报，请先完成申报后再办理变更登记");
   return Processed("BG" + Region(sub.uscc()) + day + serial);
 }
 

@@ -2,12 +2,11 @@
 // database (and optionally an HTTP endpoint): processing delay, rejections
 // with realistic reasons, outage windows, realistic references.
 // Deterministic for a seed. See docs/agencies.md#the-agency-simulator.
+#include <CLI/CLI.hpp>
 #include <atomic>
 #include <csignal>
 #include <iostream>
 #include <thread>
-
-#include <CLI/CLI.hpp>
 
 #include "common/log.h"
 #include "sim/agency_sim.h"

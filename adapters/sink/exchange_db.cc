@@ -16,8 +16,8 @@ Result<std::unique_ptr<ExchangeDbSink>> ExchangeDbSink::Open(const ExchangeDbOpt
   // Fail at start-up, not on the first event, if the tables are not there.
   for (const auto& table : {options.tables.push, options.tables.receipt}) {
     auto probe = db.value()->Prepare("SELECT event_id FROM " + table + " WHERE event_id = ''");
-    if (!probe.ok()) return Status(probe.status().code(), "exchange database: table " + table + ": " +
-                                                              probe.status().message());
+    if (!probe.ok())
+      return Status(probe.status().code(), "exchange database: table " + table + ": " + probe.status().message());
   }
   return std::unique_ptr<ExchangeDbSink>(new ExchangeDbSink(options, std::move(db.value()), host));
 }

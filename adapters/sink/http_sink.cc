@@ -55,8 +55,8 @@ HttpSink::~HttpSink() = default;
 Result<std::unique_ptr<HttpSink>> HttpSink::Open(const HttpSinkOptions& options, const plugin::Host* host) {
   const std::string& url = options.url;
   std::size_t scheme_end = url.find("://");
-  if (scheme_end == std::string::npos || (url.compare(0, scheme_end, "http") != 0 &&
-                                          url.compare(0, scheme_end, "https") != 0))
+  if (scheme_end == std::string::npos ||
+      (url.compare(0, scheme_end, "http") != 0 && url.compare(0, scheme_end, "https") != 0))
     return Status::InvalidArgument("plugin.sink.url: '" + url + "' is not an http:// or https:// URL");
   std::size_t path_start = url.find('/', scheme_end + 3);
   std::string origin = path_start == std::string::npos ? url : url.substr(0, path_start);

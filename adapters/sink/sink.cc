@@ -1,9 +1,9 @@
 #include "sink/sink.h"
 
+#include <google/protobuf/util/json_util.h>
+
 #include <chrono>
 #include <ctime>
-
-#include <google/protobuf/util/json_util.h>
 
 #include "sink/exchange_db.h"
 #include "sink/http_sink.h"
@@ -31,8 +31,7 @@ void DeclareSinkKeys(plugin::ConfigSchema* schema) {
   schema->Add(ConfigKey{"sink.timeout_ms", "5000", false, "100..600000",
                         "http: connect and read timeout of one request", plugin::IntegerIn(100, 600000)});
   schema->Add(ConfigKey{"sink.retry_after_ms", "5000", false, "0..86400000",
-                        "delay asked of the broker when the agency cannot be reached",
-                        plugin::IntegerIn(0, 86400000)});
+                        "delay asked of the broker when the agency cannot be reached", plugin::IntegerIn(0, 86400000)});
 }
 
 Result<std::unique_ptr<Sink>> OpenSink(const plugin::ConfigValues& config, const plugin::Host* host) {
@@ -57,7 +56,8 @@ Result<std::unique_ptr<Sink>> OpenSink(const plugin::ConfigValues& config, const
     return std::unique_ptr<Sink>(std::move(sink.value()));
   }
   for (const char* k : exchange_keys)
-    if (config.IsSet(k)) return Status::InvalidArgument(std::string("plugin.") + k + ": only for sink.type exchange-db");
+    if (config.IsSet(k))
+      return Status::InvalidArgument(std::string("plugin.") + k + ": only for sink.type exchange-db");
   if (config.Get("sink.url").empty()) return Status::InvalidArgument("plugin.sink.url: required for sink.type http");
   HttpSinkOptions o;
   o.url = config.Get("sink.url");

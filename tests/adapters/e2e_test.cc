@@ -6,10 +6,9 @@
 // refused; the references appear on the cases. Killing an adapter while its
 // agency still has unanswered rows, or while answers wait for a broker that
 // is down, loses no result.
+#include <gtest/gtest.h>
 #include <httplib.h>
 #include <signal.h>
-
-#include <gtest/gtest.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -57,8 +56,8 @@ long long Count(const std::string& db_path, const std::string& sql) {
 
 // One agency: its simulator and its adapter.
 struct Agency {
-  std::string id;        // "tax", "bank:CCB"
-  std::string plugin;    // "tax", "bank"
+  std::string id;      // "tax", "bank:CCB"
+  std::string plugin;  // "tax", "bank"
   bool http = false;
   std::string dir;
   std::string db() const { return dir + "/exchange.db"; }
@@ -130,16 +129,29 @@ class EndToEndTest : public ::testing::Test {
   }
 
   void StartSim(Agency& a, double reject_rate = 0.2) {
-    std::vector<std::string> argv = {Bin("adapters/sim/yilian-agency-sim"), "--agency", a.id, "--db", a.db(),
-                                     "--seed", "17", "--delay-ms", "20-250", "--reject-rate",
-                                     std::to_string(reject_rate), "--poll-ms", "20", "--hold-file", a.hold(),
-                                     "--log-file", a.sim_log()};
+    std::vector<std::string> argv = {Bin("adapters/sim/yilian-agency-sim"),
+                                     "--agency",
+                                     a.id,
+                                     "--db",
+                                     a.db(),
+                                     "--seed",
+                                     "17",
+                                     "--delay-ms",
+                                     "20-250",
+                                     "--reject-rate",
+                                     std::to_string(reject_rate),
+                                     "--poll-ms",
+                                     "20",
+                                     "--hold-file",
+                                     a.hold(),
+                                     "--log-file",
+                                     a.sim_log()};
     if (a.http)
       argv.insert(argv.end(), {"--http", "127.0.0.1:" + std::to_string(a.http_port), "--http-base", "/agency"});
     std::size_t before = testing::ReadFile(a.sim_log()).size();
     a.sim = Process::Start(argv, a.dir + "/sim.out", a.dir + "/sim.out");
-    ASSERT_TRUE(PollUntil([&] { return testing::ReadFile(a.sim_log()).find("simulator ready", before) != std::string::npos; },
-                          20000))
+    ASSERT_TRUE(PollUntil(
+        [&] { return testing::ReadFile(a.sim_log()).find("simulator ready", before) != std::string::npos; }, 20000))
         << testing::ReadFile(a.dir + "/sim.out");
   }
 
@@ -153,9 +165,21 @@ class EndToEndTest : public ::testing::Test {
                            sink);
     std::size_t before = testing::ReadFile(a.adapter_log()).size();
     ++a.adapter_starts;
-    std::vector<std::string> argv = {Bin("adapters/host/yilian-adapter"), "--broker", broker_->endpoint(), "--agency",
-                                     a.id, "--plugin", a.plugin, "--config", a.dir + "/adapter.yaml", "--state-dir",
-                                     a.state_dir(), "--log-file", a.adapter_log(), "--name", "e2e-" + a.id};
+    std::vector<std::string> argv = {Bin("adapters/host/yilian-adapter"),
+                                     "--broker",
+                                     broker_->endpoint(),
+                                     "--agency",
+                                     a.id,
+                                     "--plugin",
+                                     a.plugin,
+                                     "--config",
+                                     a.dir + "/adapter.yaml",
+                                     "--state-dir",
+                                     a.state_dir(),
+                                     "--log-file",
+                                     a.adapter_log(),
+                                     "--name",
+                                     "e2e-" + a.id};
     const auto& keys = adapter_keys_[a.id];
     argv.insert(argv.end(), keys.begin(), keys.end());
     a.adapter = Process::Start(argv, a.dir + "/adapter.out", a.dir + "/adapter.out");
@@ -211,10 +235,13 @@ class EndToEndTest : public ::testing::Test {
     int rejected = 0;
     for (auto& a : agencies_) {
       std::map<std::string, std::string> receipts;  // event id -> status|reference|reason_code|reason
-      for (const auto& r : Rows(a->db(), "SELECT event_id || '|' || status, reference, reason_code, reason FROM yl_receipt"))
+      for (const auto& r :
+           Rows(a->db(), "SELECT event_id || '|' || status, reference, reason_code, reason FROM yl_receipt"))
         receipts[r.substr(0, r.find('|'))] = r.substr(r.find('|') + 1);
-      std::string sql = "SELECT e.event_id, d.state, d.reference, d.reason FROM deliveries d JOIN events e ON e.seq = "
-                        "d.seq WHERE d.agency = '" + a->id + "'";
+      std::string sql =
+          "SELECT e.event_id, d.state, d.reference, d.reason FROM deliveries d JOIN events e ON e.seq = "
+          "d.seq WHERE d.agency = '" +
+          a->id + "'";
       auto rows = Rows(broker_->data_dir() + "/yilian.db", sql);
       EXPECT_FALSE(rows.empty()) << a->id;
       for (const auto& row : rows) {
@@ -290,8 +317,10 @@ TEST_F(EndToEndTest, BatchEndsCompletedExceptWhatTheAgenciesRejected) {
   // The cases: COMPLETED unless an agency refused, with the references.
   int completed = 0, attention = 0;
   for (const auto& e : events) {
-    long long routed = broker_->QueryInt("SELECT COUNT(*) FROM deliveries d JOIN events e ON e.seq = d.seq WHERE "
-                                         "e.event_id = '" + e.event_id() + "'");
+    long long routed = broker_->QueryInt(
+        "SELECT COUNT(*) FROM deliveries d JOIN events e ON e.seq = d.seq WHERE "
+        "e.event_id = '" +
+        e.event_id() + "'");
     if (routed == 0) continue;  // a filing no agency acts on
     v1::Case c = GetCase(e.event_id());
     ASSERT_EQ(c.event_id(), e.event_id()) << "case API";
@@ -322,8 +351,8 @@ TEST_F(EndToEndTest, KilledAdapterLosesNoResultTheAgencyGivesLater) {
   StartAll();
   auto events = PublishBatch(6, 9);
   // Every establishment is in the bureau's table and ACCEPTED at the broker.
-  ASSERT_TRUE(PollUntil([&] { return Count(tax.db(), "SELECT COUNT(*) FROM yl_push") == 6 && Deliveries("state = 2") == 6; },
-                        30000))
+  ASSERT_TRUE(PollUntil(
+      [&] { return Count(tax.db(), "SELECT COUNT(*) FROM yl_push") == 6 && Deliveries("state = 2") == 6; }, 30000))
       << Count(tax.db(), "SELECT COUNT(*) FROM yl_push") << " rows, " << Deliveries("state = 2") << " accepted";
   tax.adapter->Signal(SIGKILL);
   tax.adapter->WaitExit(10000, nullptr);

@@ -1,9 +1,8 @@
 // yilian-adapter as a process: each way of failing at start-up is a clear
 // message and its own exit code (docs/plugins.md), never a crash; and the
 // host's configuration file is declared and checked.
-#include <signal.h>
-
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include "host/exit_codes.h"
 #include "host/host_config.h"
@@ -21,7 +20,8 @@ class AdapterProcessTest : public ::testing::Test {
 
   // Runs the adapter to its exit; returns the exit code, output in *out.
   int Run(std::vector<std::string> args, std::string* out, const std::string& config_yaml = "") {
-    std::vector<std::string> argv = {AdapterBinary(), "--broker", "tcp://127.0.0.1:" + std::to_string(testing::FreeTcpPort())};
+    std::vector<std::string> argv = {AdapterBinary(), "--broker",
+                                     "tcp://127.0.0.1:" + std::to_string(testing::FreeTcpPort())};
     if (!config_yaml.empty()) {
       testing::WriteFile(dir_ + "/adapter.yaml", config_yaml);
       argv.insert(argv.end(), {"--config", dir_ + "/adapter.yaml"});
@@ -92,9 +92,8 @@ TEST_F(AdapterProcessTest, OneAdapterPerStateDirectory) {
   std::string yaml = "plugin:\n  sink: {type: exchange-db, path: " + dir_ + "/tax.db}\n";
   testing::WriteFile(dir_ + "/first.yaml", yaml);
   std::string first_log = dir_ + "/first.log";
-  auto first = testing::Process::Start({AdapterBinary(), "--broker", "tcp://127.0.0.1:1", "--agency", "tax",
-                                        "--plugin", "tax", "--config", dir_ + "/first.yaml", "--state-dir",
-                                        dir_ + "/s"},
+  auto first = testing::Process::Start({AdapterBinary(), "--broker", "tcp://127.0.0.1:1", "--agency", "tax", "--plugin",
+                                        "tax", "--config", dir_ + "/first.yaml", "--state-dir", dir_ + "/s"},
                                        first_log, first_log);
   ASSERT_TRUE(testing::PollUntil(
       [&] { return testing::ReadFile(first_log).find("connecting to") != std::string::npos; }, 20000))
@@ -122,8 +121,9 @@ TEST(HostConfig, KeysDefaultsBoundsAndPluginSection) {
       {"sink.type", "exchange-db"}, {"sink.path", "/data/前置库/tax.db"}, {"bank_code", "ICBC"}};
   EXPECT_EQ(c->plugin, expected);
 
-  EXPECT_NE(ParseHostConfig("adapter:\n  credits: 8\n", "a.yaml").status().message().find("adapter.credits: unknown key"),
-            std::string::npos);
+  EXPECT_NE(
+      ParseHostConfig("adapter:\n  credits: 8\n", "a.yaml").status().message().find("adapter.credits: unknown key"),
+      std::string::npos);
   EXPECT_NE(ParseHostConfig("adaptor: {}\n", "a.yaml").status().message().find("unknown section"), std::string::npos);
   EXPECT_NE(ParseHostConfig("adapter:\n  credit: lots\n", "a.yaml").status().message().find("expected an integer"),
             std::string::npos);

@@ -1,8 +1,9 @@
 // The adapter's journal: its transition table, what survives reopening the
 // file (a restart), the guard against another agency's file, and pruning.
+#include "sdk/journal.h"
+
 #include <gtest/gtest.h>
 
-#include "sdk/journal.h"
 #include "testing/process.h"
 
 namespace yilian::adapter {

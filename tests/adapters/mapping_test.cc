@@ -6,11 +6,11 @@
 
 #include "adapters_test_util.h"
 #include "cli/sample.h"
-#include "security/field_filter.h"
 #include "plugins/bank/bank_mapping.h"
 #include "plugins/housing_fund/housing_fund_mapping.h"
 #include "plugins/social_insurance/social_insurance_mapping.h"
 #include "plugins/tax/tax_mapping.h"
+#include "security/field_filter.h"
 #include "sink/sink.h"
 
 namespace yilian::agencies {

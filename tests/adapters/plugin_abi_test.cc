@@ -5,12 +5,12 @@
 // arrive; and the four built-in plugins load side by side in one process.
 #include <gtest/gtest.h>
 
+#include "cli/sample.h"
 #include "common/log.h"
 #include "host/plugin_instance.h"
 #include "host/plugin_library.h"
 #include "testing/process.h"
 #include "yilian/v1/event.pb.h"
-#include "cli/sample.h"
 
 namespace yilian::host {
 namespace {
@@ -116,7 +116,7 @@ TEST_F(MisbehavingPluginTest, InvalidUtf8IsReplaced) {
   AgencyAnswer a = plugin_->Submit(Delivery("bad-utf8"));
   EXPECT_EQ(a.reference, "\xEF\xBF\xBD\xEF\xBF\xBDOK\xEF\xBF\xBD\xEF\xBF\xBD");
   EXPECT_EQ(ValidUtf8("中文ok"), "中文ok");
-  EXPECT_EQ(ValidUtf8("\xC0\xAF"), "\xEF\xBF\xBD\xEF\xBF\xBD");  // overlong '/'
+  EXPECT_EQ(ValidUtf8("\xC0\xAF"), "\xEF\xBF\xBD\xEF\xBF\xBD");                  // overlong '/'
   EXPECT_EQ(ValidUtf8("\xED\xA0\x80"), "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");  // surrogate
 }
 
@@ -219,14 +219,15 @@ TEST(BuiltInPlugins, LoadSideBySideAndSubmitThroughTheAbi) {
     EXPECT_EQ(instance.value()->Check(d).kind, AnswerKind::kPending) << name;
   }
   // The wrong plugin for an agency, or an unknown key, is refused at create.
-  auto wrong = PluginInstance::Create(*libs[0], "housing_fund", {{"sink.type", "exchange-db"}, {"sink.path", dir + "/x.db"}});
+  auto wrong =
+      PluginInstance::Create(*libs[0], "housing_fund", {{"sink.type", "exchange-db"}, {"sink.path", dir + "/x.db"}});
   ASSERT_FALSE(wrong.ok());
   EXPECT_NE(wrong.status().message().find("plugin tax serves agency tax, not 'housing_fund'"), std::string::npos);
   auto unknown = PluginInstance::Create(*libs[0], "tax", {{"sink.type", "exchange-db"}, {"sink.pth", "x"}});
   ASSERT_FALSE(unknown.ok());
   EXPECT_NE(unknown.status().message().find("plugin.sink.pth: unknown key"), std::string::npos);
-  auto bank = PluginInstance::Create(*libs[3], "bank:ICBC",
-                                     {{"sink.type", "http"}, {"sink.url", "http://127.0.0.1:1/x"}, {"bank_code", "CCB"}});
+  auto bank = PluginInstance::Create(
+      *libs[3], "bank:ICBC", {{"sink.type", "http"}, {"sink.url", "http://127.0.0.1:1/x"}, {"bank_code", "CCB"}});
   ASSERT_FALSE(bank.ok());
   EXPECT_NE(bank.status().message().find("does not match agency 'bank:ICBC'"), std::string::npos);
   testing::RemoveTree(dir);

@@ -3,9 +3,8 @@
 // redeliveries deduped by event id (while being submitted, and from the
 // journal), and answers that survive a restart of the adapter while the
 // broker is down.
-#include <signal.h>
-
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <condition_variable>
 #include <mutex>

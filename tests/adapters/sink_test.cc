@@ -2,9 +2,8 @@
 // (push row, receipt row), the HTTP interface against a local server (the
 // simulator's HTTP front, and a bare server for misbehaviour), and the rule
 // that a redelivered event never creates a second record at the agency.
-#include <httplib.h>
-
 #include <gtest/gtest.h>
+#include <httplib.h>
 
 #include "adapters_test_util.h"
 #include "plugins/tax/tax_mapping.h"
@@ -204,7 +203,7 @@ TEST_F(HttpSinkTest, OutageAndUnknownEventsAskForRetryPollingWaits) {
   auto sink = StartAgency(/*sync=*/true, {{0, 100}});
   plugin::Answer a = sink->Submit(TaxSubmission());
   EXPECT_EQ(a.kind, Kind::kRetry);
-  EXPECT_EQ(a.retry_after_ms, 1000u);  // Retry-After: 1
+  EXPECT_EQ(a.retry_after_ms, 1000u);                             // Retry-After: 1
   EXPECT_EQ(sink->Check("xm-2026-000101").kind, Kind::kPending);  // down is not lost
   clock_.Advance(100 * 1000);
   EXPECT_EQ(sink->Check("xm-2026-000101").kind, Kind::kRetry);  // up, and it has no record

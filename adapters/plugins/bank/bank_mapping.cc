@@ -6,18 +6,17 @@ namespace {
 // 证件类型 as the banks' account-opening interface codes it.
 const std::map<av1::IdType, std::string>& IdTypeCodes() {
   static const std::map<av1::IdType, std::string> codes = {
-      {av1::RESIDENT_ID, "0"},       // 居民身份证
-      {av1::PASSPORT, "1"},          // 护照
-      {av1::HK_MACAO_PERMIT, "5"},   // 港澳居民来往内地通行证
-      {av1::TAIWAN_PERMIT, "6"},     // 台湾居民来往大陆通行证
+      {av1::RESIDENT_ID, "0"},                 // 居民身份证
+      {av1::PASSPORT, "1"},                    // 护照
+      {av1::HK_MACAO_PERMIT, "5"},             // 港澳居民来往内地通行证
+      {av1::TAIWAN_PERMIT, "6"},               // 台湾居民来往大陆通行证
       {av1::FOREIGN_PERMANENT_RESIDENT, "8"},  // 外国人永久居留身份证
   };
   return codes;
 }
 
 const ItemNames& ChangeItems() {
-  static const ItemNames names = {
-      {"name", "存款人名称"}, {"legal_representative", "法定代表人"}, {"address", "地址"}};
+  static const ItemNames names = {{"name", "存款人名称"}, {"legal_representative", "法定代表人"}, {"address", "地址"}};
   return names;
 }
 
@@ -49,8 +48,8 @@ Mapped Map(const std::string& bank_code, const plugin::Delivery& d) {
   r->set_branch_code(e.bank_reservation().branch_code());
   r->set_uscc(e.uscc());
   r->set_depositor_name(ent.name());
-  bool id_type_ok = MapPerson(ent.legal_representative(), IdTypeCodes(), /*with_phone=*/true,
-                              r->mutable_legal_representative());
+  bool id_type_ok =
+      MapPerson(ent.legal_representative(), IdTypeCodes(), /*with_phone=*/true, r->mutable_legal_representative());
   r->set_address(ent.address());
   r->set_effective_at(EffectiveAt(e));
 

@@ -107,9 +107,8 @@ plugin::Answer AgencyPlugin::Submit(const plugin::Delivery& d) {
       break;
   }
   plugin::Answer a = sink_->Submit(m.submission);
-  host_->Log(plugin::LogLevel::kDebug, "event " + d.event_id + " (" + d.uscc + ") " +
-                                           m.submission.event_type() + " submitted to " + agency_ + ": " +
-                                           std::string(plugin::ToString(a.kind)));
+  host_->Log(plugin::LogLevel::kDebug, "event " + d.event_id + " (" + d.uscc + ") " + m.submission.event_type() +
+                                           " submitted to " + agency_ + ": " + std::string(plugin::ToString(a.kind)));
   return a;
 }
 
@@ -118,8 +117,8 @@ plugin::Answer AgencyPlugin::Check(const plugin::Delivery& d) { return sink_->Ch
 Result<std::unique_ptr<plugin::Plugin>> MakeAgencyPlugin(const AgencyPluginSpec& spec,
                                                          const plugin::PluginContext& context) {
   if (!spec.agency_ok(context.agency))
-    return Status::InvalidArgument("plugin " + spec.plugin_name + " serves agency " + spec.agency_expected +
-                                   ", not '" + context.agency + "'");
+    return Status::InvalidArgument("plugin " + spec.plugin_name + " serves agency " + spec.agency_expected + ", not '" +
+                                   context.agency + "'");
   plugin::ConfigSchema schema;
   sink::DeclareSinkKeys(&schema);
   for (const auto& k : spec.extra_keys) schema.Add(k);
@@ -129,10 +128,10 @@ Result<std::unique_ptr<plugin::Plugin>> MakeAgencyPlugin(const AgencyPluginSpec&
   if (!mapper.ok()) return mapper.status();
   auto sink = sink::OpenSink(config.value(), context.host);
   if (!sink.ok()) return sink.status();
-  context.host->Log(plugin::LogLevel::kInfo, "plugin " + spec.plugin_name + " ready for " + context.agency +
-                                                 " (sink " + config->Get("sink.type") + ")");
-  return std::unique_ptr<plugin::Plugin>(new AgencyPlugin(context.agency, std::move(mapper.value()),
-                                                          std::move(sink.value()), context.host));
+  context.host->Log(plugin::LogLevel::kInfo, "plugin " + spec.plugin_name + " ready for " + context.agency + " (sink " +
+                                                 config->Get("sink.type") + ")");
+  return std::unique_ptr<plugin::Plugin>(
+      new AgencyPlugin(context.agency, std::move(mapper.value()), std::move(sink.value()), context.host));
 }
 
 }  // namespace yilian::agencies

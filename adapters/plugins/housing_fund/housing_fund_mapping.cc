@@ -6,10 +6,10 @@ namespace {
 // 证件类型 as the fund centre's unit interface codes it.
 const std::map<av1::IdType, std::string>& IdTypeCodes() {
   static const std::map<av1::IdType, std::string> codes = {
-      {av1::RESIDENT_ID, "01"},      // 居民身份证
-      {av1::PASSPORT, "03"},         // 护照
-      {av1::HK_MACAO_PERMIT, "04"},  // 港澳居民来往内地通行证
-      {av1::TAIWAN_PERMIT, "05"},    // 台湾居民来往大陆通行证
+      {av1::RESIDENT_ID, "01"},                 // 居民身份证
+      {av1::PASSPORT, "03"},                    // 护照
+      {av1::HK_MACAO_PERMIT, "04"},             // 港澳居民来往内地通行证
+      {av1::TAIWAN_PERMIT, "05"},               // 台湾居民来往大陆通行证
       {av1::FOREIGN_PERMANENT_RESIDENT, "06"},  // 外国人永久居留身份证
   };
   return codes;
@@ -44,8 +44,8 @@ Mapped Map(const plugin::Delivery& d) {
   }
   r->set_uscc(e.uscc());
   r->set_unit_name(ent.name());
-  bool id_type_ok = MapPerson(ent.legal_representative(), IdTypeCodes(), /*with_phone=*/false,
-                              r->mutable_legal_representative());
+  bool id_type_ok =
+      MapPerson(ent.legal_representative(), IdTypeCodes(), /*with_phone=*/false, r->mutable_legal_representative());
   r->set_address(ent.address());
   r->set_effective_at(EffectiveAt(e));
 

@@ -6,10 +6,10 @@ namespace {
 // 证件类型 as the social insurance unit interface codes it.
 const std::map<av1::IdType, std::string>& IdTypeCodes() {
   static const std::map<av1::IdType, std::string> codes = {
-      {av1::RESIDENT_ID, "01"},      // 居民身份证
-      {av1::PASSPORT, "04"},         // 护照
-      {av1::HK_MACAO_PERMIT, "06"},  // 港澳居民来往内地通行证
-      {av1::TAIWAN_PERMIT, "07"},    // 台湾居民来往大陆通行证
+      {av1::RESIDENT_ID, "01"},                 // 居民身份证
+      {av1::PASSPORT, "04"},                    // 护照
+      {av1::HK_MACAO_PERMIT, "06"},             // 港澳居民来往内地通行证
+      {av1::TAIWAN_PERMIT, "07"},               // 台湾居民来往大陆通行证
       {av1::FOREIGN_PERMANENT_RESIDENT, "08"},  // 外国人永久居留身份证
   };
   return codes;
@@ -17,8 +17,8 @@ const std::map<av1::IdType, std::string>& IdTypeCodes() {
 
 const ItemNames& ChangeItems() {
   static const ItemNames names = {
-      {"name", "单位名称"},         {"entity_type", "单位类型"}, {"legal_representative", "法定代表人"},
-      {"address", "单位地址"},      {"region_code", "参保地行政区划"}, {"industry_code", "行业"},
+      {"name", "单位名称"},    {"entity_type", "单位类型"},       {"legal_representative", "法定代表人"},
+      {"address", "单位地址"}, {"region_code", "参保地行政区划"}, {"industry_code", "行业"},
   };
   return names;
 }
@@ -61,8 +61,8 @@ Mapped Map(const plugin::Delivery& d) {
   r->set_region_code(ent.region_code());
   r->set_unit_category_code(UnitCategoryCode(ent.entity_type()));
   r->set_industry_code(ent.industry_code());
-  bool id_type_ok = MapPerson(ent.legal_representative(), IdTypeCodes(), /*with_phone=*/false,
-                              r->mutable_legal_representative());
+  bool id_type_ok =
+      MapPerson(ent.legal_representative(), IdTypeCodes(), /*with_phone=*/false, r->mutable_legal_representative());
   r->set_address(ent.address());
   r->set_established_on(ent.established_on());
   r->set_effective_at(EffectiveAt(e));

@@ -6,10 +6,10 @@ namespace {
 // 身份证件类型 as in the tax system's code table.
 const std::map<av1::IdType, std::string>& IdTypeCodes() {
   static const std::map<av1::IdType, std::string> codes = {
-      {av1::RESIDENT_ID, "201"},      // 居民身份证
-      {av1::PASSPORT, "208"},         // 外国护照
-      {av1::HK_MACAO_PERMIT, "210"},  // 港澳居民来往内地通行证
-      {av1::TAIWAN_PERMIT, "213"},    // 台湾居民来往大陆通行证
+      {av1::RESIDENT_ID, "201"},                 // 居民身份证
+      {av1::PASSPORT, "208"},                    // 外国护照
+      {av1::HK_MACAO_PERMIT, "210"},             // 港澳居民来往内地通行证
+      {av1::TAIWAN_PERMIT, "213"},               // 台湾居民来往大陆通行证
       {av1::FOREIGN_PERMANENT_RESIDENT, "233"},  // 外国人永久居留身份证
   };
   return codes;
@@ -18,9 +18,14 @@ const std::map<av1::IdType, std::string>& IdTypeCodes() {
 // The registered items tax holds, named as on the tax change form.
 const ItemNames& ChangeItems() {
   static const ItemNames names = {
-      {"name", "纳税人名称"},       {"entity_type", "登记注册类型"}, {"legal_representative", "法定代表人"},
-      {"registered_capital", "注册资本"}, {"address", "注册地址"},   {"business_scope", "经营范围"},
-      {"accounting_method", "核算方式"}, {"employee_count", "从业人数"},
+      {"name", "纳税人名称"},
+      {"entity_type", "登记注册类型"},
+      {"legal_representative", "法定代表人"},
+      {"registered_capital", "注册资本"},
+      {"address", "注册地址"},
+      {"business_scope", "经营范围"},
+      {"accounting_method", "核算方式"},
+      {"employee_count", "从业人数"},
   };
   return names;
 }
@@ -77,8 +82,8 @@ Mapped Map(const plugin::Delivery& d) {
   r->set_taxpayer_name(ent.name());
   r->set_entity_type(ent.entity_type());
   r->set_registration_type_code(RegistrationTypeCode(ent.entity_type()));
-  bool id_type_ok = MapPerson(ent.legal_representative(), IdTypeCodes(), /*with_phone=*/true,
-                              r->mutable_legal_representative());
+  bool id_type_ok =
+      MapPerson(ent.legal_representative(), IdTypeCodes(), /*with_phone=*/true, r->mutable_legal_representative());
   r->set_registered_address(ent.address());
   r->set_registered_capital(ent.registered_capital().amount());
   r->set_currency_code(CurrencyCode(ent.registered_capital().currency()));

@@ -9,8 +9,10 @@ yilian::Result<std::unique_ptr<yilian::plugin::Plugin>> CreateTax(const yilian::
   spec.plugin_name = "tax";
   spec.agency_expected = "tax";
   spec.agency_ok = [](const std::string& agency) { return agency == "tax"; };
-  spec.make_mapper = [](const std::string&, const yilian::plugin::ConfigValues&)
-      -> yilian::Result<yilian::agencies::Mapper> { return yilian::agencies::Mapper(&yilian::agencies::tax::Map); };
+  spec.make_mapper = [](const std::string&,
+                        const yilian::plugin::ConfigValues&) -> yilian::Result<yilian::agencies::Mapper> {
+    return yilian::agencies::Mapper(&yilian::agencies::tax::Map);
+  };
   return yilian::agencies::MakeAgencyPlugin(spec, context);
 }
 

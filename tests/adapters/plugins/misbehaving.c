@@ -42,7 +42,9 @@ static void submit(yilian_plugin* p, const yilian_delivery* d, yilian_result* r)
     memset(r->reason, 'B', sizeof r->reason);
   } else if (strcmp(id, "bad-utf8") == 0) {
     r->outcome = YILIAN_OUTCOME_PROCESSED;
-    strcpy(r->reference, "\xff\xfe" "OK\xe4\xb8");
+    strcpy(r->reference,
+           "\xff\xfe"
+           "OK\xe4\xb8");
   } else if (strcmp(id, "rejected-empty") == 0) {
     r->outcome = YILIAN_OUTCOME_REJECTED;
   } else if (strcmp(id, "pending") == 0) {
@@ -77,8 +79,8 @@ static void check(yilian_plugin* p, const yilian_delivery* d, yilian_result* r) 
   }
 }
 
-static const yilian_plugin_api kApi = {YILIAN_PLUGIN_ABI_VERSION, sizeof(yilian_plugin_api), "misbehaving", "0.0.1",
-                                       create, destroy, submit, check};
+static const yilian_plugin_api kApi = {
+    YILIAN_PLUGIN_ABI_VERSION, sizeof(yilian_plugin_api), "misbehaving", "0.0.1", create, destroy, submit, check};
 
 YILIAN_PLUGIN_EXPORT uint32_t yilian_plugin_abi_version(void) { return YILIAN_PLUGIN_ABI_VERSION; }
 

@@ -14,9 +14,7 @@ class Throwing final : public yilian::plugin::Plugin {
     if (d.event_id == "throw-int") throw 7;
     return yilian::plugin::Answer::Processed("OK " + d.event->enterprise().name());
   }
-  yilian::plugin::Answer Check(const yilian::plugin::Delivery&) override {
-    throw std::logic_error("check is broken");
-  }
+  yilian::plugin::Answer Check(const yilian::plugin::Delivery&) override { throw std::logic_error("check is broken"); }
 };
 
 yilian::Result<std::unique_ptr<yilian::plugin::Plugin>> Create(const yilian::plugin::PluginContext& context) {
