@@ -1,6 +1,7 @@
 #include "sdk/agency_session.h"
 
 #include "common/log.h"
+#include "common/mask.h"
 
 namespace yilian::adapter {
 namespace {
@@ -170,7 +171,7 @@ Status AgencySession::OnSubmitted(const Done& done) {
   const AgencyAnswer& a = done.answer;
   Log()->info("{}: event {} ({}) attempt {}: agency says {}{}{}", d.agency.str(), d.event_id.str(), d.uscc.str(),
               d.attempt, ToString(a.kind), a.reference.empty() ? "" : " " + a.reference,
-              a.reason.empty() ? "" : " (" + a.reason + ")");
+              a.reason.empty() ? "" : " (" + ScrubPersonalData(a.reason) + ")");
   if (a.kind == AnswerKind::kRetry) {
     Send(e, a);  // nothing to remember: the broker delivers it again
     return Status::Ok();
@@ -199,7 +200,7 @@ Status AgencySession::OnAnswerLater(const EventId& id, const AgencyAnswer& answe
   e.answer = answer;
   Log()->info("{}: event {} ({}): agency answered {}{}{} ({})", e.agency.str(), id.str(), e.uscc.str(),
               ToString(answer.kind), answer.reference.empty() ? "" : " " + answer.reference,
-              answer.reason.empty() ? "" : " (" + answer.reason + ")", how);
+              answer.reason.empty() ? "" : " (" + ScrubPersonalData(answer.reason) + ")", how);
   Status s = journal_->Record(e);
   if (!s.ok()) return s;
   if (auto slot = check_slot_.find(id.str()); slot != check_slot_.end()) {
