@@ -38,9 +38,11 @@ int main(int argc, char** argv) {
   std::string line, record, payload;
   std::uint64_t count = 0, line_no = 0, invalid = 0;
   yilian::v1::EnterpriseEvent event;
-  while ((limit == 0 || count < limit) && std::getline(in, line)) {
+  while (std::getline(in, line)) {
     ++line_no;
-    if (line.empty()) continue;
+    // Past the limit the rest is read and dropped, so that the generator
+    // feeding the pipe finishes normally instead of dying of SIGPIPE.
+    if (line.empty() || (limit != 0 && count >= limit)) continue;
     event.Clear();
     auto status = google::protobuf::util::JsonStringToMessage(line, &event);
     if (!status.ok()) {
