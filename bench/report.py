@@ -64,7 +64,7 @@ def summarise(runs):
     for key, rs in groups.items():
         ok = [r for r in rs if r.get("ok")]
         s = {"label": key[0], "system": key[1], "durability_class": key[2], "agencies": key[3],
-             "offered_rate": key[4], "mode": rs[0]["mode"], "events": rs[0]["events"], "runs": len(rs),
+             "offered_rate": key[4], "mode": rs[0]["mode"], "events": int(rs[0]["events"]), "runs": len(rs),
              "failed": len(rs) - len(ok), "errors": sorted({r.get("error", "") for r in rs if not r.get("ok")})}
         for m in (BACKLOG_METRICS if s["mode"] == "backlog" else SETTLE_METRICS):
             vals = [r[m] for r in ok if r.get(m) is not None]
@@ -107,6 +107,18 @@ def ratio(a, b, higher_is_better=True):
     return f"{r:.2f}×"
 
 
+def overloaded(s):
+    """True if a fixed-rate run settled clearly less than it was offered."""
+    return bool(s and s.get("offered_rate") and s.get("settled_overall_per_s") is not None
+                and s["settled_overall_per_s"] < 0.95 * s["offered_rate"])
+
+
+def config_order(s):
+    keys = [(c[0], c[1]) for c in CONFIGS]
+    k = (s["system"], s["durability_class"])
+    return keys.index(k) if k in keys else len(keys)
+
+
 def rates_present(summary):
     return sorted({s["offered_rate"] for s in summary if s["label"] == "rate"})
 
@@ -137,9 +149,14 @@ def tables(summary, meta):
               f"{cell(t, 'peak_rss_mb', 0)} |"
         for r in rates:
             s = find(summary, "rate", system, dclass, rate=r)
-            row += f" {cell(s, 'confirm_p50_ms', 1)} / {cell(s, 'confirm_p99_ms', 1)} |"
-            row += f" {cell(s, 'settle_p50_ms', 1)} / {cell(s, 'settle_p99_ms', 1)} / {cell(s, 'settle_p999_ms', 1)} |"
+            mark = " †" if overloaded(s) else ""
+            row += f" {cell(s, 'confirm_p50_ms', 1)} / {cell(s, 'confirm_p99_ms', 1)}{mark} |"
+            row += f" {cell(s, 'settle_p50_ms', 1)} / {cell(s, 'settle_p99_ms', 1)} / {cell(s, 'settle_p999_ms', 1)}{mark} |"
         lines.append(row)
+    if any(overloaded(s) for s in summary if s["label"] == "rate"):
+        lines.append("")
+        lines.append("† The system settled less than the offered rate: events queued, and these latencies are a "
+                     "queue that grew through the run, not the system's latency at that rate.")
     lines.append("")
 
     lines.append("### yilian against each peer at equal durability\n")
@@ -161,6 +178,9 @@ def tables(summary, meta):
             for r in rates:
                 ys = find(summary, "rate", "yilian", dclass, rate=r)
                 ps = find(summary, "rate", *peer, rate=r)
+                if overloaded(ys) or overloaded(ps):
+                    row += " – † |"
+                    continue
                 row += f" {ratio(ys and ys.get('settle_p99_ms'), ps and ps.get('settle_p99_ms'))} |"
             lines.append(row)
     for dclass in ("fsync", "no-fsync"):
@@ -173,11 +193,12 @@ def tables(summary, meta):
                          f"{ratio(y.get('peak_rss_mb'), z.get('peak_rss_mb'))} |" + " – |" * len(rates))
     lines.append("")
 
-    yr = [s for s in summary if s["system"] == "yilian" and s["label"] == "throughput" and s.get("recorded_p99_ms")]
+    yr = [s for s in summary if s["system"] == "yilian" and s["label"] == "rate" and rates
+          and s["offered_rate"] == rates[0] and s.get("recorded_p99_ms")]
     if yr:
         lines.append("yilian answers every consumer acknowledgement once it is recorded (and fsynced, with fsync); "
                      "the peers do not answer acknowledgements. Publish to *all 4 results recorded* in yilian, "
-                     "as fast as possible: " + "; ".join(
+                     f"at {int(rates[0]):,}/s: " + "; ".join(
                          f"{NAMES[(s['system'], s['durability_class'])]}: p50 {fmt(s.get('recorded_p50_ms'), 1)} ms, "
                          f"p99 {fmt(s.get('recorded_p99_ms'), 1)} ms" for s in yr) + ".\n")
 
@@ -198,7 +219,7 @@ def tables(summary, meta):
                 lines.append(f"| {name} | " + " | ".join(cells) + " |")
         lines.append("")
 
-    bl = sorted([s for s in summary if s["mode"] == "backlog"], key=lambda s: (s["events"], s["system"]))
+    bl = sorted([s for s in summary if s["mode"] == "backlog"], key=lambda s: (s["events"], config_order(s)))
     if bl:
         lines.append("### Backlog: one agency offline, then restart and drain\n")
         lines.append("The agency is offline while the events are published (*fill*: publish-confirm rate), the "
@@ -288,6 +309,7 @@ set title 'Events settled at every agency per second, by number of agencies (log
 set xlabel 'agencies'
 plot for [i=2:{len(CONFIGS) + 1}] '{out_dir}/plot_agencies.dat' using 1:i title columnheader(i)
 set logscale x 10
+set format x '%.0f'
 set xlabel 'events waiting'
 set title 'Drain rate after a restart, by backlog size (events/s, log scale)'
 plot for [i=2:{len(CONFIGS) + 1}] '{out_dir}/plot_backlog.dat' using 1:i title columnheader(i)
@@ -332,7 +354,8 @@ def main():
         rel = os.path.relpath(assets, os.path.dirname(os.path.abspath(a.docs)))
         block = [BEGIN, "",
                  f"Measured {meta.get('date', '?')} on {meta.get('machine', '?')}; "
-                 f"yilian commit {meta.get('commit', '?')}; {meta.get('versions', '')}.",
+                 f"yilian commit {meta.get('commit', '?')} ({meta.get('build', '?')}); "
+                 f"{meta.get('versions', '')}.",
                  f"Command: `{meta.get('command', '?')}` ({meta.get('wall_s', '?')} s; load average "
                  f"{meta.get('load_before', '?')} before, {meta.get('load_after', '?')} after). "
                  f"Raw results: [{rel}/results.json]({rel}/results.json).", "", text]

@@ -34,7 +34,7 @@ class JsonLine {
       out_ << "null";
     } else {
       char buf[32];
-      std::snprintf(buf, sizeof buf, "%.6g", v);
+      std::snprintf(buf, sizeof buf, "%.10g", v);
       out_ << buf;
     }
     return *this;
