@@ -281,6 +281,32 @@ def plot(summary, out_dir):
                 row.append(f"{s['drain_per_s']:.1f}" if s and s.get("drain_per_s") else "NaN")
             f.write(" ".join(row) + "\n")
     rate_titles = " ".join(f"'{int(r):,}/s'" for r in rates)
+
+    def has_data(name):
+        with open(os.path.join(out_dir, name)) as f:
+            return any(any(c[0].isdigit() for c in line.split()[1:] if c and c != "NaN") for line in f)
+
+    def panel(name, title, commands):
+        """A panel, or a placeholder when this run did not measure it."""
+        if has_data(name):
+            return f"set title '{title}'\n" + commands
+        return (f"set title '{title}'\nunset logscale\nset label 1 'not measured in this run' at graph 0.5,0.5 "
+                f"center\nplot [0:1][0:1] NaN notitle\nunset label 1\n")
+
+    nl = "\n"
+    p_throughput = panel("plot_throughput.dat", "Events settled at all 4 agencies per second (as fast as possible)",
+                         f"plot '{out_dir}/plot_throughput.dat' using 2:xtic(1) linecolor rgb '#4472c4'")
+    p_latency = panel("plot_latency.dat",
+                      "Publish to settled at all 4 agencies, p99 (ms, log scale) at fixed offered rates",
+                      f"set logscale y{nl}plot for [i=2:{len(rates) + 1}] '{out_dir}/plot_latency.dat' "
+                      f"using i:xtic(1) title word(titles, i-1)")
+    p_agencies = panel("plot_agencies.dat",
+                       "Events settled at every agency per second, by number of agencies (log scale)",
+                       f"set logscale x 2{nl}set logscale y{nl}plot for [i=2:{len(CONFIGS) + 1}] "
+                       f"'{out_dir}/plot_agencies.dat' using 1:i title columnheader(i)")
+    p_backlog = panel("plot_backlog.dat", "Drain rate after a restart, by backlog size (events/s, log scale)",
+                      f"set logscale x 10{nl}set logscale y{nl}plot for [i=2:{len(CONFIGS) + 1}] "
+                      f"'{out_dir}/plot_backlog.dat' using 1:i title columnheader(i)")
     script = f"""
 set terminal pngcairo size 1400,1000 font ",10"
 set output '{os.path.join(out_dir, "benchmarks.png")}'
@@ -292,27 +318,21 @@ set boxwidth 0.8
 set grid ytics
 set key off
 set xtics rotate by -25 noenhanced
-set title 'Events settled at all 4 agencies per second (as fast as possible)'
-plot '{out_dir}/plot_throughput.dat' using 2:xtic(1) linecolor rgb '#4472c4'
+set yrange [0:*]
+{p_throughput}
+set autoscale y
 set key top left noenhanced
-set logscale y
 set style histogram clustered gap 1
-set title 'Publish to settled at all 4 agencies, p99 (ms, log scale) at fixed offered rates'
 titles = "{rate_titles}"
-plot for [i=2:{len(rates) + 1}] '{out_dir}/plot_latency.dat' using i:xtic(1) title word(titles, i-1)
+{p_latency}
 unset logscale y
 set style data linespoints
 set xtics norotate
-set logscale x 2
-set logscale y
-set title 'Events settled at every agency per second, by number of agencies (log scale)'
 set xlabel 'agencies'
-plot for [i=2:{len(CONFIGS) + 1}] '{out_dir}/plot_agencies.dat' using 1:i title columnheader(i)
-set logscale x 10
+{p_agencies}
 set format x '%.0f'
 set xlabel 'events waiting'
-set title 'Drain rate after a restart, by backlog size (events/s, log scale)'
-plot for [i=2:{len(CONFIGS) + 1}] '{out_dir}/plot_backlog.dat' using 1:i title columnheader(i)
+{p_backlog}
 unset multiplot
 """
     gp = os.path.join(out_dir, "benchmarks.gp")
