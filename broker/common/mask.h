@@ -23,4 +23,8 @@ std::string MaskPhone(std::string_view phone);
 // 15 digits) or a mainland mobile number (11 digits starting with 1).
 std::string ScrubPersonalData(std::string_view text);
 
+// At most `max_bytes` of `text`, cut at a UTF-8 character boundary so the
+// result stays valid UTF-8 (proto3 string fields must be).
+std::string TruncateUtf8(std::string_view text, std::size_t max_bytes);
+
 }  // namespace yilian

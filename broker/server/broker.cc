@@ -7,6 +7,7 @@
 #include <map>
 
 #include "common/log.h"
+#include "common/mask.h"
 #include "server/broker_impl.h"
 
 namespace yilian::server {
@@ -357,7 +358,7 @@ void BrokerImpl::HandleHello(const std::string& routing_id, const v1::Hello& hel
                    (hello.role() == v1::WATCHER && principal.CanWatch());
     if (!allowed) {
       std::string what = "open a " + v1::ClientRole_Name(hello.role()) + " session" +
-                         (hello.role() == v1::CONSUMER ? " for agency '" + hello.agency().substr(0, 64) + "'" : "");
+                         (hello.role() == v1::CONSUMER ? " for agency '" + TruncateUtf8(hello.agency(), 64) + "'" : "");
       return Refuse(routing_id, principal, what, false);
     }
   }
@@ -366,12 +367,12 @@ void BrokerImpl::HandleHello(const std::string& routing_id, const v1::Hello& hel
   s.key = key;
   s.principal = principal;
   s.role = hello.role();
-  s.name = hello.client_name().substr(0, 64);
+  s.name = TruncateUtf8(hello.client_name(), 64);
   s.last_recv = s.last_send = clock_->NowMillis();
   if (s.role == v1::CONSUMER) {
     if (!router_.IsKnownAgency(hello.agency())) {
-      SendError(routing_id, v1::UNKNOWN_AGENCY, "agency '" + hello.agency().substr(0, 64) + "' is not configured");
-      log_->warn("refused consumer '{}': unknown agency '{}'", s.name, hello.agency().substr(0, 64));
+      SendError(routing_id, v1::UNKNOWN_AGENCY, "agency '" + TruncateUtf8(hello.agency(), 64) + "' is not configured");
+      log_->warn("refused consumer '{}': unknown agency '{}'", s.name, TruncateUtf8(hello.agency(), 64));
       return;
     }
     if (hello.credit() == 0) {

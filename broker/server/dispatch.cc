@@ -306,8 +306,8 @@ void BrokerImpl::HandleResult(Session& session, const v1::Result& result) {
   const std::string rid = session.routing_id;
   v1::Envelope reply;
   v1::ResultAck* ack = reply.mutable_result_ack();
-  ack->set_event_id(result.event_id().substr(0, 128));
-  ack->set_agency(result.agency().substr(0, 64));
+  ack->set_event_id(TruncateUtf8(result.event_id(), 128));
+  ack->set_agency(TruncateUtf8(result.agency(), 64));
   auto refuse = [&](v1::ErrorCode code, const std::string& message) {
     ack->set_status(v1::RESULT_REFUSED);
     ack->set_error(code);
@@ -321,7 +321,7 @@ void BrokerImpl::HandleResult(Session& session, const v1::Result& result) {
   const std::string& agency_id = agencies_[session.agency]->id;
   if (!result.agency().empty() && result.agency() != agency_id) {
     log_->warn("session {} of agency {} sent a result for agency '{}'", session.session_id, agency_id,
-               result.agency().substr(0, 64));
+               TruncateUtf8(result.agency(), 64));
     return refuse(v1::FORBIDDEN, "a session of agency '" + agency_id + "' may not answer for another agency");
   }
   ack->set_agency(agency_id);
@@ -397,20 +397,20 @@ void BrokerImpl::HandleResult(Session& session, const v1::Result& result) {
       break;
     case v1::OUTCOME_PROCESSED:
       record.state = DeliveryState::kProcessed;
-      record.reference = ScrubPersonalData(result.reference().substr(0, 256));
+      record.reference = TruncateUtf8(ScrubPersonalData(result.reference()), 256);
       record.reason.clear();
       record.settled_at = now;
       effect = Effect::kSettle;
       break;
     case v1::OUTCOME_REJECTED:
       record.state = DeliveryState::kRejected;
-      record.reason = ScrubPersonalData(result.reason().substr(0, 1024));
+      record.reason = TruncateUtf8(ScrubPersonalData(result.reason()), 1024);
       record.settled_at = now;
       effect = Effect::kSettle;
       break;
     case v1::OUTCOME_RETRY: {
       if (before == DeliveryState::kPending) break;  // already going back
-      record.reason = ScrubPersonalData(result.reason().substr(0, 1024));
+      record.reason = TruncateUtf8(ScrubPersonalData(result.reason()), 1024);
       if (attempts >= config_.retry.max_attempts) {
         record.state = DeliveryState::kDead;
         record.settled_at = now;

@@ -17,7 +17,7 @@ void BrokerImpl::HandlePublish(Session& session, const v1::Publish& publish) {
   v1::Envelope reply;
   v1::PublishAck* ack = reply.mutable_publish_ack();
   ack->set_correlation_id(publish.correlation_id());
-  ack->set_event_id(publish.event().event_id().substr(0, 128));
+  ack->set_event_id(TruncateUtf8(publish.event().event_id(), 128));
   auto refuse = [&](v1::ErrorCode code, const std::string& message) {
     ack->set_status(v1::REFUSED);
     ack->set_error(code);
@@ -46,7 +46,7 @@ void BrokerImpl::HandlePublish(Session& session, const v1::Publish& publish) {
       out->set_message(e.message);
     }
     log_->info("refused event {} uscc {}: {} validation error(s), first {} {}", ack->event_id(),
-               event.uscc().substr(0, 18), errors.size(), errors[0].path, errors[0].code);
+               TruncateUtf8(event.uscc(), 18), errors.size(), errors[0].path, errors[0].code);
     return refuse(v1::INVALID_EVENT, std::to_string(errors.size()) + " validation error(s); first: " +
                                          errors[0].path + ": " + errors[0].message);
   }

@@ -1,3 +1,4 @@
+#include <sys/stat.h>
 // End to end with real processes: yilian-broker, one yilian-adapter per
 // agency with its built-in plugin, and one yilian-agency-sim per agency
 // (exchange databases, and one bank over HTTP). A batch of establishments,
@@ -95,9 +96,13 @@ class EndToEndTest : public ::testing::Test {
         adapter_keys_[agency] = {"--server-key", dir + "/broker.pub", "--key", dir + "/" + name + ".key"};
       }
       testing::WriteFile(dir + "/keys.yaml", keys);
+      // With CURVE the broker also needs its SM4 data key (personal fields at rest).
+      testing::WriteFile(dir + "/data.key", std::string(64, 'd') + "\n");
+      chmod((dir + "/data.key").c_str(), 0600);
       testing::WriteFile(broker_->config_path(), testing::ReadFile(broker_->config_path()) +
                                                      "security:\n  server_key_file: " + dir +
-                                                     "/broker.key\n  keys_file: " + dir + "/keys.yaml\n");
+                                                     "/broker.key\n  keys_file: " + dir + "/keys.yaml\n"
+                                                     "  data_key_file: " + dir + "/data.key\n");
       broker_->set_insecure(false);
       auto platform = auth::ReadKeyPair(dir + "/platform.key").value();
       publisher_options_.server_public_key = auth::ReadPublicKey(dir + "/broker.pub").value();

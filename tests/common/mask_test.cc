@@ -68,3 +68,11 @@ TEST(ScrubPersonalData, LeavesOtherNumbersAlone) {
 
 }  // namespace
 }  // namespace yilian
+
+TEST(TruncateUtf8, CutsAtACharacterBoundary) {
+  const std::string text = "厦门鹭岛";  // 4 characters, 3 bytes each
+  EXPECT_EQ(yilian::TruncateUtf8(text, 12), text);
+  EXPECT_EQ(yilian::TruncateUtf8(text, 7), "厦门");  // not 7 bytes: the third character is whole or absent
+  EXPECT_EQ(yilian::TruncateUtf8(text, 2), "");
+  EXPECT_EQ(yilian::TruncateUtf8("abc", 2), "ab");
+}
