@@ -98,6 +98,13 @@ std::optional<AgencyQueue::Item> AgencyQueue::PopReady(Millis now) {
   return std::nullopt;
 }
 
+bool AgencyQueue::Holds(const UsccKey& key, Sequence seq) const {
+  auto it = entries_.find(key);
+  if (it == entries_.end()) return false;
+  const Entry& e = it->second;
+  return std::find(e.seqs.begin() + e.head, e.seqs.end(), seq) != e.seqs.end();
+}
+
 void AgencyQueue::Settle(const UsccKey& key, Sequence seq) {
   auto it = entries_.find(key);
   if (it == entries_.end()) return;

@@ -73,6 +73,9 @@ class AgencyQueue {
   // The head `seq` was taken over (accepted) while released: busy again.
   void Hold(const UsccKey& key, Sequence seq);
 
+  // Whether `seq` is among the enterprise's unsettled sequences.
+  bool Holds(const UsccKey& key, Sequence seq) const;
+
   bool HasReady(Millis now) const;
   // Earliest not-before among released heads, or nullopt.
   std::optional<Millis> NextWakeup() const;

@@ -4,7 +4,9 @@
 
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/message.h>
+#include <google/protobuf/wire_format_lite.h>
 
+#include <cstdint>
 #include <map>
 #include <string_view>
 #include <utility>
@@ -162,6 +164,192 @@ void PruneWith(const PathNode& root, v1::EnterpriseEvent* event) {
   FilterChanges(root, event);
 }
 
+
+// --- The same filter on the wire format ---
+
+constexpr int kMaxWireDepth = 32;
+
+// One field of an encoded message: its tag and value bytes in the input.
+struct WireField {
+  std::uint32_t number = 0;
+  int wire_type = 0;
+  const char* begin = nullptr;    // first byte of the tag
+  const char* tag_end = nullptr;  // first byte after the tag
+  const char* end = nullptr;      // first byte after the value
+  std::string_view payload;       // the content of a length-delimited value
+};
+
+class WireReader {
+ public:
+  explicit WireReader(std::string_view data) : p_(data.data()), end_(data.data() + data.size()) {}
+
+  bool done() const { return p_ == end_; }
+
+  // Reads the next field; false on malformed input. An end-group tag is
+  // returned as a field of wire type 4 for the caller to match.
+  bool Next(WireField* f, int depth) {
+    f->begin = p_;
+    std::uint64_t tag = 0;
+    if (!Varint(&tag) || tag > 0xffffffffu || (tag >> 3) == 0) return false;
+    f->tag_end = p_;
+    f->number = static_cast<std::uint32_t>(tag >> 3);
+    f->wire_type = static_cast<int>(tag & 7);
+    f->payload = {};
+    switch (f->wire_type) {
+      case 0: {
+        std::uint64_t ignored = 0;
+        if (!Varint(&ignored)) return false;
+        break;
+      }
+      case 1:
+        if (!Skip(8)) return false;
+        break;
+      case 5:
+        if (!Skip(4)) return false;
+        break;
+      case 2: {
+        std::uint64_t length = 0;
+        if (!Varint(&length) || length > static_cast<std::uint64_t>(end_ - p_)) return false;
+        f->payload = std::string_view(p_, static_cast<std::size_t>(length));
+        p_ += length;
+        break;
+      }
+      case 3: {  // a group: skip to its matching end
+        if (depth >= kMaxWireDepth) return false;
+        for (;;) {
+          WireField inner;
+          if (!Next(&inner, depth + 1)) return false;
+          if (inner.wire_type == 4) {
+            if (inner.number != f->number) return false;
+            break;
+          }
+        }
+        break;
+      }
+      case 4:
+        break;
+      default:
+        return false;
+    }
+    f->end = p_;
+    return true;
+  }
+
+ private:
+  bool Varint(std::uint64_t* value) {
+    std::uint64_t result = 0;
+    for (int shift = 0; shift < 64 && p_ != end_; shift += 7) {
+      auto byte = static_cast<std::uint8_t>(*p_++);
+      result |= static_cast<std::uint64_t>(byte & 0x7f) << shift;
+      if ((byte & 0x80) == 0) {
+        *value = result;
+        return true;
+      }
+    }
+    return false;
+  }
+  bool Skip(std::size_t n) {
+    if (static_cast<std::size_t>(end_ - p_) < n) return false;
+    p_ += n;
+    return true;
+  }
+
+  const char* p_;
+  const char* end_;
+};
+
+void AppendVarint(std::string* out, std::uint64_t value) {
+  while (value >= 0x80) {
+    out->push_back(static_cast<char>((value & 0x7f) | 0x80));
+    value >>= 7;
+  }
+  out->push_back(static_cast<char>(value));
+}
+
+// What the parser does with a field whose wire type is not the declared
+// one: it keeps it as an unknown field (which pruning drops).
+bool WireTypeMatches(const pb::FieldDescriptor* field, int wire_type) {
+  using pb::internal::WireFormatLite;
+  auto expected = WireFormatLite::WireTypeForFieldType(static_cast<WireFormatLite::FieldType>(field->type()));
+  if (wire_type == static_cast<int>(expected)) return true;
+  return field->is_packable() && wire_type == WireFormatLite::WIRETYPE_LENGTH_DELIMITED;
+}
+
+// FilterChanges for one encoded, already pruned FieldChange: false if the
+// change is dropped; clears its values in place unless the agency sees all
+// of the field it names.
+bool KeepChangeWire(const PathNode& root, std::string* change) {
+  const PathNode* enterprise = root.Child("enterprise");
+  if (enterprise == nullptr) return false;
+  std::string_view name;
+  WireReader reader(*change);
+  while (!reader.done()) {
+    WireField f;
+    if (!reader.Next(&f, 0)) return false;
+    if (f.number == v1::FieldChange::kFieldFieldNumber && f.wire_type == 2) name = f.payload;
+  }
+  const pb::FieldDescriptor* field = v1::Enterprise::descriptor()->FindFieldByName(std::string(name));
+  if (field == nullptr) return false;
+  bool full = enterprise->whole;
+  if (!full) {
+    const PathNode* node = enterprise->Child(field->name());
+    if (node == nullptr) return false;
+    full = FullyCovered(node, field);
+  }
+  if (full) return true;
+  std::string kept;
+  WireReader again(*change);
+  while (!again.done()) {
+    WireField f;
+    if (!again.Next(&f, 0)) return false;
+    if (f.number == v1::FieldChange::kOldValueFieldNumber || f.number == v1::FieldChange::kNewValueFieldNumber)
+      continue;
+    kept.append(f.begin, f.end);
+  }
+  *change = std::move(kept);
+  return true;
+}
+
+// Appends to `out` the fields of the encoded message `in` of `type` that
+// `node` keeps (nullptr: every known field). `root` is set only for the
+// top-level EnterpriseEvent, whose `changes` get the content filter.
+bool PruneWire(const pb::Descriptor* type, const PathNode* node, const PathNode* root, std::string_view in,
+               std::string* out, int depth) {
+  if (depth > kMaxWireDepth) return false;
+  WireReader reader(in);
+  while (!reader.done()) {
+    WireField f;
+    if (!reader.Next(&f, depth) || f.wire_type == 4) return false;
+    const pb::FieldDescriptor* field = type->FindFieldByNumber(static_cast<int>(f.number));
+    if (field == nullptr || !WireTypeMatches(field, f.wire_type)) continue;  // unknown: dropped
+    const PathNode* child = nullptr;  // nullptr: keep the field whole
+    if (node != nullptr) {
+      child = node->Child(field->name());
+      if (child == nullptr) continue;
+      if (child->whole) {
+        child = nullptr;
+      } else if (field->cpp_type() != pb::FieldDescriptor::CPPTYPE_MESSAGE) {
+        continue;  // a path below a scalar covers nothing
+      }
+    }
+    if (field->cpp_type() != pb::FieldDescriptor::CPPTYPE_MESSAGE) {
+      out->append(f.begin, f.end);
+      continue;
+    }
+    // Unknown fields inside kept messages go too, so messages are always
+    // rewritten, never copied.
+    std::string inner;
+    if (!PruneWire(field->message_type(), child, nullptr, f.payload, &inner, depth + 1)) return false;
+    if (root != nullptr && field->number() == v1::EnterpriseEvent::kChangesFieldNumber &&
+        !KeepChangeWire(*root, &inner))
+      continue;
+    out->append(f.begin, f.tag_end);
+    AppendVarint(out, inner.size());
+    out->append(inner);
+  }
+  return true;
+}
+
 }  // namespace
 
 Status ValidateAllowList(const FieldAllowList& list) {
@@ -183,6 +371,14 @@ Result<FieldFilter> FieldFilter::Create(const FieldAllowList& list) {
 }
 
 void FieldFilter::Prune(v1::EnterpriseEvent* event) const { PruneWith(*root_, event); }
+
+Result<std::string> FieldFilter::PruneEncoded(std::string_view encoded) const {
+  std::string out;
+  out.reserve(encoded.size());
+  if (!PruneWire(v1::EnterpriseEvent::descriptor(), root_.get(), root_.get(), encoded, &out, 0))
+    return Status::InvalidArgument("not a well-formed encoding of yilian.v1.EnterpriseEvent");
+  return out;
+}
 
 FieldAllowList DefaultAllowList(const std::string& agency_id) {
   // Why each agency gets what it gets (DOMAIN section 3, minimum necessary):

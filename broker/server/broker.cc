@@ -1,5 +1,8 @@
 #include "server/broker.h"
 
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
@@ -11,6 +14,16 @@
 #include "server/broker_impl.h"
 
 namespace yilian::server {
+
+std::string EncodeDeterministic(const google::protobuf::MessageLite& message) {
+  std::string out;
+  google::protobuf::io::StringOutputStream stream(&out);
+  google::protobuf::io::CodedOutputStream coded(&stream);
+  coded.SetSerializationDeterministic(true);
+  message.SerializeToCodedStream(&coded);
+  coded.Trim();
+  return out;
+}
 
 namespace {
 constexpr const char* kBrokerVersion = "0.1.0";
@@ -72,6 +85,7 @@ int BrokerImpl::AgencyIndex(const std::string& id) {
   } else {
     log_->error("agency {}: field allow-list unusable, sending only the always-kept fields: {}", id,
                 filter.status().message());
+    state->filter = security::FieldFilter::Create(security::FieldAllowList{}).value();
   }
   agencies_.push_back(std::move(state));
   agency_index_.emplace(id, index);
@@ -172,6 +186,7 @@ void BrokerImpl::Turn() {
   Millis now = clock_->NowMillis();
   on_commit_.clear();
   on_abort_.clear();
+  settled_this_turn_.clear();
   turn_failed_ = false;
   for (auto& [rid, s] : sessions_) s.publishes_this_turn = 0;
 

@@ -33,6 +33,10 @@
 
 namespace yilian::server {
 
+// The deterministic encoding of `message` (fields in number order, map
+// entries sorted): what the store holds and what duplicates are compared by.
+std::string EncodeDeterministic(const google::protobuf::MessageLite& message);
+
 // (agency index, sequence) packed into one integer.
 using InflightKey = std::uint64_t;
 inline InflightKey MakeInflightKey(std::uint32_t agency, Sequence seq) { return (seq << 16) | agency; }
@@ -57,8 +61,9 @@ struct Session {
 
 struct AgencyState {
   std::string id;
-  // Minimum necessary: fields this agency may see; nullopt only if the
-  // allow-list failed to compile (then only the always-kept fields go out).
+  // Minimum necessary: fields this agency may see. Always set once the
+  // agency exists (an allow-list that fails to compile becomes the empty
+  // list: only the always-kept fields go out).
   std::optional<security::FieldFilter> filter;
   delivery::AgencyQueue queue;
   std::vector<std::string> consumers;  // routing ids, round-robin
@@ -139,6 +144,12 @@ class BrokerImpl {
   // After a delivery of `seq` settled (or was re-opened) in this turn:
   // recomputes the case state and stages the case update.
   void StageCaseRecompute(Sequence seq, Millis now);
+  // After the delivery of `seq` to agency `index` settled as `state` in
+  // this turn: recomputes the case unless the case state cannot have
+  // changed (PROCESSED while another agency still has `seq` unsettled,
+  // known from the queues without reading the store).
+  void StageCaseSettled(Sequence seq, const delivery::UsccKey& key, int index, store::DeliveryState state,
+                        Millis now);
   void StageCaseUpdate(Sequence seq, v1::CaseUpdateKind kind, const std::string& agency, Millis now);
   void DispatchCaseUpdates();
   void HandleUpdateAck(Session& session, const v1::UpdateAck& ack);
@@ -152,11 +163,19 @@ class BrokerImpl {
   void Audit(std::string line) { audit_lines_.push_back(std::move(line)); }
   void FlushAudit(Millis now);
 
-  // The stored event for a delivery, from the cache or the store; nullptr
-  // after a store failure.
-  std::shared_ptr<const store::EventPayload> PayloadFor(Sequence seq);
-  // The event as agency `index` may see it (minimum necessary), encoded.
-  std::string ViewFor(int index, const std::string& plaintext);
+  // The stored event for a delivery (personal fields in clear), from the
+  // cache or the store. nullptr after a store failure, or, with `*corrupt`
+  // set to why, when the stored event cannot be decoded or decrypted.
+  std::shared_ptr<const store::EventPayload> PayloadFor(Sequence seq, std::string* corrupt);
+  // A stored payload as its deterministic encoding in clear (decrypted when
+  // personal fields are stored encrypted); an error says why it is unusable.
+  Result<std::string> StoredPlaintext(const std::string& stored) const;
+  // The event as agency `index` may see it (minimum necessary), encoded;
+  // filtered on the wire, without decoding the event.
+  Result<std::string> ViewFor(int index, const std::string& plaintext);
+  // A delivery whose stored event is unusable cannot ever be handed over:
+  // it becomes a dead letter with `reason` instead of stalling its queue.
+  void StageUnusable(int index, const delivery::AgencyQueue::Item& item, const std::string& reason, Millis now);
   Status BuildFilters();
   void CachePayload(Sequence seq, std::shared_ptr<const store::EventPayload> payload);
 
@@ -207,6 +226,9 @@ class BrokerImpl {
   std::unordered_map<std::uint64_t, std::pair<std::string, store::CaseUpdateRecord>> updates_out_;
   std::priority_queue<Deadline, std::vector<Deadline>, std::greater<Deadline>> deadlines_;
   Millis next_deadline_sweep_ = 0;
+  // Deliveries settled in the current turn (their queues learn it only at
+  // commit).
+  std::unordered_set<InflightKey> settled_this_turn_;
   // Deliveries re-opened by an operator's replay: (agency, seq).
   std::unordered_set<InflightKey> replays_;
   std::vector<std::string> audit_lines_;

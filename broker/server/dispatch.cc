@@ -41,7 +41,7 @@ Status BrokerImpl::Recover() {
   return Status::Ok();
 }
 
-std::shared_ptr<const store::EventPayload> BrokerImpl::PayloadFor(Sequence seq) {
+std::shared_ptr<const store::EventPayload> BrokerImpl::PayloadFor(Sequence seq, std::string* corrupt) {
   auto it = payload_cache_.find(seq);
   if (it != payload_cache_.end()) return it->second;
   auto loaded = store_->LoadEventPayload(seq);
@@ -50,27 +50,26 @@ std::shared_ptr<const store::EventPayload> BrokerImpl::PayloadFor(Sequence seq) 
     return nullptr;
   }
   store::EventPayload p = std::move(loaded).value();
-  if (cipher_) {
-    // The store holds personal fields encrypted; deliveries carry them in
-    // clear (inside CURVE) to the agencies allowed to see them.
-    v1::EnterpriseEvent event;
-    if (!event.ParseFromString(p.payload)) {
-      StoreFailed(Status::Corruption("stored event seq " + std::to_string(seq) + " does not decode"));
-      return nullptr;
-    }
-    if (Status s = cipher_->DecryptPersonal(&event); !s.ok()) {
-      StoreFailed(Status::Corruption("stored event seq " + std::to_string(seq) + ": " + s.message()));
-      return nullptr;
-    }
-    p.payload.clear();
-    google::protobuf::io::StringOutputStream stream(&p.payload);
-    google::protobuf::io::CodedOutputStream coded(&stream);
-    coded.SetSerializationDeterministic(true);
-    event.SerializeToCodedStream(&coded);
+  // The store holds personal fields encrypted; deliveries carry them in
+  // clear (inside CURVE) to the agencies allowed to see them.
+  auto plaintext = StoredPlaintext(p.payload);
+  if (!plaintext.ok()) {
+    *corrupt = "stored event seq " + std::to_string(seq) + " " + plaintext.status().message();
+    return nullptr;
   }
+  p.payload = std::move(plaintext).value();
   auto payload = std::make_shared<const store::EventPayload>(std::move(p));
   CachePayload(seq, payload);
   return payload;
+}
+
+Result<std::string> BrokerImpl::StoredPlaintext(const std::string& stored) const {
+  if (!cipher_) return stored;
+  v1::EnterpriseEvent event;
+  if (!event.ParseFromString(stored)) return Status::Corruption("does not decode");
+  if (Status s = cipher_->DecryptPersonal(&event); !s.ok())
+    return Status::Corruption("cannot be decrypted: " + s.message());
+  return EncodeDeterministic(event);
 }
 
 void BrokerImpl::CachePayload(Sequence seq, std::shared_ptr<const store::EventPayload> payload) {
@@ -134,10 +133,21 @@ void BrokerImpl::Dispatch(Millis now) {
       idle_rounds = 0;
       --budget;
 
-      auto payload = PayloadFor(item->seq);
+      std::string corrupt;
+      auto payload = PayloadFor(item->seq, &corrupt);
+      if (!corrupt.empty()) {
+        StageUnusable(static_cast<int>(index), *item, corrupt, now);
+        continue;
+      }
       if (!payload || turn_failed_) {
         agency.queue.Release(item->key, item->seq, item->attempts, 0);
         break;
+      }
+      auto view = ViewFor(static_cast<int>(index), payload->payload);
+      if (!view.ok()) {
+        StageUnusable(static_cast<int>(index), *item,
+                      "stored event seq " + std::to_string(item->seq) + ": " + view.status().message(), now);
+        continue;
       }
       DeliveryRecord record;
       record.seq = item->seq;
@@ -190,7 +200,7 @@ void BrokerImpl::Dispatch(Millis now) {
 
       ++session.in_use;
       Inflight inflight{rid, payload->event_id, item->key, record.attempts, now + config_.ack_timeout_ms};
-      std::string bytes = EncodeDeliver(head, ViewFor(static_cast<int>(index), payload->payload));
+      std::string bytes = EncodeDeliver(head, view.value());
       on_commit_.push_back([this, rid, ikey, inflight, index, bytes = std::move(bytes)]() mutable {
         metrics_.Delivered(agencies_[index]->id);
         inflight_[ikey] = inflight;
@@ -205,6 +215,37 @@ void BrokerImpl::Dispatch(Millis now) {
       });
     }
   }
+}
+
+void BrokerImpl::StageUnusable(int index, const delivery::AgencyQueue::Item& item, const std::string& reason,
+                               Millis now) {
+  AgencyState& agency = *agencies_[index];
+  DeliveryRecord record;
+  record.seq = item.seq;
+  record.agency = agency.id;
+  record.uscc = std::string(item.key.view());
+  record.state = DeliveryState::kDead;
+  record.attempts = item.attempts;
+  record.updated_at = now;
+  record.settled_at = now;
+  record.reason = reason;
+  auto updated = store_->UpdateDelivery(record, DeliveryState::kPending, item.attempts);
+  if (!updated.ok() || !updated.value()) {
+    // A store failure, or the row moved on meanwhile: try again next turn.
+    if (!updated.ok()) StoreFailed(updated.status());
+    agency.queue.Release(item.key, item.seq, item.attempts, now + config_.retry.initial_backoff_ms);
+    return;
+  }
+  log_->error("dead letter: seq {} uscc {} agency {}: {}", item.seq, record.uscc, agency.id, reason);
+  Audit("delivery seq=" + std::to_string(item.seq) + " agency=" + agency.id + " PENDING->DEAD (" + reason + ")");
+  StageCaseSettled(item.seq, item.key, index, DeliveryState::kDead, now);
+  InflightKey ikey = MakeInflightKey(static_cast<std::uint32_t>(index), item.seq);
+  on_commit_.push_back([this, index, ikey, item] {
+    metrics_.DeadLetter(agencies_[index]->id);
+    agencies_[index]->queue.Settle(item.key, item.seq);
+    replays_.erase(ikey);
+  });
+  on_abort_.push_back([this, index, item] { agencies_[index]->queue.Release(item.key, item.seq, item.attempts, 0); });
 }
 
 void BrokerImpl::ReturnCredit(const std::string& routing_id, InflightKey ikey) {
@@ -260,7 +301,7 @@ void BrokerImpl::StageRelease(InflightKey ikey, const Inflight& inflight, Releas
   if (dead) {
     log_->warn("dead letter: seq {} uscc {} agency {} after {} attempts ({})", seq, record.uscc, agency.id,
                inflight.attempts, reason);
-    StageCaseRecompute(seq, now);
+    StageCaseSettled(seq, inflight.key, static_cast<int>(index), DeliveryState::kDead, now);
   } else {
     log_->info("redelivery scheduled: seq {} uscc {} agency {} attempt {} in {} ms ({})", seq, record.uscc,
                agency.id, inflight.attempts + 1, not_before ? not_before - now : 0, reason);
@@ -447,7 +488,7 @@ void BrokerImpl::HandleResult(Session& session, const v1::Result& result) {
       if (Status s = store_->UpsertReference(record.uscc, agency_id, record.reference, now); !s.ok())
         return StoreFailed(s), refuse(v1::STORE_UNAVAILABLE, "store write failed");
     }
-    if (effect == Effect::kSettle) StageCaseRecompute(record.seq, now);
+    if (effect == Effect::kSettle) StageCaseSettled(record.seq, key, index, record.state, now);
   }
   log_->debug("result {} for event {} seq {} uscc {} agency {} attempt {}", v1::Outcome_Name(outcome),
              ack->event_id(), record.seq, record.uscc, agency_id, attempts);

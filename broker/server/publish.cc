@@ -1,11 +1,7 @@
 // Publish handling: validate, deduplicate, check revision, route, stage the
 // insert; the confirm leaves only after the turn's commit.
-#include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
-
 #include <algorithm>
 
-#include "common/digest.h"
 #include "common/log.h"
 #include "common/mask.h"
 #include "server/broker_impl.h"
@@ -52,22 +48,23 @@ void BrokerImpl::HandlePublish(Session& session, const v1::Publish& publish) {
   }
   if (turn_failed_) return refuse(v1::STORE_UNAVAILABLE, "store unavailable: " + turn_error_.message());
 
-  std::string payload;
-  {
-    google::protobuf::io::StringOutputStream stream(&payload);
-    google::protobuf::io::CodedOutputStream coded(&stream);
-    coded.SetSerializationDeterministic(true);
-    event.SerializeToCodedStream(&coded);
-  }
+  std::string payload = EncodeDeterministic(event);
 
-  // Duplicates are recognised by a keyed digest of the plaintext encoding
-  // (stored payloads are encrypted with a fresh IV each time).
-  std::string content_hash = cipher_ ? cipher_->ContentHash(payload) : Sm3Hex(payload);
   auto existing = store_->FindEvent(event.event_id());
   if (!existing.ok()) return StoreFailed(existing.status()), refuse(v1::STORE_UNAVAILABLE, "store read failed");
   if (existing.value().has_value()) {
     const store::EventSummary& found = *existing.value();
-    if (found.content_hash != content_hash) {
+    // A duplicate has the same deterministic encoding in clear as the stored
+    // event (stored payloads are encrypted with a fresh IV each time, so
+    // they are decrypted to compare).
+    auto stored_plaintext = StoredPlaintext(found.payload);
+    if (!stored_plaintext.ok()) {
+      log_->error("event {} (seq {}) is stored but {}", event.event_id(), found.seq,
+                  stored_plaintext.status().message());
+      return refuse(v1::CONFLICT, "event_id '" + event.event_id() +
+                                      "' was already published; its stored copy cannot be compared");
+    }
+    if (stored_plaintext.value() != payload) {
       log_->warn("conflict: event {} published again with different content", event.event_id());
       return refuse(v1::CONFLICT, "event_id '" + event.event_id() +
                                       "' was already published with different content");
@@ -121,16 +118,12 @@ void BrokerImpl::HandlePublish(Session& session, const v1::Publish& publish) {
   stored.revision = event.revision();
   stored.type = event.type();
   stored.agencies = std::move(agencies).value();
-  stored.content_hash = content_hash;
   if (cipher_) {
     v1::EnterpriseEvent sealed = event;
     if (Status s = cipher_->EncryptPersonal(&sealed); !s.ok()) {
       return refuse(v1::INVALID_EVENT, "personal fields cannot be encrypted: " + s.message());
     }
-    google::protobuf::io::StringOutputStream stream(&stored.payload);
-    google::protobuf::io::CodedOutputStream coded(&stream);
-    coded.SetSerializationDeterministic(true);
-    sealed.SerializeToCodedStream(&coded);
+    stored.payload = EncodeDeterministic(sealed);
   } else {
     stored.payload = payload;
   }

@@ -4,9 +4,6 @@
 // the ZAP handler sets to the client's public key).
 #include <sys/stat.h>
 
-#include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
-
 #include "common/log.h"
 #include "server/broker_impl.h"
 
@@ -74,23 +71,8 @@ Status BrokerImpl::BuildFilters() {
   return Status::Ok();
 }
 
-std::string BrokerImpl::ViewFor(int index, const std::string& plaintext) {
-  AgencyState& agency = *agencies_[index];
-  v1::EnterpriseEvent event;
-  if (!event.ParseFromString(plaintext)) return plaintext;  // stored by us: cannot happen
-  if (agency.filter) {
-    agency.filter->Prune(&event);
-  } else {
-    security::Prune(security::FieldAllowList{}, &event);
-  }
-  std::string out;
-  {
-    google::protobuf::io::StringOutputStream stream(&out);
-    google::protobuf::io::CodedOutputStream coded(&stream);
-    coded.SetSerializationDeterministic(true);
-    event.SerializeToCodedStream(&coded);
-  }
-  return out;
+Result<std::string> BrokerImpl::ViewFor(int index, const std::string& plaintext) {
+  return agencies_[index]->filter->PruneEncoded(plaintext);
 }
 
 void BrokerImpl::HandleZap() {

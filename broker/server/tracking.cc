@@ -38,6 +38,22 @@ void BrokerImpl::StageCaseUpdate(Sequence seq, v1::CaseUpdateKind kind, const st
   on_commit_.push_back([this, r] { open_updates_.push_back(r); });
 }
 
+void BrokerImpl::StageCaseSettled(Sequence seq, const delivery::UsccKey& key, int index, DeliveryState state,
+                                  Millis now) {
+  settled_this_turn_.insert(MakeInflightKey(static_cast<std::uint32_t>(index), seq));
+  if (state == DeliveryState::kProcessed) {
+    // Every unsettled delivery is in its agency's queue; one still there
+    // (and not settled earlier in this turn) keeps the case where it is.
+    for (std::size_t i = 0; i < agencies_.size(); ++i) {
+      if (static_cast<int>(i) == index) continue;
+      if (agencies_[i]->queue.Holds(key, seq) &&
+          !settled_this_turn_.count(MakeInflightKey(static_cast<std::uint32_t>(i), seq)))
+        return;
+    }
+  }
+  StageCaseRecompute(seq, now);
+}
+
 void BrokerImpl::StageCaseRecompute(Sequence seq, Millis now) {
   auto row = store_->GetCase(seq);
   if (!row.ok()) return StoreFailed(row.status());

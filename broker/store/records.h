@@ -53,9 +53,6 @@ struct StoredEvent {
   std::vector<Millis> agency_deadlines;
   Millis case_deadline_at = 0;  // 0: none
   std::string enterprise_name;
-  // Keyed digest of the plaintext encoding: duplicate detection when the
-  // payload is stored encrypted.
-  std::string content_hash;
 };
 
 // Case state as stored (values of yilian.v1.CaseState).

@@ -25,8 +25,7 @@ CREATE TABLE IF NOT EXISTS events (
   completed_at INTEGER NOT NULL DEFAULT 0,
   deadline_at  INTEGER NOT NULL DEFAULT 0,
   overdue      INTEGER NOT NULL DEFAULT 0,
-  resolution   TEXT    NOT NULL DEFAULT '',
-  content_hash TEXT    NOT NULL DEFAULT ''
+  resolution   TEXT    NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS events_by_uscc ON events (uscc, seq);
 CREATE INDEX IF NOT EXISTS events_by_state ON events (case_state, seq);

@@ -127,7 +127,6 @@ class SqliteStore final : public Store {
     e.seq = sqlite3_column_int64(*u, 0);
     e.payload = ColumnBlob(*u, 1);
     e.agencies = SplitAgencies(ColumnText(*u, 2));
-    e.content_hash = ColumnText(*u, 3);
     return std::optional<EventSummary>(std::move(e));
   }
 
@@ -158,7 +157,6 @@ class SqliteStore final : public Store {
       bool empty = event.agencies.empty();
       sqlite3_bind_int(*u, 10, empty ? static_cast<int>(CaseState::kCompleted) : static_cast<int>(CaseState::kInProgress));
       sqlite3_bind_int64(*u, 11, empty ? now : 0);
-      BindText(*u, 12, event.content_hash);
       if (sqlite3_step(*u) != SQLITE_DONE) return Error("insert event");
       seq = static_cast<Sequence>(sqlite3_last_insert_rowid(db_));
     }
@@ -470,11 +468,11 @@ class SqliteStore final : public Store {
       std::string sql;
     };
     Def defs[] = {
-        {&find_event_, "SELECT seq, payload, agencies, content_hash FROM events WHERE event_id = ?1"},
+        {&find_event_, "SELECT seq, payload, agencies FROM events WHERE event_id = ?1"},
         {&last_revision_, "SELECT last_revision FROM enterprises WHERE uscc = ?1"},
         {&insert_event_,
          "INSERT INTO events (event_id, uscc, revision, type, agencies, payload, published_at, name, deadline_at, "
-         "case_state, completed_at, content_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"},
+         "case_state, completed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"},
         {&insert_delivery_,
          "INSERT INTO deliveries (seq, agency, uscc, state, attempts, next_attempt_at, updated_at, deadline_at) "
          "VALUES (?1, ?2, ?3, 0, 0, 0, ?4, ?5)"},

@@ -36,8 +36,7 @@ struct StoreOptions {
 
 struct EventSummary {
   Sequence seq = 0;
-  std::string content_hash;
-  std::string payload;
+  std::string payload;  // as stored (personal fields encrypted with a data key)
   std::vector<std::string> agencies;
 };
 

@@ -68,6 +68,30 @@ TEST(AgencyQueue, NextOfOneEnterpriseWaitsUntilHeadIsSettled) {
   EXPECT_EQ(q.enterprises(), 0u);
 }
 
+TEST(AgencyQueue, HoldsExactlyTheUnsettledSequences) {
+  AgencyQueue q;
+  q.Append(kA, 1);
+  q.Append(kA, 5);
+  q.Append(kB, 3);
+  EXPECT_TRUE(q.Holds(Key(kA), 1));
+  EXPECT_TRUE(q.Holds(Key(kA), 5));
+  EXPECT_FALSE(q.Holds(Key(kA), 3)) << "seq 3 is another enterprise's";
+  EXPECT_FALSE(q.Holds(Key(kC), 1));
+  ExpectPop(q, 0, kA, 1);
+  EXPECT_TRUE(q.Holds(Key(kA), 1)) << "handed out is not settled";
+  q.Settle(Key(kA), 1);
+  EXPECT_FALSE(q.Holds(Key(kA), 1));
+  EXPECT_TRUE(q.Holds(Key(kA), 5));
+  // A sequence put back behind a head that is out (not in sequence order).
+  ExpectPop(q, 0, kB, 3);
+  ExpectPop(q, 0, kA, 5);
+  q.Insert(kA, 2);
+  EXPECT_TRUE(q.Holds(Key(kA), 2));
+  q.Settle(Key(kA), 5);
+  EXPECT_TRUE(q.Holds(Key(kA), 2));
+  EXPECT_FALSE(q.Holds(Key(kA), 5));
+}
+
 TEST(AgencyQueue, BusyEnterpriseDoesNotBlockAnother) {
   AgencyQueue q;
   q.Append(kA, 1);

@@ -5,6 +5,8 @@
 #include "security/field_filter.h"
 
 #include <google/protobuf/descriptor.h>
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <google/protobuf/text_format.h>
 #include <gtest/gtest.h>
 
@@ -350,6 +352,123 @@ TEST(ValidateAllowList, NamesTheBadPath) {
     EXPECT_NE(s.message().find(c.expect), std::string::npos) << s.message();
     auto filter = FieldFilter::Create(FieldAllowList{{c.path}});
     EXPECT_FALSE(filter.ok()) << c.path;
+  }
+}
+
+
+// --- PruneEncoded: the same filter on the wire ---
+
+std::string Deterministic(const v1::EnterpriseEvent& e) {
+  std::string out;
+  pb::io::StringOutputStream stream(&out);
+  pb::io::CodedOutputStream coded(&stream);
+  coded.SetSerializationDeterministic(true);
+  e.SerializeToCodedStream(&coded);
+  coded.Trim();
+  return out;
+}
+
+std::vector<FieldAllowList> ListsToCompare() {
+  std::vector<FieldAllowList> lists;
+  for (const std::string& a : kAgencies) lists.push_back(DefaultAllowList(a));
+  lists.push_back(FieldAllowList{});
+  lists.push_back(FieldAllowList{{"enterprise"}});
+  lists.push_back(FieldAllowList{{"enterprise", "changes"}});
+  lists.push_back(FieldAllowList{{"enterprise.legal_representative.name", "changes"}});
+  lists.push_back(FieldAllowList{{"enterprise.name", "changes.field"}});
+  lists.push_back(FieldAllowList{{"changes.new_value", "enterprise.address"}});
+  lists.push_back(FieldAllowList{{"occurred_at.seconds", "bank_reservation.bank_code", "deregistration.mode"}});
+  return lists;
+}
+
+void ExpectSameAsPrune(const v1::EnterpriseEvent& event, const std::string& what) {
+  const std::string encoded = Deterministic(event);
+  for (const FieldAllowList& list : ListsToCompare()) {
+    auto filter = FieldFilter::Create(list);
+    ASSERT_TRUE(filter.ok()) << filter.status().message();
+    v1::EnterpriseEvent pruned = event;
+    filter.value().Prune(&pruned);
+    auto wire = filter.value().PruneEncoded(encoded);
+    ASSERT_TRUE(wire.ok()) << what << ": " << wire.status().message();
+    std::string joined;
+    for (const auto& p : list.paths) joined += p + " ";
+    EXPECT_EQ(wire.value(), Deterministic(pruned)) << what << " with list [" << joined << "]";
+  }
+}
+
+TEST(PruneEncoded, SameBytesAsPruneForEverySampleAndList) {
+  int n = 0;
+  for (const v1::EnterpriseEvent& e : SampleEvents()) ExpectSameAsPrune(e, "sample " + std::to_string(n++));
+}
+
+TEST(PruneEncoded, SameBytesAsPruneForEveryKindOfChange) {
+  v1::EnterpriseEvent e = FullEvent(v1::CHANGED);
+  e.clear_changes();
+  for (const char* field : {"name", "entity_type", "legal_representative", "registered_capital", "address",
+                            "business_scope", "shareholders", "region_code", "accounting_method", "employee_count",
+                            "contact", "industry_code", ""}) {
+    v1::FieldChange* c = e.add_changes();
+    c->set_field(field);
+    c->set_old_value(std::string("old ") + field);
+    c->set_new_value(std::string("new ") + field);
+  }
+  e.add_changes()->set_new_value("a change naming no field");
+  ExpectSameAsPrune(e, "every change");
+}
+
+TEST(PruneEncoded, DropsUnknownFieldsLikePrune) {
+  v1::EnterpriseEvent e = FullEvent(v1::ESTABLISHED);
+  e.GetReflection()->MutableUnknownFields(&e)->AddVarint(99, 1);
+  e.GetReflection()->MutableUnknownFields(&e)->AddFixed32(98, 7);
+  e.GetReflection()->MutableUnknownFields(&e)->AddGroup(97)->AddVarint(1, 2);
+  v1::Person* lr = e.mutable_enterprise()->mutable_legal_representative();
+  lr->GetReflection()->MutableUnknownFields(lr)->AddLengthDelimited(42, "110105194912310021");
+  ExpectSameAsPrune(e, "unknown fields");
+  auto wire = FieldFilter::Create(DefaultAllowList("tax")).value().PruneEncoded(Deterministic(e));
+  ASSERT_TRUE(wire.ok());
+  EXPECT_EQ(wire.value().find("110105194912310021"), std::string::npos);
+}
+
+TEST(PruneEncoded, FieldWithWrongWireTypeIsDroppedLikeAnUnknownField) {
+  v1::EnterpriseEvent e = FullEvent(v1::ESTABLISHED);
+  // uscc (field 3) sent as a varint: the parser keeps it as unknown.
+  std::string encoded = Deterministic(e);
+  encoded += std::string("\x18\x05", 2);
+  v1::EnterpriseEvent parsed;
+  ASSERT_TRUE(parsed.ParseFromString(encoded));
+  auto filter = FieldFilter::Create(DefaultAllowList("housing_fund")).value();
+  v1::EnterpriseEvent pruned = parsed;
+  filter.Prune(&pruned);
+  auto wire = filter.PruneEncoded(encoded);
+  ASSERT_TRUE(wire.ok());
+  EXPECT_EQ(wire.value(), Deterministic(pruned));
+}
+
+TEST(PruneEncoded, RefusesMalformedInputAtEveryTruncation) {
+  const std::string encoded = Deterministic(FullEvent(v1::CHANGED));
+  auto filter = FieldFilter::Create(DefaultAllowList("tax")).value();
+  pb::LogSilencer quiet;  // the parser logs every invalid UTF-8 string it meets
+  std::size_t refused = 0;
+  for (std::size_t cut = 0; cut < encoded.size(); ++cut) {
+    std::string prefix = encoded.substr(0, cut);
+    v1::EnterpriseEvent parsed;
+    bool parses = parsed.ParseFromString(prefix);
+    auto wire = filter.PruneEncoded(prefix);
+    // Whatever the parser refuses as malformed, the wire filter refuses too;
+    // a prefix that ends between fields is a valid shorter event.
+    if (!parses) {
+      EXPECT_FALSE(wire.ok()) << "cut at " << cut;
+      ++refused;
+    } else if (wire.ok()) {
+      v1::EnterpriseEvent pruned = parsed;
+      filter.Prune(&pruned);
+      EXPECT_EQ(wire.value(), Deterministic(pruned)) << "cut at " << cut;
+    }
+  }
+  EXPECT_GT(refused, encoded.size() / 2);
+  for (const std::string& bad : {std::string("\x00", 1), std::string("\x0f"), std::string("\x3a\xff\xff\xff\xff\x0f"),
+                                std::string("\x1b\x0c"), std::string("\x0c")}) {
+    EXPECT_FALSE(filter.PruneEncoded(bad).ok()) << "bytes of length " << bad.size();
   }
 }
 

@@ -249,6 +249,43 @@ TEST_F(DeliveryTest, CreditBoundsUnansweredDeliveriesAndTwoAdaptersShareTheLoad)
   for (const auto& d : got2) EXPECT_FALSE(ids.count(d.event_id())) << "same delivery outstanding twice";
 }
 
+TEST_F(DeliveryTest, AStoredEventThatCannotBeDecodedIsDeadLetteredAndTheQueueMovesOn) {
+  StartBroker();
+  auto events = Sample(2, 2);  // two enterprises, two events each
+  PublishAll(events);
+  ASSERT_EQ(broker_->Stop(), 0);
+  // Damage the first event's stored bytes: a field whose length runs past
+  // the end.
+  const std::string damaged = events[0].event_id();
+  ASSERT_TRUE(broker_->Exec("UPDATE events SET payload = X'0a7f41' WHERE event_id = '" + damaged + "'"));
+  broker_->Start();
+  auto tax = MakeConsumer("tax");
+  std::vector<std::string> got;
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        if (auto d = tax->Receive(20)) {
+          got.push_back(d->event_id());
+          tax->Answer(Answer(*d, v1::OUTCOME_PROCESSED));
+        }
+        return got.size() == events.size() - 1;
+      },
+      15000))
+      << got.size() << " deliveries";
+  for (const auto& id : got) EXPECT_NE(id, damaged);
+  // The damaged one is a visible dead letter with its reason; the case
+  // needs attention; the enterprise's next event was not held back by it.
+  EXPECT_EQ(DeliveryState(damaged, "tax"), "5");
+  EXPECT_NE(broker_->Query("SELECT d.reason FROM deliveries d JOIN events e ON e.seq = d.seq WHERE e.event_id = '" +
+                           damaged + "' AND d.agency = 'tax'")
+                .find("not a well-formed encoding"),
+            std::string::npos);
+  EXPECT_TRUE(PollUntil(
+      [&] { return broker_->QueryInt("SELECT case_state FROM events WHERE event_id = '" + damaged + "'") == 3; },
+      5000));
+  EXPECT_EQ(broker_->QueryInt("SELECT COUNT(*) FROM deliveries WHERE agency = 'tax' AND state = 3"),
+            static_cast<long long>(events.size() - 1));
+}
+
 TEST_F(DeliveryTest, QueuedDeliveriesSurviveABrokerRestart) {
   StartBroker();
   auto events = Sample(5, 2);

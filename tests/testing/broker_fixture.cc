@@ -79,6 +79,20 @@ std::string BrokerProcess::Query(const std::string& sql) const {
   return out;
 }
 
+bool BrokerProcess::Exec(const std::string& sql) const {
+  sqlite3* db = nullptr;
+  std::string path = data_dir() + "/yilian.db";
+  bool ok = false;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) == SQLITE_OK) {
+    char* error = nullptr;
+    ok = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error) == SQLITE_OK;
+    if (!ok) std::cerr << "exec failed: " << (error ? error : "?") << " in " << sql << "\n";
+    sqlite3_free(error);
+  }
+  sqlite3_close(db);
+  return ok;
+}
+
 long long BrokerProcess::QueryInt(const std::string& sql) const {
   std::string v = Query(sql);
   return v.empty() ? -1 : std::atoll(v.c_str());

@@ -38,6 +38,9 @@ class BrokerProcess {
   // text ("" if no row).
   std::string Query(const std::string& sql) const;
   long long QueryInt(const std::string& sql) const;
+  // Runs a writing statement on the store (only while the broker is
+  // stopped: tests that damage the store on purpose). False on error.
+  bool Exec(const std::string& sql) const;
 
  private:
   std::string dir_;
