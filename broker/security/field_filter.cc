@@ -164,7 +164,6 @@ void PruneWith(const PathNode& root, v1::EnterpriseEvent* event) {
   FilterChanges(root, event);
 }
 
-
 // --- The same filter on the wire format ---
 
 constexpr int kMaxWireDepth = 32;
@@ -322,7 +321,7 @@ bool PruneWire(const pb::Descriptor* type, const PathNode* node, const PathNode*
     if (!reader.Next(&f, depth) || f.wire_type == 4) return false;
     const pb::FieldDescriptor* field = type->FindFieldByNumber(static_cast<int>(f.number));
     if (field == nullptr || !WireTypeMatches(field, f.wire_type)) continue;  // unknown: dropped
-    const PathNode* child = nullptr;  // nullptr: keep the field whole
+    const PathNode* child = nullptr;                                         // nullptr: keep the field whole
     if (node != nullptr) {
       child = node->Child(field->name());
       if (child == nullptr) continue;

@@ -4,6 +4,8 @@
 // stop_requested_.
 #pragma once
 
+#include <google/protobuf/arena.h>
+
 #include <atomic>
 #include <functional>
 #include <memory>
@@ -13,7 +15,6 @@
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
-
 #include <zmq.hpp>
 
 #include "auth/keys.h"
@@ -148,8 +149,7 @@ class BrokerImpl {
   // this turn: recomputes the case unless the case state cannot have
   // changed (PROCESSED while another agency still has `seq` unsettled,
   // known from the queues without reading the store).
-  void StageCaseSettled(Sequence seq, const delivery::UsccKey& key, int index, store::DeliveryState state,
-                        Millis now);
+  void StageCaseSettled(Sequence seq, const delivery::UsccKey& key, int index, store::DeliveryState state, Millis now);
   void StageCaseUpdate(Sequence seq, v1::CaseUpdateKind kind, const std::string& agency, Millis now);
   void DispatchCaseUpdates();
   void HandleUpdateAck(Session& session, const v1::UpdateAck& ack);
@@ -226,6 +226,13 @@ class BrokerImpl {
   std::unordered_map<std::uint64_t, std::pair<std::string, store::CaseUpdateRecord>> updates_out_;
   std::priority_queue<Deadline, std::vector<Deadline>, std::greater<Deadline>> deadlines_;
   Millis next_deadline_sweep_ = 0;
+  // Messages received in the current turn are decoded here.
+  google::protobuf::Arena arena_{[] {
+    google::protobuf::ArenaOptions options;
+    options.start_block_size = 64 * 1024;
+    options.max_block_size = 1024 * 1024;
+    return options;
+  }()};
   // Deliveries settled in the current turn (their queues learn it only at
   // commit).
   std::unordered_set<InflightKey> settled_this_turn_;

@@ -1,11 +1,11 @@
 // Deliveries: recovery of the queues, hand-over under credit, results,
 // timeouts and lost adapters.
-#include <algorithm>
-#include <cstring>
-
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <google/protobuf/wire_format_lite.h>
+
+#include <algorithm>
+#include <cstring>
 
 #include "common/log.h"
 #include "common/mask.h"
@@ -35,9 +35,10 @@ Status BrokerImpl::Recover() {
   });
   if (!s.ok()) return s;
   auto events = store_->CountEvents();
-  log_->info("recovered {} stored events, {} unsettled deliveries ({} handed over before the restart, {} accepted "
-             "by adapters)",
-             events.ok() ? events.value() : -1, count, requeued.value(), accepted);
+  log_->info(
+      "recovered {} stored events, {} unsettled deliveries ({} handed over before the restart, {} accepted "
+      "by adapters)",
+      events.ok() ? events.value() : -1, count, requeued.value(), accepted);
   return Status::Ok();
 }
 
@@ -89,8 +90,8 @@ namespace {
 // encoding, so they are appended as field Deliver.event as they are. One
 // allocation; field order does not matter on the wire.
 std::string EncodeDeliver(const v1::Deliver& head, const std::string& event_bytes) {
-  using google::protobuf::io::CodedOutputStream;
   using google::protobuf::internal::WireFormatLite;
+  using google::protobuf::io::CodedOutputStream;
   const std::size_t head_size = head.ByteSizeLong();
   const std::uint32_t event_tag =
       WireFormatLite::MakeTag(v1::Deliver::kEventFieldNumber, WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
@@ -195,8 +196,8 @@ void BrokerImpl::Dispatch(Millis now) {
       head.set_attempt(record.attempts);
       head.set_sequence(item->seq);
       head.set_replay(replay);
-      Audit("delivery seq=" + std::to_string(item->seq) + " agency=" + agency.id + " PENDING->DELIVERED attempt=" +
-            std::to_string(record.attempts) + (replay ? " replay" : ""));
+      Audit("delivery seq=" + std::to_string(item->seq) + " agency=" + agency.id +
+            " PENDING->DELIVERED attempt=" + std::to_string(record.attempts) + (replay ? " replay" : ""));
 
       ++session.in_use;
       Inflight inflight{rid, payload->event_id, item->key, record.attempts, now + config_.ack_timeout_ms};
@@ -303,8 +304,8 @@ void BrokerImpl::StageRelease(InflightKey ikey, const Inflight& inflight, Releas
                inflight.attempts, reason);
     StageCaseSettled(seq, inflight.key, static_cast<int>(index), DeliveryState::kDead, now);
   } else {
-    log_->info("redelivery scheduled: seq {} uscc {} agency {} attempt {} in {} ms ({})", seq, record.uscc,
-               agency.id, inflight.attempts + 1, not_before ? not_before - now : 0, reason);
+    log_->info("redelivery scheduled: seq {} uscc {} agency {} attempt {} in {} ms ({})", seq, record.uscc, agency.id,
+               inflight.attempts + 1, not_before ? not_before - now : 0, reason);
   }
   on_commit_.push_back([this, ikey, index, inflight, dead, not_before] {
     inflight_.erase(ikey);
@@ -406,7 +407,8 @@ void BrokerImpl::HandleResult(Session& session, const v1::Result& result) {
     // Read inside this turn's transaction: true only once the turn commits.
     ack->set_status(v1::RESULT_ALREADY_SETTLED);
     ack->set_message(std::string("already ") + std::string(store::ToString(before)));
-    on_commit_.push_back([this, rid, bytes = reply.SerializeAsString()]() mutable { ReplyBytes(rid, std::move(bytes)); });
+    on_commit_.push_back(
+        [this, rid, bytes = reply.SerializeAsString()]() mutable { ReplyBytes(rid, std::move(bytes)); });
     on_abort_.push_back([this, rid, event_id = ack->event_id(), agency = agency_id] {
       v1::Envelope refusal;
       auto* a = refusal.mutable_result_ack();
@@ -460,8 +462,8 @@ void BrokerImpl::HandleResult(Session& session, const v1::Result& result) {
                    record.uscc, agency_id, attempts, record.reason);
       } else {
         std::uniform_real_distribution<double> unit(0.0, 1.0);
-        Millis delay = std::max<Millis>(result.retry_after_ms(),
-                                        delivery::BackoffDelay(config_.retry, attempts, unit(rng_)));
+        Millis delay =
+            std::max<Millis>(result.retry_after_ms(), delivery::BackoffDelay(config_.retry, attempts, unit(rng_)));
         not_before = now + delay;
         record.state = DeliveryState::kPending;
         record.next_attempt_at = not_before;
@@ -469,7 +471,8 @@ void BrokerImpl::HandleResult(Session& session, const v1::Result& result) {
       }
       break;
     }
-    default: break;
+    default:
+      break;
   }
 
   if (effect != Effect::kNone) {
@@ -490,8 +493,8 @@ void BrokerImpl::HandleResult(Session& session, const v1::Result& result) {
     }
     if (effect == Effect::kSettle) StageCaseSettled(record.seq, key, index, record.state, now);
   }
-  log_->debug("result {} for event {} seq {} uscc {} agency {} attempt {}", v1::Outcome_Name(outcome),
-             ack->event_id(), record.seq, record.uscc, agency_id, attempts);
+  log_->debug("result {} for event {} seq {} uscc {} agency {} attempt {}", v1::Outcome_Name(outcome), ack->event_id(),
+              record.seq, record.uscc, agency_id, attempts);
 
   ack->set_status(v1::RESULT_RECORDED);
   std::string outcome_name = outcome == v1::OUTCOME_ACCEPTED    ? "accepted"
@@ -499,28 +502,33 @@ void BrokerImpl::HandleResult(Session& session, const v1::Result& result) {
                              : outcome == v1::OUTCOME_REJECTED  ? "rejected"
                                                                 : "retry";
   bool dead_now = record.state == DeliveryState::kDead && effect != Effect::kNone;
-  on_commit_.push_back([this, rid, reply, ikey, index, key, seq = record.seq, effect, attempts, not_before,
-                        outcome_name, dead_now] {
-    auto inf = inflight_.find(ikey);
-    if (inf != inflight_.end()) {
-      ReturnCredit(inf->second.routing_id, ikey);
-      inflight_.erase(inf);
-    }
-    AgencyState& agency = *agencies_[index];
-    metrics_.Result(agency.id, outcome_name);
-    if (effect == Effect::kRelease) metrics_.Retry(agency.id);
-    if (dead_now) metrics_.DeadLetter(agency.id);
-    switch (effect) {
-      case Effect::kHold: agency.queue.Hold(key, seq); break;
-      case Effect::kSettle:
-        agency.queue.Settle(key, seq);
-        replays_.erase(ikey);
-        break;
-      case Effect::kRelease: agency.queue.Release(key, seq, attempts, not_before); break;
-      case Effect::kNone: break;
-    }
-    Reply(rid, reply);
-  });
+  on_commit_.push_back(
+      [this, rid, reply, ikey, index, key, seq = record.seq, effect, attempts, not_before, outcome_name, dead_now] {
+        auto inf = inflight_.find(ikey);
+        if (inf != inflight_.end()) {
+          ReturnCredit(inf->second.routing_id, ikey);
+          inflight_.erase(inf);
+        }
+        AgencyState& agency = *agencies_[index];
+        metrics_.Result(agency.id, outcome_name);
+        if (effect == Effect::kRelease) metrics_.Retry(agency.id);
+        if (dead_now) metrics_.DeadLetter(agency.id);
+        switch (effect) {
+          case Effect::kHold:
+            agency.queue.Hold(key, seq);
+            break;
+          case Effect::kSettle:
+            agency.queue.Settle(key, seq);
+            replays_.erase(ikey);
+            break;
+          case Effect::kRelease:
+            agency.queue.Release(key, seq, attempts, not_before);
+            break;
+          case Effect::kNone:
+            break;
+        }
+        Reply(rid, reply);
+      });
   on_abort_.push_back([this, rid, reply]() mutable {
     auto* a = reply.mutable_result_ack();
     a->set_status(v1::RESULT_REFUSED);

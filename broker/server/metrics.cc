@@ -10,23 +10,54 @@ using prometheus::BuildHistogram;
 
 BrokerMetrics::BrokerMetrics()
     : registry_(std::make_shared<prometheus::Registry>()),
-      publishes_(BuildCounter().Name("yilian_publishes_total").Help("Publishes answered, by result").Register(*registry_)),
-      deliveries_(BuildCounter().Name("yilian_deliveries_total").Help("Deliveries handed to adapters, by agency").Register(*registry_)),
-      results_(BuildCounter().Name("yilian_results_total").Help("Results recorded, by agency and outcome").Register(*registry_)),
-      retries_(BuildCounter().Name("yilian_retries_total").Help("Deliveries sent back for another attempt, by agency").Register(*registry_)),
-      dead_letters_(BuildCounter().Name("yilian_dead_letters_total").Help("Deliveries dead-lettered, by agency").Register(*registry_)),
-      overdue_(BuildCounter().Name("yilian_overdue_total").Help("Deadlines missed, by agency (\"case\" for whole cases)").Register(*registry_)),
-      queue_depth_(BuildGauge().Name("yilian_queue_depth").Help("Unsettled deliveries, by agency").Register(*registry_)),
-      oldest_waiting_(BuildGauge().Name("yilian_oldest_waiting_seconds").Help("Age of the oldest unsettled delivery, by agency").Register(*registry_)),
-      sessions_(BuildGauge().Name("yilian_sessions").Help("Open client sessions, by role").Register(*registry_)) {
+      publishes_{
+          BuildCounter().Name("yilian_publishes_total").Help("Publishes answered, by result").Register(*registry_), {}},
+      deliveries_{BuildCounter()
+                      .Name("yilian_deliveries_total")
+                      .Help("Deliveries handed to adapters, by agency")
+                      .Register(*registry_),
+                  {}},
+      results_{BuildCounter()
+                   .Name("yilian_results_total")
+                   .Help("Results recorded, by agency and outcome")
+                   .Register(*registry_),
+               {}},
+      retries_{BuildCounter()
+                   .Name("yilian_retries_total")
+                   .Help("Deliveries sent back for another attempt, by agency")
+                   .Register(*registry_),
+               {}},
+      dead_letters_{BuildCounter()
+                        .Name("yilian_dead_letters_total")
+                        .Help("Deliveries dead-lettered, by agency")
+                        .Register(*registry_),
+                    {}},
+      overdue_{BuildCounter()
+                   .Name("yilian_overdue_total")
+                   .Help("Deadlines missed, by agency (\"case\" for whole cases)")
+                   .Register(*registry_),
+               {}},
+      queue_depth_{BuildGauge().Name("yilian_queue_depth").Help("Unsettled deliveries, by agency").Register(*registry_),
+                   {}},
+      oldest_waiting_{BuildGauge()
+                          .Name("yilian_oldest_waiting_seconds")
+                          .Help("Age of the oldest unsettled delivery, by agency")
+                          .Register(*registry_),
+                      {}},
+      sessions_{BuildGauge().Name("yilian_sessions").Help("Open client sessions, by role").Register(*registry_), {}} {
   auto& completion = BuildHistogram()
                          .Name("yilian_case_completion_seconds")
                          .Help("Time from publish to case COMPLETED")
                          .Register(*registry_);
-  case_completion_ = &completion.Add({}, prometheus::Histogram::BucketBoundaries{
-                                             0.01, 0.05, 0.1, 0.5, 1, 5, 30, 60, 300, 900, 3600, 4 * 3600, 8 * 3600, 86400});
-  auto& commit = BuildHistogram().Name("yilian_store_commit_seconds").Help("Store commit (group commit) latency").Register(*registry_);
-  commit_ = &commit.Add({}, prometheus::Histogram::BucketBoundaries{0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5, 1});
+  case_completion_ =
+      &completion.Add({}, prometheus::Histogram::BucketBoundaries{0.01, 0.05, 0.1, 0.5, 1, 5, 30, 60, 300, 900, 3600,
+                                                                  4 * 3600, 8 * 3600, 86400});
+  auto& commit = BuildHistogram()
+                     .Name("yilian_store_commit_seconds")
+                     .Help("Store commit (group commit) latency")
+                     .Register(*registry_);
+  commit_ = &commit.Add(
+      {}, prometheus::Histogram::BucketBoundaries{0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5, 1});
 }
 
 std::string BrokerMetrics::Serialize() const {

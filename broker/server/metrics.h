@@ -5,14 +5,16 @@
 // loop and read by HTTP threads; prometheus-cpp makes both safe.
 #pragma once
 
-#include <memory>
-#include <string>
-
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
 
 namespace yilian::server {
 
@@ -20,19 +22,22 @@ class BrokerMetrics {
  public:
   BrokerMetrics();
 
-  void Published(const std::string& result) { publishes_.Add({{"result", result}}).Increment(); }
-  void Delivered(const std::string& agency) { deliveries_.Add({{"agency", agency}}).Increment(); }
+  void Published(const std::string& result) { Get(publishes_, result, {{"result", result}}).Increment(); }
+  void Delivered(const std::string& agency) { Get(deliveries_, agency, {{"agency", agency}}).Increment(); }
   void Result(const std::string& agency, const std::string& outcome) {
-    results_.Add({{"agency", agency}, {"outcome", outcome}}).Increment();
+    Get(results_, agency + '\n' + outcome, {{"agency", agency}, {"outcome", outcome}}).Increment();
   }
-  void Retry(const std::string& agency) { retries_.Add({{"agency", agency}}).Increment(); }
-  void DeadLetter(const std::string& agency) { dead_letters_.Add({{"agency", agency}}).Increment(); }
-  void Overdue(const std::string& agency) { overdue_.Add({{"agency", agency.empty() ? "case" : agency}}).Increment(); }
-  void QueueDepth(const std::string& agency, double n) { queue_depth_.Add({{"agency", agency}}).Set(n); }
+  void Retry(const std::string& agency) { Get(retries_, agency, {{"agency", agency}}).Increment(); }
+  void DeadLetter(const std::string& agency) { Get(dead_letters_, agency, {{"agency", agency}}).Increment(); }
+  void Overdue(const std::string& agency) {
+    const std::string label = agency.empty() ? "case" : agency;
+    Get(overdue_, label, {{"agency", label}}).Increment();
+  }
+  void QueueDepth(const std::string& agency, double n) { Get(queue_depth_, agency, {{"agency", agency}}).Set(n); }
   void OldestWaiting(const std::string& agency, double seconds) {
-    oldest_waiting_.Add({{"agency", agency}}).Set(seconds);
+    Get(oldest_waiting_, agency, {{"agency", agency}}).Set(seconds);
   }
-  void Sessions(const std::string& role, double n) { sessions_.Add({{"role", role}}).Set(n); }
+  void Sessions(const std::string& role, double n) { Get(sessions_, role, {{"role", role}}).Set(n); }
   void CaseCompleted(double seconds) { case_completion_->Observe(seconds); }
   void Commit(double seconds) { commit_->Observe(seconds); }
 
@@ -40,16 +45,33 @@ class BrokerMetrics {
   std::string Serialize() const;
 
  private:
+  // A family member by its label values, looked up in the family (a map of
+  // label maps) only the first time: updates happen per delivery. Members
+  // are never removed, so the pointers stay valid.
+  template <typename T>
+  struct Cached {
+    prometheus::Family<T>& family;
+    std::unordered_map<std::string, T*> members;
+  };
+  template <typename T>
+  static T& Get(Cached<T>& c, const std::string& key, const std::map<std::string, std::string>& labels) {
+    auto it = c.members.find(key);
+    if (it != c.members.end()) return *it->second;
+    T& member = c.family.Add(labels);
+    c.members.emplace(key, &member);
+    return member;
+  }
+
   std::shared_ptr<prometheus::Registry> registry_;
-  prometheus::Family<prometheus::Counter>& publishes_;
-  prometheus::Family<prometheus::Counter>& deliveries_;
-  prometheus::Family<prometheus::Counter>& results_;
-  prometheus::Family<prometheus::Counter>& retries_;
-  prometheus::Family<prometheus::Counter>& dead_letters_;
-  prometheus::Family<prometheus::Counter>& overdue_;
-  prometheus::Family<prometheus::Gauge>& queue_depth_;
-  prometheus::Family<prometheus::Gauge>& oldest_waiting_;
-  prometheus::Family<prometheus::Gauge>& sessions_;
+  Cached<prometheus::Counter> publishes_;
+  Cached<prometheus::Counter> deliveries_;
+  Cached<prometheus::Counter> results_;
+  Cached<prometheus::Counter> retries_;
+  Cached<prometheus::Counter> dead_letters_;
+  Cached<prometheus::Counter> overdue_;
+  Cached<prometheus::Gauge> queue_depth_;
+  Cached<prometheus::Gauge> oldest_waiting_;
+  Cached<prometheus::Gauge> sessions_;
   prometheus::Histogram* case_completion_;
   prometheus::Histogram* commit_;
 };

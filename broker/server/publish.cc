@@ -43,8 +43,8 @@ void BrokerImpl::HandlePublish(Session& session, const v1::Publish& publish) {
     }
     log_->info("refused event {} uscc {}: {} validation error(s), first {} {}", ack->event_id(),
                TruncateUtf8(event.uscc(), 18), errors.size(), errors[0].path, errors[0].code);
-    return refuse(v1::INVALID_EVENT, std::to_string(errors.size()) + " validation error(s); first: " +
-                                         errors[0].path + ": " + errors[0].message);
+    return refuse(v1::INVALID_EVENT, std::to_string(errors.size()) + " validation error(s); first: " + errors[0].path +
+                                         ": " + errors[0].message);
   }
   if (turn_failed_) return refuse(v1::STORE_UNAVAILABLE, "store unavailable: " + turn_error_.message());
 
@@ -61,13 +61,12 @@ void BrokerImpl::HandlePublish(Session& session, const v1::Publish& publish) {
     if (!stored_plaintext.ok()) {
       log_->error("event {} (seq {}) is stored but {}", event.event_id(), found.seq,
                   stored_plaintext.status().message());
-      return refuse(v1::CONFLICT, "event_id '" + event.event_id() +
-                                      "' was already published; its stored copy cannot be compared");
+      return refuse(v1::CONFLICT,
+                    "event_id '" + event.event_id() + "' was already published; its stored copy cannot be compared");
     }
     if (stored_plaintext.value() != payload) {
       log_->warn("conflict: event {} published again with different content", event.event_id());
-      return refuse(v1::CONFLICT, "event_id '" + event.event_id() +
-                                      "' was already published with different content");
+      return refuse(v1::CONFLICT, "event_id '" + event.event_id() + "' was already published with different content");
     }
     ack->set_status(v1::DUPLICATE);
     ack->set_sequence(found.seq);
@@ -93,8 +92,7 @@ void BrokerImpl::HandlePublish(Session& session, const v1::Publish& publish) {
   if (event.revision() <= last.value()) {
     ack->set_current_revision(last.value());
     return refuse(v1::STALE_REVISION, "revision " + std::to_string(event.revision()) + " of " + event.uscc() +
-                                          " is not newer than the accepted revision " +
-                                          std::to_string(last.value()));
+                                          " is not newer than the accepted revision " + std::to_string(last.value()));
   }
 
   auto agencies = router_.Route(event);
@@ -148,8 +146,8 @@ void BrokerImpl::HandlePublish(Session& session, const v1::Publish& publish) {
   if (stored.agencies.empty()) StageCaseUpdate(s, v1::CASE_COMPLETED, "", now);
   std::vector<Millis> deadlines = stored.agency_deadlines;
   Millis case_deadline = stored.case_deadline_at;
-  auto cached = std::make_shared<const store::EventPayload>(
-      store::EventPayload{std::move(stored.event_id), std::move(payload)});
+  auto cached =
+      std::make_shared<const store::EventPayload>(store::EventPayload{std::move(stored.event_id), std::move(payload)});
   on_commit_.push_back([this, rid, bytes = reply.SerializeAsString(), s, indexes = std::move(indexes),
                         uscc = std::move(stored.uscc), cached = std::move(cached), deadlines = std::move(deadlines),
                         case_deadline]() mutable {

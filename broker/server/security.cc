@@ -24,8 +24,9 @@ Status BrokerImpl::SetUpSecurity() {
     if (!auth::IsLoopbackEndpoint(config_.listen))
       return Status::FailedPrecondition("--insecure-dev is allowed only on a loopback endpoint, not '" +
                                         config_.listen + "'");
-    log_->warn("*** INSECURE DEVELOPMENT MODE: no CURVE encryption, no authentication, every peer may do "
-               "everything. Never use this outside a developer's machine. ***");
+    log_->warn(
+        "*** INSECURE DEVELOPMENT MODE: no CURVE encryption, no authentication, every peer may do "
+        "everything. Never use this outside a developer's machine. ***");
   } else {
     if (config_.server_key_file.empty() || config_.keys_file.empty())
       return Status::FailedPrecondition(

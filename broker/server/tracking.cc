@@ -178,9 +178,15 @@ void BrokerImpl::HandleActions(Millis now) {
       out.status = Status::Unavailable("store unavailable: " + turn_error_.message());
     } else {
       switch (request.kind) {
-        case http::ActionRequest::Kind::kRetry: out = Retry(request, now); break;
-        case http::ActionRequest::Kind::kReplay: out = Replay(request, now); break;
-        case http::ActionRequest::Kind::kResolve: out = Resolve(request, now); break;
+        case http::ActionRequest::Kind::kRetry:
+          out = Retry(request, now);
+          break;
+        case http::ActionRequest::Kind::kReplay:
+          out = Replay(request, now);
+          break;
+        case http::ActionRequest::Kind::kResolve:
+          out = Resolve(request, now);
+          break;
       }
     }
     if (!out.status.ok()) {
@@ -264,9 +270,8 @@ http::ActionOutcome BrokerImpl::Replay(const http::ActionRequest& a, Millis now)
     }
   });
   auto audit = store_->AppendAudit(now, a.actor, "replay",
-                                   "agency=" + a.agency + " since=" + std::to_string(a.since) +
-                                       " deliveries=" + std::to_string(queued.size()) +
-                                       " reason=" + ScrubPersonalData(a.reason));
+                                   "agency=" + a.agency + " since=" + std::to_string(a.since) + " deliveries=" +
+                                       std::to_string(queued.size()) + " reason=" + ScrubPersonalData(a.reason));
   if (!audit.ok()) return StoreFailed(audit.status()), http::ActionOutcome{audit.status(), {}};
   log_->info("operator {} replays {} deliveries of {} since {}", a.actor, queued.size(), a.agency, a.since);
   http::ActionOutcome out;

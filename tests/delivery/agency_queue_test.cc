@@ -431,8 +431,8 @@ void RunRandomOperations(std::uint32_t seed, int steps, PropertyOptions opts) {
       for (const auto& u : usccs) {
         const ModelEnterprise& m = model[u];
         bool eligible = !m.seqs.empty() && !m.out && m.not_before <= now;
-        EXPECT_FALSE(eligible) << "nothing handed out at " << now << " though head " << m.seqs.front() << " of "
-                               << u << " is ready";
+        EXPECT_FALSE(eligible) << "nothing handed out at " << now << " though head " << m.seqs.front() << " of " << u
+                               << " is ready";
       }
       return false;
     }

@@ -355,7 +355,6 @@ TEST(ValidateAllowList, NamesTheBadPath) {
   }
 }
 
-
 // --- PruneEncoded: the same filter on the wire ---
 
 std::string Deterministic(const v1::EnterpriseEvent& e) {
@@ -404,9 +403,9 @@ TEST(PruneEncoded, SameBytesAsPruneForEverySampleAndList) {
 TEST(PruneEncoded, SameBytesAsPruneForEveryKindOfChange) {
   v1::EnterpriseEvent e = FullEvent(v1::CHANGED);
   e.clear_changes();
-  for (const char* field : {"name", "entity_type", "legal_representative", "registered_capital", "address",
-                            "business_scope", "shareholders", "region_code", "accounting_method", "employee_count",
-                            "contact", "industry_code", ""}) {
+  for (const char* field :
+       {"name", "entity_type", "legal_representative", "registered_capital", "address", "business_scope",
+        "shareholders", "region_code", "accounting_method", "employee_count", "contact", "industry_code", ""}) {
     v1::FieldChange* c = e.add_changes();
     c->set_field(field);
     c->set_old_value(std::string("old ") + field);
@@ -467,7 +466,7 @@ TEST(PruneEncoded, RefusesMalformedInputAtEveryTruncation) {
   }
   EXPECT_GT(refused, encoded.size() / 2);
   for (const std::string& bad : {std::string("\x00", 1), std::string("\x0f"), std::string("\x3a\xff\xff\xff\xff\x0f"),
-                                std::string("\x1b\x0c"), std::string("\x0c")}) {
+                                 std::string("\x1b\x0c"), std::string("\x0c")}) {
     EXPECT_FALSE(filter.PruneEncoded(bad).ok()) << "bytes of length " << bad.size();
   }
 }

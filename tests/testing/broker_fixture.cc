@@ -25,10 +25,9 @@ void BrokerProcess::Start() {
   ++starts_;
   std::size_t before = ReadFile(log_path()).size();
   std::vector<std::string> argv = {BrokerBinary(), "--config", config_path(), "--data-dir", data_dir(),
-                                   "--listen", endpoint_, "--log-file", log_path()};
+                                   "--listen",     endpoint_,  "--log-file",  log_path()};
   if (insecure_) argv.push_back("--insecure-dev");
-  process_ = Process::Start(argv,
-                            dir_ + "/broker.stdout", dir_ + "/broker.stderr");
+  process_ = Process::Start(argv, dir_ + "/broker.stdout", dir_ + "/broker.stderr");
   bool up = PollUntil(
       [&] {
         std::string log = ReadFile(log_path());
