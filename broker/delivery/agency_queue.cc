@@ -44,6 +44,17 @@ void AgencyQueue::Append(std::string_view uscc, Sequence seq, std::uint32_t atte
   }
 }
 
+bool AgencyQueue::AppendHandedOver(std::string_view uscc, Sequence seq) {
+  auto [it, inserted] = entries_.try_emplace(UsccKey::From(uscc));
+  if (!inserted) return false;
+  Entry& e = it->second;
+  e.seqs.push_back(seq);
+  e.state = HeadState::kBusy;
+  ++pending_;
+  heads_.insert(seq);
+  return true;
+}
+
 void AgencyQueue::Insert(std::string_view uscc, Sequence seq) {
   UsccKey key = UsccKey::From(uscc);
   auto it = entries_.find(key);

@@ -52,6 +52,14 @@ class AgencyQueue {
   // sequence becomes the head (recovery of a released delivery).
   void Append(std::string_view uscc, Sequence seq, std::uint32_t attempts = 0, Millis not_before = 0);
 
+  // Appends `seq` for an enterprise with nothing unsettled here, as a head
+  // that is already out with an adapter (handed over as it was accepted).
+  // False, and nothing changes, if the enterprise has unsettled sequences.
+  bool AppendHandedOver(std::string_view uscc, Sequence seq);
+
+  // Whether the enterprise has unsettled sequences here.
+  bool HasEnterprise(const UsccKey& key) const { return entries_.count(key) > 0; }
+
   // Operator retry or replay: puts `seq` back in sequence order among the
   // enterprise's unsettled sequences. A head that is out stays first (it
   // cannot be recalled); `seq` then follows it. No-op if already queued.

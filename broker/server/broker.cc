@@ -187,6 +187,7 @@ void BrokerImpl::Turn() {
   on_commit_.clear();
   on_abort_.clear();
   settled_this_turn_.clear();
+  for (auto& agency : agencies_) agency->staged.clear();
   arena_.Reset();
   turn_failed_ = false;
   for (auto& [rid, s] : sessions_) s.publishes_this_turn = 0;

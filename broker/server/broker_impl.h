@@ -38,6 +38,10 @@ namespace yilian::server {
 // entries sorted): what the store holds and what duplicates are compared by.
 std::string EncodeDeterministic(const google::protobuf::MessageLite& message);
 
+// Envelope{deliver: head + event} with `event_bytes` (an encoded
+// EnterpriseEvent) appended as Deliver.event without decoding it.
+std::string EncodeDeliver(const v1::Deliver& head, const std::string& event_bytes);
+
 // (agency index, sequence) packed into one integer.
 using InflightKey = std::uint64_t;
 inline InflightKey MakeInflightKey(std::uint32_t agency, Sequence seq) { return (seq << 16) | agency; }
@@ -69,6 +73,9 @@ struct AgencyState {
   delivery::AgencyQueue queue;
   std::vector<std::string> consumers;  // routing ids, round-robin
   std::size_t next_consumer = 0;
+  // Enterprises with an event accepted for this agency in the current turn
+  // (not in `queue` before the commit): their later events wait.
+  std::unordered_set<delivery::UsccKey, delivery::UsccKeyHash> staged;
 };
 
 struct Inflight {
@@ -131,6 +138,14 @@ class BrokerImpl {
 
   // --- dispatch.cc ---
   Status Recover();
+  // The next consumer session of agency `index` (round-robin) with credit
+  // left, or nullptr.
+  Session* ConsumerWithCredit(int index);
+  // Stages the first hand-over of a just accepted event (stored DELIVERED
+  // by the caller) to the consumer `routing_id`: credit, audit, and the
+  // Deliver with `view` once the turn commits.
+  void StageHandOver(int index, const std::string& routing_id, Sequence seq, const std::string& event_id,
+                     const delivery::UsccKey& key, const std::string& view, Millis now);
   void Dispatch(Millis now);
   void HandleResult(Session& session, const v1::Result& result);
   void HandleCredit(Session& session, const v1::Credit& credit);

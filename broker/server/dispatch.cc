@@ -83,12 +83,9 @@ void BrokerImpl::CachePayload(Sequence seq, std::shared_ptr<const store::EventPa
   }
 }
 
-namespace {
-
-// Encodes Envelope{deliver: Deliver{..., event: <stored bytes>}} without
-// decoding the stored event: the stored bytes are the EnterpriseEvent's
-// encoding, so they are appended as field Deliver.event as they are. One
-// allocation; field order does not matter on the wire.
+// The event bytes are the EnterpriseEvent's encoding, so they are appended
+// as field Deliver.event as they are. One allocation; field order does not
+// matter on the wire.
 std::string EncodeDeliver(const v1::Deliver& head, const std::string& event_bytes) {
   using google::protobuf::internal::WireFormatLite;
   using google::protobuf::io::CodedOutputStream;
@@ -113,7 +110,45 @@ std::string EncodeDeliver(const v1::Deliver& head, const std::string& event_byte
   return out;
 }
 
-}  // namespace
+Session* BrokerImpl::ConsumerWithCredit(int index) {
+  AgencyState& agency = *agencies_[index];
+  const std::size_t n = agency.consumers.size();
+  for (std::size_t k = 0; k < n; ++k) {
+    const std::string& rid = agency.consumers[agency.next_consumer % n];
+    agency.next_consumer = (agency.next_consumer + 1) % n;
+    auto it = sessions_.find(rid);
+    if (it != sessions_.end() && !it->second.unreachable && it->second.in_use < it->second.credit) return &it->second;
+  }
+  return nullptr;
+}
+
+void BrokerImpl::StageHandOver(int index, const std::string& routing_id, Sequence seq, const std::string& event_id,
+                               const delivery::UsccKey& key, const std::string& view, Millis now) {
+  AgencyState& agency = *agencies_[index];
+  Session& session = sessions_.at(routing_id);
+  ++session.in_use;
+  v1::Deliver head;
+  head.set_event_id(event_id);
+  head.set_agency(agency.id);
+  head.set_uscc(std::string(key.view()));
+  head.set_attempt(1);
+  head.set_sequence(seq);
+  Audit("delivery seq=" + std::to_string(seq) + " agency=" + agency.id + " PENDING->DELIVERED attempt=1");
+  InflightKey ikey = MakeInflightKey(static_cast<std::uint32_t>(index), seq);
+  Inflight inflight{routing_id, event_id, key, 1, now + config_.ack_timeout_ms};
+  on_commit_.push_back(
+      [this, routing_id, ikey, inflight = std::move(inflight), index, bytes = EncodeDeliver(head, view)]() mutable {
+        metrics_.Delivered(agencies_[index]->id);
+        inflight_[ikey] = std::move(inflight);
+        auto it = sessions_.find(routing_id);
+        if (it != sessions_.end()) it->second.inflight.insert(ikey);
+        outbox_.push_back(Outgoing{routing_id, std::move(bytes), ikey});
+      });
+  on_abort_.push_back([this, routing_id] {
+    auto it = sessions_.find(routing_id);
+    if (it != sessions_.end() && it->second.in_use > 0) --it->second.in_use;
+  });
+}
 
 void BrokerImpl::Dispatch(Millis now) {
   std::uint32_t budget = config_.max_batch;

@@ -133,6 +133,31 @@ void BrokerImpl::HandlePublish(Session& session, const v1::Publish& publish) {
     stored.agency_deadlines.push_back(rule && rule->deadline_ms ? now + rule->deadline_ms : 0);
   }
   stored.case_deadline_at = config_.case_deadline_ms && !stored.agencies.empty() ? now + config_.case_deadline_ms : 0;
+
+  // Hand over at once where nothing of this enterprise is unsettled at the
+  // agency and an adapter has credit: the delivery is stored DELIVERED in
+  // this turn's transaction and leaves right after the commit, instead of
+  // being stored PENDING, handed over in a later turn and updated.
+  std::vector<int> indexes;
+  for (const auto& a : stored.agencies) indexes.push_back(AgencyIndex(a));
+  const delivery::UsccKey key = delivery::UsccKey::From(event.uscc());
+  std::vector<std::string> direct(indexes.size());
+  std::vector<std::string> views(indexes.size());
+  stored.handed_over.assign(indexes.size(), false);
+  for (std::size_t i = 0; i < indexes.size(); ++i) {
+    AgencyState& agency = *agencies_[indexes[i]];
+    const bool idle = !agency.queue.HasEnterprise(key) && !agency.staged.count(key);
+    agency.staged.insert(key);
+    if (!idle) continue;
+    Session* consumer = ConsumerWithCredit(indexes[i]);
+    if (consumer == nullptr) continue;
+    auto view = ViewFor(indexes[i], payload);
+    if (!view.ok()) continue;  // cannot happen for an event just encoded; the queue will dead-letter it
+    direct[i] = consumer->routing_id;
+    views[i] = std::move(view).value();
+    stored.handed_over[i] = true;
+  }
+
   auto seq = store_->InsertEvent(stored, now);
   if (!seq.ok()) return StoreFailed(seq.status()), refuse(v1::STORE_UNAVAILABLE, "store write failed");
 
@@ -140,8 +165,10 @@ void BrokerImpl::HandlePublish(Session& session, const v1::Publish& publish) {
   ack->set_sequence(seq.value());
   for (const auto& a : stored.agencies) ack->add_agencies(a);
   Sequence s = seq.value();
-  std::vector<int> indexes;
-  for (const auto& a : stored.agencies) indexes.push_back(AgencyIndex(a));
+  for (std::size_t i = 0; i < indexes.size(); ++i) {
+    if (direct[i].empty()) continue;
+    StageHandOver(indexes[i], direct[i], s, stored.event_id, key, views[i], now);
+  }
   // A case no agency must act on (e.g. most filings) is complete at once.
   if (stored.agencies.empty()) StageCaseUpdate(s, v1::CASE_COMPLETED, "", now);
   std::vector<Millis> deadlines = stored.agency_deadlines;
@@ -150,9 +177,17 @@ void BrokerImpl::HandlePublish(Session& session, const v1::Publish& publish) {
       std::make_shared<const store::EventPayload>(store::EventPayload{std::move(stored.event_id), std::move(payload)});
   on_commit_.push_back([this, rid, bytes = reply.SerializeAsString(), s, indexes = std::move(indexes),
                         uscc = std::move(stored.uscc), cached = std::move(cached), deadlines = std::move(deadlines),
-                        case_deadline]() mutable {
+                        handed_over = std::move(stored.handed_over), case_deadline]() mutable {
     for (std::size_t i = 0; i < indexes.size(); ++i) {
-      agencies_[indexes[i]]->queue.Append(uscc, s);
+      AgencyState& agency = *agencies_[indexes[i]];
+      if (!handed_over[i]) {
+        agency.queue.Append(uscc, s);
+      } else if (!agency.queue.AppendHandedOver(uscc, s)) {
+        // Cannot happen (the enterprise was idle here when staged); keep
+        // the order and let the delivery's ack timeout send it again.
+        log_->error("seq {} handed over to {} while the enterprise had unsettled events there", s, agency.id);
+        agency.queue.Append(uscc, s, 1);
+      }
       AddDeadline(deadlines[i], s, indexes[i]);
     }
     AddDeadline(case_deadline, s, -1);

@@ -51,6 +51,9 @@ struct StoredEvent {
   Millis published_at = 0;
   // Parallel to `agencies`: each delivery's deadline (0: none).
   std::vector<Millis> agency_deadlines;
+  // Parallel to `agencies` (or empty): deliveries handed over in the same
+  // turn, inserted as DELIVERED with one attempt instead of PENDING.
+  std::vector<bool> handed_over;
   Millis case_deadline_at = 0;  // 0: none
   std::string enterprise_name;
 };
@@ -80,18 +83,18 @@ struct DeliveryRecord {
   std::string agency;
   std::string uscc;
   DeliveryState state = DeliveryState::kPending;
-  std::uint32_t attempts = 0;   // hand-overs so far
-  Millis next_attempt_at = 0;   // PENDING: not before this time
+  std::uint32_t attempts = 0;  // hand-overs so far
+  Millis next_attempt_at = 0;  // PENDING: not before this time
   Millis updated_at = 0;
-  std::string reference;        // PROCESSED: agency reference
-  std::string reason;           // REJECTED / DEAD / last RETRY reason
+  std::string reference;  // PROCESSED: agency reference
+  std::string reason;     // REJECTED / DEAD / last RETRY reason
   Millis first_delivered_at = 0;
   Millis last_delivered_at = 0;
   Millis accepted_at = 0;
   Millis settled_at = 0;
-  Millis deadline_at = 0;       // 0: no deadline
+  Millis deadline_at = 0;  // 0: no deadline
   bool overdue = false;
-  bool replay = false;          // re-delivered by an operator's replay
+  bool replay = false;  // re-delivered by an operator's replay
 };
 
 // Moves record->state to `to`, or fails with kFailedPrecondition naming both

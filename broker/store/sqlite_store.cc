@@ -168,11 +168,15 @@ class SqliteStore final : public Store {
     }
     for (std::size_t i = 0; i < event.agencies.size(); ++i) {
       Use u(insert_delivery_);
+      const bool handed_over = i < event.handed_over.size() && event.handed_over[i];
       sqlite3_bind_int64(*u, 1, static_cast<sqlite3_int64>(seq));
       BindText(*u, 2, event.agencies[i]);
       BindText(*u, 3, event.uscc);
       sqlite3_bind_int64(*u, 4, now);
       sqlite3_bind_int64(*u, 5, i < event.agency_deadlines.size() ? event.agency_deadlines[i] : 0);
+      sqlite3_bind_int(*u, 6, static_cast<int>(handed_over ? DeliveryState::kDelivered : DeliveryState::kPending));
+      sqlite3_bind_int(*u, 7, handed_over ? 1 : 0);
+      sqlite3_bind_int64(*u, 8, handed_over ? now : 0);
       if (sqlite3_step(*u) != SQLITE_DONE) return Error("insert delivery");
     }
     {
@@ -480,8 +484,8 @@ class SqliteStore final : public Store {
          "INSERT INTO events (event_id, uscc, revision, type, agencies, payload, published_at, name, deadline_at, "
          "case_state, completed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"},
         {&insert_delivery_,
-         "INSERT INTO deliveries (seq, agency, uscc, state, attempts, next_attempt_at, updated_at, deadline_at) "
-         "VALUES (?1, ?2, ?3, 0, 0, 0, ?4, ?5)"},
+         "INSERT INTO deliveries (seq, agency, uscc, state, attempts, next_attempt_at, updated_at, deadline_at, "
+         "first_delivered_at, last_delivered_at) VALUES (?1, ?2, ?3, ?6, ?7, 0, ?4, ?5, ?8, ?8)"},
         {&upsert_enterprise_,
          "INSERT INTO enterprises (uscc, last_revision, last_seq) VALUES (?1, ?2, ?3) "
          "ON CONFLICT (uscc) DO UPDATE SET last_revision = excluded.last_revision, last_seq = excluded.last_seq"},

@@ -92,6 +92,24 @@ TEST(AgencyQueue, HoldsExactlyTheUnsettledSequences) {
   EXPECT_FALSE(q.Holds(Key(kA), 5));
 }
 
+TEST(AgencyQueue, HandedOverHeadIsOutUntilSettledAndOnlyForAnIdleEnterprise) {
+  AgencyQueue q;
+  ASSERT_TRUE(q.AppendHandedOver(kA, 4));
+  EXPECT_TRUE(q.HasEnterprise(Key(kA)));
+  EXPECT_FALSE(q.PopReady(0).has_value()) << "a head already out is not handed over again";
+  EXPECT_FALSE(q.AppendHandedOver(kA, 5)) << "A has an unsettled event";
+  EXPECT_EQ(q.pending(), 1u);
+  q.Append(kA, 5);
+  EXPECT_EQ(q.Oldest(), std::optional<Sequence>(4));
+  q.Settle(Key(kA), 4);
+  ExpectPop(q, 0, kA, 5);
+  // Released like any hand-over (timeout): ready again with its attempts.
+  ASSERT_TRUE(q.AppendHandedOver(kB, 9));
+  q.Release(Key(kB), 9, 1, 0);
+  auto item = ExpectPop(q, 0, kB, 9);
+  EXPECT_EQ(item.attempts, 1u);
+}
+
 TEST(AgencyQueue, BusyEnterpriseDoesNotBlockAnother) {
   AgencyQueue q;
   q.Append(kA, 1);

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <map>
+#include <set>
 
 #include "cli/sample.h"
 #include "client/consumer.h"
@@ -154,6 +155,50 @@ TEST_F(DeliveryTest, NextEventOfAnEnterpriseWaitsForTheSettledResultEvenAfterAcc
       10000));
   EXPECT_EQ(next[0].event_id(), one[1].event_id());
   EXPECT_EQ(DeliveryState(one[0].event_id(), "tax"), "3");  // PROCESSED
+}
+
+TEST_F(DeliveryTest, EventsHandedOverAsTheyAreAcceptedKeepOrderAndSurviveARestart) {
+  // The adapter is connected before the publishes: an enterprise with
+  // nothing unsettled gets its event handed over in the turn that stores
+  // it; the enterprise's next event still waits for the first to settle.
+  StartBroker();
+  auto tax = MakeConsumer("tax");
+  ASSERT_TRUE(PollUntil([&] { return tax->Receive(10), tax->connection().connected(); }, 10000));
+  auto one = Sample(1, 2, 7);    // enterprise A: revisions 1 and 2
+  auto other = Sample(1, 1, 8);  // enterprise B
+  PublishAll({one[0], one[1], other[0]});
+  auto first = ReceiveN(*tax, 2);
+  ASSERT_EQ(first.size(), 2u);
+  std::set<std::string> ids = {first[0].event_id(), first[1].event_id()};
+  EXPECT_TRUE(ids.count(one[0].event_id()));
+  EXPECT_TRUE(ids.count(other[0].event_id()));
+  EXPECT_TRUE(ReceiveN(*tax, 1, 600).empty()) << "A's second event handed over before its first settled";
+  for (const auto& d : first) EXPECT_EQ(d.attempt(), 1u);
+  // Stored as handed over: one attempt, DELIVERED.
+  EXPECT_EQ(DeliveryState(one[0].event_id(), "tax"), "1");
+  EXPECT_EQ(broker_->QueryInt("SELECT d.attempts FROM deliveries d JOIN events e ON e.seq = d.seq WHERE "
+                              "e.event_id = '" +
+                              one[0].event_id() + "' AND d.agency = 'tax'"),
+            1);
+
+  // Killed before any answer: after the restart both come again as
+  // redeliveries, and A's second event still waits for its first.
+  broker_->Kill(SIGKILL);
+  tax.reset();
+  broker_->Start();
+  tax = MakeConsumer("tax");
+  auto again = ReceiveN(*tax, 2);
+  ASSERT_EQ(again.size(), 2u);
+  for (const auto& d : again) {
+    EXPECT_NE(d.event_id(), one[1].event_id());
+    EXPECT_EQ(d.attempt(), 2u) << d.event_id();
+  }
+  const v1::Deliver& a1 = again[0].event_id() == one[0].event_id() ? again[0] : again[1];
+  tax->Answer(Answer(a1, v1::OUTCOME_PROCESSED));
+  auto next = ReceiveN(*tax, 1);
+  ASSERT_EQ(next.size(), 1u);
+  EXPECT_EQ(next[0].event_id(), one[1].event_id());
+  EXPECT_EQ(next[0].attempt(), 1u);
 }
 
 TEST_F(DeliveryTest, RetryBacksOffExponentiallyThenDeadLettersAndTheQueueMovesOn) {
