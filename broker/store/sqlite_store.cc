@@ -5,10 +5,15 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
+#include <condition_variable>
 #include <cstring>
 #include <filesystem>
+#include <mutex>
+#include <thread>
 
 #include "common/digest.h"
+#include "common/log.h"
 #include "store/cases.h"
 #include "store/schema.h"
 #include "store/sqlite_util.h"
@@ -70,9 +75,62 @@ DeliveryRecord ReadDelivery(sqlite3_stmt* s) {
   return r;
 }
 
+// Copies committed WAL frames back into the database file from its own
+// thread and connection. SQLite's automatic checkpoint runs inside the
+// COMMIT that crosses its threshold, so the broker loop (and every confirm
+// waiting for that commit) would stall for the whole copy and its fsync.
+// PASSIVE checkpoints never block the writer or readers; once everything is
+// copied, the writer starts the WAL over from its beginning.
+class Checkpointer {
+ public:
+  ~Checkpointer() { Stop(); }
+
+  Status Start(const std::string& path, const std::string& synchronous) {
+    int rc = sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
+    if (rc != SQLITE_OK) return Status::IoError("checkpointer cannot open '" + path + "': " + sqlite3_errstr(rc));
+    if (Status s = sqlite::ExecSql(db_, "PRAGMA synchronous=" + synchronous, "checkpointer"); !s.ok()) return s;
+    thread_ = std::thread([this] { Run(); });
+    return Status::Ok();
+  }
+
+  void Stop() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+    if (db_) sqlite3_close_v2(db_);
+    db_ = nullptr;
+  }
+
+ private:
+  static constexpr std::chrono::milliseconds kInterval{100};
+
+  void Run() {
+    auto log = GetLogger("store");
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!cv_.wait_for(lock, kInterval, [this] { return stop_; })) {
+      lock.unlock();
+      int frames = 0, copied = 0;
+      int rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, &frames, &copied);
+      if (rc != SQLITE_OK && rc != SQLITE_BUSY && rc != SQLITE_LOCKED)
+        log->warn("background checkpoint failed: {}", sqlite3_errmsg(db_));
+      lock.lock();
+    }
+  }
+
+  sqlite3* db_ = nullptr;
+  std::thread thread_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+};
+
 class SqliteStore final : public Store {
  public:
   ~SqliteStore() override {
+    checkpointer_.Stop();
     cases_.reset();
     // close_v2 defers the close until the member statements are finalized.
     if (db_) sqlite3_close_v2(db_);
@@ -100,9 +158,11 @@ class SqliteStore final : public Store {
     std::string sync = options.synchronous == "normal" ? "NORMAL" : "FULL";
     std::string pragmas = "PRAGMA journal_mode=WAL; PRAGMA synchronous=" + sync + "; PRAGMA cache_size=-" +
                           std::to_string(options.cache_kib) +
-                          "; PRAGMA wal_autocheckpoint=4096; PRAGMA busy_timeout=5000; PRAGMA secure_delete=OFF;";
+                          "; PRAGMA wal_autocheckpoint=" + std::to_string(kFallbackCheckpointPages) +
+                          "; PRAGMA busy_timeout=5000; PRAGMA secure_delete=OFF;";
     if (Status s = Exec(pragmas); !s.ok()) return s;
     if (Status s = Exec(kSchemaSql); !s.ok()) return s;
+    if (Status s = checkpointer_.Start(path_, sync); !s.ok()) return s;
     if (Status s = CheckSchemaVersion(); !s.ok()) return s;
     if (Status s = PrepareAll(); !s.ok()) return s;
     cases_ = std::make_unique<CaseQueries>(db_);
@@ -538,8 +598,13 @@ class SqliteStore final : public Store {
     return Status::Ok();
   }
 
+  // Checkpoints are the Checkpointer's job; the automatic one remains as a
+  // safety net should the WAL ever grow this far (128 MiB of 4 KiB pages).
+  static constexpr int kFallbackCheckpointPages = 32768;
+
   std::string path_;
   sqlite3* db_ = nullptr;
+  Checkpointer checkpointer_;
   int lock_fd_ = -1;
   std::uint64_t audit_id_ = 0;
   std::string audit_hash_;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "store/store.h"
+#include "testing/process.h"
 
 namespace yilian::store {
 namespace {
@@ -204,6 +205,43 @@ TEST_F(SqliteStoreTest, OnePendingDeliveryPerAgency) {
   std::vector<DeliveryRecord> rows = Unsettled();
   ASSERT_EQ(rows.size(), agencies.size());
   for (size_t i = 0; i < rows.size(); ++i) EXPECT_EQ(rows[i].agency, agencies[i]);
+}
+
+TEST_F(SqliteStoreTest, HandedOverDeliveryIsInsertedDeliveredWithOneAttempt) {
+  OpenStore();
+  StoredEvent e = MakeEvent("evt-1", "91110000100000001A", 1, {"bank:ICBC", "tax"}, "p");
+  e.handed_over = {false, true};
+  Sequence seq = Insert(e);
+  DeliveryRecord pending = Get(seq, "bank:ICBC");
+  EXPECT_EQ(pending.state, DeliveryState::kPending);
+  EXPECT_EQ(pending.attempts, 0u);
+  EXPECT_EQ(pending.first_delivered_at, 0);
+  DeliveryRecord out = Get(seq, "tax");
+  EXPECT_EQ(out.state, DeliveryState::kDelivered);
+  EXPECT_EQ(out.attempts, 1u);
+  EXPECT_EQ(out.first_delivered_at, kNow);
+  EXPECT_EQ(out.last_delivered_at, kNow);
+  // A restart puts it back with its attempt counted.
+  Reopen();
+  ASSERT_TRUE(store_->RequeueDelivered().ok());
+  out = Get(seq, "tax");
+  EXPECT_EQ(out.state, DeliveryState::kPending);
+  EXPECT_EQ(out.attempts, 1u);
+}
+
+TEST_F(SqliteStoreTest, CommittedPagesReachTheDatabaseFileWhileTheStoreIsOpen) {
+  // The broker never waits for a checkpoint: a background connection copies
+  // the WAL into yilian.db. Without it nothing would be copied before the
+  // WAL reached the fallback threshold (128 MiB).
+  OpenStore();
+  const std::string db = dir_ + "/yilian.db";
+  const auto initial = std::filesystem::file_size(db);
+  const std::string payload(1500, 'x');
+  for (int i = 0; i < 400; ++i) {
+    Insert(MakeEvent("evt-" + std::to_string(i), "91110000100000001A", i + 1, {"tax"}, payload));
+  }
+  EXPECT_TRUE(yilian::testing::PollUntil([&] { return std::filesystem::file_size(db) >= initial + 400 * 1500; }, 5000))
+      << "yilian.db stayed at " << std::filesystem::file_size(db) << " bytes";
 }
 
 TEST_F(SqliteStoreTest, EventWithoutAgenciesHasNoDeliveries) {
