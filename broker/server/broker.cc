@@ -16,12 +16,12 @@
 namespace yilian::server {
 
 std::string EncodeDeterministic(const google::protobuf::MessageLite& message) {
-  std::string out;
-  google::protobuf::io::StringOutputStream stream(&out);
-  google::protobuf::io::CodedOutputStream coded(&stream);
+  // Sized once, written into place: no growing of the string.
+  std::string out(message.ByteSizeLong(), '\0');
+  google::protobuf::io::ArrayOutputStream array(out.data(), static_cast<int>(out.size()));
+  google::protobuf::io::CodedOutputStream coded(&array);
   coded.SetSerializationDeterministic(true);
-  message.SerializeToCodedStream(&coded);
-  coded.Trim();
+  message.SerializeWithCachedSizes(&coded);
   return out;
 }
 

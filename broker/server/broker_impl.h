@@ -241,10 +241,15 @@ class BrokerImpl {
   std::unordered_map<std::uint64_t, std::pair<std::string, store::CaseUpdateRecord>> updates_out_;
   std::priority_queue<Deadline, std::vector<Deadline>, std::greater<Deadline>> deadlines_;
   Millis next_deadline_sweep_ = 0;
-  // Messages received in the current turn are decoded here.
-  google::protobuf::Arena arena_{[] {
+  // Messages received in the current turn are decoded here. The first
+  // block is ours and survives Reset(): a typical turn allocates nothing
+  // from the heap for decoding, and no large block is freed every turn.
+  std::vector<char> arena_block_ = std::vector<char>(1024 * 1024);
+  google::protobuf::Arena arena_{[this] {
     google::protobuf::ArenaOptions options;
-    options.start_block_size = 64 * 1024;
+    options.initial_block = arena_block_.data();
+    options.initial_block_size = arena_block_.size();
+    options.start_block_size = 256 * 1024;
     options.max_block_size = 1024 * 1024;
     return options;
   }()};

@@ -170,14 +170,24 @@ class SqliteStore final : public Store {
     return LoadAuditHead();
   }
 
-  Status Begin() override { return Exec("BEGIN IMMEDIATE"); }
+  // Prepared once: parsing the SQL every turn costs a large parser
+  // allocation (and with it a consolidation of the allocator's free lists).
+  Status Begin() override {
+    Use u(begin_);
+    if (sqlite3_step(*u) != SQLITE_DONE) return Error("begin");
+    return Status::Ok();
+  }
   Status Commit() override {
-    Status s = Exec("COMMIT");
-    if (s.ok()) committed_audit_ = {audit_id_, audit_hash_};
-    return s;
+    Use u(commit_);
+    if (sqlite3_step(*u) != SQLITE_DONE) return Error("commit");
+    committed_audit_ = {audit_id_, audit_hash_};
+    return Status::Ok();
   }
   void Rollback() override {
-    if (!sqlite3_get_autocommit(db_)) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    if (!sqlite3_get_autocommit(db_)) {
+      Use u(rollback_);
+      sqlite3_step(*u);
+    }
     audit_id_ = committed_audit_.first;
     audit_hash_ = committed_audit_.second;
   }
@@ -538,6 +548,9 @@ class SqliteStore final : public Store {
       std::string sql;
     };
     Def defs[] = {
+        {&begin_, "BEGIN IMMEDIATE"},
+        {&commit_, "COMMIT"},
+        {&rollback_, "ROLLBACK"},
         {&find_event_, "SELECT seq, payload, agencies FROM events WHERE event_id = ?1"},
         {&last_revision_, "SELECT last_revision FROM enterprises WHERE uscc = ?1"},
         {&insert_event_,
@@ -610,6 +623,7 @@ class SqliteStore final : public Store {
   std::string audit_hash_;
   std::pair<std::uint64_t, std::string> committed_audit_;
   std::unique_ptr<CaseQueries> cases_;
+  Stmt begin_, commit_, rollback_;
   Stmt find_event_, last_revision_, insert_event_, insert_delivery_, upsert_enterprise_, find_seq_, get_delivery_,
       update_delivery_, load_payload_, load_event_payload_, unsettled_, count_events_, delivery_states_, get_case_,
       set_case_state_, set_case_overdue_, set_delivery_overdue_, set_resolution_, upsert_ref_, banks_holding_,
