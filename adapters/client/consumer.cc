@@ -8,10 +8,11 @@ Millis Now() { return SystemClock::Default()->NowMillis(); }
 }  // namespace
 
 Consumer::Consumer(zmq::context_t& context, ClientOptions options, int result_timeout_ms)
-    : connection_(context, [&] {
-        options.role = v1::CONSUMER;
-        return options;
-      }()),
+    : connection_(context,
+                  [&] {
+                    options.role = v1::CONSUMER;
+                    return options;
+                  }()),
       result_timeout_ms_(result_timeout_ms) {
   connection_.SetOnConnected([this](const v1::Welcome&) {
     for (auto& [id, r] : results_) r.sent_at = 0;
@@ -23,13 +24,22 @@ Consumer::Consumer(zmq::context_t& context, ClientOptions options, int result_ti
 
 void Consumer::Answer(v1::Result result) {
   std::string id = result.event_id();
-  results_[id] = PendingResult{std::move(result), 0};
-  SendResults();
+  PendingResult& pending = results_[id];
+  pending = PendingResult{std::move(result), 0};
+  // Sent at once; the scan below only resends what is unsent or unanswered.
+  if (!connection_.connected()) return;
+  v1::Envelope env;
+  *env.mutable_result() = pending.result;
+  if (connection_.Send(env)) pending.sent_at = Now();
 }
 
 void Consumer::SendResults() {
   if (!connection_.connected()) return;
   Millis now = Now();
+  // A walk over every pending result, so not on every call: results are
+  // resent only after result_timeout_ms anyway.
+  if (now < next_scan_) return;
+  next_scan_ = now + kScanIntervalMs;
   for (auto& [id, r] : results_) {
     if (r.sent_at != 0 && now - r.sent_at < result_timeout_ms_) continue;
     v1::Envelope env;
@@ -47,8 +57,8 @@ void Consumer::OnAck(const v1::ResultAck& ack) {
     return;
   }
   if (ack.status() == v1::RESULT_REFUSED) {
-    GetLogger("client")->warn("result for event {} refused: {} {}", ack.event_id(),
-                              v1::ErrorCode_Name(ack.error()), ack.message());
+    GetLogger("client")->warn("result for event {} refused: {} {}", ack.event_id(), v1::ErrorCode_Name(ack.error()),
+                              ack.message());
   }
   results_.erase(it);
   if (on_ack_) on_ack_(ack);

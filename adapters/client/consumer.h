@@ -40,11 +40,17 @@ class Consumer {
     v1::Result result;
     Millis sent_at = 0;
   };
+  // Sends results not sent yet (e.g. while disconnected) and resends those
+  // unanswered for result_timeout_ms; walks them at most every
+  // kScanIntervalMs.
   void SendResults();
   void OnAck(const v1::ResultAck& ack);
 
+  static constexpr Millis kScanIntervalMs = 50;
+
   Connection connection_;
   int result_timeout_ms_;
+  Millis next_scan_ = 0;
   std::map<std::string, PendingResult> results_;  // by event id
   std::deque<v1::Deliver> inbox_;
   std::function<void(const v1::ResultAck&)> on_ack_;

@@ -8,15 +8,17 @@ Millis Now() { return SystemClock::Default()->NowMillis(); }
 }  // namespace
 
 Publisher::Publisher(zmq::context_t& context, ClientOptions options, int publish_timeout_ms)
-    : connection_(context, [&] {
-        options.role = v1::PUBLISHER;
-        return options;
-      }()),
+    : connection_(context,
+                  [&] {
+                    options.role = v1::PUBLISHER;
+                    return options;
+                  }()),
       publish_timeout_ms_(publish_timeout_ms) {
   connection_.SetOnConnected([this](const v1::Welcome&) {
     // A new session: nothing is in flight on it yet.
     for (auto& [id, p] : pending_) p.sent_at = 0;
     in_flight_ = 0;
+    next_unsent_ = 0;
   });
 }
 
@@ -30,15 +32,28 @@ void Publisher::SendSome() {
   if (!connection_.connected()) return;
   std::size_t window = std::max<std::uint32_t>(1, connection_.welcome().max_inflight_publishes());
   Millis now = Now();
-  for (auto& [id, p] : pending_) {
-    if (p.sent_at != 0 && now - p.sent_at < publish_timeout_ms_) continue;
-    if (p.sent_at == 0 && in_flight_ >= window) break;
+  auto send = [&](std::uint64_t id, Pending& p) {
     v1::Envelope env;
     env.mutable_publish()->set_correlation_id(id);
     *env.mutable_publish()->mutable_event() = p.event;
-    if (!connection_.Send(env)) return;
+    if (!connection_.Send(env)) return false;
     if (p.sent_at == 0) ++in_flight_;
     p.sent_at = now;
+    return true;
+  };
+  // Events not sent on this session yet, in publish order, as the window
+  // allows. Everything before next_unsent_ has been sent.
+  for (auto it = pending_.lower_bound(next_unsent_); it != pending_.end() && in_flight_ < window; ++it) {
+    if (!send(it->first, it->second)) return;
+    next_unsent_ = it->first + 1;
+  }
+  // Resends of events unanswered for publish_timeout_ms: a walk over all of
+  // them, so at most every kScanIntervalMs.
+  if (now < next_scan_) return;
+  next_scan_ = now + kScanIntervalMs;
+  for (auto it = pending_.begin(); it != pending_.end() && it->first < next_unsent_; ++it) {
+    if (it->second.sent_at != 0 && now - it->second.sent_at < publish_timeout_ms_) continue;
+    if (!send(it->first, it->second)) return;
   }
 }
 
@@ -52,8 +67,8 @@ void Publisher::Poll(int timeout_ms, const AckFn& on_ack) {
     const v1::PublishAck& ack = env->publish_ack();
     auto it = pending_.find(ack.correlation_id());
     if (it == pending_.end()) continue;  // answer to a resend already settled
-    bool transient = ack.status() == v1::REFUSED &&
-                     (ack.error() == v1::STORE_UNAVAILABLE || ack.error() == v1::OVER_LIMIT);
+    bool transient =
+        ack.status() == v1::REFUSED && (ack.error() == v1::STORE_UNAVAILABLE || ack.error() == v1::OVER_LIMIT);
     if (in_flight_ > 0 && it->second.sent_at != 0) --in_flight_;
     if (transient) {
       // Try again after the publish timeout.

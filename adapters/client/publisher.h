@@ -45,6 +45,9 @@ class Publisher {
   std::uint64_t next_id_ = 1;
   std::map<std::uint64_t, Pending> pending_;  // ordered by correlation id = publish order
   std::size_t in_flight_ = 0;
+  std::uint64_t next_unsent_ = 0;  // lowest correlation id not sent on this session
+  Millis next_scan_ = 0;
+  static constexpr Millis kScanIntervalMs = 50;
 };
 
 }  // namespace yilian::client
