@@ -537,39 +537,42 @@ void BrokerImpl::HandleResult(Session& session, const v1::Result& result) {
                              : outcome == v1::OUTCOME_REJECTED  ? "rejected"
                                                                 : "retry";
   bool dead_now = record.state == DeliveryState::kDead && effect != Effect::kNone;
-  on_commit_.push_back(
-      [this, rid, reply, ikey, index, key, seq = record.seq, effect, attempts, not_before, outcome_name, dead_now] {
-        auto inf = inflight_.find(ikey);
-        if (inf != inflight_.end()) {
-          ReturnCredit(inf->second.routing_id, ikey);
-          inflight_.erase(inf);
-        }
-        AgencyState& agency = *agencies_[index];
-        metrics_.Result(agency.id, outcome_name);
-        if (effect == Effect::kRelease) metrics_.Retry(agency.id);
-        if (dead_now) metrics_.DeadLetter(agency.id);
-        switch (effect) {
-          case Effect::kHold:
-            agency.queue.Hold(key, seq);
-            break;
-          case Effect::kSettle:
-            agency.queue.Settle(key, seq);
-            replays_.erase(ikey);
-            break;
-          case Effect::kRelease:
-            agency.queue.Release(key, seq, attempts, not_before);
-            break;
-          case Effect::kNone:
-            break;
-        }
-        Reply(rid, reply);
-      });
-  on_abort_.push_back([this, rid, reply]() mutable {
-    auto* a = reply.mutable_result_ack();
+  on_commit_.push_back([this, rid, bytes = reply.SerializeAsString(), ikey, index, key, seq = record.seq, effect,
+                        attempts, not_before, outcome_name, dead_now]() mutable {
+    auto inf = inflight_.find(ikey);
+    if (inf != inflight_.end()) {
+      ReturnCredit(inf->second.routing_id, ikey);
+      inflight_.erase(inf);
+    }
+    AgencyState& agency = *agencies_[index];
+    metrics_.Result(agency.id, outcome_name);
+    if (effect == Effect::kRelease) metrics_.Retry(agency.id);
+    if (dead_now) metrics_.DeadLetter(agency.id);
+    switch (effect) {
+      case Effect::kHold:
+        agency.queue.Hold(key, seq);
+        break;
+      case Effect::kSettle:
+        agency.queue.Settle(key, seq);
+        replays_.erase(ikey);
+        break;
+      case Effect::kRelease:
+        agency.queue.Release(key, seq, attempts, not_before);
+        break;
+      case Effect::kNone:
+        break;
+    }
+    ReplyBytes(rid, std::move(bytes));
+  });
+  on_abort_.push_back([this, rid, event_id = ack->event_id(), agency = ack->agency()] {
+    v1::Envelope refusal;
+    auto* a = refusal.mutable_result_ack();
+    a->set_event_id(event_id);
+    a->set_agency(agency);
     a->set_status(v1::RESULT_REFUSED);
     a->set_error(v1::STORE_UNAVAILABLE);
     a->set_message("store unavailable; send the result again");
-    Reply(rid, reply);
+    Reply(rid, refusal);
   });
 }
 
