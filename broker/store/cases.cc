@@ -1,10 +1,10 @@
 #include "store/cases.h"
 
+#include <google/protobuf/util/time_util.h>
+
 #include <algorithm>
 #include <map>
 #include <vector>
-
-#include <google/protobuf/util/time_util.h>
 
 #include "common/digest.h"
 
@@ -23,20 +23,26 @@ constexpr const char* kCaseColumns =
 
 // Sets a Timestamp field only for a real time: 0 means "not yet" and leaves
 // the field absent (so JSON shows no epoch dates).
-#define SET_TIME(ms, msg, field)                                                  \
-  do {                                                                            \
-    Millis v_ = (ms);                                                             \
+#define SET_TIME(ms, msg, field)                                                   \
+  do {                                                                             \
+    Millis v_ = (ms);                                                              \
     if (v_ > 0) *(msg)->mutable_##field() = TimeUtil::MillisecondsToTimestamp(v_); \
   } while (0)
 
 v1::AgencyState ToApiState(int state) {
   switch (state) {
-    case 0: return v1::PENDING;
-    case 1: return v1::DELIVERED;
-    case 2: return v1::ACCEPTED_BY_AGENCY;
-    case 3: return v1::PROCESSED;
-    case 4: return v1::REJECTED;
-    case 5: return v1::DEAD;
+    case 0:
+      return v1::PENDING;
+    case 1:
+      return v1::DELIVERED;
+    case 2:
+      return v1::ACCEPTED_BY_AGENCY;
+    case 3:
+      return v1::PROCESSED;
+    case 4:
+      return v1::REJECTED;
+    case 5:
+      return v1::DEAD;
   }
   return v1::AGENCY_STATE_UNSPECIFIED;
 }
@@ -48,7 +54,9 @@ double Quantile(std::vector<double>& v, double q) {
   return v[std::min(i, v.size() - 1)];
 }
 
-Status Err(sqlite3* db, const char* what) { return sqlite::Classify(sqlite3_errcode(db), std::string(what) + ": " + sqlite3_errmsg(db)); }
+Status Err(sqlite3* db, const char* what) {
+  return sqlite::Classify(sqlite3_errcode(db), std::string(what) + ": " + sqlite3_errmsg(db));
+}
 
 }  // namespace
 
@@ -161,7 +169,8 @@ Result<v1::CaseList> CaseQueries::List(const CaseFilter& f) {
 
 Result<std::optional<v1::EnterpriseTimeline>> CaseQueries::Timeline(const std::string& uscc) {
   sqlite::Stmt events;
-  if (Status s = events.Prepare(db_, std::string("SELECT ") + kCaseColumns + " FROM events WHERE uscc = ?1 ORDER BY seq");
+  if (Status s =
+          events.Prepare(db_, std::string("SELECT ") + kCaseColumns + " FROM events WHERE uscc = ?1 ORDER BY seq");
       !s.ok())
     return s;
   v1::EnterpriseTimeline t;
@@ -181,14 +190,21 @@ Result<std::optional<v1::EnterpriseTimeline>> CaseQueries::Timeline(const std::s
   }
   if (t.events_size() == 0) return std::optional<v1::EnterpriseTimeline>();
   sqlite::Stmt refs;
-  if (Status s = refs.Prepare(db_, "SELECT agency, reference, updated_at FROM enterprise_refs WHERE uscc = ?1 ORDER BY agency");
+  // Each agency's latest reference: the last one it gave with a PROCESSED
+  // result for any of the enterprise's events.
+  if (Status s = refs.Prepare(db_,
+                              "SELECT d.agency, d.reference, d.settled_at FROM events e JOIN deliveries d ON d.seq = "
+                              "e.seq WHERE e.uscc = ?1 AND d.state = 3 AND d.reference <> '' "
+                              "ORDER BY d.agency, d.settled_at DESC, d.seq DESC");
       !s.ok())
     return s;
   Use u(refs);
   BindText(*u, 1, uscc);
   while (sqlite3_step(*u) == SQLITE_ROW) {
+    std::string agency = ColumnText(*u, 0);
+    if (t.references_size() > 0 && t.references(t.references_size() - 1).agency() == agency) continue;
     auto* r = t.add_references();
-    r->set_agency(ColumnText(*u, 0));
+    r->set_agency(std::move(agency));
     r->set_reference(ColumnText(*u, 1));
     SET_TIME(sqlite3_column_int64(*u, 2), r, updated_at);
   }
@@ -212,18 +228,24 @@ Result<v1::Stats> CaseQueries::ComputeStats(Millis now, std::int64_t window_seco
     }
   };
   auto no_bind = [](sqlite3_stmt*) {};
-  Status s = each("SELECT case_state, COUNT(*), SUM(overdue) FROM events GROUP BY case_state", no_bind,
-                  [&](sqlite3_stmt* r) {
-                    auto n = static_cast<std::uint64_t>(sqlite3_column_int64(r, 1));
-                    st.set_cases(st.cases() + n);
-                    switch (sqlite3_column_int(r, 0)) {
-                      case 1: st.set_in_progress(n); break;
-                      case 2: st.set_completed(n); break;
-                      case 3: st.set_attention(n); break;
-                    }
-                    if (sqlite3_column_int(r, 0) != 2)
-                      st.set_overdue(st.overdue() + static_cast<std::uint64_t>(sqlite3_column_int64(r, 2)));
-                  });
+  Status s =
+      each("SELECT case_state, COUNT(*), SUM(overdue) FROM events GROUP BY case_state", no_bind, [&](sqlite3_stmt* r) {
+        auto n = static_cast<std::uint64_t>(sqlite3_column_int64(r, 1));
+        st.set_cases(st.cases() + n);
+        switch (sqlite3_column_int(r, 0)) {
+          case 1:
+            st.set_in_progress(n);
+            break;
+          case 2:
+            st.set_completed(n);
+            break;
+          case 3:
+            st.set_attention(n);
+            break;
+        }
+        if (sqlite3_column_int(r, 0) != 2)
+          st.set_overdue(st.overdue() + static_cast<std::uint64_t>(sqlite3_column_int64(r, 2)));
+      });
   if (!s.ok()) return s;
   st.set_completion_rate(st.cases() ? static_cast<double>(st.completed()) / static_cast<double>(st.cases()) : 0.0);
 
@@ -233,9 +255,15 @@ Result<v1::Stats> CaseQueries::ComputeStats(Millis now, std::int64_t window_seco
              auto& a = agencies[ColumnText(r, 0)];
              auto n = static_cast<std::uint64_t>(sqlite3_column_int64(r, 3));
              switch (sqlite3_column_int(r, 1)) {
-               case 3: a.set_processed(a.processed() + n); break;
-               case 4: a.set_rejected(a.rejected() + n); break;
-               case 5: a.set_dead(a.dead() + n); break;
+               case 3:
+                 a.set_processed(a.processed() + n);
+                 break;
+               case 4:
+                 a.set_rejected(a.rejected() + n);
+                 break;
+               case 5:
+                 a.set_dead(a.dead() + n);
+                 break;
                default:
                  a.set_pending(a.pending() + n);
                  a.set_overdue(a.overdue() + static_cast<std::uint64_t>(sqlite3_column_int64(r, 2)));
@@ -243,10 +271,11 @@ Result<v1::Stats> CaseQueries::ComputeStats(Millis now, std::int64_t window_seco
            });
   if (!s.ok()) return s;
   std::map<std::string, std::vector<double>> durations;
-  s = each("SELECT d.agency, d.settled_at - e.published_at FROM deliveries d JOIN events e ON e.seq = d.seq "
-           "WHERE d.state = 3 AND d.settled_at >= ?1",
-           [&](sqlite3_stmt* q) { sqlite3_bind_int64(q, 1, from); },
-           [&](sqlite3_stmt* r) { durations[ColumnText(r, 0)].push_back(static_cast<double>(sqlite3_column_int64(r, 1))); });
+  s = each(
+      "SELECT d.agency, d.settled_at - e.published_at FROM deliveries d JOIN events e ON e.seq = d.seq "
+      "WHERE d.state = 3 AND d.settled_at >= ?1",
+      [&](sqlite3_stmt* q) { sqlite3_bind_int64(q, 1, from); },
+      [&](sqlite3_stmt* r) { durations[ColumnText(r, 0)].push_back(static_cast<double>(sqlite3_column_int64(r, 1))); });
   if (!s.ok()) return s;
   for (auto& [id, a] : agencies) {
     a.set_agency(id);
@@ -256,9 +285,10 @@ Result<v1::Stats> CaseQueries::ComputeStats(Millis now, std::int64_t window_seco
     *st.add_agencies() = a;
   }
   std::vector<double> cases;
-  s = each("SELECT completed_at - published_at FROM events WHERE case_state = 2 AND completed_at >= ?1",
-           [&](sqlite3_stmt* q) { sqlite3_bind_int64(q, 1, from); },
-           [&](sqlite3_stmt* r) { cases.push_back(static_cast<double>(sqlite3_column_int64(r, 0))); });
+  s = each(
+      "SELECT completed_at - published_at FROM events WHERE case_state = 2 AND completed_at >= ?1",
+      [&](sqlite3_stmt* q) { sqlite3_bind_int64(q, 1, from); },
+      [&](sqlite3_stmt* r) { cases.push_back(static_cast<double>(sqlite3_column_int64(r, 0))); });
   if (!s.ok()) return s;
   st.set_case_median_ms(Quantile(cases, 0.5));
   st.set_case_p90_ms(Quantile(cases, 0.9));
@@ -321,12 +351,15 @@ class SqliteCaseReader final : public CaseReader {
   Status Open(const std::string& dir) {
     std::string path = dir + "/yilian.db";
     int rc = sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr);
-    if (rc != SQLITE_OK) return sqlite::Classify(rc, "cannot open store '" + path + "' read-only: " + sqlite3_errstr(rc));
+    if (rc != SQLITE_OK)
+      return sqlite::Classify(rc, "cannot open store '" + path + "' read-only: " + sqlite3_errstr(rc));
     sqlite3_busy_timeout(db_, 5000);
     queries_ = std::make_unique<CaseQueries>(db_);
     return queries_->Prepare();
   }
-  Result<std::optional<v1::Case>> LoadCase(const std::string& event_id) override { return queries_->LoadById(event_id); }
+  Result<std::optional<v1::Case>> LoadCase(const std::string& event_id) override {
+    return queries_->LoadById(event_id);
+  }
   Result<v1::CaseList> ListCases(const CaseFilter& filter) override { return queries_->List(filter); }
   Result<std::optional<v1::EnterpriseTimeline>> Timeline(const std::string& uscc) override {
     return queries_->Timeline(uscc);
