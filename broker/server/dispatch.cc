@@ -521,6 +521,13 @@ void BrokerImpl::HandleResult(Session& session, const v1::Result& result) {
     Audit("delivery seq=" + std::to_string(record.seq) + " agency=" + agency_id + " " +
           std::string(store::ToString(before)) + "->" + std::string(store::ToString(record.state)) +
           " attempt=" + std::to_string(attempts) + " by=" + session.name);
+    if (record.state == DeliveryState::kProcessed && !record.reference.empty() && agency_id.rfind("bank:", 0) == 0) {
+      // The bank that now holds the account: later changes and the
+      // deregistration go to it too (other agencies' references are read
+      // from the delivery rows).
+      if (Status s = store_->UpsertReference(record.uscc, agency_id, record.reference, now); !s.ok())
+        return StoreFailed(s), refuse(v1::STORE_UNAVAILABLE, "store write failed");
+    }
     if (effect == Effect::kSettle) StageCaseSettled(record.seq, key, index, record.state, now);
   }
   log_->debug("result {} for event {} seq {} uscc {} agency {} attempt {}", v1::Outcome_Name(outcome), ack->event_id(),

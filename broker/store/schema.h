@@ -53,6 +53,13 @@ CREATE TABLE IF NOT EXISTS deliveries (
   replay             INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (seq, agency)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS enterprise_refs (
+  uscc       TEXT    NOT NULL,
+  agency     TEXT    NOT NULL,
+  reference  TEXT    NOT NULL,
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY (uscc, agency)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS case_updates (
   id     INTEGER PRIMARY KEY,
   seq    INTEGER NOT NULL,

@@ -377,6 +377,16 @@ class SqliteStore final : public Store {
 
   Result<std::optional<v1::Case>> LoadCase(Sequence seq) override { return cases_->LoadBySeq(seq); }
 
+  Status UpsertReference(const std::string& uscc, const std::string& agency, const std::string& reference,
+                         Millis at) override {
+    Use u(upsert_ref_);
+    BindText(*u, 1, uscc);
+    BindText(*u, 2, agency);
+    BindText(*u, 3, reference);
+    sqlite3_bind_int64(*u, 4, at);
+    return sqlite3_step(*u) == SQLITE_DONE ? Status::Ok() : Error("upsert reference");
+  }
+
   Result<std::vector<std::string>> BanksHolding(const std::string& uscc) override {
     Use u(banks_holding_);
     BindText(*u, 1, uscc);
@@ -572,9 +582,11 @@ class SqliteStore final : public Store {
         {&set_case_overdue_, "UPDATE events SET overdue = 1 WHERE seq = ?1"},
         {&set_delivery_overdue_, "UPDATE deliveries SET overdue = 1 WHERE seq = ?1 AND agency = ?2"},
         {&set_resolution_, "UPDATE events SET resolution = ?1, case_state = 2, completed_at = ?2 WHERE seq = ?3"},
+        {&upsert_ref_,
+         "INSERT INTO enterprise_refs (uscc, agency, reference, updated_at) VALUES (?1, ?2, ?3, ?4) "
+         "ON CONFLICT (uscc, agency) DO UPDATE SET reference = excluded.reference, updated_at = excluded.updated_at"},
         {&banks_holding_,
-         "SELECT DISTINCT d.agency FROM events e JOIN deliveries d ON d.seq = e.seq WHERE e.uscc = ?1 AND "
-         "d.agency LIKE 'bank:%' AND d.state = 3 AND d.reference <> '' ORDER BY d.agency"},
+         "SELECT agency FROM enterprise_refs WHERE uscc = ?1 AND agency LIKE 'bank:%' ORDER BY agency"},
         {&insert_update_, "INSERT INTO case_updates (seq, kind, agency, at) VALUES (?1, ?2, ?3, ?4)"},
         {&ack_update_, "UPDATE case_updates SET acked = 1 WHERE id = ?1 AND acked = 0"},
         {&insert_audit_,
@@ -614,8 +626,8 @@ class SqliteStore final : public Store {
   Stmt begin_, commit_, rollback_;
   Stmt find_event_, last_revision_, insert_event_, insert_delivery_, upsert_enterprise_, find_seq_, get_delivery_,
       update_delivery_, load_payload_, load_event_payload_, unsettled_, count_events_, delivery_states_, get_case_,
-      set_case_state_, set_case_overdue_, set_delivery_overdue_, set_resolution_, banks_holding_, insert_update_,
-      ack_update_, insert_audit_, set_audit_head_, settled_since_, open_deadlines_, open_updates_;
+      set_case_state_, set_case_overdue_, set_delivery_overdue_, set_resolution_, upsert_ref_, banks_holding_,
+      insert_update_, ack_update_, insert_audit_, set_audit_head_, settled_since_, open_deadlines_, open_updates_;
 };
 
 }  // namespace

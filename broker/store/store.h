@@ -85,9 +85,11 @@ class Store {
   // The case as the API shows it, read inside the current transaction.
   virtual Result<std::optional<yilian::v1::Case>> LoadCase(Sequence seq) = 0;
 
-  // Enterprise relations: bank agencies ("bank:<code>") that hold a
-  // reference for the enterprise, i.e. processed one of its events with a
-  // reference (read from the delivery rows; nothing extra is written).
+  // Enterprise relations: a bank agency's reference kept per enterprise
+  // (for routing; the broker writes it for "bank:..." agencies only).
+  virtual Status UpsertReference(const std::string& uscc, const std::string& agency, const std::string& reference,
+                                 Millis at) = 0;
+  // Bank agencies ("bank:<code>") that hold a reference for the enterprise.
   virtual Result<std::vector<std::string>> BanksHolding(const std::string& uscc) = 0;
 
   // Case updates for the platform: durable until acknowledged.
