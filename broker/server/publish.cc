@@ -122,8 +122,6 @@ void BrokerImpl::HandlePublish(Session& session, const v1::Publish& publish) {
       return refuse(v1::INVALID_EVENT, "personal fields cannot be encrypted: " + s.message());
     }
     stored.payload = EncodeDeterministic(sealed);
-  } else {
-    stored.payload = payload;
   }
   Millis now = clock_->NowMillis();
   stored.published_at = now;
@@ -158,7 +156,11 @@ void BrokerImpl::HandlePublish(Session& session, const v1::Publish& publish) {
     stored.handed_over[i] = true;
   }
 
+  // Without a data key the stored form is the plaintext: lent to the
+  // store, not copied.
+  if (!cipher_) stored.payload = std::move(payload);
   auto seq = store_->InsertEvent(stored, now);
+  if (!cipher_) payload = std::move(stored.payload);
   if (!seq.ok()) return StoreFailed(seq.status()), refuse(v1::STORE_UNAVAILABLE, "store write failed");
 
   ack->set_status(v1::ACCEPTED);

@@ -280,6 +280,24 @@ class SqliteStore final : public Store {
 
   Result<bool> UpdateDelivery(const DeliveryRecord& r, DeliveryState expected_state,
                               std::uint32_t expected_attempts) override {
+    if (r.first_delivered_at == 0 && r.last_delivered_at == 0 && r.accepted_at == 0 && !r.replay) {
+      // Most results: no timestamp but settled_at to keep or set, so the
+      // shorter statement without the CASE expressions does the same.
+      Use u(update_delivery_plain_);
+      sqlite3_bind_int(*u, 1, static_cast<int>(r.state));
+      sqlite3_bind_int64(*u, 2, r.attempts);
+      sqlite3_bind_int64(*u, 3, r.next_attempt_at);
+      sqlite3_bind_int64(*u, 4, r.updated_at);
+      BindText(*u, 5, r.reference);
+      BindText(*u, 6, r.reason);
+      sqlite3_bind_int64(*u, 7, r.settled_at);
+      sqlite3_bind_int64(*u, 8, static_cast<sqlite3_int64>(r.seq));
+      BindText(*u, 9, r.agency);
+      sqlite3_bind_int(*u, 10, static_cast<int>(expected_state));
+      sqlite3_bind_int64(*u, 11, expected_attempts);
+      if (sqlite3_step(*u) != SQLITE_DONE) return Error("update delivery");
+      return sqlite3_changes(db_) == 1;
+    }
     Use u(update_delivery_);
     sqlite3_bind_int(*u, 1, static_cast<int>(r.state));
     sqlite3_bind_int64(*u, 2, r.attempts);
@@ -572,6 +590,9 @@ class SqliteStore final : public Store {
          "accepted_at = CASE WHEN ?13 > 0 THEN ?13 ELSE accepted_at END, "
          "settled_at = ?14, replay = CASE WHEN ?15 > 0 THEN 1 ELSE replay END "
          "WHERE seq = ?7 AND agency = ?8 AND state = ?9 AND attempts = ?10"},
+        {&update_delivery_plain_,
+         "UPDATE deliveries SET state = ?1, attempts = ?2, next_attempt_at = ?3, updated_at = ?4, reference = ?5, "
+         "reason = ?6, settled_at = ?7 WHERE seq = ?8 AND agency = ?9 AND state = ?10 AND attempts = ?11"},
         {&load_payload_, "SELECT payload FROM events WHERE seq = ?1"},
         {&load_event_payload_, "SELECT event_id, payload FROM events WHERE seq = ?1"},
         {&unsettled_, "SELECT " + cols + " FROM deliveries WHERE state < 3 ORDER BY seq, agency"},
@@ -625,9 +646,10 @@ class SqliteStore final : public Store {
   std::unique_ptr<CaseQueries> cases_;
   Stmt begin_, commit_, rollback_;
   Stmt find_event_, last_revision_, insert_event_, insert_delivery_, upsert_enterprise_, find_seq_, get_delivery_,
-      update_delivery_, load_payload_, load_event_payload_, unsettled_, count_events_, delivery_states_, get_case_,
-      set_case_state_, set_case_overdue_, set_delivery_overdue_, set_resolution_, upsert_ref_, banks_holding_,
-      insert_update_, ack_update_, insert_audit_, set_audit_head_, settled_since_, open_deadlines_, open_updates_;
+      update_delivery_, update_delivery_plain_, load_payload_, load_event_payload_, unsettled_, count_events_,
+      delivery_states_, get_case_, set_case_state_, set_case_overdue_, set_delivery_overdue_, set_resolution_,
+      upsert_ref_, banks_holding_, insert_update_, ack_update_, insert_audit_, set_audit_head_, settled_since_,
+      open_deadlines_, open_updates_;
 };
 
 }  // namespace
