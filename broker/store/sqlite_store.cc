@@ -280,25 +280,10 @@ class SqliteStore final : public Store {
 
   Result<bool> UpdateDelivery(const DeliveryRecord& r, DeliveryState expected_state,
                               std::uint32_t expected_attempts) override {
-    if (r.first_delivered_at == 0 && r.last_delivered_at == 0 && r.accepted_at == 0 && !r.replay) {
-      // Most results: no timestamp but settled_at to keep or set, so the
-      // shorter statement without the CASE expressions does the same.
-      Use u(update_delivery_plain_);
-      sqlite3_bind_int(*u, 1, static_cast<int>(r.state));
-      sqlite3_bind_int64(*u, 2, r.attempts);
-      sqlite3_bind_int64(*u, 3, r.next_attempt_at);
-      sqlite3_bind_int64(*u, 4, r.updated_at);
-      BindText(*u, 5, r.reference);
-      BindText(*u, 6, r.reason);
-      sqlite3_bind_int64(*u, 7, r.settled_at);
-      sqlite3_bind_int64(*u, 8, static_cast<sqlite3_int64>(r.seq));
-      BindText(*u, 9, r.agency);
-      sqlite3_bind_int(*u, 10, static_cast<int>(expected_state));
-      sqlite3_bind_int64(*u, 11, expected_attempts);
-      if (sqlite3_step(*u) != SQLITE_DONE) return Error("update delivery");
-      return sqlite3_changes(db_) == 1;
-    }
-    Use u(update_delivery_);
+    // Most results carry no hand-over timestamp and no replay mark: the
+    // statement without the CASE expressions that keep them does the same.
+    const bool plain = r.first_delivered_at == 0 && r.last_delivered_at == 0 && r.accepted_at == 0 && !r.replay;
+    Use u(plain ? update_delivery_plain_ : update_delivery_);
     sqlite3_bind_int(*u, 1, static_cast<int>(r.state));
     sqlite3_bind_int64(*u, 2, r.attempts);
     sqlite3_bind_int64(*u, 3, r.next_attempt_at);
@@ -309,12 +294,14 @@ class SqliteStore final : public Store {
     BindText(*u, 8, r.agency);
     sqlite3_bind_int(*u, 9, static_cast<int>(expected_state));
     sqlite3_bind_int64(*u, 10, expected_attempts);
-    // Timestamps only move forward from 0: COALESCE-style keeps what is set.
-    sqlite3_bind_int64(*u, 11, r.first_delivered_at);
-    sqlite3_bind_int64(*u, 12, r.last_delivered_at);
-    sqlite3_bind_int64(*u, 13, r.accepted_at);
     sqlite3_bind_int64(*u, 14, r.settled_at);
-    sqlite3_bind_int(*u, 15, r.replay ? 1 : 0);
+    if (!plain) {
+      // Timestamps only move forward from 0: COALESCE-style keeps what is set.
+      sqlite3_bind_int64(*u, 11, r.first_delivered_at);
+      sqlite3_bind_int64(*u, 12, r.last_delivered_at);
+      sqlite3_bind_int64(*u, 13, r.accepted_at);
+      sqlite3_bind_int(*u, 15, r.replay ? 1 : 0);
+    }
     if (sqlite3_step(*u) != SQLITE_DONE) return Error("update delivery");
     return sqlite3_changes(db_) == 1;
   }
@@ -592,7 +579,7 @@ class SqliteStore final : public Store {
          "WHERE seq = ?7 AND agency = ?8 AND state = ?9 AND attempts = ?10"},
         {&update_delivery_plain_,
          "UPDATE deliveries SET state = ?1, attempts = ?2, next_attempt_at = ?3, updated_at = ?4, reference = ?5, "
-         "reason = ?6, settled_at = ?7 WHERE seq = ?8 AND agency = ?9 AND state = ?10 AND attempts = ?11"},
+         "reason = ?6, settled_at = ?14 WHERE seq = ?7 AND agency = ?8 AND state = ?9 AND attempts = ?10"},
         {&load_payload_, "SELECT payload FROM events WHERE seq = ?1"},
         {&load_event_payload_, "SELECT event_id, payload FROM events WHERE seq = ?1"},
         {&unsettled_, "SELECT " + cols + " FROM deliveries WHERE state < 3 ORDER BY seq, agency"},

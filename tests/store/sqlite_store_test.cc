@@ -244,6 +244,36 @@ TEST_F(SqliteStoreTest, CommittedPagesReachTheDatabaseFileWhileTheStoreIsOpen) {
       << "yilian.db stayed at " << std::filesystem::file_size(db) << " bytes";
 }
 
+TEST_F(SqliteStoreTest, AResultWithoutTimestampsKeepsTheHandOverTimes) {
+  OpenStore();
+  Sequence seq = Insert(MakeEvent("evt-1", "91110000100000001A", 1, {"tax"}, "p"));
+  ASSERT_TRUE(store_->Begin().ok());
+  DeliveryRecord r = Get(seq, "tax");
+  r.state = DeliveryState::kDelivered;
+  r.attempts = 1;
+  r.first_delivered_at = kNow + 1;
+  r.last_delivered_at = kNow + 1;
+  ASSERT_TRUE(store_->UpdateDelivery(r, DeliveryState::kPending, 0).value());
+  // As the broker records a result: the record knows no times but its own.
+  DeliveryRecord result;
+  result.seq = seq;
+  result.agency = "tax";
+  result.state = DeliveryState::kProcessed;
+  result.attempts = 1;
+  result.updated_at = kNow + 2;
+  result.reference = "REF-1";
+  result.settled_at = kNow + 2;
+  ASSERT_TRUE(store_->UpdateDelivery(result, DeliveryState::kDelivered, 1).value());
+  EXPECT_FALSE(store_->UpdateDelivery(result, DeliveryState::kDelivered, 1).value()) << "compare-and-set";
+  ASSERT_TRUE(store_->Commit().ok());
+  DeliveryRecord got = Get(seq, "tax");
+  EXPECT_EQ(got.state, DeliveryState::kProcessed);
+  EXPECT_EQ(got.reference, "REF-1");
+  EXPECT_EQ(got.settled_at, kNow + 2);
+  EXPECT_EQ(got.first_delivered_at, kNow + 1);
+  EXPECT_EQ(got.last_delivered_at, kNow + 1);
+}
+
 TEST_F(SqliteStoreTest, EventWithoutAgenciesHasNoDeliveries) {
   OpenStore();
   Sequence seq = Insert(MakeEvent("evt-filed", "91110000100000001A", 1, {}, "p"));
