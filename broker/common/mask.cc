@@ -1,6 +1,5 @@
 #include "common/mask.h"
 
-
 namespace yilian {
 namespace {
 
@@ -18,11 +17,15 @@ bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
 std::string MaskIdNumber(std::string_view id_number) {
   if (id_number.size() <= 8) return std::string(id_number.size(), '*');
+  // Shorter documents (passports, permits): 4 + 4 would show nearly all.
+  if (id_number.size() < 15) return MaskKeeping(id_number, 1, 2);
   return MaskKeeping(id_number, 4, 4);
 }
 
 std::string MaskPhone(std::string_view phone) {
   if (phone.size() <= 7) return std::string(phone.size(), '*');
+  // Landlines and other short numbers: 3 + 4 would show nearly all.
+  if (phone.size() < 11) return MaskKeeping(phone, 0, 2);
   return MaskKeeping(phone, 3, 4);
 }
 

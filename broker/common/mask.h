@@ -9,13 +9,15 @@
 
 namespace yilian {
 
-// Resident ID and other document numbers: keeps the first 4 and last 4
-// characters, e.g. "11010519491231002X" -> "1101**********002X". Values of 8
-// characters or fewer are fully masked with the same length.
+// Resident ID and other document numbers of 15 characters or more: keeps
+// the first 4 and last 4, e.g. "11010519491231002X" -> "1101**********002X".
+// Of 9 to 14 characters (passports, permits): keeps the first 1 and last 2,
+// "E12345678" -> "E******78". Of 8 or fewer: fully masked, same length.
 std::string MaskIdNumber(std::string_view id_number);
 
-// Phone numbers: keeps the first 3 and last 4 digits, e.g. "13812345678" ->
-// "138****5678". Values of 7 characters or fewer are fully masked.
+// Phone numbers of 11 characters or more: keeps the first 3 and last 4,
+// e.g. "13812345678" -> "138****5678". Of 8 to 10 (landlines): keeps the
+// last 2, "12345678" -> "******78". Of 7 or fewer: fully masked.
 std::string MaskPhone(std::string_view phone);
 
 // Scrubs free text (an error message, a JSON snippet) by masking every run of

@@ -12,7 +12,19 @@ TEST(MaskIdNumber, KeepsFirstFourAndLastFour) {
   EXPECT_EQ(MaskIdNumber("440524188001010014"), "4405**********0014");
   // Old 15-digit resident IDs and other documents follow the same rule.
   EXPECT_EQ(MaskIdNumber("110105491231002"), "1101*******1002");
-  EXPECT_EQ(MaskIdNumber("E12345678"), "E123*5678");
+}
+
+TEST(MaskIdNumber, ShorterDocumentsShowAtMostAThird) {
+  // Passports and permits: 4 + 4 would leave one character hidden.
+  EXPECT_EQ(MaskIdNumber("E12345678"), "E******78");
+  EXPECT_EQ(MaskIdNumber("H1234567890"), "H********90");
+  EXPECT_EQ(MaskIdNumber("12345678901234"), "1***********34");
+  for (std::string id : {"E12345678", "H1234567890", "12345678901234", "110105491231002", "11010519491231002X"}) {
+    std::string masked = MaskIdNumber(id);
+    std::size_t shown = 0;
+    for (char c : masked) shown += c != '*';
+    EXPECT_LE(shown * 9, id.size() * 5) << id << " -> " << masked;
+  }
 }
 
 TEST(MaskIdNumber, ShortValuesAreFullyMasked) {
@@ -24,7 +36,8 @@ TEST(MaskIdNumber, ShortValuesAreFullyMasked) {
 TEST(MaskPhone, KeepsFirstThreeAndLastFour) {
   EXPECT_EQ(MaskPhone("13812345678"), "138****5678");
   EXPECT_EQ(MaskPhone("+8613912345678"), "+86*******5678");
-  EXPECT_EQ(MaskPhone("12345678"), "123*5678");
+  EXPECT_EQ(MaskPhone("12345678"), "******78");  // a landline: 3 + 4 would show 7 of 8
+  EXPECT_EQ(MaskPhone("0592123456"), "********56");
 }
 
 TEST(MaskPhone, ShortValuesAreFullyMasked) {
@@ -51,8 +64,7 @@ TEST(ScrubPersonalData, MasksNumbersGluedToLetters) {
 }
 
 TEST(ScrubPersonalData, MasksMobilesWithCountryCode) {
-  EXPECT_EQ(ScrubPersonalData("phone +8613812345678 or 8613812345678"),
-            "phone +861******5678 or 861******5678");
+  EXPECT_EQ(ScrubPersonalData("phone +8613812345678 or 8613812345678"), "phone +861******5678 or 861******5678");
 }
 
 TEST(ScrubPersonalData, LeavesOtherNumbersAlone) {
