@@ -108,7 +108,7 @@ int RunConsume(const ConsumeArgs& args) {
     report.set_agency(d->agency());
     report.set_attempt(d->attempt());
     report.set_sequence(d->sequence());
-    report.set_received_at(NowRfc3339());
+    report.set_received_at(NowRfc3339Utc());
     report.set_replay(d->replay());
     report.set_answered(answered);
     report.set_event_type(v1::EventType_Name(d->event().type()));
@@ -140,13 +140,14 @@ void AddConsumeCommand(CLI::App& app, int* exit_code) {
   CLI::App* cmd = app.add_subcommand("consume", "act as a test agency: log deliveries and answer them");
   AddBrokerFlags(cmd, &args->flags);
   cmd->add_option("--agency", args->agency, "agency id, e.g. tax or bank:ICBC")->required();
-  cmd->add_option("--result", args->result,
-                  "answer to every delivery (none: never answer, to test redelivery)")
+  cmd->add_option("--result", args->result, "answer to every delivery (none: never answer, to test redelivery)")
       ->capture_default_str()
       ->check(CLI::IsMember({"processed", "rejected", "retry", "accepted", "none"}));
   cmd->add_option("--reject-pattern", args->reject_pattern, "answer REJECTED when the event id matches this regex");
   cmd->add_option("--log", args->log_file, "append the JSON lines to this file instead of stdout");
-  cmd->add_option("--credit", args->credit, "deliveries held at once")->capture_default_str()->check(CLI::Range(1, 100000));
+  cmd->add_option("--credit", args->credit, "deliveries held at once")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000));
   cmd->add_option("--count", args->count, "exit after this many deliveries (0: run until stopped)");
   cmd->add_option("--idle-exit", args->idle_exit_s, "exit after this many seconds without a delivery (0: never)");
   cmd->add_option("--name", args->name, "client name shown in the broker's log");

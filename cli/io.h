@@ -3,14 +3,14 @@
 // Called from the main thread only.
 #pragma once
 
+#include <google/protobuf/message.h>
+
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <istream>
 #include <memory>
 #include <string>
-
-#include <google/protobuf/message.h>
 
 namespace yilian::cli {
 
@@ -20,8 +20,5 @@ std::unique_ptr<std::istream, void (*)(std::istream*)> OpenInput(const std::stri
 // Canonical proto3 JSON on one line; zero-valued fields are printed too when
 // `all_fields` is set.
 std::string ToJsonLine(const google::protobuf::Message& message, bool all_fields = false);
-
-// Now as RFC 3339 UTC with milliseconds, e.g. "2026-01-02T03:04:05.678Z".
-std::string NowRfc3339();
 
 }  // namespace yilian::cli

@@ -31,16 +31,6 @@ constexpr const char* kPushColumns = "p.event_id, p.agency, p.uscc, p.event_type
 
 }  // namespace
 
-std::string FormatMillis(Millis ms) {
-  std::time_t secs = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
-  return buf;
-}
-
 Millis ParseMillis(const std::string& text) {
   std::tm tm{};
   int ms = 0;
@@ -86,7 +76,7 @@ Status AgencySim::TakeNewRows(Millis now) {
     auto update =
         db_->Prepare("UPDATE " + options_.tables.push + " SET taken_at = ? WHERE event_id = ? AND taken_at IS NULL");
     if (!update.ok()) return update.status();
-    Status s = update->Bind(1, FormatMillis(now)).Bind(2, id).Run();
+    Status s = update->Bind(1, FormatRfc3339Utc(now)).Bind(2, id).Run();
     if (!s.ok()) return s;
   }
   return Status::Ok();
@@ -102,7 +92,7 @@ Status AgencySim::WriteReceipt(const std::string& event_id, const Decision& d, M
       .Bind(3, d.reference)
       .Bind(4, d.reason_code)
       .Bind(5, d.reason)
-      .Bind(6, FormatMillis(now));
+      .Bind(6, FormatRfc3339Utc(now));
   Status s = insert->Run();
   if (s.code() == StatusCode::kAlreadyExists) return Status::Ok();  // answered already
   return s;
@@ -217,12 +207,12 @@ AgencySim::Reply AgencySim::Submit(const std::string& body, const std::string& k
       .Bind(5, static_cast<std::int64_t>(sub.sequence()))
       .Bind(6, record_type)
       .Bind(7, sink::ToJson(*record))
-      .Bind(8, FormatMillis(now));
+      .Bind(8, FormatRfc3339Utc(now));
   // Held: stored but not yet looked at; otherwise taken now.
   if (Down())
     insert->BindNull(9);
   else
-    insert->Bind(9, FormatMillis(now));
+    insert->Bind(9, FormatRfc3339Utc(now));
   Status s = insert->Run();
   if (!s.ok() && s.code() != StatusCode::kAlreadyExists) return error(503, "AGENCY_DB", s.message());
   if (options_.http_sync && !Down()) {

@@ -80,8 +80,8 @@ class AgencySim {
   Millis started_;
 };
 
-// RFC 3339 UTC with milliseconds, and back (-1 if unreadable).
-std::string FormatMillis(Millis ms);
+// RFC 3339 UTC with milliseconds (as FormatRfc3339Utc writes it) back to
+// milliseconds; -1 if unreadable.
 Millis ParseMillis(const std::string& text);
 
 }  // namespace yilian::sim

@@ -1,5 +1,7 @@
 #include "sink/exchange_db.h"
 
+#include "common/clock.h"
+
 namespace yilian::sink {
 
 Result<std::unique_ptr<ExchangeDbSink>> ExchangeDbSink::Open(const ExchangeDbOptions& options,
@@ -83,7 +85,7 @@ plugin::Answer ExchangeDbSink::Submit(const agency::v1::AgencySubmission& submis
       .Bind(5, static_cast<std::int64_t>(submission.sequence()))
       .Bind(6, record_type)
       .Bind(7, ToJson(*record))
-      .Bind(8, submission.submitted_at().empty() ? NowRfc3339() : submission.submitted_at());
+      .Bind(8, submission.submitted_at().empty() ? NowRfc3339Utc() : submission.submitted_at());
   Status s = stmt->Run();
   if (s.code() == StatusCode::kAlreadyExists) {
     // The primary key: the row is there from an earlier delivery of this

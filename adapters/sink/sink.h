@@ -57,7 +57,4 @@ Status FromJson(std::string_view json, google::protobuf::Message* message);
 // ("tax", "social_insurance", "housing_fund", "bank"); nullptr if none.
 const google::protobuf::Message* RecordOf(const agency::v1::AgencySubmission& submission, std::string* record_type);
 
-// Now as RFC 3339 UTC with milliseconds.
-std::string NowRfc3339();
-
 }  // namespace yilian::sink

@@ -4,12 +4,18 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 namespace yilian {
 
 // Milliseconds since the Unix epoch (wall clock), used for stored timestamps
 // and all timers in the broker.
 using Millis = std::int64_t;
+
+// `ms` as RFC 3339 UTC with milliseconds, e.g. "2026-01-02T03:04:05.678Z".
+std::string FormatRfc3339Utc(Millis ms);
+// The system clock's now, formatted so.
+std::string NowRfc3339Utc();
 
 class Clock {
  public:

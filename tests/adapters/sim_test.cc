@@ -124,7 +124,7 @@ TEST(SimDecision, RateZeroProcessesEverything) {
 }
 
 TEST(SimClock, MillisRoundTrip) {
-  EXPECT_EQ(FormatMillis(1795744800123), "2026-11-27T02:00:00.123Z");
+  EXPECT_EQ(FormatRfc3339Utc(1795744800123), "2026-11-27T02:00:00.123Z");
   EXPECT_EQ(ParseMillis("2026-11-27T02:00:00.123Z"), 1795744800123);
   EXPECT_EQ(ParseMillis("yesterday"), -1);
 }

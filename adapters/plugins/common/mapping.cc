@@ -2,6 +2,7 @@
 
 #include <ctime>
 
+#include "common/clock.h"
 #include "common/mask.h"
 
 namespace yilian::agencies {
@@ -22,7 +23,7 @@ void FillHeader(const plugin::Delivery& d, av1::AgencySubmission* s) {
   s->set_uscc(d.event ? d.event->uscc() : d.uscc);
   if (d.event) s->set_event_type(av1::EventType_Name(d.event->type()));
   s->set_sequence(d.sequence);
-  s->set_submitted_at(sink::NowRfc3339());
+  s->set_submitted_at(NowRfc3339Utc());
 }
 
 bool MapPerson(const av1::Person& person, const std::map<av1::IdType, std::string>& id_type_codes, bool with_phone,
