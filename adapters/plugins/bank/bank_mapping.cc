@@ -28,19 +28,9 @@ Mapped Map(const std::string& bank_code, const plugin::Delivery& d) {
   Mapped m;
   FillHeader(d, &m.submission);
   av1::BankRecord* r = m.submission.mutable_bank();
-  switch (e.type()) {
-    case av1::ESTABLISHED:
-      r->set_action("RESERVE");
-      break;
-    case av1::CHANGED:
-      r->set_action("CHANGE");
-      break;
-    case av1::DEREGISTERED:
-      r->set_action("CLOSE");
-      break;
-    default:
-      return NotApplicable("the bank does not act on " + av1::EventType_Name(e.type()) + " events");
-  }
+  const char* action = ActionFor(e.type(), {"RESERVE", "CHANGE", "CLOSE"});
+  if (action == nullptr) return NotApplicable("the bank does not act on " + av1::EventType_Name(e.type()) + " events");
+  r->set_action(action);
   const std::string& event_bank = e.bank_reservation().bank_code();
   if (!event_bank.empty() && event_bank != bank_code)
     return Incomplete("本行为 " + bank_code + ", 事件所选银行为 " + event_bank + " (bank_reservation.bank_code)");

@@ -79,6 +79,19 @@ bool IsUscc(const std::string& text) {
   return true;
 }
 
+const char* ActionFor(av1::EventType type, const ActionCodes& codes) {
+  switch (type) {
+    case av1::ESTABLISHED:
+      return codes.established;
+    case av1::CHANGED:
+      return codes.changed;
+    case av1::DEREGISTERED:
+      return codes.deregistered;
+    default:
+      return nullptr;
+  }
+}
+
 Mapped NotApplicable(std::string why) {
   Mapped m;
   m.kind = Mapped::Kind::kNotApplicable;

@@ -76,6 +76,15 @@ std::string DeregistrationModeCode(av1::DeregistrationMode mode);
 bool IsUscc(const std::string& text);
 
 Mapped NotApplicable(std::string why);
+
+// An agency's action codes for the event types it acts on.
+struct ActionCodes {
+  const char* established;
+  const char* changed;
+  const char* deregistered;
+};
+// The code for `type`, or nullptr for a type the agency does not act on.
+const char* ActionFor(av1::EventType type, const ActionCodes& codes);
 Mapped Incomplete(std::string what);
 
 // Joins a mapping and a sink: Submit maps the event and sends it (or answers

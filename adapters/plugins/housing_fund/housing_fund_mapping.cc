@@ -29,19 +29,10 @@ Mapped Map(const plugin::Delivery& d) {
   Mapped m;
   FillHeader(d, &m.submission);
   av1::HousingFundRecord* r = m.submission.mutable_housing_fund();
-  switch (e.type()) {
-    case av1::ESTABLISHED:
-      r->set_action("OPEN");
-      break;
-    case av1::CHANGED:
-      r->set_action("CHANGE");
-      break;
-    case av1::DEREGISTERED:
-      r->set_action("CLOSE");
-      break;
-    default:
-      return NotApplicable("the housing fund does not act on " + av1::EventType_Name(e.type()) + " events");
-  }
+  const char* action = ActionFor(e.type(), {"OPEN", "CHANGE", "CLOSE"});
+  if (action == nullptr)
+    return NotApplicable("the housing fund does not act on " + av1::EventType_Name(e.type()) + " events");
+  r->set_action(action);
   r->set_uscc(e.uscc());
   r->set_unit_name(ent.name());
   bool id_type_ok =

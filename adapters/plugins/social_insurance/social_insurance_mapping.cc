@@ -43,19 +43,10 @@ Mapped Map(const plugin::Delivery& d) {
   Mapped m;
   FillHeader(d, &m.submission);
   av1::SocialInsuranceRecord* r = m.submission.mutable_social_insurance();
-  switch (e.type()) {
-    case av1::ESTABLISHED:
-      r->set_action("REGISTER");
-      break;
-    case av1::CHANGED:
-      r->set_action("CHANGE");
-      break;
-    case av1::DEREGISTERED:
-      r->set_action("CANCEL");
-      break;
-    default:
-      return NotApplicable("social insurance does not act on " + av1::EventType_Name(e.type()) + " events");
-  }
+  const char* action = ActionFor(e.type(), {"REGISTER", "CHANGE", "CANCEL"});
+  if (action == nullptr)
+    return NotApplicable("social insurance does not act on " + av1::EventType_Name(e.type()) + " events");
+  r->set_action(action);
   r->set_uscc(e.uscc());
   r->set_unit_name(ent.name());
   r->set_region_code(ent.region_code());

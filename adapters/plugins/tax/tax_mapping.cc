@@ -64,19 +64,9 @@ Mapped Map(const plugin::Delivery& d) {
   Mapped m;
   FillHeader(d, &m.submission);
   av1::TaxRecord* r = m.submission.mutable_tax();
-  switch (e.type()) {
-    case av1::ESTABLISHED:
-      r->set_action("REGISTER");
-      break;
-    case av1::CHANGED:
-      r->set_action("CHANGE");
-      break;
-    case av1::DEREGISTERED:
-      r->set_action("CLEAR");
-      break;
-    default:
-      return NotApplicable("tax does not act on " + av1::EventType_Name(e.type()) + " events");
-  }
+  const char* action = ActionFor(e.type(), {"REGISTER", "CHANGE", "CLEAR"});
+  if (action == nullptr) return NotApplicable("tax does not act on " + av1::EventType_Name(e.type()) + " events");
+  r->set_action(action);
 
   r->set_taxpayer_id(e.uscc());
   r->set_taxpayer_name(ent.name());
