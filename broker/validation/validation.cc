@@ -13,6 +13,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -116,6 +117,39 @@ std::vector<int> OrderKey(std::string_view path) {
   return key;
 }
 
+// The string and message fields of a message type, with the limit that
+// applies to each: looked up once per type and thread instead of listing
+// the set fields of every message of every event.
+struct TextField {
+  enum class Limit { kString, kScope, kChangeValue };
+  const pb::FieldDescriptor* field;
+  bool is_message;
+  bool is_bytes;
+  Limit limit;
+};
+
+const std::vector<TextField>& TextFieldsOf(const pb::Descriptor* d) {
+  thread_local std::unordered_map<const pb::Descriptor*, std::vector<TextField>> cache;
+  auto it = cache.find(d);
+  if (it != cache.end()) return it->second;
+  std::vector<TextField> fields;
+  for (int i = 0; i < d->field_count(); ++i) {
+    const pb::FieldDescriptor* f = d->field(i);
+    if (f->cpp_type() == pb::FieldDescriptor::CPPTYPE_MESSAGE) {
+      fields.push_back({f, true, false, TextField::Limit::kString});
+    } else if (f->cpp_type() == pb::FieldDescriptor::CPPTYPE_STRING) {
+      TextField::Limit limit = TextField::Limit::kString;
+      if (f->name() == "business_scope") {
+        limit = TextField::Limit::kScope;
+      } else if (d == v1::FieldChange::descriptor() && f->name() != "field") {
+        limit = TextField::Limit::kChangeValue;
+      }
+      fields.push_back({f, false, f->type() == pb::FieldDescriptor::TYPE_BYTES, limit});
+    }
+  }
+  return cache.emplace(d, std::move(fields)).first->second;
+}
+
 class Checker {
  public:
   Checker(const v1::EnterpriseEvent& event, const Options& options) : event_(event), options_(options) {}
@@ -156,41 +190,39 @@ class Checker {
   }
 
   // Pass 1: every string field, found by reflection so a field added to the
-  // schema is covered without touching this file.
+  // schema is covered without touching this file. Paths are built only for
+  // nested messages and for problems: this runs for every published event.
   void CheckText(const pb::Message& msg, const std::string& prefix) {
     const pb::Reflection* r = msg.GetReflection();
-    std::vector<const pb::FieldDescriptor*> fields;
-    r->ListFields(msg, &fields);
-    // Paths are built only for nested messages and for problems: this runs
-    // for every published event.
     auto path_of = [&](const pb::FieldDescriptor* f) { return prefix.empty() ? f->name() : prefix + "." + f->name(); };
-    for (const pb::FieldDescriptor* f : fields) {
-      if (f->cpp_type() == pb::FieldDescriptor::CPPTYPE_STRING) {
-        size_t limit = TextLimit(msg, *f);
-        // bytes fields hold any bytes; proto3 strings decoded from the wire
-        // were already checked by the parser when the caller says so.
-        bool utf8 = f->type() == pb::FieldDescriptor::TYPE_STRING && !options_.utf8_already_verified;
+    for (const TextField& t : TextFieldsOf(msg.GetDescriptor())) {
+      const pb::FieldDescriptor* f = t.field;
+      if (t.is_message) {
         if (f->is_repeated()) {
-          for (int i = 0; i < r->FieldSize(msg, f); ++i) {
-            std::string scratch;
-            const std::string& value = r->GetRepeatedStringReference(msg, f, i, &scratch);
-            if (TextProblem(value, limit, utf8)) {
-              CheckOneText(path_of(f) + "[" + std::to_string(i) + "]", value, limit, utf8);
-            }
-          }
-        } else {
-          std::string scratch;
-          const std::string& value = r->GetStringReference(msg, f, &scratch);
-          if (TextProblem(value, limit, utf8)) CheckOneText(path_of(f), value, limit, utf8);
-        }
-      } else if (f->cpp_type() == pb::FieldDescriptor::CPPTYPE_MESSAGE) {
-        if (f->is_repeated()) {
-          for (int i = 0; i < r->FieldSize(msg, f); ++i) {
+          for (int i = 0, n = r->FieldSize(msg, f); i < n; ++i) {
             CheckText(r->GetRepeatedMessage(msg, f, i), path_of(f) + "[" + std::to_string(i) + "]");
           }
-        } else {
+        } else if (r->HasField(msg, f)) {
           CheckText(r->GetMessage(msg, f), path_of(f));
         }
+        continue;
+      }
+      size_t limit = TextLimit(msg, t);
+      // bytes fields hold any bytes; proto3 strings decoded from the wire
+      // were already checked by the parser when the caller says so.
+      bool utf8 = !t.is_bytes && !options_.utf8_already_verified;
+      std::string scratch;
+      if (f->is_repeated()) {
+        for (int i = 0, n = r->FieldSize(msg, f); i < n; ++i) {
+          const std::string& value = r->GetRepeatedStringReference(msg, f, i, &scratch);
+          if (TextProblem(value, limit, utf8)) {
+            CheckOneText(path_of(f) + "[" + std::to_string(i) + "]", value, limit, utf8);
+          }
+        }
+      } else {
+        // An absent string reads as "", which has no problem.
+        const std::string& value = r->GetStringReference(msg, f, &scratch);
+        if (TextProblem(value, limit, utf8)) CheckOneText(path_of(f), value, limit, utf8);
       }
     }
   }
@@ -199,13 +231,18 @@ class Checker {
     return value.size() > limit || (utf8 && !IsValidUtf8(value));
   }
 
-  size_t TextLimit(const pb::Message& msg, const pb::FieldDescriptor& f) const {
-    if (f.name() == "business_scope") return options_.max_scope_bytes;
-    // A change of the business scope carries scopes as its values.
-    const pb::Descriptor* d = msg.GetDescriptor();
-    if (d == v1::FieldChange::descriptor() && f.name() != "field" &&
-        msg.GetReflection()->GetString(msg, d->FindFieldByName("field")) == "business_scope") {
-      return options_.max_scope_bytes;
+  size_t TextLimit(const pb::Message& msg, const TextField& t) const {
+    switch (t.limit) {
+      case TextField::Limit::kScope: return options_.max_scope_bytes;
+      case TextField::Limit::kChangeValue: {
+        // A change of the business scope carries scopes as its values.
+        std::string scratch;
+        const pb::FieldDescriptor* field = msg.GetDescriptor()->FindFieldByName("field");
+        if (field && msg.GetReflection()->GetStringReference(msg, field, &scratch) == "business_scope")
+          return options_.max_scope_bytes;
+        return options_.max_string_bytes;
+      }
+      case TextField::Limit::kString: break;
     }
     return options_.max_string_bytes;
   }
