@@ -94,6 +94,12 @@ Status HttpServer::Start() {
   if (bound <= 0) return Status::Unavailable("cannot bind HTTP on '" + options_.listen + "'");
   address_ = host + ":" + std::to_string(bound);
   thread_ = std::thread([this] { server_->listen_after_bind(); });
+  // httplib's stop() does nothing until the listening loop has begun, so a
+  // Stop() right after Start() (a SIGTERM during start-up) would leave the
+  // thread running and the join waiting for ever: wait for the loop here.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!server_->is_running() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
   GetLogger("http")->info("HTTP API and dashboard on http://{}/", address_);
   return Status::Ok();
 }
