@@ -2,6 +2,7 @@
 
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+#include <google/protobuf/wire_format_lite.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -290,7 +291,10 @@ void BrokerImpl::HandleMessage(const std::string& routing_id, const zmq::message
   // Decoded on the turn's arena: one reset per turn instead of a free per
   // field. Nothing of it may outlive the turn (effects copy what they keep).
   v1::Envelope& env = *google::protobuf::Arena::CreateMessage<v1::Envelope>(&arena_);
-  if (!env.ParseFromArray(body.data(), static_cast<int>(body.size()))) {
+  // A Publish is decoded with its event's bytes kept: they are what the
+  // store keeps and the agencies receive, with no second encoding.
+  std::string_view raw_event = DecodePublish(body, &env);
+  if (raw_event.empty() && !env.ParseFromArray(body.data(), static_cast<int>(body.size()))) {
     v1::EnvelopeRaw raw;
     auto it = sessions_.find(routing_id);
     if (it != sessions_.end() && raw.ParseFromArray(body.data(), static_cast<int>(body.size())) &&
@@ -339,7 +343,7 @@ void BrokerImpl::HandleMessage(const std::string& routing_id, const zmq::message
     case v1::Envelope::kHeartbeat: break;
     case v1::Envelope::kPublish:
       if (!dev && !p.CanPublish()) return Refuse(routing_id, p, "publish", false), void();
-      HandlePublish(session, env.publish());
+      HandlePublish(session, env.publish(), raw_event);
       break;
     case v1::Envelope::kResult:
       if (!dev && (session.agency < 0 || !p.IsAgency(agencies_[session.agency]->id)))
@@ -356,6 +360,46 @@ void BrokerImpl::HandleMessage(const std::string& routing_id, const zmq::message
       SendError(routing_id, v1::BAD_REQUEST,
                 "unexpected message from a client (envelope field " + std::to_string(env.body_case()) + ")");
   }
+}
+
+std::string_view BrokerImpl::DecodePublish(const zmq::message_t& body, v1::Envelope* env) {
+  using google::protobuf::internal::WireFormatLite;
+  // Only the plain shape takes this path: one Envelope field, publish (3),
+  // holding correlation_id (1) and event (2) at most once each. Anything
+  // else takes the general path and its errors.
+  google::protobuf::io::CodedInputStream outer(static_cast<const std::uint8_t*>(body.data()),
+                                               static_cast<int>(body.size()));
+  std::uint32_t length = 0;
+  if (outer.ReadTag() != WireFormatLite::MakeTag(3, WireFormatLite::WIRETYPE_LENGTH_DELIMITED) ||
+      !outer.ReadVarint32(&length) || static_cast<std::size_t>(outer.CurrentPosition()) + length != body.size()) {
+    return {};
+  }
+  const char* start = static_cast<const char*>(body.data()) + outer.CurrentPosition();
+  google::protobuf::io::CodedInputStream in(reinterpret_cast<const std::uint8_t*>(start), static_cast<int>(length));
+  std::uint64_t correlation = 0;
+  bool seen_correlation = false;
+  std::string_view event_bytes;
+  while (std::uint32_t tag = in.ReadTag()) {
+    if (tag == WireFormatLite::MakeTag(1, WireFormatLite::WIRETYPE_VARINT) && !seen_correlation) {
+      if (!in.ReadVarint64(&correlation)) return {};
+      seen_correlation = true;
+    } else if (tag == WireFormatLite::MakeTag(2, WireFormatLite::WIRETYPE_LENGTH_DELIMITED) && event_bytes.empty()) {
+      std::uint32_t size = 0;
+      if (!in.ReadVarint32(&size) || size == 0 || size > length - static_cast<std::uint32_t>(in.CurrentPosition()))
+        return {};
+      event_bytes = std::string_view(start + in.CurrentPosition(), size);
+      if (!in.Skip(static_cast<int>(size))) return {};
+    } else {
+      return {};
+    }
+  }
+  if (event_bytes.empty() || static_cast<std::uint32_t>(in.CurrentPosition()) != length) return {};
+  auto* event = google::protobuf::Arena::CreateMessage<v1::EnterpriseEvent>(&arena_);
+  if (!event->ParseFromArray(event_bytes.data(), static_cast<int>(event_bytes.size()))) return {};
+  v1::Publish* publish = env->mutable_publish();
+  publish->set_correlation_id(correlation);
+  publish->unsafe_arena_set_allocated_event(event);
+  return event_bytes;
 }
 
 void BrokerImpl::HandleHello(const std::string& routing_id, const v1::Hello& hello, const auth::Principal& principal,

@@ -134,7 +134,11 @@ class BrokerImpl {
   void Refuse(const std::string& routing_id, const auth::Principal& p, const std::string& what, bool drop);
 
   // --- publish.cc ---
-  void HandlePublish(Session& session, const v1::Publish& publish);
+  // `raw_event`: the event as the publisher encoded it, when known.
+  void HandlePublish(Session& session, const v1::Publish& publish, std::string_view raw_event);
+  // Decodes `body` into `env` if it is a Publish with an event that decodes;
+  // returns the event's bytes then (a view into `body`), else empty.
+  std::string_view DecodePublish(const zmq::message_t& body, v1::Envelope* env);
 
   // --- dispatch.cc ---
   Status Recover();

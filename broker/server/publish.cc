@@ -8,7 +8,20 @@
 
 namespace yilian::server {
 
-void BrokerImpl::HandlePublish(Session& session, const v1::Publish& publish) {
+namespace {
+
+// Whether two encodings of an EnterpriseEvent hold the same event: equal
+// bytes, or equal deterministic encodings (a publisher's encoder may order
+// fields differently from another's).
+bool SameEvent(const std::string& a, const std::string& b) {
+  if (a == b) return true;
+  v1::EnterpriseEvent ea, eb;
+  return ea.ParseFromString(a) && eb.ParseFromString(b) && EncodeDeterministic(ea) == EncodeDeterministic(eb);
+}
+
+}  // namespace
+
+void BrokerImpl::HandlePublish(Session& session, const v1::Publish& publish, std::string_view raw_event) {
   const std::string rid = session.routing_id;
   v1::Envelope reply;
   v1::PublishAck* ack = reply.mutable_publish_ack();
@@ -48,15 +61,17 @@ void BrokerImpl::HandlePublish(Session& session, const v1::Publish& publish) {
   }
   if (turn_failed_) return refuse(v1::STORE_UNAVAILABLE, "store unavailable: " + turn_error_.message());
 
-  std::string payload = EncodeDeterministic(event);
+  // Stored and delivered as the publisher encoded it (the bytes decoded to
+  // `event`, so they hold the same event); otherwise encoded here.
+  std::string payload = raw_event.empty() ? EncodeDeterministic(event) : std::string(raw_event);
 
   auto existing = store_->FindEvent(event.event_id());
   if (!existing.ok()) return StoreFailed(existing.status()), refuse(v1::STORE_UNAVAILABLE, "store read failed");
   if (existing.value().has_value()) {
     const store::EventSummary& found = *existing.value();
-    // A duplicate has the same deterministic encoding in clear as the stored
-    // event (stored payloads are encrypted with a fresh IV each time, so
-    // they are decrypted to compare).
+    // A duplicate holds the same event as the stored one (stored payloads
+    // are encrypted with a fresh IV each time, so they are decrypted to
+    // compare).
     auto stored_plaintext = StoredPlaintext(found.payload);
     if (!stored_plaintext.ok()) {
       log_->error("event {} (seq {}) is stored but {}", event.event_id(), found.seq,
@@ -64,7 +79,7 @@ void BrokerImpl::HandlePublish(Session& session, const v1::Publish& publish) {
       return refuse(v1::CONFLICT,
                     "event_id '" + event.event_id() + "' was already published; its stored copy cannot be compared");
     }
-    if (stored_plaintext.value() != payload) {
+    if (!SameEvent(stored_plaintext.value(), payload)) {
       log_->warn("conflict: event {} published again with different content", event.event_id());
       return refuse(v1::CONFLICT, "event_id '" + event.event_id() + "' was already published with different content");
     }

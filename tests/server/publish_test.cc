@@ -1,6 +1,8 @@
 // Publish with confirms against a real yilian-broker process on 127.0.0.1:
 // accepted, duplicate, conflict, stale revision, invalid event, unroutable,
 // durability across a restart.
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <gtest/gtest.h>
 
 #include "cli/sample.h"
@@ -156,30 +158,69 @@ namespace {
 
 // A publisher that sends raw bytes, to reach the broker with what the
 // client library would never encode.
-TEST(PublishWireTest, InvalidUtf8TextIsRefusedWithTheCorrelationId) {
-  testing::BrokerProcess broker;
-  broker.Start();
-  zmq::context_t ctx(1);
-  zmq::socket_t s(ctx, zmq::socket_type::dealer);
-  s.set(zmq::sockopt::linger, 0);
-  s.connect(broker.endpoint());
-  auto send = [&](const v1::Envelope& e) { s.send(zmq::buffer(e.SerializeAsString())); };
-  auto recv = [&]() {
-    zmq::pollitem_t items[] = {{s.handle(), 0, ZMQ_POLLIN, 0}};
+class RawPublisher {
+ public:
+  explicit RawPublisher(const std::string& endpoint) : socket_(context_, zmq::socket_type::dealer) {
+    socket_.set(zmq::sockopt::linger, 0);
+    socket_.connect(endpoint);
+  }
+  void Send(const std::string& bytes) { socket_.send(zmq::buffer(bytes)); }
+  void Send(const v1::Envelope& e) { Send(e.SerializeAsString()); }
+  // The next message other than a heartbeat, within 10 s (empty if none).
+  v1::Envelope Receive() {
+    zmq::pollitem_t items[] = {{socket_.handle(), 0, ZMQ_POLLIN, 0}};
     v1::Envelope e;
-    for (int i = 0; i < 100; ++i) {  // up to 10 s, skipping heartbeats
+    for (int i = 0; i < 100; ++i) {
       zmq::poll(items, 1, std::chrono::milliseconds(100));
       zmq::message_t m;
-      if ((items[0].revents & ZMQ_POLLIN) && s.recv(m)) {
+      if ((items[0].revents & ZMQ_POLLIN) && socket_.recv(m)) {
         e.ParseFromArray(m.data(), static_cast<int>(m.size()));
         if (!e.has_heartbeat()) return e;
       }
     }
     return v1::Envelope();
-  };
-  v1::Envelope hello;
-  hello.mutable_hello()->set_version(v1::PROTOCOL_V1);
-  hello.mutable_hello()->set_role(v1::PUBLISHER);
+  }
+  static v1::Envelope Hello() {
+    v1::Envelope hello;
+    hello.mutable_hello()->set_version(v1::PROTOCOL_V1);
+    hello.mutable_hello()->set_role(v1::PUBLISHER);
+    return hello;
+  }
+  // Envelope{publish: {correlation_id, event: event_bytes}}, encoded by hand.
+  static std::string PublishEnvelope(std::uint64_t correlation_id, const std::string& event_bytes) {
+    std::string publish;
+    google::protobuf::io::StringOutputStream out(&publish);
+    {
+      google::protobuf::io::CodedOutputStream coded(&out);
+      coded.WriteTag(1 << 3);
+      coded.WriteVarint64(correlation_id);
+      coded.WriteTag((2 << 3) | 2);
+      coded.WriteVarint32(static_cast<std::uint32_t>(event_bytes.size()));
+      coded.WriteString(event_bytes);
+    }
+    std::string envelope;
+    google::protobuf::io::StringOutputStream env_out(&envelope);
+    {
+      google::protobuf::io::CodedOutputStream coded(&env_out);
+      coded.WriteTag((3 << 3) | 2);
+      coded.WriteVarint32(static_cast<std::uint32_t>(publish.size()));
+      coded.WriteString(publish);
+    }
+    return envelope;
+  }
+
+ private:
+  zmq::context_t context_{1};
+  zmq::socket_t socket_;
+};
+
+TEST(PublishWireTest, InvalidUtf8TextIsRefusedWithTheCorrelationId) {
+  testing::BrokerProcess broker;
+  broker.Start();
+  RawPublisher s(broker.endpoint());
+  auto send = [&](const auto& e) { s.Send(e); };
+  auto recv = [&]() { return s.Receive(); };
+  v1::Envelope hello = RawPublisher::Hello();
   send(hello);
   ASSERT_TRUE(recv().has_welcome());
 
@@ -188,7 +229,7 @@ TEST(PublishWireTest, InvalidUtf8TextIsRefusedWithTheCorrelationId) {
   std::string event = std::string("\x0a\x02\xff\xfe", 4);
   std::string publish = std::string("\x08\x4d", 2) + "\x12" + static_cast<char>(event.size()) + event;
   std::string envelope = "\x1a" + std::string(1, static_cast<char>(publish.size())) + publish;
-  s.send(zmq::buffer(envelope));
+  s.Send(envelope);
   v1::Envelope reply = recv();
   ASSERT_TRUE(reply.has_publish_ack()) << reply.DebugString();
   EXPECT_EQ(reply.publish_ack().correlation_id(), 77u);
@@ -196,13 +237,56 @@ TEST(PublishWireTest, InvalidUtf8TextIsRefusedWithTheCorrelationId) {
   EXPECT_EQ(reply.publish_ack().error(), v1::INVALID_EVENT);
 
   // Random bytes: an error, and the session still works afterwards.
-  s.send(zmq::buffer(std::string("\xde\xad\xbe\xef\x01\x02", 6)));
+  s.Send(std::string("\xde\xad\xbe\xef\x01\x02", 6));
   v1::Envelope err = recv();
   ASSERT_TRUE(err.has_error());
   EXPECT_EQ(err.error().code(), v1::BAD_REQUEST);
   send(hello);
   EXPECT_TRUE(recv().has_welcome());
   EXPECT_EQ(broker.QueryInt("SELECT COUNT(*) FROM events"), 0);
+}
+
+// The store keeps an event as its publisher encoded it, and a second
+// encoding of the same event (fields in another order) is a duplicate, not a
+// conflict.
+TEST(PublishWireTest, EventIsStoredAsEncodedAndAnotherEncodingIsADuplicate) {
+  testing::BrokerProcess broker;
+  broker.Start();
+  RawPublisher s(broker.endpoint());
+  s.Send(RawPublisher::Hello());
+  ASSERT_TRUE(s.Receive().has_welcome());
+
+  sample::SampleOptions o;
+  o.enterprises = 1;
+  o.events_per_enterprise = 1;
+  const v1::EnterpriseEvent event = sample::Generate(o).at(0);
+  const std::string canonical = event.SerializeAsString();
+  // The same event with event_id (field 1) last: the concatenation of two
+  // encodings decodes as their merge.
+  v1::EnterpriseEvent rest = event;
+  rest.clear_event_id();
+  v1::EnterpriseEvent id_only;
+  id_only.set_event_id(event.event_id());
+  const std::string reordered = rest.SerializeAsString() + id_only.SerializeAsString();
+  ASSERT_NE(reordered, canonical);
+
+  s.Send(RawPublisher::PublishEnvelope(1, reordered));
+  v1::Envelope first = s.Receive();
+  ASSERT_TRUE(first.has_publish_ack()) << first.DebugString();
+  EXPECT_EQ(first.publish_ack().correlation_id(), 1u);
+  EXPECT_EQ(first.publish_ack().status(), v1::ACCEPTED) << first.publish_ack().message();
+
+  s.Send(RawPublisher::PublishEnvelope(2, canonical));
+  v1::Envelope second = s.Receive();
+  ASSERT_TRUE(second.has_publish_ack());
+  EXPECT_EQ(second.publish_ack().correlation_id(), 2u);
+  EXPECT_EQ(second.publish_ack().status(), v1::DUPLICATE) << second.publish_ack().message();
+  EXPECT_EQ(second.publish_ack().sequence(), first.publish_ack().sequence());
+
+  EXPECT_EQ(broker.QueryInt("SELECT COUNT(*) FROM events"), 1);
+  std::string hex;
+  for (unsigned char c : reordered) hex += "0123456789ABCDEF"[c >> 4], hex += "0123456789ABCDEF"[c & 15];
+  EXPECT_EQ(broker.Query("SELECT hex(payload) FROM events"), hex);
 }
 
 }  // namespace
