@@ -49,9 +49,10 @@ void Connection::Reset(Millis now, const char* why) {
   backoff_ms_ = std::min(backoff_ms_ * 2, options_.reconnect_max_ms);
 }
 
-bool Connection::SendRaw(const v1::Envelope& envelope) {
+bool Connection::SendRaw(const v1::Envelope& envelope) { return SendBytes(envelope.SerializeAsString()); }
+
+bool Connection::SendBytes(std::string_view bytes) {
   if (!socket_) return false;
-  std::string bytes = envelope.SerializeAsString();
   try {
     if (!socket_->send(zmq::buffer(bytes), zmq::send_flags::dontwait)) return false;
   } catch (const zmq::error_t&) {
@@ -64,6 +65,11 @@ bool Connection::SendRaw(const v1::Envelope& envelope) {
 bool Connection::Send(const v1::Envelope& envelope) {
   if (state_ != State::kReady) return false;
   return SendRaw(envelope);
+}
+
+bool Connection::SendEncoded(std::string_view envelope) {
+  if (state_ != State::kReady) return false;
+  return SendBytes(envelope);
 }
 
 void Connection::Close() {

@@ -12,6 +12,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include <zmq.hpp>
 
@@ -53,6 +54,8 @@ class Connection {
 
   // Sends if a session is open; false otherwise (the message is not queued).
   bool Send(const v1::Envelope& envelope);
+  // The same for an Envelope already encoded.
+  bool SendEncoded(std::string_view envelope);
 
   // Says Bye (if connected) and closes the socket.
   void Close();
@@ -67,6 +70,7 @@ class Connection {
   void Open(Millis now);
   void Reset(Millis now, const char* why);
   bool SendRaw(const v1::Envelope& envelope);
+  bool SendBytes(std::string_view bytes);
 
   zmq::context_t& context_;
   ClientOptions options_;

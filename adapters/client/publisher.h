@@ -22,7 +22,11 @@ class Publisher {
   Publisher(zmq::context_t& context, ClientOptions options, int publish_timeout_ms = 10000);
 
   // Queues the event; returns its correlation id.
-  std::uint64_t Publish(v1::EnterpriseEvent event);
+  std::uint64_t Publish(const v1::EnterpriseEvent& event);
+  // The same for an event already encoded (a yilian.v1.EnterpriseEvent's
+  // binary encoding, sent as it is; the broker refuses it if it does not
+  // decode).
+  std::uint64_t PublishEncoded(std::string event);
 
   // Pumps I/O for up to timeout_ms; calls on_ack once per event with its
   // final answer.
@@ -35,8 +39,8 @@ class Publisher {
 
  private:
   struct Pending {
-    v1::EnterpriseEvent event;
-    Millis sent_at = 0;  // 0: not sent on the current session
+    std::string envelope;  // the encoded Publish, sent as it is each time
+    Millis sent_at = 0;    // 0: not sent on the current session
   };
   void SendSome();
 
