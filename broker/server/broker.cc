@@ -185,6 +185,7 @@ int BrokerImpl::PollTimeoutMs(Millis now) {
 
 void BrokerImpl::Turn() {
   Millis now = clock_->NowMillis();
+  turn_now_ = now;
   on_commit_.clear();
   on_abort_.clear();
   settled_this_turn_.clear();

@@ -19,6 +19,7 @@
 
 #include "auth/keys.h"
 #include "common/clock.h"
+#include "common/digest.h"
 #include "common/status.h"
 #include "config/config.h"
 #include "delivery/agency_queue.h"
@@ -179,7 +180,8 @@ class BrokerImpl {
   http::ActionOutcome Replay(const http::ActionRequest& a, Millis now);
   http::ActionOutcome Resolve(const http::ActionRequest& a, Millis now);
   // Adds a line to this turn's audit record of state transitions.
-  void Audit(std::string line) { audit_lines_.push_back(std::move(line)); }
+  // Its SM3 is computed alongside on a worker thread, piece by piece.
+  void Audit(const std::string& line);
   void FlushAudit(Millis now);
 
   // The stored event for a delivery (personal fields in clear), from the
@@ -262,7 +264,17 @@ class BrokerImpl {
   std::unordered_set<InflightKey> settled_this_turn_;
   // Deliveries re-opened by an operator's replay: (agency, seq).
   std::unordered_set<InflightKey> replays_;
-  std::vector<std::string> audit_lines_;
+  // This turn's audit body, how much of it the hasher has, and the chain
+  // position its digest was started for.
+  std::string audit_body_;
+  std::size_t audit_sent_ = 0;
+  struct AuditStart {
+    std::uint64_t id = 0;
+    std::string prev_hash;
+    Millis at = 0;
+  } audit_start_;
+  BackgroundSm3 audit_hasher_;
+  Millis turn_now_ = 0;
   http::ActionQueue actions_;
   BrokerMetrics metrics_;
   void UpdateGauges(Millis now);

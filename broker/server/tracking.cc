@@ -6,6 +6,7 @@
 #include "common/log.h"
 #include "common/mask.h"
 #include "server/broker_impl.h"
+#include "store/cases.h"
 
 namespace yilian::server {
 
@@ -156,19 +157,50 @@ void BrokerImpl::SweepDeadlines(Millis now) {
   }
 }
 
+namespace {
+constexpr const char* kAuditActor = "broker";
+constexpr const char* kAuditKind = "transitions";
+// Audit text handed to the hasher at a time.
+constexpr std::size_t kAuditPiece = 4096;
+}  // namespace
+
+void BrokerImpl::Audit(const std::string& line) {
+  if (audit_body_.empty()) {
+    // The turn's record will follow the current head, stamped with the
+    // turn's time: its digest can start now.
+    auto [id, hash] = store_->AuditHead();
+    audit_start_ = AuditStart{id + 1, hash, turn_now_};
+    audit_hasher_.Start(store::AuditHashPrefix(hash, id + 1, turn_now_, kAuditActor, kAuditKind));
+    audit_sent_ = 0;
+  }
+  audit_body_ += line;
+  audit_body_ += '\n';
+  if (audit_body_.size() - audit_sent_ >= kAuditPiece) {
+    audit_hasher_.Add(audit_body_.substr(audit_sent_));
+    audit_sent_ = audit_body_.size();
+  }
+}
+
 void BrokerImpl::FlushAudit(Millis now) {
-  if (audit_lines_.empty() || turn_failed_) {
-    audit_lines_.clear();
+  if (audit_body_.empty()) return;
+  std::string body = std::move(audit_body_);
+  audit_body_.clear();
+  if (turn_failed_) {
+    audit_hasher_.Abandon();
     return;
   }
-  std::string body;
-  for (const auto& line : audit_lines_) {
-    body += line;
-    body += '\n';
+  auto [id, hash] = store_->AuditHead();
+  Result<std::uint64_t> appended = std::uint64_t{0};
+  if (id + 1 == audit_start_.id && hash == audit_start_.prev_hash && now == audit_start_.at) {
+    audit_hasher_.Add(body.substr(audit_sent_));
+    appended = store_->AppendAuditHashed(now, kAuditActor, kAuditKind, body, audit_hasher_.Finish());
+  } else {
+    // Another record joined the chain first (an operator action in this
+    // turn), or the lines predate the turn: hashed here instead.
+    audit_hasher_.Abandon();
+    appended = store_->AppendAudit(now, kAuditActor, kAuditKind, body);
   }
-  audit_lines_.clear();
-  auto id = store_->AppendAudit(now, "broker", "transitions", body);
-  if (!id.ok()) StoreFailed(id.status());
+  if (!appended.ok()) StoreFailed(appended.status());
 }
 
 void BrokerImpl::HandleActions(Millis now) {

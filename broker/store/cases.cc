@@ -60,9 +60,14 @@ Status Err(sqlite3* db, const char* what) {
 
 }  // namespace
 
+std::string AuditHashPrefix(const std::string& prev_hash, std::uint64_t id, Millis at, const std::string& actor,
+                            const std::string& kind) {
+  return prev_hash + "\n" + std::to_string(id) + "\n" + std::to_string(at) + "\n" + actor + "\n" + kind + "\n";
+}
+
 std::string AuditHashInput(const std::string& prev_hash, std::uint64_t id, Millis at, const std::string& actor,
                            const std::string& kind, const std::string& body) {
-  return prev_hash + "\n" + std::to_string(id) + "\n" + std::to_string(at) + "\n" + actor + "\n" + kind + "\n" + body;
+  return AuditHashPrefix(prev_hash, id, at, actor, kind) + body;
 }
 
 Status CaseQueries::Prepare() {

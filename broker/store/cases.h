@@ -38,8 +38,10 @@ class CaseQueries {
   sqlite::Stmt by_seq_, by_id_, deliveries_;
 };
 
-// The text the audit hash covers, and its hash.
+// The text the audit hash covers: AuditHashPrefix(...) followed by the body.
 std::string AuditHashInput(const std::string& prev_hash, std::uint64_t id, Millis at, const std::string& actor,
                            const std::string& kind, const std::string& body);
+std::string AuditHashPrefix(const std::string& prev_hash, std::uint64_t id, Millis at, const std::string& actor,
+                            const std::string& kind);
 
 }  // namespace yilian::store

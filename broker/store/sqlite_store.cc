@@ -423,9 +423,16 @@ class SqliteStore final : public Store {
 
   Result<std::uint64_t> AppendAudit(Millis at, const std::string& actor, const std::string& kind,
                                     const std::string& body) override {
-    std::uint64_t id = audit_id_ + 1;
-    std::string hash = Sm3Hex(AuditHashInput(audit_hash_, id, at, actor, kind, body));
+    std::string hash = Sm3Hex(AuditHashInput(audit_hash_, audit_id_ + 1, at, actor, kind, body));
+    return AppendAuditHashed(at, actor, kind, body, hash);
+  }
+
+  std::pair<std::uint64_t, std::string> AuditHead() const override { return {audit_id_, audit_hash_}; }
+
+  Result<std::uint64_t> AppendAuditHashed(Millis at, const std::string& actor, const std::string& kind,
+                                          const std::string& body, const std::string& hash) override {
     if (hash.empty()) return Status::Internal("SM3 is not available from OpenSSL");
+    std::uint64_t id = audit_id_ + 1;
     {
       Use u(insert_audit_);
       sqlite3_bind_int64(*u, 1, static_cast<sqlite3_int64>(id));

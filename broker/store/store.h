@@ -100,6 +100,14 @@ class Store {
   // Returns its id. The chain head is kept in memory and in `meta`.
   virtual Result<std::uint64_t> AppendAudit(Millis at, const std::string& actor, const std::string& kind,
                                             const std::string& body) = 0;
+  // The chain head, this transaction's records included: the id and hash of
+  // the last record (0 and "" before the first).
+  virtual std::pair<std::uint64_t, std::string> AuditHead() const = 0;
+  // AppendAudit with `hash` computed by the caller: the hex SM3 of
+  // AuditHashInput() for the record this appends (id AuditHead().first + 1,
+  // the previous hash AuditHead().second).
+  virtual Result<std::uint64_t> AppendAuditHashed(Millis at, const std::string& actor, const std::string& kind,
+                                                  const std::string& body, const std::string& hash) = 0;
 
   // Operator replay: settled deliveries of `agency` whose event was
   // published at or after `since`, in sequence order.
