@@ -22,22 +22,27 @@ class BrokerMetrics {
  public:
   BrokerMetrics();
 
-  void Published(const std::string& result) { Get(publishes_, result, {{"result", result}}).Increment(); }
-  void Delivered(const std::string& agency) { Get(deliveries_, agency, {{"agency", agency}}).Increment(); }
+  void Published(const std::string& result) { Get(publishes_, result, "result").Increment(); }
+  void Delivered(const std::string& agency) { Get(deliveries_, agency, "agency").Increment(); }
   void Result(const std::string& agency, const std::string& outcome) {
-    Get(results_, agency + '\n' + outcome, {{"agency", agency}, {"outcome", outcome}}).Increment();
+    std::string key = agency;
+    key += '\n';
+    key += outcome;
+    auto it = results_.members.find(key);
+    if (it != results_.members.end()) return it->second->Increment();
+    Add(results_, key, {{"agency", agency}, {"outcome", outcome}}).Increment();
   }
-  void Retry(const std::string& agency) { Get(retries_, agency, {{"agency", agency}}).Increment(); }
-  void DeadLetter(const std::string& agency) { Get(dead_letters_, agency, {{"agency", agency}}).Increment(); }
+  void Retry(const std::string& agency) { Get(retries_, agency, "agency").Increment(); }
+  void DeadLetter(const std::string& agency) { Get(dead_letters_, agency, "agency").Increment(); }
   void Overdue(const std::string& agency) {
     const std::string label = agency.empty() ? "case" : agency;
-    Get(overdue_, label, {{"agency", label}}).Increment();
+    Get(overdue_, label, "agency").Increment();
   }
-  void QueueDepth(const std::string& agency, double n) { Get(queue_depth_, agency, {{"agency", agency}}).Set(n); }
+  void QueueDepth(const std::string& agency, double n) { Get(queue_depth_, agency, "agency").Set(n); }
   void OldestWaiting(const std::string& agency, double seconds) {
-    Get(oldest_waiting_, agency, {{"agency", agency}}).Set(seconds);
+    Get(oldest_waiting_, agency, "agency").Set(seconds);
   }
-  void Sessions(const std::string& role, double n) { Get(sessions_, role, {{"role", role}}).Set(n); }
+  void Sessions(const std::string& role, double n) { Get(sessions_, role, "role").Set(n); }
   void CaseCompleted(double seconds) { case_completion_->Observe(seconds); }
   void Commit(double seconds) { commit_->Observe(seconds); }
 
@@ -53,10 +58,16 @@ class BrokerMetrics {
     prometheus::Family<T>& family;
     std::unordered_map<std::string, T*> members;
   };
+  // The member whose one label `name` has the value `value`; the label map
+  // is built only the first time.
   template <typename T>
-  static T& Get(Cached<T>& c, const std::string& key, const std::map<std::string, std::string>& labels) {
-    auto it = c.members.find(key);
+  static T& Get(Cached<T>& c, const std::string& value, const char* name) {
+    auto it = c.members.find(value);
     if (it != c.members.end()) return *it->second;
+    return Add(c, value, {{name, value}});
+  }
+  template <typename T>
+  static T& Add(Cached<T>& c, const std::string& key, const std::map<std::string, std::string>& labels) {
     T& member = c.family.Add(labels);
     c.members.emplace(key, &member);
     return member;
