@@ -2,7 +2,6 @@
 
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
-#include <google/protobuf/wire_format_lite.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -13,6 +12,7 @@
 #include "common/log.h"
 #include "common/mask.h"
 #include "server/broker_impl.h"
+#include "server/publish_wire.h"
 
 namespace yilian::server {
 
@@ -364,43 +364,14 @@ void BrokerImpl::HandleMessage(const std::string& routing_id, const zmq::message
 }
 
 std::string_view BrokerImpl::DecodePublish(const zmq::message_t& body, v1::Envelope* env) {
-  using google::protobuf::internal::WireFormatLite;
-  // Only the plain shape takes this path: one Envelope field, publish (3),
-  // holding correlation_id (1) and event (2) at most once each. Anything
-  // else takes the general path and its errors.
-  google::protobuf::io::CodedInputStream outer(static_cast<const std::uint8_t*>(body.data()),
-                                               static_cast<int>(body.size()));
-  std::uint32_t length = 0;
-  if (outer.ReadTag() != WireFormatLite::MakeTag(3, WireFormatLite::WIRETYPE_LENGTH_DELIMITED) ||
-      !outer.ReadVarint32(&length) || static_cast<std::size_t>(outer.CurrentPosition()) + length != body.size()) {
-    return {};
-  }
-  const char* start = static_cast<const char*>(body.data()) + outer.CurrentPosition();
-  google::protobuf::io::CodedInputStream in(reinterpret_cast<const std::uint8_t*>(start), static_cast<int>(length));
-  std::uint64_t correlation = 0;
-  bool seen_correlation = false;
-  std::string_view event_bytes;
-  while (std::uint32_t tag = in.ReadTag()) {
-    if (tag == WireFormatLite::MakeTag(1, WireFormatLite::WIRETYPE_VARINT) && !seen_correlation) {
-      if (!in.ReadVarint64(&correlation)) return {};
-      seen_correlation = true;
-    } else if (tag == WireFormatLite::MakeTag(2, WireFormatLite::WIRETYPE_LENGTH_DELIMITED) && event_bytes.empty()) {
-      std::uint32_t size = 0;
-      if (!in.ReadVarint32(&size) || size == 0 || size > length - static_cast<std::uint32_t>(in.CurrentPosition()))
-        return {};
-      event_bytes = std::string_view(start + in.CurrentPosition(), size);
-      if (!in.Skip(static_cast<int>(size))) return {};
-    } else {
-      return {};
-    }
-  }
-  if (event_bytes.empty() || static_cast<std::uint32_t>(in.CurrentPosition()) != length) return {};
+  auto view = ScanPublish(std::string_view(static_cast<const char*>(body.data()), body.size()));
+  if (!view) return {};
   auto* event = google::protobuf::Arena::CreateMessage<v1::EnterpriseEvent>(&arena_);
-  if (!event->ParseFromArray(event_bytes.data(), static_cast<int>(event_bytes.size()))) return {};
+  if (!event->ParseFromArray(view->event.data(), static_cast<int>(view->event.size()))) return {};
   v1::Publish* publish = env->mutable_publish();
-  publish->set_correlation_id(correlation);
+  publish->set_correlation_id(view->correlation_id);
   publish->unsafe_arena_set_allocated_event(event);
-  return event_bytes;
+  return view->event;
 }
 
 void BrokerImpl::HandleHello(const std::string& routing_id, const v1::Hello& hello, const auth::Principal& principal,
