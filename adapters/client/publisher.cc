@@ -29,17 +29,22 @@ Publisher::Publisher(zmq::context_t& context, ClientOptions options, int publish
 
 std::uint64_t Publisher::Publish(const v1::EnterpriseEvent& event) { return PublishEncoded(event.SerializeAsString()); }
 
-// Envelope{publish: Publish{correlation_id: id, event: <event>}}, written
-// once around the event's bytes instead of copying the event into an
-// Envelope and encoding it on every send.
+// Written once around the event's bytes when queued, instead of copying the
+// event into an Envelope and encoding it on every send.
 std::uint64_t Publisher::PublishEncoded(std::string event) {
+  std::uint64_t id = next_id_++;
+  pending_.emplace(id, Pending{EncodePublish(id, event), 0});
+  return id;
+}
+
+std::string EncodePublish(std::uint64_t correlation_id, std::string_view event) {
   using google::protobuf::internal::WireFormatLite;
   using google::protobuf::io::CodedOutputStream;
-  std::uint64_t id = next_id_++;
   const std::uint32_t correlation_tag = WireFormatLite::MakeTag(1, WireFormatLite::WIRETYPE_VARINT);
   const std::uint32_t event_tag = WireFormatLite::MakeTag(2, WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
   const std::uint32_t publish_tag = WireFormatLite::MakeTag(3, WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
-  const std::size_t inner = CodedOutputStream::VarintSize32(correlation_tag) + CodedOutputStream::VarintSize64(id) +
+  const std::size_t inner = CodedOutputStream::VarintSize32(correlation_tag) +
+                            CodedOutputStream::VarintSize64(correlation_id) +
                             CodedOutputStream::VarintSize32(event_tag) +
                             CodedOutputStream::VarintSize32(static_cast<std::uint32_t>(event.size())) + event.size();
   std::string out(CodedOutputStream::VarintSize32(publish_tag) +
@@ -49,12 +54,11 @@ std::uint64_t Publisher::PublishEncoded(std::string event) {
   p = CodedOutputStream::WriteVarint32ToArray(publish_tag, p);
   p = CodedOutputStream::WriteVarint32ToArray(static_cast<std::uint32_t>(inner), p);
   p = CodedOutputStream::WriteVarint32ToArray(correlation_tag, p);
-  p = CodedOutputStream::WriteVarint64ToArray(id, p);
+  p = CodedOutputStream::WriteVarint64ToArray(correlation_id, p);
   p = CodedOutputStream::WriteVarint32ToArray(event_tag, p);
   p = CodedOutputStream::WriteVarint32ToArray(static_cast<std::uint32_t>(event.size()), p);
   std::memcpy(p, event.data(), event.size());
-  pending_.emplace(id, Pending{std::move(out), 0});
-  return id;
+  return out;
 }
 
 void Publisher::SendSome() {

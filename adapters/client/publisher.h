@@ -12,10 +12,16 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <string>
+#include <string_view>
 
 #include "client/connection.h"
 
 namespace yilian::client {
+
+// Envelope{publish: Publish{correlation_id, event: <event_bytes>}}, encoded
+// around the event's bytes as they are.
+std::string EncodePublish(std::uint64_t correlation_id, std::string_view event_bytes);
 
 class Publisher {
  public:

@@ -89,9 +89,8 @@ std::string BackgroundSm3::Finish() {
   if (!started_) return std::string();
   done_.wait(lock, [this] { return pieces_.empty() && !busy_; });
   started_ = false;
-  // The worker is idle and everything of this generation is hashed.
-  if (hashing_ != generation_) sm3_.HexDigest();  // nothing was hashed: fresh state
-  hashing_ = 0;
+  // The worker is idle and has hashed every piece of this digest (Start()
+  // queued at least one, and the worker takes it before the queue empties).
   return sm3_.HexDigest();
 }
 

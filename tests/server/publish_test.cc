@@ -1,8 +1,6 @@
 // Publish with confirms against a real yilian-broker process on 127.0.0.1:
 // accepted, duplicate, conflict, stale revision, invalid event, unroutable,
 // durability across a restart.
-#include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <gtest/gtest.h>
 
 #include "cli/sample.h"
@@ -186,28 +184,6 @@ class RawPublisher {
     hello.mutable_hello()->set_role(v1::PUBLISHER);
     return hello;
   }
-  // Envelope{publish: {correlation_id, event: event_bytes}}, encoded by hand.
-  static std::string PublishEnvelope(std::uint64_t correlation_id, const std::string& event_bytes) {
-    std::string publish;
-    google::protobuf::io::StringOutputStream out(&publish);
-    {
-      google::protobuf::io::CodedOutputStream coded(&out);
-      coded.WriteTag(1 << 3);
-      coded.WriteVarint64(correlation_id);
-      coded.WriteTag((2 << 3) | 2);
-      coded.WriteVarint32(static_cast<std::uint32_t>(event_bytes.size()));
-      coded.WriteString(event_bytes);
-    }
-    std::string envelope;
-    google::protobuf::io::StringOutputStream env_out(&envelope);
-    {
-      google::protobuf::io::CodedOutputStream coded(&env_out);
-      coded.WriteTag((3 << 3) | 2);
-      coded.WriteVarint32(static_cast<std::uint32_t>(publish.size()));
-      coded.WriteString(publish);
-    }
-    return envelope;
-  }
 
  private:
   zmq::context_t context_{1};
@@ -270,13 +246,13 @@ TEST(PublishWireTest, EventIsStoredAsEncodedAndAnotherEncodingIsADuplicate) {
   const std::string reordered = rest.SerializeAsString() + id_only.SerializeAsString();
   ASSERT_NE(reordered, canonical);
 
-  s.Send(RawPublisher::PublishEnvelope(1, reordered));
+  s.Send(client::EncodePublish(1, reordered));
   v1::Envelope first = s.Receive();
   ASSERT_TRUE(first.has_publish_ack()) << first.DebugString();
   EXPECT_EQ(first.publish_ack().correlation_id(), 1u);
   EXPECT_EQ(first.publish_ack().status(), v1::ACCEPTED) << first.publish_ack().message();
 
-  s.Send(RawPublisher::PublishEnvelope(2, canonical));
+  s.Send(client::EncodePublish(2, canonical));
   v1::Envelope second = s.Receive();
   ASSERT_TRUE(second.has_publish_ack());
   EXPECT_EQ(second.publish_ack().correlation_id(), 2u);

@@ -86,20 +86,16 @@ TEST(ScanPublish, LeavesOtherShapesToTheGeneralPath) {
   // inside the Publish.
   std::string inner = std::string("\x08\x07", 2);
   const std::string ev = e.SerializeAsString();
-  auto field2 = [&](const std::string& b) {
-    std::string out = "\x12";
+  // A length-delimited field: its tag byte, the length as a varint, the bytes.
+  auto field = [](char tag, const std::string& b) {
+    std::string out(1, tag);
     std::uint32_t n = static_cast<std::uint32_t>(b.size());
     while (n >= 0x80) out += static_cast<char>((n & 0x7f) | 0x80), n >>= 7;
     out += static_cast<char>(n);
     return out + b;
   };
-  auto wrap = [&](const std::string& publish) {
-    std::string out = "\x1a";
-    std::uint32_t n = static_cast<std::uint32_t>(publish.size());
-    while (n >= 0x80) out += static_cast<char>((n & 0x7f) | 0x80), n >>= 7;
-    out += static_cast<char>(n);
-    return out + publish;
-  };
+  auto field2 = [&](const std::string& event) { return field('\x12', event); };    // Publish.event
+  auto wrap = [&](const std::string& publish) { return field('\x1a', publish); };  // Envelope.publish
   EXPECT_TRUE(ScanPublish(wrap(inner + field2(ev))).has_value());
   EXPECT_FALSE(ScanPublish(wrap(inner + field2(ev) + field2(ev))).has_value()) << "event twice";
   EXPECT_FALSE(ScanPublish(wrap(inner + field2(ev) + std::string("\x18\x01", 2))).has_value()) << "unknown field 3";
