@@ -27,7 +27,9 @@ using testing::Process;
 class AuditVerifyTest : public ::testing::Test {
  protected:
   // One broker run for the whole suite: its stopped store is copied for
-  // each tampering.
+  // each tampering. A failure here is kept in setup_error_ and fails every
+  // test in SetUp(): an assertion in SetUpTestSuite would only mark them
+  // skipped, which ctest counts as passed.
   static void SetUpTestSuite() {
     broker_ = new BrokerProcess();
     broker_->Start();
@@ -47,30 +49,38 @@ class AuditVerifyTest : public ::testing::Test {
       for (const auto& e : events) {
         publisher.Publish(e);
         bool confirmed = false;
-        ASSERT_TRUE(PollUntil(
-            [&] {
-              publisher.Poll(20, [&](std::uint64_t, const v1::PublishAck&) { confirmed = true; });
-              return confirmed;
-            },
-            20000));
+        if (!PollUntil(
+                [&] {
+                  publisher.Poll(20, [&](std::uint64_t, const v1::PublishAck&) { confirmed = true; });
+                  return confirmed;
+                },
+                20000)) {
+          setup_error_ = "event " + e.event_id() + " not confirmed within 20 s";
+          return;
+        }
       }
     }
     std::vector<std::unique_ptr<Process>> consumers;
     for (std::string agency : {"tax", "social_insurance", "housing_fund", "bank:ICBC"})
       consumers.push_back(Process::Start(
           {testing::CliBinary(), "consume", "--broker", broker_->endpoint(), "--agency", agency}, "", ""));
-    ASSERT_TRUE(PollUntil(
-        [&] {
-          return broker_->QueryInt("SELECT COUNT(*) FROM deliveries") == 12 &&
-                 broker_->QueryInt("SELECT COUNT(*) FROM deliveries WHERE state < 3") == 0 &&
-                 broker_->QueryInt("SELECT COUNT(*) FROM audit") >= 4;
-        },
-        30000));
+    if (!PollUntil(
+            [&] {
+              return broker_->QueryInt("SELECT COUNT(*) FROM deliveries") == 12 &&
+                     broker_->QueryInt("SELECT COUNT(*) FROM deliveries WHERE state < 3") == 0 &&
+                     broker_->QueryInt("SELECT COUNT(*) FROM audit") >= 4;
+            },
+            30000)) {
+      setup_error_ = "not settled within 30 s: " + broker_->Query("SELECT COUNT(*) FROM deliveries") +
+                     " deliveries, " + broker_->Query("SELECT COUNT(*) FROM deliveries WHERE state < 3") +
+                     " unsettled, " + broker_->Query("SELECT COUNT(*) FROM audit") + " audit records";
+      return;
+    }
 
     // Verified while the broker runs: a read-only snapshot beside the writer.
     live_ = new CliRun(testing::RunCli(broker_->dir(), {"audit", "verify", "--data-dir", broker_->data_dir()}));
     consumers.clear();
-    ASSERT_EQ(broker_->Stop(), 0);
+    if (int code = broker_->Stop(); code != 0) setup_error_ = "broker exited " + std::to_string(code);
   }
 
   static void TearDownTestSuite() {
@@ -79,6 +89,7 @@ class AuditVerifyTest : public ::testing::Test {
   }
 
   void SetUp() override {
+    ASSERT_TRUE(setup_error_.empty()) << setup_error_;
     ASSERT_NE(broker_, nullptr);
     dir_ = testing::MakeTempDir("yilian-audit-test");
     std::filesystem::copy(broker_->data_dir(), dir_ + "/data", std::filesystem::copy_options::recursive);
@@ -139,11 +150,13 @@ class AuditVerifyTest : public ::testing::Test {
 
   static BrokerProcess* broker_;
   static CliRun* live_;
+  static std::string setup_error_;
   std::string dir_;
 };
 
 BrokerProcess* AuditVerifyTest::broker_ = nullptr;
 CliRun* AuditVerifyTest::live_ = nullptr;
+std::string AuditVerifyTest::setup_error_;
 
 TEST_F(AuditVerifyTest, IntactTrailVerifiesWhileTheBrokerRunsAndAfterItStopped) {
   ASSERT_NE(live_, nullptr);
