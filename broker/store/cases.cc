@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common/digest.h"
+#include "store/schema.h"
 
 namespace yilian::store {
 
@@ -77,7 +78,7 @@ Status CaseQueries::Prepare() {
   return deliveries_.Prepare(db_,
                              "SELECT agency, state, attempts, reference, reason, first_delivered_at, "
                              "last_delivered_at, accepted_at, settled_at, deadline_at, overdue, replay "
-                             "FROM deliveries WHERE seq = ?1 ORDER BY agency");
+                             "FROM deliveries WHERE id >= ?1 AND id < ?2 ORDER BY agency");
 }
 
 Status CaseQueries::FillCase(sqlite3_stmt* r, v1::Case* c) {
@@ -95,7 +96,9 @@ Status CaseQueries::FillCase(sqlite3_stmt* r, v1::Case* c) {
   c->set_resolution(ColumnText(r, 10));
   c->set_enterprise_name(ColumnText(r, 11));
   Use u(deliveries_);
-  sqlite3_bind_int64(*u, 1, static_cast<sqlite3_int64>(seq));
+  // The event's delivery rows: the key range of its sequence (schema.h).
+  sqlite3_bind_int64(*u, 1, static_cast<sqlite3_int64>(seq) * kAgencySlots);
+  sqlite3_bind_int64(*u, 2, static_cast<sqlite3_int64>(seq + 1) * kAgencySlots);
   for (;;) {
     int rc = sqlite3_step(*u);
     if (rc == SQLITE_DONE) break;
@@ -198,8 +201,9 @@ Result<std::optional<v1::EnterpriseTimeline>> CaseQueries::Timeline(const std::s
   // Each agency's latest reference: the last one it gave with a PROCESSED
   // result for any of the enterprise's events.
   if (Status s = refs.Prepare(db_,
-                              "SELECT d.agency, d.reference, d.settled_at FROM events e JOIN deliveries d ON d.seq = "
-                              "e.seq WHERE e.uscc = ?1 AND d.state = 3 AND d.reference <> '' "
+                              "SELECT d.agency, d.reference, d.settled_at FROM events e JOIN deliveries d ON d.id >= "
+                              "e.seq * " + std::to_string(kAgencySlots) + " AND d.id < (e.seq + 1) * " +
+                                  std::to_string(kAgencySlots) + " WHERE e.uscc = ?1 AND d.state = 3 AND d.reference <> '' "
                               "ORDER BY d.agency, d.settled_at DESC, d.seq DESC");
       !s.ok())
     return s;

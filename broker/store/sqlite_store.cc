@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
 
 #include "common/digest.h"
 #include "common/log.h"
@@ -161,10 +162,10 @@ class SqliteStore final : public Store {
                           "; PRAGMA wal_autocheckpoint=" + std::to_string(kFallbackCheckpointPages) +
                           "; PRAGMA busy_timeout=5000; PRAGMA secure_delete=OFF;";
     if (Status s = Exec(pragmas); !s.ok()) return s;
-    if (Status s = Exec(kSchemaSql); !s.ok()) return s;
+    if (Status s = PrepareSchema(); !s.ok()) return s;
     if (Status s = checkpointer_.Start(path_, sync); !s.ok()) return s;
-    if (Status s = CheckSchemaVersion(); !s.ok()) return s;
     if (Status s = PrepareAll(); !s.ok()) return s;
+    if (Status s = LoadAgencyNumbers(); !s.ok()) return s;
     cases_ = std::make_unique<CaseQueries>(db_);
     if (Status s = cases_->Prepare(); !s.ok()) return s;
     return LoadAuditHead();
@@ -181,6 +182,7 @@ class SqliteStore final : public Store {
     Use u(commit_);
     if (sqlite3_step(*u) != SQLITE_DONE) return Error("commit");
     committed_audit_ = {audit_id_, audit_hash_};
+    new_agencies_.clear();
     return Status::Ok();
   }
   void Rollback() override {
@@ -190,6 +192,10 @@ class SqliteStore final : public Store {
     }
     audit_id_ = committed_audit_.first;
     audit_hash_ = committed_audit_.second;
+    // Numbers handed out in the rolled-back turn were not stored.
+    for (const auto& name : new_agencies_) agency_numbers_.erase(name);
+    next_agency_number_ -= static_cast<std::int64_t>(new_agencies_.size());
+    new_agencies_.clear();
   }
 
   Result<std::optional<EventSummary>> FindEvent(const std::string& event_id) override {
@@ -237,8 +243,11 @@ class SqliteStore final : public Store {
       seq = static_cast<Sequence>(sqlite3_last_insert_rowid(db_));
     }
     for (std::size_t i = 0; i < event.agencies.size(); ++i) {
+      Result<std::int64_t> number = NumberAgency(event.agencies[i]);
+      if (!number.ok()) return number.status();
       Use u(insert_delivery_);
       const bool handed_over = i < event.handed_over.size() && event.handed_over[i];
+      sqlite3_bind_int64(*u, 9, DeliveryKey(seq, *number));
       sqlite3_bind_int64(*u, 1, static_cast<sqlite3_int64>(seq));
       BindText(*u, 2, event.agencies[i]);
       BindText(*u, 3, event.uscc);
@@ -269,9 +278,10 @@ class SqliteStore final : public Store {
   }
 
   Result<std::optional<DeliveryRecord>> GetDelivery(Sequence seq, const std::string& agency) override {
+    std::optional<std::int64_t> key = FindDeliveryKey(seq, agency);
+    if (!key) return std::optional<DeliveryRecord>();
     Use u(get_delivery_);
-    sqlite3_bind_int64(*u, 1, static_cast<sqlite3_int64>(seq));
-    BindText(*u, 2, agency);
+    sqlite3_bind_int64(*u, 1, *key);
     int rc = sqlite3_step(*u);
     if (rc == SQLITE_DONE) return std::optional<DeliveryRecord>();
     if (rc != SQLITE_ROW) return Error("get delivery");
@@ -283,6 +293,8 @@ class SqliteStore final : public Store {
     // Most results carry no hand-over timestamp and no replay mark: the
     // statement without the CASE expressions that keep them does the same.
     const bool plain = r.first_delivered_at == 0 && r.last_delivered_at == 0 && r.accepted_at == 0 && !r.replay;
+    std::optional<std::int64_t> key = FindDeliveryKey(r.seq, r.agency);
+    if (!key) return false;
     Use u(plain ? update_delivery_plain_ : update_delivery_);
     sqlite3_bind_int(*u, 1, static_cast<int>(r.state));
     sqlite3_bind_int64(*u, 2, r.attempts);
@@ -290,8 +302,7 @@ class SqliteStore final : public Store {
     sqlite3_bind_int64(*u, 4, r.updated_at);
     BindText(*u, 5, r.reference);
     BindText(*u, 6, r.reason);
-    sqlite3_bind_int64(*u, 7, static_cast<sqlite3_int64>(r.seq));
-    BindText(*u, 8, r.agency);
+    sqlite3_bind_int64(*u, 7, *key);
     sqlite3_bind_int(*u, 9, static_cast<int>(expected_state));
     sqlite3_bind_int64(*u, 10, expected_attempts);
     sqlite3_bind_int64(*u, 14, r.settled_at);
@@ -326,7 +337,8 @@ class SqliteStore final : public Store {
 
   Result<std::vector<std::pair<std::string, DeliveryState>>> DeliveryStates(Sequence seq) override {
     Use u(delivery_states_);
-    sqlite3_bind_int64(*u, 1, static_cast<sqlite3_int64>(seq));
+    sqlite3_bind_int64(*u, 1, DeliveryKey(seq, 0));
+    sqlite3_bind_int64(*u, 2, DeliveryKey(seq + 1, 0));
     std::vector<std::pair<std::string, DeliveryState>> out;
     for (;;) {
       int rc = sqlite3_step(*u);
@@ -366,9 +378,10 @@ class SqliteStore final : public Store {
   }
 
   Status SetDeliveryOverdue(Sequence seq, const std::string& agency) override {
+    std::optional<std::int64_t> key = FindDeliveryKey(seq, agency);
+    if (!key) return Status::Ok();
     Use u(set_delivery_overdue_);
-    sqlite3_bind_int64(*u, 1, static_cast<sqlite3_int64>(seq));
-    BindText(*u, 2, agency);
+    sqlite3_bind_int64(*u, 1, *key);
     return sqlite3_step(*u) == SQLITE_DONE ? Status::Ok() : Error("set delivery overdue");
   }
 
@@ -523,19 +536,95 @@ class SqliteStore final : public Store {
     return sqlite::Classify(rc, std::string(what) + ": " + sqlite3_errmsg(db_));
   }
 
-  Status CheckSchemaVersion() {
+  // Creates the schema in a new database, migrates an older one, and
+  // refuses one written by a newer broker.
+  Status PrepareSchema() {
     Stmt get;
-    if (Status s = get.Prepare(db_, "SELECT value FROM meta WHERE key = 'schema_version'"); !s.ok()) return s;
-    Use u(get);
-    int rc = sqlite3_step(*u);
-    if (rc == SQLITE_DONE)
-      return Exec("INSERT INTO meta (key, value) VALUES ('schema_version', '" + std::to_string(kSchemaVersion) + "')");
-    if (rc != SQLITE_ROW) return Error("read schema version");
-    std::string v = ColumnText(*u, 0);
-    if (v != std::to_string(kSchemaVersion))
-      return Status::FailedPrecondition("store '" + path_ + "' has schema version " + v + ", this broker needs " +
-                                        std::to_string(kSchemaVersion));
+    if (Status s = get.Prepare(db_, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta'");
+        !s.ok())
+      return s;
+    bool has_meta;
+    {
+      Use u(get);
+      if (sqlite3_step(*u) != SQLITE_ROW) return Error("read schema");
+      has_meta = sqlite3_column_int(*u, 0) > 0;
+    }
+    std::string version;
+    if (has_meta) {
+      Stmt v;
+      if (Status s = v.Prepare(db_, "SELECT value FROM meta WHERE key = 'schema_version'"); !s.ok()) return s;
+      Use u(v);
+      int rc = sqlite3_step(*u);
+      if (rc == SQLITE_ROW) version = ColumnText(*u, 0);
+      else if (rc != SQLITE_DONE) return Error("read schema version");
+    }
+    const std::string current = std::to_string(kSchemaVersion);
+    if (version.empty())
+      return InTransaction("create the schema", std::string(kSchemaSql) +
+                                                    "INSERT INTO meta (key, value) VALUES ('schema_version', '" +
+                                                    current + "');");
+    if (version == "1") {
+      if (Status s = InTransaction("migrate schema version 1 to 2", kMigrateV1ToV2Sql); !s.ok()) return s;
+      GetLogger("store")->info("store '{}' migrated from schema version 1 to {}", path_, current);
+      version = current;
+    }
+    if (version != current)
+      return Status::FailedPrecondition("store '" + path_ + "' has schema version " + version +
+                                        ", this broker needs " + current);
+    // Tables and indexes added under the current version.
+    return Exec(kSchemaSql);
+  }
+
+  // Runs `sql` as one transaction; rolls back and names `what` on failure.
+  Status InTransaction(const std::string& what, const std::string& sql) {
+    Status s = Exec("BEGIN IMMEDIATE;" + sql + "COMMIT;");
+    if (!s.ok()) {
+      if (!sqlite3_get_autocommit(db_)) sqlite::ExecSql(db_, "ROLLBACK", "store");
+      return Status(s.code(), "cannot " + what + ": " + s.message());
+    }
     return Status::Ok();
+  }
+
+  Status LoadAgencyNumbers() {
+    Stmt get;
+    if (Status s = get.Prepare(db_, "SELECT id, name FROM agencies"); !s.ok()) return s;
+    Use u(get);
+    for (;;) {
+      int rc = sqlite3_step(*u);
+      if (rc == SQLITE_DONE) return Status::Ok();
+      if (rc != SQLITE_ROW) return Error("read agency numbers");
+      std::int64_t id = sqlite3_column_int64(*u, 0);
+      agency_numbers_[ColumnText(*u, 1)] = id;
+      next_agency_number_ = std::max(next_agency_number_, id + 1);
+    }
+  }
+
+  static std::int64_t DeliveryKey(Sequence seq, std::int64_t agency_number) {
+    return static_cast<std::int64_t>(seq) * kAgencySlots + agency_number;
+  }
+
+  // The delivery row's key, if the agency has a number (no row otherwise).
+  std::optional<std::int64_t> FindDeliveryKey(Sequence seq, const std::string& agency) const {
+    auto it = agency_numbers_.find(agency);
+    if (it == agency_numbers_.end()) return std::nullopt;
+    return DeliveryKey(seq, it->second);
+  }
+
+  // The agency's number, numbering it (in the current transaction) when
+  // it is new.
+  Result<std::int64_t> NumberAgency(const std::string& agency) {
+    auto it = agency_numbers_.find(agency);
+    if (it != agency_numbers_.end()) return it->second;
+    if (next_agency_number_ >= kAgencySlots)
+      return Status::ResourceExhausted("store '" + path_ + "' has numbered " + std::to_string(kAgencySlots - 1) +
+                                       " agencies, the most a delivery key holds; cannot add '" + agency + "'");
+    Use u(insert_agency_);
+    sqlite3_bind_int64(*u, 1, next_agency_number_);
+    BindText(*u, 2, agency);
+    if (sqlite3_step(*u) != SQLITE_DONE) return Error("number agency");
+    agency_numbers_.emplace(agency, next_agency_number_);
+    new_agencies_.push_back(agency);
+    return next_agency_number_++;
   }
 
   Status LoadAuditHead() {
@@ -569,13 +658,14 @@ class SqliteStore final : public Store {
          "INSERT INTO events (event_id, uscc, revision, type, agencies, payload, published_at, name, deadline_at, "
          "case_state, completed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"},
         {&insert_delivery_,
-         "INSERT INTO deliveries (seq, agency, uscc, state, attempts, next_attempt_at, updated_at, deadline_at, "
-         "first_delivered_at, last_delivered_at) VALUES (?1, ?2, ?3, ?6, ?7, 0, ?4, ?5, ?8, ?8)"},
+         "INSERT INTO deliveries (id, seq, agency, uscc, state, attempts, next_attempt_at, updated_at, deadline_at, "
+         "first_delivered_at, last_delivered_at) VALUES (?9, ?1, ?2, ?3, ?6, ?7, 0, ?4, ?5, ?8, ?8)"},
+        {&insert_agency_, "INSERT INTO agencies (id, name) VALUES (?1, ?2)"},
         {&upsert_enterprise_,
          "INSERT INTO enterprises (uscc, last_revision, last_seq) VALUES (?1, ?2, ?3) "
          "ON CONFLICT (uscc) DO UPDATE SET last_revision = excluded.last_revision, last_seq = excluded.last_seq"},
         {&find_seq_, "SELECT seq FROM events WHERE event_id = ?1"},
-        {&get_delivery_, "SELECT " + cols + " FROM deliveries WHERE seq = ?1 AND agency = ?2"},
+        {&get_delivery_, "SELECT " + cols + " FROM deliveries WHERE id = ?1"},
         {&update_delivery_,
          "UPDATE deliveries SET state = ?1, attempts = ?2, next_attempt_at = ?3, updated_at = ?4, reference = ?5, "
          "reason = ?6, "
@@ -583,19 +673,19 @@ class SqliteStore final : public Store {
          "last_delivered_at = CASE WHEN ?12 > 0 THEN ?12 ELSE last_delivered_at END, "
          "accepted_at = CASE WHEN ?13 > 0 THEN ?13 ELSE accepted_at END, "
          "settled_at = ?14, replay = CASE WHEN ?15 > 0 THEN 1 ELSE replay END "
-         "WHERE seq = ?7 AND agency = ?8 AND state = ?9 AND attempts = ?10"},
+         "WHERE id = ?7 AND state = ?9 AND attempts = ?10"},
         {&update_delivery_plain_,
          "UPDATE deliveries SET state = ?1, attempts = ?2, next_attempt_at = ?3, updated_at = ?4, reference = ?5, "
-         "reason = ?6, settled_at = ?14 WHERE seq = ?7 AND agency = ?8 AND state = ?9 AND attempts = ?10"},
+         "reason = ?6, settled_at = ?14 WHERE id = ?7 AND state = ?9 AND attempts = ?10"},
         {&load_payload_, "SELECT payload FROM events WHERE seq = ?1"},
         {&load_event_payload_, "SELECT event_id, payload FROM events WHERE seq = ?1"},
-        {&unsettled_, "SELECT " + cols + " FROM deliveries WHERE state < 3 ORDER BY seq, agency"},
+        {&unsettled_, "SELECT " + cols + " FROM deliveries WHERE state < 3 ORDER BY id"},
         {&count_events_, "SELECT COUNT(*) FROM events"},
-        {&delivery_states_, "SELECT agency, state FROM deliveries WHERE seq = ?1"},
+        {&delivery_states_, "SELECT agency, state FROM deliveries WHERE id >= ?1 AND id < ?2"},
         {&get_case_, "SELECT case_state, overdue, deadline_at, published_at, uscc FROM events WHERE seq = ?1"},
         {&set_case_state_, "UPDATE events SET case_state = ?1, completed_at = ?2 WHERE seq = ?3"},
         {&set_case_overdue_, "UPDATE events SET overdue = 1 WHERE seq = ?1"},
-        {&set_delivery_overdue_, "UPDATE deliveries SET overdue = 1 WHERE seq = ?1 AND agency = ?2"},
+        {&set_delivery_overdue_, "UPDATE deliveries SET overdue = 1 WHERE id = ?1"},
         {&set_resolution_, "UPDATE events SET resolution = ?1, case_state = 2, completed_at = ?2 WHERE seq = ?3"},
         {&upsert_ref_,
          "INSERT INTO enterprise_refs (uscc, agency, reference, updated_at) VALUES (?1, ?2, ?3, ?4) "
@@ -615,7 +705,7 @@ class SqliteStore final : public Store {
                          "d.reference, d.reason, d.first_delivered_at, d.last_delivered_at, d.accepted_at, "
                          "d.settled_at, d.deadline_at, d.overdue, d.replay") +
              " FROM deliveries d JOIN events e ON e.seq = d.seq WHERE d.agency = ?1 AND d.state >= 3 AND "
-             "e.published_at >= ?2 ORDER BY d.seq"},
+             "e.published_at >= ?2 ORDER BY d.id"},
         {&open_deadlines_,
          "SELECT seq, deadline_at FROM events WHERE case_state <> 2 AND deadline_at > 0 AND overdue = 0"},
         {&open_updates_, "SELECT id, seq, kind, agency, at FROM case_updates WHERE acked = 0 ORDER BY id"},
@@ -638,9 +728,14 @@ class SqliteStore final : public Store {
   std::string audit_hash_;
   std::pair<std::uint64_t, std::string> committed_audit_;
   std::unique_ptr<CaseQueries> cases_;
+  // Agency name -> number in `agencies`; the names numbered in the open
+  // transaction, forgotten again if it rolls back.
+  std::unordered_map<std::string, std::int64_t> agency_numbers_;
+  std::int64_t next_agency_number_ = 1;
+  std::vector<std::string> new_agencies_;
   Stmt begin_, commit_, rollback_;
   Stmt find_event_, last_revision_, insert_event_, insert_delivery_, upsert_enterprise_, find_seq_, get_delivery_,
-      update_delivery_, update_delivery_plain_, load_payload_, load_event_payload_, unsettled_, count_events_,
+      update_delivery_, update_delivery_plain_, insert_agency_, load_payload_, load_event_payload_, unsettled_, count_events_,
       delivery_states_, get_case_, set_case_state_, set_case_overdue_, set_delivery_overdue_, set_resolution_,
       upsert_ref_, banks_holding_, insert_update_, ack_update_, insert_audit_, set_audit_head_, settled_since_,
       open_deadlines_, open_updates_;

@@ -5,6 +5,7 @@
 #include <sqlite3.h>
 #include <stdlib.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -491,10 +492,110 @@ TEST_F(SqliteStoreTest, ForEachUnsettledIsInSequenceOrderAcrossManyEvents) {
   std::vector<DeliveryRecord> rows = Unsettled();
   ASSERT_EQ(rows.size(), 400u);
   for (size_t i = 1; i < rows.size(); ++i) {
-    ASSERT_TRUE(rows[i - 1].seq < rows[i].seq ||
-                (rows[i - 1].seq == rows[i].seq && rows[i - 1].agency < rows[i].agency))
-        << "row " << i;
+    ASSERT_LE(rows[i - 1].seq, rows[i].seq) << "row " << i;
+    ASSERT_FALSE(rows[i - 1].seq == rows[i].seq && rows[i - 1].agency == rows[i].agency) << "row " << i;
   }
+}
+
+// Runs SQL on the closed store's database file.
+void ExecOnFile(const std::string& db_path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(db_path.c_str(), &db), SQLITE_OK);
+  char* err = nullptr;
+  int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err);
+  EXPECT_EQ(rc, SQLITE_OK) << (err ? err : "") << " in " << sql;
+  sqlite3_free(err);
+  sqlite3_close(db);
+}
+
+TEST_F(SqliteStoreTest, Version1StoreIsMigratedWithEveryDelivery) {
+  OpenStore();
+  Sequence s1 = Insert(MakeEvent("e1", "91110000100000001A", 1, {"tax", "social_insurance"}, "1"));
+  Sequence s2 = Insert(MakeEvent("e2", "91110000100000002B", 1, {"bank:ICBC", "tax"}, "2"));
+  Move(s1, "tax", DeliveryState::kProcessed, 1);
+  Move(s2, "bank:ICBC", DeliveryState::kAccepted, 3);
+  store_.reset();
+  // Back to the version 1 shape: deliveries keyed by (seq, agency text),
+  // no agency numbering.
+  ExecOnFile(dir_ + "/yilian.db", R"sql(
+    BEGIN;
+    CREATE TABLE deliveries_v1 (
+      seq INTEGER NOT NULL, agency TEXT NOT NULL, uscc TEXT NOT NULL, state INTEGER NOT NULL,
+      attempts INTEGER NOT NULL, next_attempt_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
+      reference TEXT NOT NULL DEFAULT '', reason TEXT NOT NULL DEFAULT '',
+      first_delivered_at INTEGER NOT NULL DEFAULT 0, last_delivered_at INTEGER NOT NULL DEFAULT 0,
+      accepted_at INTEGER NOT NULL DEFAULT 0, settled_at INTEGER NOT NULL DEFAULT 0,
+      deadline_at INTEGER NOT NULL DEFAULT 0, overdue INTEGER NOT NULL DEFAULT 0,
+      replay INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (seq, agency)) WITHOUT ROWID;
+    INSERT INTO deliveries_v1 SELECT seq, agency, uscc, state, attempts, next_attempt_at, updated_at, reference,
+      reason, first_delivered_at, last_delivered_at, accepted_at, settled_at, deadline_at, overdue, replay
+      FROM deliveries;
+    DROP TABLE deliveries;
+    DROP TABLE agencies;
+    ALTER TABLE deliveries_v1 RENAME TO deliveries;
+    UPDATE meta SET value = '1' WHERE key = 'schema_version';
+    COMMIT;)sql");
+
+  OpenStore();
+  EXPECT_EQ(Get(s1, "tax").state, DeliveryState::kProcessed);
+  EXPECT_EQ(Get(s1, "social_insurance").state, DeliveryState::kPending);
+  DeliveryRecord bank = Get(s2, "bank:ICBC");
+  EXPECT_EQ(bank.state, DeliveryState::kAccepted);
+  EXPECT_EQ(bank.attempts, 3u);
+  EXPECT_EQ(bank.uscc, "91110000100000002B");
+  std::vector<DeliveryRecord> rows = Unsettled();
+  std::vector<std::pair<Sequence, std::string>> got;
+  for (const auto& r : rows) got.emplace_back(r.seq, r.agency);
+  std::sort(got.begin(), got.end());
+  EXPECT_EQ(got, (std::vector<std::pair<Sequence, std::string>>{
+                     {s1, "social_insurance"}, {s2, "bank:ICBC"}, {s2, "tax"}}));
+  // Updates find the migrated rows, and a new agency gets a number of its own.
+  Move(s2, "tax", DeliveryState::kProcessed, 1);
+  Sequence s3 = Insert(MakeEvent("e3", "91110000100000001A", 2, {"housing_fund", "tax"}, "3"));
+  Reopen();
+  EXPECT_EQ(Get(s2, "tax").state, DeliveryState::kProcessed);
+  EXPECT_EQ(Get(s3, "housing_fund").state, DeliveryState::kPending);
+  EXPECT_EQ(Get(s3, "tax").state, DeliveryState::kPending);
+  EXPECT_FALSE(store_->GetDelivery(s3, "social_insurance").value().has_value());
+  auto c = store_->LoadCase(s2);
+  ASSERT_TRUE(c.ok() && c.value()) << c.status().ToString();
+  ASSERT_EQ(c.value()->agencies_size(), 2);
+  EXPECT_EQ(c.value()->agencies(0).agency(), "bank:ICBC");
+  EXPECT_EQ(c.value()->agencies(1).agency(), "tax");
+}
+
+TEST_F(SqliteStoreTest, AgencyNumberOfARolledBackTurnIsNotKept) {
+  OpenStore();
+  ASSERT_TRUE(store_->Begin().ok());
+  ASSERT_TRUE(store_->InsertEvent(MakeEvent("dropped", "91110000100000001A", 1, {"bank:NEW"}, "d"), kNow).ok());
+  store_->Rollback();
+  // The next turn numbers another new agency, then the rolled-back one.
+  Sequence s1 = Insert(MakeEvent("e1", "91110000100000001A", 1, {"bank:OTHER"}, "1"));
+  Sequence s2 = Insert(MakeEvent("e2", "91110000100000001A", 2, {"bank:NEW", "tax"}, "2"));
+  Reopen();
+  EXPECT_EQ(Get(s1, "bank:OTHER").state, DeliveryState::kPending);
+  EXPECT_EQ(Get(s2, "bank:NEW").state, DeliveryState::kPending);
+  EXPECT_EQ(Get(s2, "tax").state, DeliveryState::kPending);
+  EXPECT_FALSE(store_->GetDelivery(s1, "bank:NEW").value().has_value());
+  EXPECT_EQ(Unsettled().size(), 3u);
+}
+
+TEST_F(SqliteStoreTest, AgencyBeyondTheKeyRangeIsRefusedAndTheTurnCanRollBack) {
+  OpenStore();
+  Insert(MakeEvent("e1", "91110000100000001A", 1, {"tax"}, "1"));
+  store_.reset();
+  ExecOnFile(dir_ + "/yilian.db", "INSERT INTO agencies (id, name) VALUES (65535, 'bank:LAST')");
+  OpenStore();
+  ASSERT_TRUE(store_->Begin().ok());
+  auto r = store_->InsertEvent(MakeEvent("e2", "91110000100000001A", 2, {"bank:ONE_TOO_MANY"}, "2"), kNow);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kResourceExhausted) << r.status().ToString();
+  EXPECT_NE(r.status().message().find("bank:ONE_TOO_MANY"), std::string::npos) << r.status().message();
+  store_->Rollback();
+  // Known agencies go on working.
+  Sequence s = Insert(MakeEvent("e3", "91110000100000001A", 2, {"bank:LAST", "tax"}, "3"));
+  EXPECT_EQ(Get(s, "bank:LAST").state, DeliveryState::kPending);
+  EXPECT_EQ(store_->CountEvents().value(), 2);
 }
 
 TEST_F(SqliteStoreTest, UnknownSchemaVersionIsRefused) {
