@@ -20,6 +20,7 @@
 #include "auth/keys.h"
 #include "common/clock.h"
 #include "common/digest.h"
+#include "common/in_order_worker.h"
 #include "common/status.h"
 #include "config/config.h"
 #include "delivery/agency_queue.h"
@@ -112,7 +113,19 @@ class BrokerImpl {
   // --- broker.cc: loop, sessions, I/O ---
   Status Bind();
   void Turn();
-  void HandleMessage(const std::string& routing_id, const zmq::message_t& body);
+  // A message received in this turn, and what Predecode made of it.
+  struct Incoming {
+    std::string routing_id;
+    zmq::message_t body;
+    v1::Envelope* env = nullptr;  // decoded on a turn arena; null if it does not decode
+    std::string_view raw_event;   // a Publish's event as the publisher encoded it, when known
+    bool validated = false;       // a Publish with an event: `errors` are its validation's
+    std::vector<validation::FieldError> errors;
+  };
+  // Decodes the message, and validates a Publish's event: pure work on
+  // `in` and `arena` only, so it may run on the predecoder's thread.
+  void Predecode(Incoming& in, google::protobuf::Arena* arena) const;
+  void HandleMessage(Incoming& in);
   void HandleHello(const std::string& routing_id, const v1::Hello& hello, const auth::Principal& principal,
                    const std::string& key);
   void DropSession(const std::string& routing_id, const char* why);
@@ -136,10 +149,14 @@ class BrokerImpl {
 
   // --- publish.cc ---
   // `raw_event`: the event as the publisher encoded it, when known.
-  void HandlePublish(Session& session, const v1::Publish& publish, std::string_view raw_event);
-  // Decodes `body` into `env` if it is a Publish with an event that decodes;
-  // returns the event's bytes then (a view into `body`), else empty.
-  std::string_view DecodePublish(const zmq::message_t& body, v1::Envelope* env);
+  // `errors`: the event's validation errors if already validated, else null.
+  void HandlePublish(Session& session, const v1::Publish& publish, std::string_view raw_event,
+                     const std::vector<validation::FieldError>* errors);
+  // Decodes `body` into `env` (allocated on `arena`) if it is a Publish with
+  // an event that decodes; returns the event's bytes then (a view into
+  // `body`), else empty.
+  static std::string_view DecodePublish(const zmq::message_t& body, v1::Envelope* env,
+                                        google::protobuf::Arena* arena);
 
   // --- dispatch.cc ---
   Status Recover();
@@ -251,14 +268,22 @@ class BrokerImpl {
   // block is ours and survives Reset(): a typical turn allocates nothing
   // from the heap for decoding, and no large block is freed every turn.
   std::vector<char> arena_block_ = std::vector<char>(1024 * 1024);
-  google::protobuf::Arena arena_{[this] {
+  static google::protobuf::ArenaOptions TurnArenaOptions(std::vector<char>& first_block) {
     google::protobuf::ArenaOptions options;
-    options.initial_block = arena_block_.data();
-    options.initial_block_size = arena_block_.size();
+    options.initial_block = first_block.data();
+    options.initial_block_size = first_block.size();
     options.start_block_size = 256 * 1024;
     options.max_block_size = 1024 * 1024;
     return options;
-  }()};
+  }
+  google::protobuf::Arena arena_{TurnArenaOptions(arena_block_)};
+  // The turn's messages. From kPredecodeMinMessages on, the predecoder's
+  // thread decodes and validates them ahead of the loop, on its own arena.
+  static constexpr std::size_t kPredecodeMinMessages = 4;
+  std::vector<Incoming> batch_;
+  std::vector<char> predecode_block_ = std::vector<char>(1024 * 1024);
+  google::protobuf::Arena predecode_arena_{TurnArenaOptions(predecode_block_)};
+  InOrderWorker predecoder_;
   // Deliveries settled in the current turn (their queues learn it only at
   // commit).
   std::unordered_set<InflightKey> settled_this_turn_;

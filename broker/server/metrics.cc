@@ -58,6 +58,12 @@ BrokerMetrics::BrokerMetrics()
                      .Register(*registry_);
   commit_ = &commit.Add(
       {}, prometheus::Histogram::BucketBoundaries{0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5, 1});
+  auto& turn = BuildHistogram()
+                   .Name("yilian_turn_messages")
+                   .Help("Messages received per loop turn (one store transaction each)")
+                   .Register(*registry_);
+  turn_messages_ =
+      &turn.Add({}, prometheus::Histogram::BucketBoundaries{1, 3, 7, 15, 31, 63, 127, 255, 511, 1023, 2047});
 }
 
 std::string BrokerMetrics::Serialize() const {

@@ -45,6 +45,7 @@ class BrokerMetrics {
   void Sessions(const std::string& role, double n) { Get(sessions_, role, "role").Set(n); }
   void CaseCompleted(double seconds) { case_completion_->Observe(seconds); }
   void Commit(double seconds) { commit_->Observe(seconds); }
+  void TurnMessages(std::size_t n) { turn_messages_->Observe(static_cast<double>(n)); }
 
   // Prometheus text exposition format (version 0.0.4).
   std::string Serialize() const;
@@ -85,6 +86,7 @@ class BrokerMetrics {
   Cached<prometheus::Gauge> sessions_;
   prometheus::Histogram* case_completion_;
   prometheus::Histogram* commit_;
+  prometheus::Histogram* turn_messages_;
 };
 
 }  // namespace yilian::server

@@ -21,7 +21,8 @@ bool SameEvent(const std::string& a, const std::string& b) {
 
 }  // namespace
 
-void BrokerImpl::HandlePublish(Session& session, const v1::Publish& publish, std::string_view raw_event) {
+void BrokerImpl::HandlePublish(Session& session, const v1::Publish& publish, std::string_view raw_event,
+                               const std::vector<validation::FieldError>* validated) {
   const std::string rid = session.routing_id;
   v1::Envelope reply;
   v1::PublishAck* ack = reply.mutable_publish_ack();
@@ -46,7 +47,9 @@ void BrokerImpl::HandlePublish(Session& session, const v1::Publish& publish, std
   if (!publish.has_event()) return refuse(v1::INVALID_EVENT, "Publish.event is missing");
   const v1::EnterpriseEvent& event = publish.event();
 
-  auto errors = validation::Validate(event, validation_options_);
+  std::vector<validation::FieldError> own;
+  if (!validated) own = validation::Validate(event, validation_options_);
+  const std::vector<validation::FieldError>& errors = validated ? *validated : own;
   if (!errors.empty()) {
     for (const auto& e : errors) {
       auto* out = ack->add_errors();

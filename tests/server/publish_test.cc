@@ -2,6 +2,10 @@
 // accepted, duplicate, conflict, stale revision, invalid event, unroutable,
 // durability across a restart.
 #include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <map>
+#include <regex>
 
 #include "cli/sample.h"
 #include "client/publisher.h"
@@ -263,6 +267,94 @@ TEST(PublishWireTest, EventIsStoredAsEncodedAndAnotherEncodingIsADuplicate) {
   std::string hex;
   for (unsigned char c : reordered) hex += "0123456789ABCDEF"[c >> 4], hex += "0123456789ABCDEF"[c & 15];
   EXPECT_EQ(broker.Query("SELECT hex(payload) FROM events"), hex);
+}
+
+// A burst of publishes sent without waiting, so that turns hold many of
+// them and the broker decodes and validates them ahead of handling, on its
+// second thread: every publish still gets its own answer (accepted,
+// refused with its own validation errors, undecodable, duplicate of an
+// earlier one in the burst).
+TEST(PublishWireTest, BurstDecodedAheadIsAnsweredPublishByPublish) {
+  testing::BrokerProcess broker;
+  broker.Start();
+  RawPublisher s(broker.endpoint());
+  sample::SampleOptions o;
+  o.enterprises = 40;
+  o.events_per_enterprise = 1;
+  const std::vector<v1::EnterpriseEvent> events = sample::Generate(o);
+  ASSERT_EQ(events.size(), 40u);
+
+  enum Kind { kValid, kInvalid, kUndecodable, kDuplicate };
+  std::map<std::uint64_t, Kind> sent;
+  std::map<std::uint64_t, std::uint64_t> duplicate_of;
+  s.Send(RawPublisher::Hello());  // not waited for: the burst follows at once
+  for (std::uint64_t i = 0; i < 160; ++i) {
+    const std::uint64_t id = i + 1;
+    const v1::EnterpriseEvent& e = events[i / 4];
+    switch (static_cast<Kind>(i % 4)) {
+      case kValid: s.Send(client::EncodePublish(id, e.SerializeAsString())); break;
+      case kInvalid: {
+        v1::EnterpriseEvent bad = e;
+        bad.set_event_id(e.event_id() + "-bad");
+        bad.set_uscc("91110000100000001X");  // wrong check character
+        s.Send(client::EncodePublish(id, bad.SerializeAsString()));
+        break;
+      }
+      case kUndecodable: s.Send(client::EncodePublish(id, std::string("\x0a\x02\xff\xfe", 4))); break;
+      case kDuplicate:
+        s.Send(client::EncodePublish(id, e.SerializeAsString()));
+        duplicate_of[id] = id - 3;
+        break;
+    }
+    sent[id] = static_cast<Kind>(i % 4);
+  }
+
+  ASSERT_TRUE(s.Receive().has_welcome());
+  std::map<std::uint64_t, v1::PublishAck> acks;
+  for (int i = 0; i < 160; ++i) {
+    v1::Envelope reply = s.Receive();
+    ASSERT_TRUE(reply.has_publish_ack()) << "reply " << i << ": " << reply.DebugString();
+    acks[reply.publish_ack().correlation_id()] = reply.publish_ack();
+  }
+  ASSERT_EQ(acks.size(), 160u);
+  std::uint64_t last_seq = 0;
+  for (const auto& [id, kind] : sent) {
+    const v1::PublishAck& a = acks.at(id);
+    switch (kind) {
+      case kValid:
+        EXPECT_EQ(a.status(), v1::ACCEPTED) << id << ": " << a.message();
+        EXPECT_GT(a.sequence(), last_seq) << id;
+        last_seq = a.sequence();
+        break;
+      case kInvalid:
+        EXPECT_EQ(a.error(), v1::INVALID_EVENT) << id;
+        ASSERT_GE(a.errors_size(), 1) << id;
+        EXPECT_EQ(a.errors(0).path(), "uscc") << id;
+        EXPECT_NE(a.event_id().find("-bad"), std::string::npos) << id;
+        break;
+      case kUndecodable:
+        EXPECT_EQ(a.error(), v1::INVALID_EVENT) << id;
+        ASSERT_GE(a.errors_size(), 1) << id;
+        EXPECT_EQ(a.errors(0).code(), "UNDECODABLE") << id;
+        break;
+      case kDuplicate:
+        EXPECT_EQ(a.status(), v1::DUPLICATE) << id << ": " << a.message();
+        EXPECT_EQ(a.sequence(), acks.at(duplicate_of.at(id)).sequence()) << id;
+        break;
+    }
+  }
+  EXPECT_EQ(broker.QueryInt("SELECT COUNT(*) FROM events"), 40);
+
+  // At least one turn held 4 or more messages, the predecoder's threshold:
+  // the turn-size histogram has a turn above its 3 bucket.
+  httplib::Client http("127.0.0.1", broker.http_port());
+  auto res = http.Get("/metrics");
+  ASSERT_TRUE(res && res->status == 200);
+  std::smatch m3, count;
+  ASSERT_TRUE(std::regex_search(res->body, m3, std::regex("yilian_turn_messages_bucket\\{le=\"3\"\\} (\\d+)")))
+      << res->body;
+  ASSERT_TRUE(std::regex_search(res->body, count, std::regex("yilian_turn_messages_count (\\d+)")));
+  EXPECT_GT(std::stoll(count[1]), std::stoll(m3[1])) << "no turn held 4 or more messages";
 }
 
 }  // namespace
