@@ -243,6 +243,10 @@ void BrokerImpl::Turn() {
   // Decoding and validation need nothing of the loop's state: with enough
   // messages, the predecoder's thread does them ahead of the handling, on
   // the other core.
+  if (predecode_filters_.size() != agencies_.size()) {
+    predecode_filters_.clear();
+    for (const auto& a : agencies_) predecode_filters_.emplace_back(a->id, &*a->filter);
+  }
   if (batch_.size() >= kPredecodeMinMessages) {
     predecoder_.Start(batch_.size(), [this](std::size_t i) { Predecode(batch_[i], &predecode_arena_); });
     for (std::size_t i = 0; i < batch_.size(); ++i) {
@@ -318,16 +322,27 @@ void BrokerImpl::Predecode(Incoming& in, google::protobuf::Arena* arena) const {
   in.raw_event = DecodePublish(in.body, env, arena);
   if (in.raw_event.empty() && !env->ParseFromArray(in.body.data(), static_cast<int>(in.body.size()))) return;
   in.env = env;
-  if (env->has_publish() && env->publish().has_event()) {
-    in.errors = validation::Validate(env->publish().event(), validation_options_);
-    in.validated = true;
+  if (!env->has_publish() || !env->publish().has_event()) return;
+  const v1::EnterpriseEvent& event = env->publish().event();
+  in.errors = validation::Validate(event, validation_options_);
+  in.validated = true;
+  // The agencies' views of a valid event as published: what hand-overs in
+  // this turn send.
+  if (!in.errors.empty() || in.raw_event.empty()) return;
+  auto route = router_.Route(event);
+  if (!route.ok()) return;
+  for (const auto& id : route.value()) {
+    auto f = std::find_if(predecode_filters_.begin(), predecode_filters_.end(),
+                          [&](const auto& e) { return e.first == id; });
+    if (f == predecode_filters_.end()) continue;
+    auto view = f->second->PruneEncoded(in.raw_event);
+    if (view.ok()) in.views.emplace_back(id, std::move(view).value());
   }
 }
 
 void BrokerImpl::HandleMessage(Incoming& in) {
   const std::string& routing_id = in.routing_id;
   const zmq::message_t& body = in.body;
-  std::string_view raw_event = in.raw_event;
   if (in.env == nullptr) {
     v1::EnvelopeRaw raw;
     auto it = sessions_.find(routing_id);
@@ -378,7 +393,7 @@ void BrokerImpl::HandleMessage(Incoming& in) {
     case v1::Envelope::kHeartbeat: break;
     case v1::Envelope::kPublish:
       if (!dev && !p.CanPublish()) return Refuse(routing_id, p, "publish", false), void();
-      HandlePublish(session, env.publish(), raw_event, in.validated ? &in.errors : nullptr);
+      HandlePublish(session, env.publish(), in);
       break;
     case v1::Envelope::kResult:
       if (!dev && (session.agency < 0 || !p.IsAgency(agencies_[session.agency]->id)))

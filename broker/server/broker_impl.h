@@ -121,6 +121,9 @@ class BrokerImpl {
     std::string_view raw_event;   // a Publish's event as the publisher encoded it, when known
     bool validated = false;       // a Publish with an event: `errors` are its validation's
     std::vector<validation::FieldError> errors;
+    // A valid Publish: the event as each agency routing names may see it
+    // (agency id, view), for the agencies known when the turn began.
+    std::vector<std::pair<std::string, std::string>> views;
   };
   // Decodes the message, and validates a Publish's event: pure work on
   // `in` and `arena` only, so it may run on the predecoder's thread.
@@ -149,9 +152,8 @@ class BrokerImpl {
 
   // --- publish.cc ---
   // `raw_event`: the event as the publisher encoded it, when known.
-  // `errors`: the event's validation errors if already validated, else null.
-  void HandlePublish(Session& session, const v1::Publish& publish, std::string_view raw_event,
-                     const std::vector<validation::FieldError>* errors);
+  // `in`: the message, with what Predecode made of it.
+  void HandlePublish(Session& session, const v1::Publish& publish, Incoming& in);
   // Decodes `body` into `env` (allocated on `arena`) if it is a Publish with
   // an event that decodes; returns the event's bytes then (a view into
   // `body`), else empty.
@@ -284,6 +286,9 @@ class BrokerImpl {
   std::vector<char> predecode_block_ = std::vector<char>(1024 * 1024);
   google::protobuf::Arena predecode_arena_{TurnArenaOptions(predecode_block_)};
   InOrderWorker predecoder_;
+  // The agencies' filters for Predecode, as of the turn's start (agencies
+  // created during a turn are seen from the next one).
+  std::vector<std::pair<std::string, const security::FieldFilter*>> predecode_filters_;
   // Deliveries settled in the current turn (their queues learn it only at
   // commit).
   std::unordered_set<InflightKey> settled_this_turn_;

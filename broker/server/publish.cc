@@ -21,8 +21,8 @@ bool SameEvent(const std::string& a, const std::string& b) {
 
 }  // namespace
 
-void BrokerImpl::HandlePublish(Session& session, const v1::Publish& publish, std::string_view raw_event,
-                               const std::vector<validation::FieldError>* validated) {
+void BrokerImpl::HandlePublish(Session& session, const v1::Publish& publish, Incoming& in) {
+  const std::string_view raw_event = in.raw_event;
   const std::string rid = session.routing_id;
   v1::Envelope reply;
   v1::PublishAck* ack = reply.mutable_publish_ack();
@@ -48,8 +48,8 @@ void BrokerImpl::HandlePublish(Session& session, const v1::Publish& publish, std
   const v1::EnterpriseEvent& event = publish.event();
 
   std::vector<validation::FieldError> own;
-  if (!validated) own = validation::Validate(event, validation_options_);
-  const std::vector<validation::FieldError>& errors = validated ? *validated : own;
+  if (!in.validated) own = validation::Validate(event, validation_options_);
+  const std::vector<validation::FieldError>& errors = in.validated ? in.errors : own;
   if (!errors.empty()) {
     for (const auto& e : errors) {
       auto* out = ack->add_errors();
@@ -167,10 +167,17 @@ void BrokerImpl::HandlePublish(Session& session, const v1::Publish& publish, std
     if (!idle) continue;
     Session* consumer = ConsumerWithCredit(indexes[i]);
     if (consumer == nullptr) continue;
-    auto view = ViewFor(indexes[i], payload);
-    if (!view.ok()) continue;  // cannot happen for an event just encoded; the queue will dead-letter it
+    // Computed ahead by Predecode when the agency was known then.
+    auto ahead = std::find_if(in.views.begin(), in.views.end(),
+                              [&](const auto& v) { return v.first == stored.agencies[i]; });
+    if (ahead != in.views.end()) {
+      views[i] = std::move(ahead->second);
+    } else {
+      auto view = ViewFor(indexes[i], payload);
+      if (!view.ok()) continue;  // cannot happen for an event just encoded; the queue will dead-letter it
+      views[i] = std::move(view).value();
+    }
     direct[i] = consumer->routing_id;
-    views[i] = std::move(view).value();
     stored.handed_over[i] = true;
   }
 

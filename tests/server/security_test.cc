@@ -10,6 +10,7 @@
 #include <map>
 #include <set>
 
+#include <google/protobuf/util/message_differencer.h>
 #include <gtest/gtest.h>
 
 #include "auth/keys.h"
@@ -317,6 +318,84 @@ TEST_F(SecurityTest, AgenciesGetOnlyTheirFieldsAlsoOnRetryAndReplayAndNothingPer
   std::string log = Log();
   ASSERT_FALSE(log.empty());
   for (const auto& secret : secrets) EXPECT_EQ(log.find(secret), std::string::npos) << "found in the broker log";
+}
+
+// Agencies already connected when a burst of events arrives: the events go
+// out in the turn that accepts them, with the agencies' views computed ahead
+// by the broker's second thread; each agency still gets only its fields.
+TEST_F(SecurityTest, ABurstHandedOverAtOnceIsFilteredPerAgency) {
+  client::Consumer tax(context_, Options(tax_, "tax"));
+  client::Consumer fund(context_, Options(fund_, "housing_fund"));
+  httplib::Client http("127.0.0.1", broker_->http_port());
+  auto metric = [&](const std::string& name) -> long long {
+    auto res = http.Get("/metrics");
+    if (!res || res->status != 200) return -1;
+    auto at = res->body.find("\n" + name + " ");
+    return at == std::string::npos ? -1 : std::stoll(res->body.substr(at + name.size() + 2));
+  };
+  // Both adapters are in session (their Hello handled) before publishing.
+  ASSERT_TRUE(PollUntil([&] {
+    tax.Receive(10);
+    fund.Receive(10);
+    return metric("yilian_sessions{role=\"CONSUMER\"}") == 2;
+  }, 10000));
+
+  sample::SampleOptions so;
+  so.seed = 31;
+  so.enterprises = 40;
+  so.events_per_enterprise = 1;
+  so.deregister_fraction = 0;
+  so.banks = {};
+  auto events = sample::Generate(so);
+  client::Publisher pub(context_, Options(platform_));
+  for (const auto& e : events) pub.Publish(e);
+  std::size_t acked = 0;
+  std::map<std::string, std::vector<v1::Deliver>> received;
+  auto take = [&](client::Consumer& c, const std::string& agency) {
+    while (auto d = c.Receive(1)) {
+      received[agency].push_back(*d);
+      v1::Result r;
+      r.set_event_id(d->event_id());
+      r.set_agency(agency);
+      r.set_outcome(v1::OUTCOME_PROCESSED);
+      c.Answer(r);
+    }
+  };
+  ASSERT_TRUE(PollUntil([&] {
+    pub.Poll(5, [&](std::uint64_t, const v1::PublishAck& a) { EXPECT_EQ(a.status(), v1::ACCEPTED) << a.message(); ++acked; });
+    take(tax, "tax");
+    take(fund, "housing_fund");
+    return acked == events.size() && received["tax"].size() == events.size() &&
+           received["housing_fund"].size() == events.size();
+  }, 20000)) << acked << " acked, " << received["tax"].size() << " to tax, " << received["housing_fund"].size()
+             << " to housing_fund";
+
+  std::map<std::string, const v1::EnterpriseEvent*> published;
+  for (const auto& e : events) published[e.event_id()] = &e;
+  for (const auto& [agency, deliveries] : received) {
+    auto allow = security::DefaultAllowList(agency);
+    auto filter = security::FieldFilter::Create(allow);
+    ASSERT_TRUE(filter.ok()) << filter.status().ToString();
+    for (const auto& d : deliveries) {
+      EXPECT_EQ(d.attempt(), 1u) << agency << " " << d.event_id();
+      // Exactly the agency's view of what was published.
+      auto view = filter.value().PruneEncoded(published.at(d.event_id())->SerializeAsString());
+      ASSERT_TRUE(view.ok()) << view.status().ToString();
+      v1::EnterpriseEvent expected;
+      ASSERT_TRUE(expected.ParseFromString(view.value()));
+      EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(expected, d.event()))
+          << agency << " " << d.event_id() << " got " << d.event().ShortDebugString();
+      std::vector<std::string> paths;
+      SetPaths(d.event(), "", &paths);
+      for (const auto& p : paths) EXPECT_TRUE(Allowed(p, allow)) << agency << " received " << p;
+      EXPECT_FALSE(d.event().enterprise().has_contact()) << agency << " received the contact person";
+    }
+  }
+  // Turns of 4 or more messages happened: those are decoded ahead.
+  long long turns = metric("yilian_turn_messages_count");
+  long long small = metric("yilian_turn_messages_bucket{le=\"3\"}");
+  ASSERT_GE(small, 0);
+  EXPECT_GT(turns, small) << "no turn held 4 or more messages";
 }
 
 TEST(SecurityStartup, InsecureModeOnlyOnLoopbackAndCurveNeedsKeys) {
