@@ -240,20 +240,24 @@ void BrokerImpl::Turn() {
     in.body = std::move(body);
   }
   if (!batch_.empty()) metrics_.TurnMessages(batch_.size());
-  // Decoding and validation need nothing of the loop's state: with enough
-  // messages, the predecoder's thread does them ahead of the handling, on
-  // the other core.
   if (predecode_filters_.size() != agencies_.size()) {
     predecode_filters_.clear();
     for (const auto& a : agencies_) predecode_filters_.emplace_back(a->id, &*a->filter);
   }
+  // Decoding and validation need nothing of the loop's state: with enough
+  // messages, the predecoder's thread does them ahead of the handling, on
+  // the other core.
   if (batch_.size() >= kPredecodeMinMessages) {
     predecoder_.Start(batch_.size(), [this](std::size_t i) { Predecode(batch_[i], &predecode_arena_); });
+    // The run ends before the batch is touched again, also if handling throws.
+    struct FinishRun {
+      InOrderWorker& worker;
+      ~FinishRun() { worker.Finish(); }
+    } finish{predecoder_};
     for (std::size_t i = 0; i < batch_.size(); ++i) {
       predecoder_.WaitFor(i);
       HandleMessage(batch_[i]);
     }
-    predecoder_.Finish();
   } else {
     for (auto& in : batch_) {
       Predecode(in, &arena_);
