@@ -330,12 +330,12 @@ void BrokerImpl::Predecode(Incoming& in, google::protobuf::Arena* arena) const {
   const v1::EnterpriseEvent& event = env->publish().event();
   in.errors = validation::Validate(event, validation_options_);
   in.validated = true;
+  if (!in.errors.empty()) return;
+  in.route = router_.Route(event);
   // The agencies' views of a valid event as published: what hand-overs in
   // this turn send.
-  if (!in.errors.empty() || in.raw_event.empty()) return;
-  auto route = router_.Route(event);
-  if (!route.ok()) return;
-  for (const auto& id : route.value()) {
+  if (in.raw_event.empty() || !in.route->ok()) return;
+  for (const auto& id : in.route->value()) {
     auto f = std::find_if(predecode_filters_.begin(), predecode_filters_.end(),
                           [&](const auto& e) { return e.first == id; });
     if (f == predecode_filters_.end()) continue;

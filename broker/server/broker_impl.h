@@ -9,6 +9,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <queue>
 #include <random>
 #include <string>
@@ -121,8 +122,10 @@ class BrokerImpl {
     std::string_view raw_event;   // a Publish's event as the publisher encoded it, when known
     bool validated = false;       // a Publish with an event: `errors` are its validation's
     std::vector<validation::FieldError> errors;
-    // A valid Publish: the event as each agency routing names may see it
-    // (agency id, view), for the agencies known when the turn began.
+    // A valid Publish: its route, and the event as each agency the route
+    // names may see it (agency id, view), for the agencies known when the
+    // turn began.
+    std::optional<Result<std::vector<std::string>>> route;
     std::vector<std::pair<std::string, std::string>> views;
   };
   // Decodes the message, and validates a Publish's event: pure work on

@@ -113,7 +113,7 @@ void BrokerImpl::HandlePublish(Session& session, const v1::Publish& publish, Inc
                                           " is not newer than the accepted revision " + std::to_string(last.value()));
   }
 
-  auto agencies = router_.Route(event);
+  auto agencies = in.route ? std::move(*in.route) : router_.Route(event);
   if (!agencies.ok()) return refuse(v1::UNROUTABLE, agencies.status().message());
   // Enterprise relations: a change or deregistration also goes to every bank
   // that holds the enterprise's account, reservation or not.

@@ -28,6 +28,17 @@ namespace {
 using testing::BrokerProcess;
 using testing::PollUntil;
 
+// Sample events without deregistrations or banks.
+std::vector<v1::EnterpriseEvent> Sample(std::uint64_t seed, int enterprises, int per_enterprise) {
+  sample::SampleOptions so;
+  so.seed = seed;
+  so.enterprises = enterprises;
+  so.events_per_enterprise = per_enterprise;
+  so.deregister_fraction = 0;
+  so.banks = {};
+  return sample::Generate(so);
+}
+
 class SecurityTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -235,13 +246,7 @@ bool Allowed(const std::string& path, const security::FieldAllowList& list) {
 }
 
 TEST_F(SecurityTest, AgenciesGetOnlyTheirFieldsAlsoOnRetryAndReplayAndNothingPersonalLeaks) {
-  sample::SampleOptions so;
-  so.seed = 23;
-  so.enterprises = 3;
-  so.events_per_enterprise = 2;
-  so.deregister_fraction = 0;
-  so.banks = {};
-  auto events = sample::Generate(so);
+  auto events = Sample(23, 3, 2);
   std::vector<std::string> secrets;  // every ID and phone number of the sample
   for (const auto& e : events) {
     for (const auto* p : {&e.enterprise().legal_representative(), &e.enterprise().contact()}) {
@@ -340,13 +345,7 @@ TEST_F(SecurityTest, ABurstHandedOverAtOnceIsFilteredPerAgency) {
     return metric("yilian_sessions{role=\"CONSUMER\"}") == 2;
   }, 10000));
 
-  sample::SampleOptions so;
-  so.seed = 31;
-  so.enterprises = 40;
-  so.events_per_enterprise = 1;
-  so.deregister_fraction = 0;
-  so.banks = {};
-  auto events = sample::Generate(so);
+  auto events = Sample(31, 40, 1);
   client::Publisher pub(context_, Options(platform_));
   for (const auto& e : events) pub.Publish(e);
   std::size_t acked = 0;
