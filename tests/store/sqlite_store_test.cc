@@ -564,6 +564,53 @@ TEST_F(SqliteStoreTest, Version1StoreIsMigratedWithEveryDelivery) {
   EXPECT_EQ(c.value()->agencies(1).agency(), "tax");
 }
 
+TEST_F(SqliteStoreTest, FailedMigrationLeavesTheVersion1StoreAsItWas) {
+  OpenStore();
+  Insert(MakeEvent("e1", "91110000100000001A", 1, {"tax", "social_insurance"}, "1"));
+  store_.reset();
+  // A version 1 shape from an older build: no `replay` column, which the
+  // migration copies.
+  ExecOnFile(dir_ + "/yilian.db", R"sql(
+    BEGIN;
+    CREATE TABLE deliveries_v1 (
+      seq INTEGER NOT NULL, agency TEXT NOT NULL, uscc TEXT NOT NULL, state INTEGER NOT NULL,
+      attempts INTEGER NOT NULL, next_attempt_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
+      reference TEXT NOT NULL DEFAULT '', reason TEXT NOT NULL DEFAULT '',
+      first_delivered_at INTEGER NOT NULL DEFAULT 0, last_delivered_at INTEGER NOT NULL DEFAULT 0,
+      accepted_at INTEGER NOT NULL DEFAULT 0, settled_at INTEGER NOT NULL DEFAULT 0,
+      deadline_at INTEGER NOT NULL DEFAULT 0, overdue INTEGER NOT NULL DEFAULT 0,
+      PRIMARY KEY (seq, agency)) WITHOUT ROWID;
+    INSERT INTO deliveries_v1 SELECT seq, agency, uscc, state, attempts, next_attempt_at, updated_at, reference,
+      reason, first_delivered_at, last_delivered_at, accepted_at, settled_at, deadline_at, overdue FROM deliveries;
+    DROP TABLE deliveries;
+    DROP TABLE agencies;
+    ALTER TABLE deliveries_v1 RENAME TO deliveries;
+    UPDATE meta SET value = '1' WHERE key = 'schema_version';
+    COMMIT;)sql");
+
+  auto r = Store::OpenSqlite(dir_, StoreOptions{});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("cannot migrate schema version 1 to 2"), std::string::npos)
+      << r.status().ToString();
+  EXPECT_NE(r.status().message().find("replay"), std::string::npos) << r.status().ToString();
+  // Nothing of the migration stayed: version 1, the old deliveries, no
+  // agencies table, no half-built copy.
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open_v2((dir_ + "/yilian.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+  auto one = [&](const char* sql) {
+    sqlite3_stmt* st = nullptr;
+    std::string out;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, nullptr) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+      out = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    return out;
+  };
+  EXPECT_EQ(one("SELECT value FROM meta WHERE key = 'schema_version'"), "1");
+  EXPECT_EQ(one("SELECT COUNT(*) FROM deliveries"), "2");
+  EXPECT_EQ(one("SELECT COUNT(*) FROM sqlite_master WHERE name IN ('agencies', 'deliveries_v2')"), "0");
+  sqlite3_close(db);
+}
+
 TEST_F(SqliteStoreTest, AgencyNumberOfARolledBackTurnIsNotKept) {
   OpenStore();
   ASSERT_TRUE(store_->Begin().ok());
