@@ -186,7 +186,10 @@ class BrokerImpl {
   Status RecoverTracking();
   // After a delivery of `seq` settled (or was re-opened) in this turn:
   // recomputes the case state and stages the case update.
-  void StageCaseRecompute(Sequence seq, Millis now);
+  // `last_processed`: the settled delivery was PROCESSED and no other is
+  // unsettled, so an in-progress case is complete without reading the
+  // delivery states.
+  void StageCaseRecompute(Sequence seq, Millis now, bool last_processed = false);
   // After the delivery of `seq` to agency `index` settled as `state` in
   // this turn: recomputes the case unless the case state cannot have
   // changed (PROCESSED while another agency still has `seq` unsettled,

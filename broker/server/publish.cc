@@ -68,9 +68,17 @@ void BrokerImpl::HandlePublish(Session& session, const v1::Publish& publish, Inc
   // `event`, so they hold the same event); otherwise encoded here.
   std::string payload = raw_event.empty() ? EncodeDeterministic(event) : std::string(raw_event);
 
-  auto existing = store_->FindEvent(event.event_id());
-  if (!existing.ok()) return StoreFailed(existing.status()), refuse(v1::STORE_UNAVAILABLE, "store read failed");
-  if (existing.value().has_value()) {
+  // Answers a publish whose event_id is stored: confirmed again as a
+  // duplicate if it holds the same event, refused as a conflict if not.
+  // False, with nothing sent, if no such event is stored.
+  auto answer_stored = [&]() -> bool {
+    auto existing = store_->FindEvent(event.event_id());
+    if (!existing.ok()) {
+      StoreFailed(existing.status());
+      refuse(v1::STORE_UNAVAILABLE, "store read failed");
+      return true;
+    }
+    if (!existing.value().has_value()) return false;
     const store::EventSummary& found = *existing.value();
     // A duplicate holds the same event as the stored one (stored payloads
     // are encrypted with a fresh IV each time, so they are decrypted to
@@ -79,12 +87,14 @@ void BrokerImpl::HandlePublish(Session& session, const v1::Publish& publish, Inc
     if (!stored_plaintext.ok()) {
       log_->error("event {} (seq {}) is stored but {}", event.event_id(), found.seq,
                   stored_plaintext.status().message());
-      return refuse(v1::CONFLICT,
-                    "event_id '" + event.event_id() + "' was already published; its stored copy cannot be compared");
+      refuse(v1::CONFLICT,
+             "event_id '" + event.event_id() + "' was already published; its stored copy cannot be compared");
+      return true;
     }
     if (!SameEvent(stored_plaintext.value(), payload)) {
       log_->warn("conflict: event {} published again with different content", event.event_id());
-      return refuse(v1::CONFLICT, "event_id '" + event.event_id() + "' was already published with different content");
+      refuse(v1::CONFLICT, "event_id '" + event.event_id() + "' was already published with different content");
+      return true;
     }
     ack->set_status(v1::DUPLICATE);
     ack->set_sequence(found.seq);
@@ -102,12 +112,17 @@ void BrokerImpl::HandlePublish(Session& session, const v1::Publish& publish, Inc
       a->set_message("store unavailable; publish again");
       Reply(rid, reply);
     });
-    return;
-  }
+    return true;
+  };
 
+  // A stored event's revision is at most its enterprise's accepted
+  // revision, so a duplicate is never newer: the event_id is looked up only
+  // for a publish that is not newer, and a newer one with a stored event_id
+  // (a conflict) is caught by the insert.
   auto last = store_->LastRevision(event.uscc());
   if (!last.ok()) return StoreFailed(last.status()), refuse(v1::STORE_UNAVAILABLE, "store read failed");
   if (event.revision() <= last.value()) {
+    if (answer_stored()) return;
     ack->set_current_revision(last.value());
     return refuse(v1::STALE_REVISION, "revision " + std::to_string(event.revision()) + " of " + event.uscc() +
                                           " is not newer than the accepted revision " + std::to_string(last.value()));
@@ -186,6 +201,10 @@ void BrokerImpl::HandlePublish(Session& session, const v1::Publish& publish, Inc
   if (!cipher_) stored.payload = std::move(payload);
   auto seq = store_->InsertEvent(stored, now);
   if (!cipher_) payload = std::move(stored.payload);
+  if (!seq.ok() && seq.status().code() == StatusCode::kConflict) {
+    if (!answer_stored()) refuse(v1::CONFLICT, "event_id '" + event.event_id() + "' was already published");
+    return;
+  }
   if (!seq.ok()) return StoreFailed(seq.status()), refuse(v1::STORE_UNAVAILABLE, "store write failed");
 
   ack->set_status(v1::ACCEPTED);

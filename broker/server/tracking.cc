@@ -52,22 +52,30 @@ void BrokerImpl::StageCaseSettled(Sequence seq, const delivery::UsccKey& key, in
         return;
     }
   }
-  StageCaseRecompute(seq, now);
+  StageCaseRecompute(seq, now, state == DeliveryState::kProcessed);
 }
 
-void BrokerImpl::StageCaseRecompute(Sequence seq, Millis now) {
+void BrokerImpl::StageCaseRecompute(Sequence seq, Millis now, bool last_processed) {
   auto row = store_->GetCase(seq);
   if (!row.ok()) return StoreFailed(row.status());
   if (!row.value()) return;
-  auto states = store_->DeliveryStates(seq);
-  if (!states.ok()) return StoreFailed(states.status());
-  bool all_processed = true, attention = false;
-  for (const auto& [agency, state] : states.value()) {
-    if (state != DeliveryState::kProcessed) all_processed = false;
-    if (state == DeliveryState::kRejected || state == DeliveryState::kDead) attention = true;
-  }
-  CaseState next = all_processed ? CaseState::kCompleted : attention ? CaseState::kAttention : CaseState::kInProgress;
   CaseState before = row.value()->state;
+  CaseState next;
+  if (last_processed && before == CaseState::kInProgress) {
+    // Every other delivery is settled, and none was rejected or dead: a
+    // case with such a delivery was moved to attention when it settled
+    // (the case state always follows from the delivery states below).
+    next = CaseState::kCompleted;
+  } else {
+    auto states = store_->DeliveryStates(seq);
+    if (!states.ok()) return StoreFailed(states.status());
+    bool all_processed = true, attention = false;
+    for (const auto& [agency, state] : states.value()) {
+      if (state != DeliveryState::kProcessed) all_processed = false;
+      if (state == DeliveryState::kRejected || state == DeliveryState::kDead) attention = true;
+    }
+    next = all_processed ? CaseState::kCompleted : attention ? CaseState::kAttention : CaseState::kInProgress;
+  }
   if (next == before) return;
   if (Status s = store_->SetCaseState(seq, next, next == CaseState::kCompleted ? now : 0); !s.ok())
     return StoreFailed(s);

@@ -239,7 +239,12 @@ class SqliteStore final : public Store {
       sqlite3_bind_int(*u, 10,
                        empty ? static_cast<int>(CaseState::kCompleted) : static_cast<int>(CaseState::kInProgress));
       sqlite3_bind_int64(*u, 11, empty ? now : 0);
-      if (sqlite3_step(*u) != SQLITE_DONE) return Error("insert event");
+      if (sqlite3_step(*u) != SQLITE_DONE) {
+        // The statement is undone; the transaction goes on.
+        if (sqlite3_extended_errcode(db_) == SQLITE_CONSTRAINT_UNIQUE)
+          return Status::Conflict("event_id '" + event.event_id + "' is stored");
+        return Error("insert event");
+      }
       seq = static_cast<Sequence>(sqlite3_last_insert_rowid(db_));
     }
     for (std::size_t i = 0; i < event.agencies.size(); ++i) {

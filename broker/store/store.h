@@ -63,7 +63,8 @@ class Store {
   // The last accepted revision for the USCC, 0 if none.
   virtual Result<std::uint64_t> LastRevision(const std::string& uscc) = 0;
   // Stores the event, one PENDING delivery per agency, and the USCC's new
-  // revision. Returns the event's sequence number.
+  // revision. Returns the event's sequence number, or kConflict, with
+  // nothing stored, if an event with the same event_id is stored.
   virtual Result<Sequence> InsertEvent(const StoredEvent& event, Millis now) = 0;
   virtual Result<std::optional<Sequence>> FindSequence(const std::string& event_id) = 0;
   virtual Result<std::optional<DeliveryRecord>> GetDelivery(Sequence seq, const std::string& agency) = 0;

@@ -80,6 +80,36 @@ TEST_F(PublishTest, SameIdWithDifferentContentIsConflict) {
   EXPECT_EQ(broker_.Query("SELECT COUNT(*) FROM events"), "1");
 }
 
+// A stored event_id on a publish newer than its enterprise's revision (so
+// not a duplicate) is found by the insert, not by a lookup: the answer is
+// the same conflict, and nothing of the refused publish is kept.
+TEST_F(PublishTest, StoredIdOnANewerRevisionOrAnotherEnterpriseIsConflict) {
+  auto first = Sample(1, 2);   // revisions 1 and 2 of one enterprise
+  auto other = Sample(3, 1);   // revision 1 of three other enterprises
+  ASSERT_NE(first[0].uscc(), other[2].uscc());
+  EXPECT_EQ(PublishOne(first[0]).status(), v1::ACCEPTED);
+
+  v1::EnterpriseEvent newer = first[1];
+  newer.set_event_id(first[0].event_id());
+  v1::PublishAck ack = PublishOne(newer);
+  EXPECT_EQ(ack.status(), v1::REFUSED);
+  EXPECT_EQ(ack.error(), v1::CONFLICT) << ack.message();
+  EXPECT_NE(ack.message().find("different content"), std::string::npos) << ack.message();
+
+  v1::EnterpriseEvent elsewhere = other[2];
+  elsewhere.set_event_id(first[0].event_id());
+  ack = PublishOne(elsewhere);
+  EXPECT_EQ(ack.error(), v1::CONFLICT) << ack.message();
+
+  EXPECT_EQ(broker_.QueryInt("SELECT COUNT(*) FROM events"), 1);
+  EXPECT_EQ(broker_.QueryInt("SELECT COUNT(*) FROM deliveries"), 4);
+  EXPECT_EQ(broker_.QueryInt("SELECT COUNT(*) FROM enterprises"), 1);
+  EXPECT_EQ(broker_.QueryInt("SELECT last_revision FROM enterprises"), 1);
+  // The refused revision 2 was not taken: the real one is accepted.
+  EXPECT_EQ(PublishOne(first[1]).status(), v1::ACCEPTED);
+  EXPECT_EQ(PublishOne(first[0]).status(), v1::DUPLICATE);
+}
+
 TEST_F(PublishTest, StaleRevisionIsRefusedWithTheCurrentRevision) {
   auto events = Sample(1, 3);  // revisions 1, 2, 3 of one enterprise
   EXPECT_EQ(PublishOne(events[0]).status(), v1::ACCEPTED);

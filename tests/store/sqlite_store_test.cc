@@ -298,15 +298,26 @@ TEST_F(SqliteStoreTest, SequencesIncreaseAndRevisionFollowsTheLatestEvent) {
   EXPECT_EQ(store_->CountEvents().value(), 3);
 }
 
-TEST_F(SqliteStoreTest, DuplicateEventIdIsNotStoredTwice) {
+// The broker relies on it: a stored event_id is a conflict that leaves the
+// turn's transaction usable, with nothing of the refused event in it.
+TEST_F(SqliteStoreTest, DuplicateEventIdIsAConflictAndTheTurnGoesOn) {
   OpenStore();
   Insert(MakeEvent("dup", "91110000100000001A", 1, {"tax"}, "a"));
   ASSERT_TRUE(store_->Begin().ok());
-  auto again = store_->InsertEvent(MakeEvent("dup", "91110000100000001A", 2, {"tax"}, "b"), kNow);
-  EXPECT_FALSE(again.ok());
-  store_->Rollback();
-  EXPECT_EQ(store_->CountEvents().value(), 1);
+  Result<Sequence> before = store_->InsertEvent(MakeEvent("e2", "91110000100000002B", 1, {"tax"}, "b"), kNow);
+  ASSERT_TRUE(before.ok()) << before.status().ToString();
+  auto again = store_->InsertEvent(MakeEvent("dup", "91110000100000001A", 2, {"tax", "bank:NEW"}, "c"), kNow);
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.status().code(), StatusCode::kConflict) << again.status().ToString();
+  Result<Sequence> after = store_->InsertEvent(MakeEvent("e3", "91110000100000003C", 1, {"tax"}, "d"), kNow);
+  ASSERT_TRUE(after.ok()) << after.status().ToString();
+  ASSERT_TRUE(store_->Commit().ok());
+  Reopen();
+  EXPECT_EQ(store_->CountEvents().value(), 3);
   EXPECT_EQ(store_->LastRevision("91110000100000001A").value(), 1u);
+  EXPECT_EQ(store_->LoadPayload(before.value()).value(), "b");
+  EXPECT_EQ(store_->LoadPayload(after.value()).value(), "d");
+  EXPECT_EQ(Unsettled().size(), 3u);
 }
 
 TEST_F(SqliteStoreTest, UpdateDeliveryIsCompareAndSet) {
