@@ -59,6 +59,9 @@ void BrokerImpl::StageCaseRecompute(Sequence seq, Millis now, bool last_processe
   auto row = store_->GetCase(seq);
   if (!row.ok()) return StoreFailed(row.status());
   if (!row.value()) return;
+  // An operator's resolution is final: later results of the case's
+  // deliveries are recorded, the case stays COMPLETED.
+  if (row.value()->resolved) return;
   CaseState before = row.value()->state;
   CaseState next;
   if (last_processed && before == CaseState::kInProgress) {

@@ -76,6 +76,7 @@ struct CaseRow {
   Millis deadline_at = 0;
   Millis published_at = 0;
   std::string uscc;
+  bool resolved = false;  // an operator resolved it by hand (`resolution` is set)
 };
 
 struct DeliveryRecord {

@@ -365,6 +365,7 @@ class SqliteStore final : public Store {
     c.deadline_at = sqlite3_column_int64(*u, 2);
     c.published_at = sqlite3_column_int64(*u, 3);
     c.uscc = ColumnText(*u, 4);
+    c.resolved = sqlite3_column_int(*u, 5) != 0;
     return std::optional<CaseRow>(std::move(c));
   }
 
@@ -687,7 +688,8 @@ class SqliteStore final : public Store {
         {&unsettled_, "SELECT " + cols + " FROM deliveries WHERE state < 3 ORDER BY id"},
         {&count_events_, "SELECT COUNT(*) FROM events"},
         {&delivery_states_, "SELECT agency, state FROM deliveries WHERE id >= ?1 AND id < ?2"},
-        {&get_case_, "SELECT case_state, overdue, deadline_at, published_at, uscc FROM events WHERE seq = ?1"},
+        {&get_case_,
+         "SELECT case_state, overdue, deadline_at, published_at, uscc, resolution <> '' FROM events WHERE seq = ?1"},
         {&set_case_state_, "UPDATE events SET case_state = ?1, completed_at = ?2 WHERE seq = ?3"},
         {&set_case_overdue_, "UPDATE events SET overdue = 1 WHERE seq = ?1"},
         {&set_delivery_overdue_, "UPDATE deliveries SET overdue = 1 WHERE id = ?1"},

@@ -335,6 +335,42 @@ TEST_F(TrackingTest, RetryOfARejectedDeliveryDeliversItAgainAndCompletesTheCase)
   EXPECT_EQ(broker_->QueryInt("SELECT COUNT(*) FROM audit WHERE kind = 'retry' AND actor = 'dev'"), 1);
 }
 
+// Resolving is an operator's final word on a case: a result that arrives
+// afterwards is recorded on its delivery and does not reopen the case.
+TEST_F(TrackingTest, AResolvedCaseStaysCompletedWhenItsDeliveryIsRejectedLater) {
+  StartBroker("agencies:\n  - id: tax\n    events: [ESTABLISHED]\n");
+  auto events = Sample(1, 1, 23, {});
+  const std::string path = "/api/v1/cases/" + events[0].event_id();
+  PublishAll(events);  // nobody consumes yet: IN_PROGRESS
+  auto [status, body] = Post(path + "/resolve", R"({"reason":"registered at the counter"})");
+  ASSERT_EQ(status, 200) << body;
+  auto tax = Consume("tax", {"--result", "rejected"});
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        v1::Case c = GetJson<v1::Case>(path);
+        return c.agencies_size() == 1 && c.agencies(0).state() == v1::REJECTED;
+      },
+      20000));
+  v1::Case c = GetJson<v1::Case>(path);
+  EXPECT_EQ(c.state(), v1::COMPLETED);
+  EXPECT_NE(c.resolution().find("registered at the counter"), std::string::npos) << c.resolution();
+  v1::Stats st = Stats();
+  EXPECT_EQ(st.completed(), 1u);
+  EXPECT_EQ(st.attention(), 0u);
+  // The rejection's turn is committed (the API showed it): no update told
+  // the platform the case needs attention.
+  EXPECT_EQ(broker_->QueryInt("SELECT COUNT(*) FROM case_updates WHERE kind = " +
+                              std::to_string(v1::CASE_NEEDS_ATTENTION)),
+            0);
+  EXPECT_EQ(broker_->QueryInt("SELECT COUNT(*) FROM case_updates WHERE kind = " + std::to_string(v1::CASE_RESOLVED)),
+            1);
+  // The rejection's audit record holds any case transition of its turn.
+  ASSERT_TRUE(PollUntil(
+      [&] { return broker_->QueryInt("SELECT COUNT(*) FROM audit WHERE body LIKE '%tax DELIVERED->REJECTED%'") == 1; },
+      10000));
+  EXPECT_EQ(broker_->QueryInt("SELECT COUNT(*) FROM audit WHERE body LIKE '%->ATTENTION%'"), 0);
+}
+
 TEST_F(TrackingTest, ResolveByHandAndApiErrors) {
   StartBroker("agencies:\n  - id: tax\n    events: [ESTABLISHED]\n");
   auto events = Sample(1, 1, 19, {});
