@@ -46,6 +46,12 @@ std::shared_ptr<const store::EventPayload> BrokerImpl::PayloadFor(Sequence seq, 
   auto it = payload_cache_.find(seq);
   if (it != payload_cache_.end()) return it->second;
   auto loaded = store_->LoadEventPayload(seq);
+  if (!loaded.ok() && loaded.status().code() == StatusCode::kNotFound) {
+    // Its events row was removed by hand: nothing to deliver, ever. A
+    // failed turn would fail again every time the delivery comes up.
+    *corrupt = "stored event seq " + std::to_string(seq) + " is missing (no events row)";
+    return nullptr;
+  }
   if (!loaded.ok()) {
     StoreFailed(loaded.status());
     return nullptr;

@@ -340,6 +340,40 @@ TEST_F(DeliveryTest, AStoredEventThatCannotBeDecodedIsDeadLetteredAndTheQueueMov
       5000));
 }
 
+// An events row removed by hand: its deliveries become dead letters that
+// say so, instead of failing (and refusing the publishes of) every turn
+// that would hand one over.
+TEST_F(DeliveryTest, ADeliveryWhoseEventRowIsGoneIsDeadLetteredAndTheBrokerGoesOn) {
+  StartBroker();
+  auto events = Sample(2, 2);
+  PublishAll(events);
+  ASSERT_EQ(broker_->Stop(), 0);
+  const std::string gone = events[0].event_id();
+  const long long seq = broker_->QueryInt("SELECT seq FROM events WHERE event_id = '" + gone + "'");
+  ASSERT_GT(seq, 0);
+  ASSERT_TRUE(broker_->Exec("DELETE FROM events WHERE seq = " + std::to_string(seq)));
+  broker_->Start();
+  auto tax = MakeConsumer("tax");
+  std::vector<std::string> got;
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        if (auto d = tax->Receive(20)) {
+          got.push_back(d->event_id());
+          tax->Answer(Answer(*d, v1::OUTCOME_PROCESSED));
+        }
+        return got.size() == events.size() - 1;
+      },
+      15000))
+      << got.size() << " deliveries";
+  for (const auto& id : got) EXPECT_NE(id, gone);
+  const std::string where = " FROM deliveries WHERE seq = " + std::to_string(seq) + " AND agency = 'tax'";
+  EXPECT_EQ(broker_->QueryInt("SELECT state" + where), 5);
+  EXPECT_NE(broker_->Query("SELECT reason" + where).find("is missing"), std::string::npos);
+  // Publishing still works.
+  auto more = Sample(1, 1, 9);
+  PublishAll(more);
+}
+
 TEST_F(DeliveryTest, QueuedDeliveriesSurviveABrokerRestart) {
   StartBroker();
   auto events = Sample(5, 2);
