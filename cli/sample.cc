@@ -148,25 +148,34 @@ std::vector<v1::EnterpriseEvent> Generate(const SampleOptions& o) {
       } else {
         e.set_type(v1::CHANGED);
         auto* ch = e.add_changes();
+        // A change always changes something: draw again while the new
+        // value equals the old one (bounded; the pools are large).
+        auto changed = [&](const std::string& old_value, auto draw) {
+          std::string v = draw();
+          for (int tries = 0; v == old_value && tries < 16; ++tries) v = draw();
+          return v;
+        };
         switch ((i + round) % 3) {
           case 0: {
             ch->set_field("address");
             ch->set_old_value(f.record.address());
-            f.record.set_address(Address(rng));
+            f.record.set_address(changed(f.record.address(), [&] { return Address(rng); }));
             ch->set_new_value(f.record.address());
             break;
           }
           case 1: {
             ch->set_field("name");
             ch->set_old_value(f.record.name());
-            f.record.set_name("厦门" + Pick(rng, kPrefixes) + Pick(rng, kTrades) + "集团有限公司");
+            f.record.set_name(changed(f.record.name(), [&] {
+              return "厦门" + Pick(rng, kPrefixes) + Pick(rng, kTrades) + "集团有限公司";
+            }));
             ch->set_new_value(f.record.name());
             break;
           }
           default: {
             ch->set_field("business_scope");
             ch->set_old_value(f.record.business_scope());
-            f.record.set_business_scope(Scope(rng, 5));
+            f.record.set_business_scope(changed(f.record.business_scope(), [&] { return Scope(rng, 5); }));
             ch->set_new_value(f.record.business_scope());
           }
         }

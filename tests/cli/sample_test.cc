@@ -1,0 +1,37 @@
+// The sample generator (demo, tests, benchmarks): every event it makes is
+// valid, and a change always changes the field it names.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <string>
+
+#include "cli/sample.h"
+#include "validation/validation.h"
+
+namespace yilian {
+namespace {
+
+TEST(Sample, EveryEventIsValidAndEveryChangeChangesItsField) {
+  sample::SampleOptions o;
+  o.seed = 2026;
+  o.enterprises = 400;
+  o.events_per_enterprise = 7;
+  o.banks = {"ICBC", "CCB"};
+  auto events = sample::Generate(o);
+  ASSERT_EQ(events.size(), 400u * 7u);
+  std::size_t changes = 0;
+  std::map<std::string, std::uint64_t> revision;
+  for (const auto& e : events) {
+    auto errors = validation::Validate(e, {});
+    EXPECT_TRUE(errors.empty()) << e.event_id() << ": " << errors[0].path << " " << errors[0].message;
+    EXPECT_EQ(e.revision(), ++revision[e.uscc()]) << e.event_id();
+    for (const auto& ch : e.changes()) {
+      ++changes;
+      EXPECT_NE(ch.old_value(), ch.new_value()) << e.event_id() << " changes " << ch.field() << " to itself";
+    }
+  }
+  EXPECT_GT(changes, 400u);
+}
+
+}  // namespace
+}  // namespace yilian
