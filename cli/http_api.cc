@@ -14,13 +14,19 @@ namespace yilian::cli {
 namespace {
 
 struct Target {
+  bool https = false;
   std::string host;
   int port = 0;
 };
 
-// "HOST:PORT", also accepted with an http:// prefix or a trailing slash.
+// "HOST:PORT", also accepted with an http:// prefix or a trailing slash;
+// "https://HOST:PORT" for a broker serving HTTPS.
 bool ParseTarget(std::string text, Target* out, std::string* error) {
   if (text.rfind("http://", 0) == 0) text = text.substr(7);
+  if (text.rfind("https://", 0) == 0) {
+    out->https = true;
+    text = text.substr(8);
+  }
   while (!text.empty() && text.back() == '/') text.pop_back();
   auto colon = text.rfind(':');
   if (colon == std::string::npos || colon == 0 || colon + 1 == text.size()) {
@@ -38,6 +44,11 @@ bool ParseTarget(std::string text, Target* out, std::string* error) {
   out->host = host;
   out->port = std::stoi(port);
   return true;
+}
+
+// An IPv6 address goes into a URL in brackets.
+std::string HostForUrl(const std::string& host) {
+  return host.find(':') != std::string::npos ? "[" + host + "]" : host;
 }
 
 bool ReadToken(const HttpFlags& flags, std::string* token, std::string* error) {
@@ -67,6 +78,10 @@ void AddHttpFlags(CLI::App* cmd, HttpFlags* flags) {
       ->capture_default_str();
   cmd->add_option("--token-file", flags->token_file,
                   "file holding a bearer token, when the broker requires one (or set YILIAN_TOKEN)");
+  cmd->add_option("--http-ca", flags->ca_file,
+                  "with --http https://HOST:PORT: PEM certificate(s) to verify the broker's certificate with "
+                  "(default: the system's CAs)")
+      ->envname("YILIAN_HTTP_CA");
 }
 
 std::string UrlEncode(const std::string& value) {
@@ -97,14 +112,29 @@ int GetAndPrint(const std::string& command, const HttpFlags& flags, const std::s
   for (std::size_t i = 0; i < query.size(); ++i)
     url += (i == 0 ? "?" : "&") + UrlEncode(query[i].first) + "=" + UrlEncode(query[i].second);
 
-  httplib::Client client(target.host, target.port);
+  if (!target.https && !flags.ca_file.empty()) {
+    std::cerr << "yilian " << command << ": --http-ca needs --http https://HOST:PORT\n";
+    return 2;
+  }
+  // The broker's certificate is verified, host name included; a broker
+  // with a self-signed certificate needs --http-ca.
+  httplib::Client client((target.https ? "https://" : "http://") + HostForUrl(target.host) + ":" +
+                         std::to_string(target.port));
+  if (target.https) {
+    client.enable_server_certificate_verification(true);
+    if (!flags.ca_file.empty()) client.set_ca_cert_path(flags.ca_file.c_str());
+  }
   client.set_connection_timeout(5);
   client.set_read_timeout(30);
   if (!token.empty()) client.set_bearer_token_auth(token);
   httplib::Result res = client.Get(url, httplib::Headers{{"Accept", "application/json"}});
   if (!res) {
-    std::cerr << "yilian " << command << ": cannot reach the broker's HTTP API at " << target.host << ":"
-              << target.port << " (" << httplib::to_string(res.error()) << " error)\n";
+    std::cerr << "yilian " << command << ": cannot reach the broker's HTTP API at "
+              << (target.https ? "https://" : "") << target.host << ":" << target.port << " ("
+              << httplib::to_string(res.error()) << " error";
+    if (res.error() == httplib::Error::SSLServerVerification)
+      std::cerr << ": the broker's certificate is not trusted; pass its CA with --http-ca";
+    std::cerr << ")\n";
     return 2;
   }
   std::string body = res->body;

@@ -16,12 +16,13 @@
 namespace yilian::cli {
 
 struct HttpFlags {
-  std::string http = "127.0.0.1:7780";  // HOST:PORT of the broker's http.listen
+  std::string http = "127.0.0.1:7780";  // HOST:PORT of the broker's http.listen; https://HOST:PORT for HTTPS
   std::string token_file;               // file whose first line is a bearer token
+  std::string ca_file;                  // HTTPS: PEM certificate(s) to verify the broker with (default: system CAs)
 };
 
-// Adds --http (also from YILIAN_HTTP) and --token-file (the token may also
-// come from YILIAN_TOKEN) to `cmd`.
+// Adds --http (also from YILIAN_HTTP), --token-file (the token may also
+// come from YILIAN_TOKEN) and --http-ca (also from YILIAN_HTTP_CA) to `cmd`.
 void AddHttpFlags(CLI::App* cmd, HttpFlags* flags);
 
 // Percent-encodes one path segment or query value (RFC 3986 unreserved

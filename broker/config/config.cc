@@ -115,6 +115,11 @@ const std::vector<KeyDef>& Keys() {
               "encoded events kept in memory for delivery"),
       {"http.listen", "127.0.0.1:7780", "HOST:PORT or empty", "HTTP API and dashboard address (empty: off)",
        [](const YAML::Node& n, BrokerConfig& c) { return ReadString(n, {}, &c.http_listen); }},
+      {"http.tls_cert_file", "", "path",
+       "PEM certificate (chain) for HTTPS on http.listen; with http.tls_key_file (both empty: plain HTTP)",
+       [](const YAML::Node& n, BrokerConfig& c) { return ReadString(n, {}, &c.http_tls_cert_file); }},
+      {"http.tls_key_file", "", "path", "PEM private key of http.tls_cert_file",
+       [](const YAML::Node& n, BrokerConfig& c) { return ReadString(n, {}, &c.http_tls_key_file); }},
       U32_KEY("tracking.case_deadline_ms", case_deadline_ms, 28800000, 0, 2592000000,
               "time a case has to complete after publish before it is overdue (0: none)"),
       U32_KEY("tracking.stats_window_s", stats_window_s, 86400, 60, 31536000,
@@ -282,6 +287,10 @@ Result<BrokerConfig> ParseConfig(const std::string& yaml_text, const std::string
   if (c.retry.max_backoff_ms < c.retry.initial_backoff_ms)
     return Fail(origin, "retry.max_backoff_ms", "must be >= retry.initial_backoff_ms");
   if (c.agencies.empty()) return Fail(origin, "agencies", "at least one agency is required");
+  if (c.http_tls_cert_file.empty() != c.http_tls_key_file.empty())
+    return Fail(origin, c.http_tls_cert_file.empty() ? "http.tls_cert_file" : "http.tls_key_file",
+                "required with " + std::string(c.http_tls_cert_file.empty() ? "http.tls_key_file" : "http.tls_cert_file") +
+                    " (HTTPS needs both)");
   return c;
 }
 

@@ -71,6 +71,9 @@ struct BrokerConfig {
 
   // HTTP API and dashboard; empty: off.
   std::string http_listen = "127.0.0.1:7780";
+  // HTTPS for the HTTP API and dashboard: both set, or neither (plain HTTP).
+  std::string http_tls_cert_file;
+  std::string http_tls_key_file;
   // Time a whole case has to complete after publish; 0: no deadline.
   std::uint32_t case_deadline_ms = 8 * 3600 * 1000;
   // Window of the time-to-completion figures in /api/v1/stats.

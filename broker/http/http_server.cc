@@ -83,7 +83,20 @@ Status HttpServer::Start() {
     return Status::InvalidArgument("http.listen '" + options_.listen + "': port is not a number");
   }
   if (port < 0 || port > 65535) return Status::InvalidArgument("http.listen '" + options_.listen + "': port out of range");
-  server_ = std::make_unique<httplib::Server>();
+  const bool tls = !options_.tls_cert_file.empty();
+  if (tls) {
+    // httplib reads both files here; a missing or unreadable file, a key
+    // that does not match the certificate or a malformed PEM leaves the
+    // server invalid.
+    auto server = std::make_unique<httplib::SSLServer>(options_.tls_cert_file.c_str(), options_.tls_key_file.c_str());
+    if (!server->is_valid())
+      return Status::InvalidArgument("HTTPS: cannot use certificate '" + options_.tls_cert_file + "' with key '" +
+                                     options_.tls_key_file +
+                                     "' (missing, unreadable, not PEM, or the key does not match the certificate)");
+    server_ = std::move(server);
+  } else {
+    server_ = std::make_unique<httplib::Server>();
+  }
   Routes();
   int bound = port;
   if (port == 0) {
@@ -100,7 +113,11 @@ Status HttpServer::Start() {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (!server_->is_running() && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  GetLogger("http")->info("HTTP API and dashboard on http://{}/", address_);
+  GetLogger("http")->info("HTTP API and dashboard on {}://{}/", tls ? "https" : "http", address_);
+  if (!tls && host != "127.0.0.1" && host != "localhost" && host != "::1")
+    GetLogger("http")->warn("HTTP on {} is not loopback and has no TLS: bearer tokens and case data cross the "
+                            "network in clear (set http.tls_cert_file and http.tls_key_file)",
+                            address_);
   return Status::Ok();
 }
 

@@ -29,6 +29,10 @@ namespace yilian::http {
 
 struct HttpOptions {
   std::string listen = "127.0.0.1:7780";  // HOST:PORT; port 0 picks a free one
+  // HTTPS with this PEM certificate (chain) and private key; both empty:
+  // plain HTTP.
+  std::string tls_cert_file;
+  std::string tls_key_file;
   std::string data_dir;
   std::uint32_t stats_window_s = 86400;
   // Called by /readyz and /healthz; true when the broker loop is serving.

@@ -122,7 +122,8 @@ TEST(ConfigScalarKeys, EveryDescribedKeyIsCoveredByTheseTests) {
   // the table without a test here makes this fail.
   std::set<std::string> covered = {"listen", "data_dir", "log.level", "log.file", "retry.multiplier",
                                    "retry.jitter", "store.synchronous", "validation.strict_uscc_checksum",
-                                   "http.listen", "security.server_key_file", "security.keys_file",
+                                   "http.listen", "http.tls_cert_file", "http.tls_key_file",
+                                   "security.server_key_file", "security.keys_file",
                                    "security.tokens_file", "security.http_read_token_required", "security.data_key_file",
                                    "agencies"};
   for (const auto& k : UintKeys()) covered.insert(k.key);
@@ -219,6 +220,20 @@ TEST(ConfigScalarKeys, FreeStringKeys) {
   EXPECT_EQ(r->log_file, "/var/log/y.log");
   ExpectRefused(ParseConfig("listen: [a, b]\n"), "listen");
   ExpectRefused(ParseConfig("data_dir: {x: 1}\n"), "data_dir");
+}
+
+TEST(ConfigScalarKeys, HttpsNeedsTheCertificateAndTheKeyTogether) {
+  auto plain = ParseConfig("");
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(plain->http_tls_cert_file, "");
+  EXPECT_EQ(plain->http_tls_key_file, "");
+  auto both = ParseConfig("http:\n  tls_cert_file: /etc/yilian/http.crt\n  tls_key_file: /etc/yilian/http.key\n");
+  ASSERT_TRUE(both.ok()) << both.status().ToString();
+  EXPECT_EQ(both->http_tls_cert_file, "/etc/yilian/http.crt");
+  EXPECT_EQ(both->http_tls_key_file, "/etc/yilian/http.key");
+  ExpectRefused(ParseConfig("http:\n  tls_cert_file: /etc/yilian/http.crt\n"), "http.tls_key_file");
+  ExpectRefused(ParseConfig("http:\n  tls_key_file: /etc/yilian/http.key\n"), "http.tls_cert_file");
+  ExpectRefused(ParseConfig("http:\n  tls_cert_file: [a]\n  tls_key_file: b\n"), "http.tls_cert_file");
 }
 
 TEST(ConfigScalarKeys, SeveralKeysInOneSection) {
