@@ -18,9 +18,13 @@ using store::DeliveryRecord;
 using store::DeliveryState;
 
 Status BrokerImpl::Recover() {
-  auto requeued = store_->RequeueDelivered();
-  if (!requeued.ok()) return requeued.status();
+  // Deliveries that were out with an adapter (DELIVERED) when the broker
+  // stopped go back to PENDING: the adapter's answer, if any, was lost with
+  // its session. The queues take them as ready; the store rows and an
+  // audit record of every such transition are written in one transaction.
   std::size_t count = 0, accepted = 0;
+  std::string requeued_lines;
+  std::size_t requeued = 0;
   Status s = store_->ForEachUnsettled([&](const DeliveryRecord& r) {
     AgencyState& agency = *agencies_[AgencyIndex(r.agency)];
     agency.queue.Append(r.uscc, r.seq, r.attempts, r.state == DeliveryState::kPending ? r.next_attempt_at : 0);
@@ -28,17 +32,33 @@ Status BrokerImpl::Recover() {
       agency.queue.MarkBusy(r.uscc, r.seq);
       ++accepted;
     }
+    if (r.state == DeliveryState::kDelivered) {
+      requeued_lines += "delivery seq=" + std::to_string(r.seq) + " agency=" + r.agency +
+                        " DELIVERED->PENDING attempt=" + std::to_string(r.attempts) + " (broker restart)\n";
+      ++requeued;
+    }
     int index = AgencyIndex(r.agency);
     if (r.deadline_at > 0 && !r.overdue) AddDeadline(r.deadline_at, r.seq, index);
     if (r.replay) replays_.insert(MakeInflightKey(static_cast<std::uint32_t>(index), r.seq));
     ++count;
   });
   if (!s.ok()) return s;
+  if (requeued > 0) {
+    if (Status b = store_->Begin(); !b.ok()) return b;
+    auto moved = store_->RequeueDelivered();
+    Result<std::uint64_t> audited = std::uint64_t{0};
+    if (moved.ok()) audited = store_->AppendAudit(clock_->NowMillis(), "broker", "recovery", requeued_lines);
+    Status done = !moved.ok() ? moved.status() : !audited.ok() ? audited.status() : store_->Commit();
+    if (!done.ok()) {
+      store_->Rollback();
+      return done;
+    }
+  }
   auto events = store_->CountEvents();
   log_->info(
       "recovered {} stored events, {} unsettled deliveries ({} handed over before the restart, {} accepted "
       "by adapters)",
-      events.ok() ? events.value() : -1, count, requeued.value(), accepted);
+      events.ok() ? events.value() : -1, count, requeued, accepted);
   return Status::Ok();
 }
 

@@ -19,6 +19,7 @@ namespace {
 
 using testing::BrokerProcess;
 using testing::PollUntil;
+using testing::Process;
 
 std::vector<v1::EnterpriseEvent> Sample(int enterprises, int per, std::uint64_t seed = 1) {
   sample::SampleOptions o;
@@ -370,6 +371,56 @@ TEST_F(DeliveryTest, ADeliveryWhoseEventRowIsGoneIsDeadLetteredAndTheBrokerGoesO
   // Publishing still works.
   auto more = Sample(1, 1, 9);
   PublishAll(more);
+}
+
+// Deliveries out with an adapter when the broker dies go back to PENDING at
+// the restart, and the audit trail says so, one line per delivery, in a
+// record that keeps the chain intact.
+TEST_F(DeliveryTest, DeliveriesOutAtACrashGoBackToPendingOnTheAuditTrail) {
+  StartBroker();
+  auto events = Sample(3, 1);
+  PublishAll(events);
+  auto tax = MakeConsumer("tax");
+  auto held = ReceiveN(*tax, 3);  // not answered
+  ASSERT_EQ(held.size(), 3u);
+  broker_->Kill(SIGKILL);
+  tax.reset();
+  broker_->Start();
+  EXPECT_EQ(broker_->QueryInt("SELECT COUNT(*) FROM audit WHERE kind = 'recovery'"), 1);
+  const std::string body = broker_->Query("SELECT body FROM audit WHERE kind = 'recovery'");
+  for (const auto& d : held) {
+    EXPECT_NE(body.find("delivery seq=" + std::to_string(d.sequence()) +
+                        " agency=tax DELIVERED->PENDING attempt=1 (broker restart)\n"),
+              std::string::npos)
+        << body;
+  }
+  EXPECT_EQ(broker_->QueryInt("SELECT COUNT(*) FROM deliveries WHERE agency = 'tax' AND state = 1"), 0);
+  // The chain verifies with the new record in it.
+  const std::string out = broker_->dir() + "/verify.out";
+  auto verify = Process::Start({testing::CliBinary(), "audit", "verify", "--data-dir", broker_->data_dir()}, out,
+                               broker_->dir() + "/verify.err");
+  int code = -1;
+  ASSERT_TRUE(verify->WaitExit(20000, &code));
+  EXPECT_EQ(code, 0) << testing::ReadFile(out) << testing::ReadFile(broker_->dir() + "/verify.err");
+  // Redelivered after the restart with the next attempt number.
+  auto again = MakeConsumer("tax");
+  auto redelivered = ReceiveN(*again, 3);
+  ASSERT_EQ(redelivered.size(), 3u);
+  for (const auto& d : redelivered) {
+    EXPECT_EQ(d.attempt(), 2u) << d.event_id();
+    again->Answer(Answer(d, v1::OUTCOME_PROCESSED));
+  }
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        again->Receive(20);
+        return broker_->QueryInt("SELECT COUNT(*) FROM deliveries WHERE agency = 'tax' AND state = 3") == 3;
+      },
+      10000));
+  // A restart with nothing out adds no record.
+  again.reset();
+  ASSERT_EQ(broker_->Stop(), 0);
+  broker_->Start();
+  EXPECT_EQ(broker_->QueryInt("SELECT COUNT(*) FROM audit WHERE kind = 'recovery'"), 1);
 }
 
 TEST_F(DeliveryTest, QueuedDeliveriesSurviveABrokerRestart) {
