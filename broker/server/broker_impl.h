@@ -154,8 +154,8 @@ class BrokerImpl {
   void Refuse(const std::string& routing_id, const auth::Principal& p, const std::string& what, bool drop);
 
   // --- publish.cc ---
-  // `raw_event`: the event as the publisher encoded it, when known.
-  // `in`: the message, with what Predecode made of it.
+  // `in`: the message, with what Predecode made of it (the event as the
+  // publisher encoded it, when known; validation, route and views).
   void HandlePublish(Session& session, const v1::Publish& publish, Incoming& in);
   // Decodes `body` into `env` (allocated on `arena`) if it is a Publish with
   // an event that decodes; returns the event's bytes then (a view into

@@ -44,12 +44,14 @@ Status BrokerImpl::Recover() {
   });
   if (!s.ok()) return s;
   if (requeued > 0) {
+    auto requeue = [&]() -> Status {
+      if (auto moved = store_->RequeueDelivered(); !moved.ok()) return moved.status();
+      if (auto audited = store_->AppendAudit(clock_->NowMillis(), "broker", "recovery", requeued_lines); !audited.ok())
+        return audited.status();
+      return store_->Commit();
+    };
     if (Status b = store_->Begin(); !b.ok()) return b;
-    auto moved = store_->RequeueDelivered();
-    Result<std::uint64_t> audited = std::uint64_t{0};
-    if (moved.ok()) audited = store_->AppendAudit(clock_->NowMillis(), "broker", "recovery", requeued_lines);
-    Status done = !moved.ok() ? moved.status() : !audited.ok() ? audited.status() : store_->Commit();
-    if (!done.ok()) {
+    if (Status done = requeue(); !done.ok()) {
       store_->Rollback();
       return done;
     }

@@ -519,16 +519,13 @@ void ExecOnFile(const std::string& db_path, const std::string& sql) {
   sqlite3_close(db);
 }
 
-TEST_F(SqliteStoreTest, Version1StoreIsMigratedWithEveryDelivery) {
-  OpenStore();
-  Sequence s1 = Insert(MakeEvent("e1", "91110000100000001A", 1, {"tax", "social_insurance"}, "1"));
-  Sequence s2 = Insert(MakeEvent("e2", "91110000100000002B", 1, {"bank:ICBC", "tax"}, "2"));
-  Move(s1, "tax", DeliveryState::kProcessed, 1);
-  Move(s2, "bank:ICBC", DeliveryState::kAccepted, 3);
-  store_.reset();
-  // Back to the version 1 shape: deliveries keyed by (seq, agency text),
-  // no agency numbering.
-  ExecOnFile(dir_ + "/yilian.db", R"sql(
+// Turns the closed store's file back into the version 1 shape: deliveries
+// keyed by (seq, agency text), no agency numbering; `with_replay` false
+// makes the shape of builds older than the `replay` column.
+void RewindToVersion1(const std::string& dir, bool with_replay) {
+  const std::string replay_column = with_replay ? "replay INTEGER NOT NULL DEFAULT 0, " : "";
+  const std::string replay_value = with_replay ? ", replay" : "";
+  ExecOnFile(dir + "/yilian.db", R"sql(
     BEGIN;
     CREATE TABLE deliveries_v1 (
       seq INTEGER NOT NULL, agency TEXT NOT NULL, uscc TEXT NOT NULL, state INTEGER NOT NULL,
@@ -536,16 +533,26 @@ TEST_F(SqliteStoreTest, Version1StoreIsMigratedWithEveryDelivery) {
       reference TEXT NOT NULL DEFAULT '', reason TEXT NOT NULL DEFAULT '',
       first_delivered_at INTEGER NOT NULL DEFAULT 0, last_delivered_at INTEGER NOT NULL DEFAULT 0,
       accepted_at INTEGER NOT NULL DEFAULT 0, settled_at INTEGER NOT NULL DEFAULT 0,
-      deadline_at INTEGER NOT NULL DEFAULT 0, overdue INTEGER NOT NULL DEFAULT 0,
-      replay INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (seq, agency)) WITHOUT ROWID;
+      deadline_at INTEGER NOT NULL DEFAULT 0, overdue INTEGER NOT NULL DEFAULT 0, )sql" +
+                                       replay_column + R"sql(PRIMARY KEY (seq, agency)) WITHOUT ROWID;
     INSERT INTO deliveries_v1 SELECT seq, agency, uscc, state, attempts, next_attempt_at, updated_at, reference,
-      reason, first_delivered_at, last_delivered_at, accepted_at, settled_at, deadline_at, overdue, replay
-      FROM deliveries;
+      reason, first_delivered_at, last_delivered_at, accepted_at, settled_at, deadline_at, overdue)sql" +
+                                       replay_value + R"sql( FROM deliveries;
     DROP TABLE deliveries;
     DROP TABLE agencies;
     ALTER TABLE deliveries_v1 RENAME TO deliveries;
     UPDATE meta SET value = '1' WHERE key = 'schema_version';
     COMMIT;)sql");
+}
+
+TEST_F(SqliteStoreTest, Version1StoreIsMigratedWithEveryDelivery) {
+  OpenStore();
+  Sequence s1 = Insert(MakeEvent("e1", "91110000100000001A", 1, {"tax", "social_insurance"}, "1"));
+  Sequence s2 = Insert(MakeEvent("e2", "91110000100000002B", 1, {"bank:ICBC", "tax"}, "2"));
+  Move(s1, "tax", DeliveryState::kProcessed, 1);
+  Move(s2, "bank:ICBC", DeliveryState::kAccepted, 3);
+  store_.reset();
+  RewindToVersion1(dir_, /*with_replay=*/true);
 
   OpenStore();
   EXPECT_EQ(Get(s1, "tax").state, DeliveryState::kProcessed);
@@ -579,25 +586,9 @@ TEST_F(SqliteStoreTest, FailedMigrationLeavesTheVersion1StoreAsItWas) {
   OpenStore();
   Insert(MakeEvent("e1", "91110000100000001A", 1, {"tax", "social_insurance"}, "1"));
   store_.reset();
-  // A version 1 shape from an older build: no `replay` column, which the
+  // An older build's version 1 shape: no `replay` column, which the
   // migration copies.
-  ExecOnFile(dir_ + "/yilian.db", R"sql(
-    BEGIN;
-    CREATE TABLE deliveries_v1 (
-      seq INTEGER NOT NULL, agency TEXT NOT NULL, uscc TEXT NOT NULL, state INTEGER NOT NULL,
-      attempts INTEGER NOT NULL, next_attempt_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
-      reference TEXT NOT NULL DEFAULT '', reason TEXT NOT NULL DEFAULT '',
-      first_delivered_at INTEGER NOT NULL DEFAULT 0, last_delivered_at INTEGER NOT NULL DEFAULT 0,
-      accepted_at INTEGER NOT NULL DEFAULT 0, settled_at INTEGER NOT NULL DEFAULT 0,
-      deadline_at INTEGER NOT NULL DEFAULT 0, overdue INTEGER NOT NULL DEFAULT 0,
-      PRIMARY KEY (seq, agency)) WITHOUT ROWID;
-    INSERT INTO deliveries_v1 SELECT seq, agency, uscc, state, attempts, next_attempt_at, updated_at, reference,
-      reason, first_delivered_at, last_delivered_at, accepted_at, settled_at, deadline_at, overdue FROM deliveries;
-    DROP TABLE deliveries;
-    DROP TABLE agencies;
-    ALTER TABLE deliveries_v1 RENAME TO deliveries;
-    UPDATE meta SET value = '1' WHERE key = 'schema_version';
-    COMMIT;)sql");
+  RewindToVersion1(dir_, /*with_replay=*/false);
 
   auto r = Store::OpenSqlite(dir_, StoreOptions{});
   ASSERT_FALSE(r.ok());
