@@ -19,6 +19,7 @@
 #include "store/schema.h"
 #include "store/sqlite_util.h"
 #include "store/store.h"
+#include "store/wal_vfs.h"
 
 namespace yilian::store {
 namespace {
@@ -154,7 +155,8 @@ class SqliteStore final : public Store {
     static const int memstatus_off = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
     (void)memstatus_off;
     int rc =
-        sqlite3_open_v2(path_.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+        sqlite3_open_v2(path_.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                        RegisterWalVfs());
     if (rc != SQLITE_OK) return Status::IoError("cannot open store '" + path_ + "': " + sqlite3_errstr(rc));
     std::string sync = options.synchronous == "normal" ? "NORMAL" : "FULL";
     std::string pragmas = "PRAGMA journal_mode=WAL; PRAGMA synchronous=" + sync + "; PRAGMA cache_size=-" +
