@@ -33,6 +33,7 @@ void Connection::Open(Millis now) {
   hello->set_agency(options_.agency);
   hello->set_credit(options_.credit);
   hello->set_client_name(options_.name);
+  hello->set_batch_acks(options_.batch_acks && options_.role != v1::WATCHER);
   SendRaw(env);
   state_ = State::kHelloSent;
   hello_deadline_ = now + options_.hello_timeout_ms;

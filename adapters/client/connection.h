@@ -32,6 +32,9 @@ struct ClientOptions {
   std::string server_public_key;
   std::string public_key;
   std::string secret_key;
+  // PUBLISHER / CONSUMER: ask the broker for a turn's acks in one Acks
+  // message (Hello.batch_acks). Publisher and Consumer handle both forms.
+  bool batch_acks = true;
   int hello_timeout_ms = 3000;
   int reconnect_min_ms = 100;
   int reconnect_max_ms = 5000;

@@ -80,6 +80,8 @@ std::optional<v1::Deliver> Consumer::Receive(int timeout_ms) {
       inbox_.push_back(std::move(*env->mutable_deliver()));
     } else if (env->has_result_ack()) {
       OnAck(env->result_ack());
+    } else if (env->has_acks()) {
+      for (const auto& ack : env->acks().result_acks()) OnAck(ack);
     }
   } while (Now() < deadline || !inbox_.empty());
   return std::nullopt;

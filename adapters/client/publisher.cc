@@ -93,23 +93,29 @@ void Publisher::Poll(int timeout_ms, const AckFn& on_ack) {
     SendSome();
     Millis left = deadline - Now();
     auto env = connection_.Poll(static_cast<int>(std::max<Millis>(0, std::min<Millis>(left, 100))));
-    if (!env || !env->has_publish_ack()) continue;
-    const v1::PublishAck& ack = env->publish_ack();
-    auto it = pending_.find(ack.correlation_id());
-    if (it == pending_.end()) continue;  // answer to a resend already settled
-    bool transient =
-        ack.status() == v1::REFUSED && (ack.error() == v1::STORE_UNAVAILABLE || ack.error() == v1::OVER_LIMIT);
-    if (in_flight_ > 0 && it->second.sent_at != 0) --in_flight_;
-    if (transient) {
-      // Try again after the publish timeout.
-      it->second.sent_at = Now();
-      ++in_flight_;
-      continue;
+    if (!env) continue;
+    if (env->has_publish_ack()) OnAck(env->publish_ack(), on_ack);
+    if (env->has_acks()) {
+      for (const auto& ack : env->acks().publish_acks()) OnAck(ack, on_ack);
     }
-    std::uint64_t id = it->first;
-    pending_.erase(it);
-    on_ack(id, ack);
   } while (Now() < deadline);
+}
+
+void Publisher::OnAck(const v1::PublishAck& ack, const AckFn& on_ack) {
+  auto it = pending_.find(ack.correlation_id());
+  if (it == pending_.end()) return;  // answer to a resend already settled
+  bool transient =
+      ack.status() == v1::REFUSED && (ack.error() == v1::STORE_UNAVAILABLE || ack.error() == v1::OVER_LIMIT);
+  if (in_flight_ > 0 && it->second.sent_at != 0) --in_flight_;
+  if (transient) {
+    // Try again after the publish timeout.
+    it->second.sent_at = Now();
+    ++in_flight_;
+    return;
+  }
+  std::uint64_t id = it->first;
+  pending_.erase(it);
+  on_ack(id, ack);
 }
 
 }  // namespace yilian::client

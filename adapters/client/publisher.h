@@ -49,6 +49,7 @@ class Publisher {
     Millis sent_at = 0;    // 0: not sent on the current session
   };
   void SendSome();
+  void OnAck(const v1::PublishAck& ack, const AckFn& on_ack);
 
   Connection connection_;
   int publish_timeout_ms_;

@@ -61,6 +61,7 @@ struct Session {
   Millis last_send = 0;
   std::uint32_t publishes_this_turn = 0;
   bool unreachable = false;  // a send to it failed: drop at the next sweep
+  bool batch_acks = false;   // Hello.batch_acks: a turn's acks go out as one Acks
   std::string key;           // CURVE public key (Z85); empty in --insecure-dev
   auth::Principal principal;
   std::unordered_set<InflightKey> inflight;
@@ -263,6 +264,10 @@ class BrokerImpl {
     InflightKey delivery = 0;  // non-zero for a Deliver
   };
   std::vector<Outgoing> outbox_;
+  // The turn's acks to sessions that take them batched (Hello.batch_acks):
+  // the encoded body of each one's Acks message, sent when the turn's
+  // messages go out.
+  std::unordered_map<std::string, std::string> pending_acks_;
   bool turn_failed_ = false;
   Status turn_error_;
   bool in_transaction_ = false;

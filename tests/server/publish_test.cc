@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <algorithm>
 #include <map>
 #include <regex>
 
@@ -299,80 +300,98 @@ TEST(PublishWireTest, EventIsStoredAsEncodedAndAnotherEncodingIsADuplicate) {
   EXPECT_EQ(broker.Query("SELECT hex(payload) FROM events"), hex);
 }
 
-// A burst of publishes sent without waiting, so that turns hold many of
-// them and the broker decodes and validates them ahead of handling, on its
-// second thread: every publish still gets its own answer (accepted,
-// refused with its own validation errors, undecodable, duplicate of an
-// earlier one in the burst).
+// A burst of 160 publishes sent without waiting (right after the Hello), so
+// that turns hold many of them: valid ones, invalid ones, undecodable ones
+// and duplicates of an earlier one in the burst, in turn.
+class Burst {
+ public:
+  enum Kind { kValid, kInvalid, kUndecodable, kDuplicate };
+  static constexpr int kSize = 160;
+
+  void Send(RawPublisher& s, const v1::Envelope& hello) {
+    sample::SampleOptions o;
+    o.enterprises = kSize / 4;
+    o.events_per_enterprise = 1;
+    const std::vector<v1::EnterpriseEvent> events = sample::Generate(o);
+    ASSERT_EQ(events.size(), static_cast<std::size_t>(kSize / 4));
+    s.Send(hello);
+    for (std::uint64_t i = 0; i < kSize; ++i) {
+      const std::uint64_t id = i + 1;
+      const v1::EnterpriseEvent& e = events[i / 4];
+      switch (static_cast<Kind>(i % 4)) {
+        case kValid: s.Send(client::EncodePublish(id, e.SerializeAsString())); break;
+        case kInvalid: {
+          v1::EnterpriseEvent bad = e;
+          bad.set_event_id(e.event_id() + "-bad");
+          bad.set_uscc("91110000100000001X");  // wrong check character
+          s.Send(client::EncodePublish(id, bad.SerializeAsString()));
+          break;
+        }
+        case kUndecodable: s.Send(client::EncodePublish(id, std::string("\x0a\x02\xff\xfe", 4))); break;
+        case kDuplicate:
+          s.Send(client::EncodePublish(id, e.SerializeAsString()));
+          duplicate_of_[id] = id - 3;
+          break;
+      }
+      sent_[id] = static_cast<Kind>(i % 4);
+    }
+  }
+
+  // Every publish has its own answer, as its kind needs.
+  void Check(const std::map<std::uint64_t, v1::PublishAck>& acks) const {
+    ASSERT_EQ(acks.size(), static_cast<std::size_t>(kSize));
+    std::uint64_t last_seq = 0;
+    for (const auto& [id, kind] : sent_) {
+      const v1::PublishAck& a = acks.at(id);
+      switch (kind) {
+        case kValid:
+          EXPECT_EQ(a.status(), v1::ACCEPTED) << id << ": " << a.message();
+          EXPECT_GT(a.sequence(), last_seq) << id;
+          last_seq = a.sequence();
+          break;
+        case kInvalid:
+          EXPECT_EQ(a.error(), v1::INVALID_EVENT) << id;
+          ASSERT_GE(a.errors_size(), 1) << id;
+          EXPECT_EQ(a.errors(0).path(), "uscc") << id;
+          EXPECT_NE(a.event_id().find("-bad"), std::string::npos) << id;
+          break;
+        case kUndecodable:
+          EXPECT_EQ(a.error(), v1::INVALID_EVENT) << id;
+          ASSERT_GE(a.errors_size(), 1) << id;
+          EXPECT_EQ(a.errors(0).code(), "UNDECODABLE") << id;
+          break;
+        case kDuplicate:
+          EXPECT_EQ(a.status(), v1::DUPLICATE) << id << ": " << a.message();
+          EXPECT_EQ(a.sequence(), acks.at(duplicate_of_.at(id)).sequence()) << id;
+          break;
+      }
+    }
+  }
+
+ private:
+  std::map<std::uint64_t, Kind> sent_;
+  std::map<std::uint64_t, std::uint64_t> duplicate_of_;
+};
+
+// The broker decodes and validates a burst ahead of handling, on its second
+// thread: every publish still gets its own answer, one message each.
 TEST(PublishWireTest, BurstDecodedAheadIsAnsweredPublishByPublish) {
   testing::BrokerProcess broker;
   broker.Start();
   RawPublisher s(broker.endpoint());
-  sample::SampleOptions o;
-  o.enterprises = 40;
-  o.events_per_enterprise = 1;
-  const std::vector<v1::EnterpriseEvent> events = sample::Generate(o);
-  ASSERT_EQ(events.size(), 40u);
+  Burst burst;
+  burst.Send(s, RawPublisher::Hello());
 
-  enum Kind { kValid, kInvalid, kUndecodable, kDuplicate };
-  std::map<std::uint64_t, Kind> sent;
-  std::map<std::uint64_t, std::uint64_t> duplicate_of;
-  s.Send(RawPublisher::Hello());  // not waited for: the burst follows at once
-  for (std::uint64_t i = 0; i < 160; ++i) {
-    const std::uint64_t id = i + 1;
-    const v1::EnterpriseEvent& e = events[i / 4];
-    switch (static_cast<Kind>(i % 4)) {
-      case kValid: s.Send(client::EncodePublish(id, e.SerializeAsString())); break;
-      case kInvalid: {
-        v1::EnterpriseEvent bad = e;
-        bad.set_event_id(e.event_id() + "-bad");
-        bad.set_uscc("91110000100000001X");  // wrong check character
-        s.Send(client::EncodePublish(id, bad.SerializeAsString()));
-        break;
-      }
-      case kUndecodable: s.Send(client::EncodePublish(id, std::string("\x0a\x02\xff\xfe", 4))); break;
-      case kDuplicate:
-        s.Send(client::EncodePublish(id, e.SerializeAsString()));
-        duplicate_of[id] = id - 3;
-        break;
-    }
-    sent[id] = static_cast<Kind>(i % 4);
-  }
-
-  ASSERT_TRUE(s.Receive().has_welcome());
+  v1::Envelope welcome = s.Receive();
+  ASSERT_TRUE(welcome.has_welcome());
+  EXPECT_FALSE(welcome.welcome().batch_acks());
   std::map<std::uint64_t, v1::PublishAck> acks;
-  for (int i = 0; i < 160; ++i) {
+  for (int i = 0; i < Burst::kSize; ++i) {
     v1::Envelope reply = s.Receive();
     ASSERT_TRUE(reply.has_publish_ack()) << "reply " << i << ": " << reply.DebugString();
     acks[reply.publish_ack().correlation_id()] = reply.publish_ack();
   }
-  ASSERT_EQ(acks.size(), 160u);
-  std::uint64_t last_seq = 0;
-  for (const auto& [id, kind] : sent) {
-    const v1::PublishAck& a = acks.at(id);
-    switch (kind) {
-      case kValid:
-        EXPECT_EQ(a.status(), v1::ACCEPTED) << id << ": " << a.message();
-        EXPECT_GT(a.sequence(), last_seq) << id;
-        last_seq = a.sequence();
-        break;
-      case kInvalid:
-        EXPECT_EQ(a.error(), v1::INVALID_EVENT) << id;
-        ASSERT_GE(a.errors_size(), 1) << id;
-        EXPECT_EQ(a.errors(0).path(), "uscc") << id;
-        EXPECT_NE(a.event_id().find("-bad"), std::string::npos) << id;
-        break;
-      case kUndecodable:
-        EXPECT_EQ(a.error(), v1::INVALID_EVENT) << id;
-        ASSERT_GE(a.errors_size(), 1) << id;
-        EXPECT_EQ(a.errors(0).code(), "UNDECODABLE") << id;
-        break;
-      case kDuplicate:
-        EXPECT_EQ(a.status(), v1::DUPLICATE) << id << ": " << a.message();
-        EXPECT_EQ(a.sequence(), acks.at(duplicate_of.at(id)).sequence()) << id;
-        break;
-    }
-  }
+  burst.Check(acks);
   EXPECT_EQ(broker.QueryInt("SELECT COUNT(*) FROM events"), 40);
 
   // At least one turn held 4 or more messages, the predecoder's threshold:
@@ -385,6 +404,38 @@ TEST(PublishWireTest, BurstDecodedAheadIsAnsweredPublishByPublish) {
       << res->body;
   ASSERT_TRUE(std::regex_search(res->body, count, std::regex("yilian_turn_messages_count (\\d+)")));
   EXPECT_GT(std::stoll(count[1]), std::stoll(m3[1])) << "no turn held 4 or more messages";
+}
+
+// A publisher that asks for batched acks (Hello.batch_acks) gets the same
+// answers, each once, a turn's in one Acks message.
+TEST(PublishWireTest, BatchedAcksCarryEveryAnswerOnce) {
+  testing::BrokerProcess broker;
+  broker.Start();
+  RawPublisher s(broker.endpoint());
+  v1::Envelope hello = RawPublisher::Hello();
+  hello.mutable_hello()->set_batch_acks(true);
+  Burst burst;
+  burst.Send(s, hello);
+
+  v1::Envelope welcome = s.Receive();
+  ASSERT_TRUE(welcome.has_welcome());
+  EXPECT_TRUE(welcome.welcome().batch_acks());
+  std::map<std::uint64_t, v1::PublishAck> acks;
+  int messages = 0, largest = 0;
+  while (acks.size() < static_cast<std::size_t>(Burst::kSize)) {
+    v1::Envelope reply = s.Receive();
+    ASSERT_TRUE(reply.has_acks()) << "after " << acks.size() << " answers: " << reply.DebugString();
+    ASSERT_GT(reply.acks().publish_acks_size(), 0);
+    EXPECT_EQ(reply.acks().result_acks_size(), 0);
+    ++messages;
+    largest = std::max(largest, reply.acks().publish_acks_size());
+    for (const auto& a : reply.acks().publish_acks())
+      EXPECT_TRUE(acks.emplace(a.correlation_id(), a).second) << "answered twice: " << a.correlation_id();
+  }
+  burst.Check(acks);
+  EXPECT_GT(largest, 1) << "every Acks message held a single answer";
+  EXPECT_LT(messages, Burst::kSize);
+  EXPECT_EQ(broker.QueryInt("SELECT COUNT(*) FROM events"), 40);
 }
 
 }  // namespace
