@@ -65,7 +65,7 @@ void Publisher::SendSome() {
   if (!connection_.connected()) return;
   std::size_t window = std::max<std::uint32_t>(1, connection_.welcome().max_inflight_publishes());
   Millis now = Now();
-  auto send = [&](std::uint64_t id, Pending& p) {
+  auto send = [&](Pending& p) {
     if (!connection_.SendEncoded(p.envelope)) return false;
     if (p.sent_at == 0) ++in_flight_;
     p.sent_at = now;
@@ -74,7 +74,7 @@ void Publisher::SendSome() {
   // Events not sent on this session yet, in publish order, as the window
   // allows. Everything before next_unsent_ has been sent.
   for (auto it = pending_.lower_bound(next_unsent_); it != pending_.end() && in_flight_ < window; ++it) {
-    if (!send(it->first, it->second)) return;
+    if (!send(it->second)) return;
     next_unsent_ = it->first + 1;
   }
   // Resends of events unanswered for publish_timeout_ms: a walk over all of
@@ -83,7 +83,7 @@ void Publisher::SendSome() {
   next_scan_ = now + kScanIntervalMs;
   for (auto it = pending_.begin(); it != pending_.end() && it->first < next_unsent_; ++it) {
     if (it->second.sent_at != 0 && now - it->second.sent_at < publish_timeout_ms_) continue;
-    if (!send(it->first, it->second)) return;
+    if (!send(it->second)) return;
   }
 }
 
