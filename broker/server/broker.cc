@@ -16,46 +16,6 @@
 
 namespace yilian::server {
 
-namespace {
-
-// Batched acks (docs/protocol.md 5.7) are assembled in protobuf's wire
-// format: an ack Envelope holds one length-delimited field, whose bytes
-// become one entry of an Acks message as they are.
-constexpr char kPublishAckTag = (4 << 3) | 2;     // Envelope.publish_ack
-constexpr char kResultAckTag = (7 << 3) | 2;      // Envelope.result_ack
-constexpr char kAcksPublishTag = (1 << 3) | 2;    // Acks.publish_acks
-constexpr char kAcksResultTag = (2 << 3) | 2;     // Acks.result_acks
-constexpr char kEnvelopeAcksTag = (14 << 3) | 2;  // Envelope.acks
-
-void AppendVarint(std::uint64_t value, std::string* out) {
-  while (value >= 0x80) {
-    out->push_back(static_cast<char>(value | 0x80));
-    value >>= 7;
-  }
-  out->push_back(static_cast<char>(value));
-}
-
-// Appends the ack held by `envelope` (an encoded Envelope whose only field
-// is publish_ack or result_ack) to the encoded Acks body `acks`. False,
-// with `acks` unchanged, if `envelope` is not such an Envelope.
-bool AppendAck(std::string_view envelope, std::string* acks) {
-  std::uint64_t length = 0;
-  std::size_t pos = 1;
-  for (int shift = 0; pos < envelope.size() && shift < 64; shift += 7) {
-    auto byte = static_cast<unsigned char>(envelope[pos++]);
-    length |= static_cast<std::uint64_t>(byte & 0x7f) << shift;
-    if (!(byte & 0x80)) {
-      if (length != envelope.size() - pos) return false;
-      acks->push_back(envelope[0] == kPublishAckTag ? kAcksPublishTag : kAcksResultTag);
-      acks->append(envelope.data() + 1, envelope.size() - 1);  // the same length, then the ack
-      return true;
-    }
-  }
-  return false;
-}
-
-}  // namespace
-
 std::string EncodeDeterministic(const google::protobuf::MessageLite& message) {
   // Sized once, written into place: no growing of the string.
   std::string out(message.ByteSizeLong(), '\0');
@@ -581,10 +541,8 @@ void BrokerImpl::Reply(const std::string& routing_id, const v1::Envelope& env) {
 }
 
 void BrokerImpl::ReplyBytes(const std::string& routing_id, std::string bytes) {
-  if (!bytes.empty() && (bytes[0] == kPublishAckTag || bytes[0] == kResultAckTag)) {
-    auto it = sessions_.find(routing_id);
-    if (it != sessions_.end() && it->second.batch_acks && AppendAck(bytes, &pending_acks_[routing_id])) return;
-  }
+  auto it = sessions_.find(routing_id);
+  if (it != sessions_.end() && it->second.batch_acks && AppendAck(bytes, &pending_acks_[routing_id])) return;
   outbox_.push_back(Outgoing{routing_id, std::move(bytes), 0});
 }
 
@@ -596,11 +554,8 @@ void BrokerImpl::SendError(const std::string& routing_id, v1::ErrorCode code, co
 }
 
 void BrokerImpl::Flush() {
-  for (auto& [routing_id, acks] : pending_acks_) {
-    std::string envelope(1, static_cast<char>(kEnvelopeAcksTag));
-    AppendVarint(acks.size(), &envelope);
-    envelope += acks;
-    outbox_.push_back(Outgoing{routing_id, std::move(envelope), 0});
+  for (const auto& [routing_id, acks] : pending_acks_) {
+    if (!acks.empty()) outbox_.push_back(Outgoing{routing_id, EncodeAcks(acks), 0});
   }
   pending_acks_.clear();
   Millis now = clock_->NowMillis();

@@ -131,5 +131,38 @@ TEST(ScanPublish, AgreesWithProtobufOnDamagedEnvelopes) {
   EXPECT_GT(accepted, 1000);
 }
 
+// Acks built from encoded ack envelopes decode as the Acks message holding
+// those acks, in order; anything but a lone ack is left out.
+TEST(AppendAck, BuildsTheAcksThatProtobufDecodes) {
+  v1::Envelope first, second, third;
+  first.mutable_publish_ack()->set_correlation_id(7);
+  first.mutable_publish_ack()->set_status(v1::ACCEPTED);
+  first.mutable_publish_ack()->add_agencies("tax");
+  second.mutable_publish_ack()->set_correlation_id(300);  // a two-byte varint
+  second.mutable_publish_ack()->set_message(std::string(200, 'x'));  // a two-byte length
+  third.mutable_result_ack()->set_event_id("e-1");
+  third.mutable_result_ack()->set_agency("bank:ICBC");
+  std::string body;
+  for (const auto* e : {&first, &second, &third}) ASSERT_TRUE(AppendAck(e->SerializeAsString(), &body));
+
+  v1::Envelope decoded;
+  ASSERT_TRUE(decoded.ParseFromString(EncodeAcks(body)));
+  ASSERT_TRUE(decoded.has_acks());
+  v1::Acks expected;
+  *expected.add_publish_acks() = first.publish_ack();
+  *expected.add_publish_acks() = second.publish_ack();
+  *expected.add_result_acks() = third.result_ack();
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(decoded.acks(), expected)) << decoded.DebugString();
+
+  const std::string before = body;
+  v1::Envelope welcome;
+  welcome.mutable_welcome()->set_session_id("s");
+  EXPECT_FALSE(AppendAck(welcome.SerializeAsString(), &body));
+  EXPECT_FALSE(AppendAck(first.SerializeAsString() + "\x08\x01", &body));  // a second field
+  EXPECT_FALSE(AppendAck(first.SerializeAsString().substr(0, 5), &body));   // cut short
+  EXPECT_FALSE(AppendAck("", &body));
+  EXPECT_EQ(body, before);
+}
+
 }  // namespace
 }  // namespace yilian::server
