@@ -24,13 +24,14 @@ Consumer::Consumer(zmq::context_t& context, ClientOptions options, int result_ti
 
 void Consumer::Answer(v1::Result result) {
   std::string id = result.event_id();
-  PendingResult& pending = results_[id];
-  pending = PendingResult{std::move(result), 0};
+  v1::Envelope env;
+  *env.mutable_result() = std::move(result);
+  // Kept encoded: it is sent as it is, now and on every resend.
+  PendingResult& pending = results_[std::move(id)];
+  pending = PendingResult{env.SerializeAsString(), 0};
   // Sent at once; the scan below only resends what is unsent or unanswered.
   if (!connection_.connected()) return;
-  v1::Envelope env;
-  *env.mutable_result() = pending.result;
-  if (connection_.Send(env)) pending.sent_at = Now();
+  if (connection_.SendEncoded(pending.envelope)) pending.sent_at = Now();
 }
 
 void Consumer::SendResults() {
@@ -42,9 +43,7 @@ void Consumer::SendResults() {
   next_scan_ = now + kScanIntervalMs;
   for (auto& [id, r] : results_) {
     if (r.sent_at != 0 && now - r.sent_at < result_timeout_ms_) continue;
-    v1::Envelope env;
-    *env.mutable_result() = r.result;
-    if (!connection_.Send(env)) return;
+    if (!connection_.SendEncoded(r.envelope)) return;
     r.sent_at = now;
   }
 }

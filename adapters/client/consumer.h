@@ -37,7 +37,7 @@ class Consumer {
 
  private:
   struct PendingResult {
-    v1::Result result;
+    std::string envelope;  // the Result in its encoded Envelope
     Millis sent_at = 0;
   };
   // Sends results not sent yet (e.g. while disconnected) and resends those

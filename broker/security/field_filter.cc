@@ -10,6 +10,7 @@
 #include <map>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 namespace yilian::security {
 
@@ -20,6 +21,10 @@ namespace internal {
 struct PathNode {
   bool whole = false;
   std::map<std::string, std::unique_ptr<PathNode>, std::less<>> children;
+  // The children again, indexed by FieldDescriptor::index() in the node's
+  // message type (nullptr: not kept); filled by Compile for the wire walk,
+  // which looks a child up for every field of every event.
+  std::vector<const PathNode*> by_index;
 
   const PathNode* Child(std::string_view name) const {
     auto it = children.find(name);
@@ -82,6 +87,18 @@ void Insert(PathNode* root, std::string_view path) {
   node->children.clear();
 }
 
+// Fills `by_index` below `node`, a node of message `type`. Only valid
+// paths are in the tree, so every child names a field of `type`.
+void IndexChildren(PathNode* node, const pb::Descriptor* type) {
+  if (node->whole) return;
+  node->by_index.assign(static_cast<std::size_t>(type->field_count()), nullptr);
+  for (auto& [name, child] : node->children) {
+    const pb::FieldDescriptor* field = type->FindFieldByName(name);
+    node->by_index[static_cast<std::size_t>(field->index())] = child.get();
+    if (field->message_type() != nullptr) IndexChildren(child.get(), field->message_type());
+  }
+}
+
 // Invalid paths are skipped when `skip_invalid`, refused otherwise.
 Result<std::shared_ptr<const PathNode>> Compile(const FieldAllowList& list, bool skip_invalid) {
   auto root = std::make_shared<PathNode>();
@@ -93,6 +110,7 @@ Result<std::shared_ptr<const PathNode>> Compile(const FieldAllowList& list, bool
     Insert(root.get(), path);
   }
   for (const char* path : kAlwaysKept) Insert(root.get(), path);
+  IndexChildren(root.get(), v1::EnterpriseEvent::descriptor());
   return std::shared_ptr<const PathNode>(std::move(root));
 }
 
@@ -323,7 +341,7 @@ bool PruneWire(const pb::Descriptor* type, const PathNode* node, const PathNode*
     if (field == nullptr || !WireTypeMatches(field, f.wire_type)) continue;  // unknown: dropped
     const PathNode* child = nullptr;                                         // nullptr: keep the field whole
     if (node != nullptr) {
-      child = node->Child(field->name());
+      child = node->by_index[static_cast<std::size_t>(field->index())];
       if (child == nullptr) continue;
       if (child->whole) {
         child = nullptr;
@@ -336,15 +354,26 @@ bool PruneWire(const pb::Descriptor* type, const PathNode* node, const PathNode*
       continue;
     }
     // Unknown fields inside kept messages go too, so messages are always
-    // rewritten, never copied.
-    std::string inner;
-    if (!PruneWire(field->message_type(), child, nullptr, f.payload, &inner, depth + 1)) return false;
-    if (root != nullptr && field->number() == v1::EnterpriseEvent::kChangesFieldNumber &&
-        !KeepChangeWire(*root, &inner))
-      continue;
+    // rewritten, never copied. The pruned content is written in place
+    // after the tag and its length put in front of it afterwards.
+    const std::size_t tag_at = out->size();
     out->append(f.begin, f.tag_end);
-    AppendVarint(out, inner.size());
-    out->append(inner);
+    const std::size_t content_at = out->size();
+    if (!PruneWire(field->message_type(), child, nullptr, f.payload, out, depth + 1)) return false;
+    if (root != nullptr && field->number() == v1::EnterpriseEvent::kChangesFieldNumber) {
+      std::string change = out->substr(content_at);
+      out->resize(content_at);
+      if (!KeepChangeWire(*root, &change)) {
+        out->resize(tag_at);
+        continue;
+      }
+      AppendVarint(out, change.size());
+      out->append(change);
+      continue;
+    }
+    std::string length;
+    AppendVarint(&length, out->size() - content_at);
+    out->insert(content_at, length);
   }
   return true;
 }

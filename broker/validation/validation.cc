@@ -379,30 +379,31 @@ class Checker {
   }
 
   void CheckResidentId(const std::string& path, const std::string& id) {
-    const std::string masked = Shown(MaskIdNumber(id));
+    // Masked only for a message: most numbers are valid.
+    auto masked = [&id] { return Shown(MaskIdNumber(id)); };
     std::string_view body = std::string_view(id).substr(0, std::min<size_t>(id.size(), 17));
     if (id.size() != 18 || !AllOf(body, IsDigit)) {
-      Add(path, kInvalidFormat, "resident ID " + masked + "must be 17 digits and a check character");
+      Add(path, kInvalidFormat, "resident ID " + masked() + "must be 17 digits and a check character");
       return;
     }
     char last = id[17];
     if (last == 'x') {
-      Add(path, kInvalidFormat, "resident ID " + masked + "must end in an uppercase X, not x");
+      Add(path, kInvalidFormat, "resident ID " + masked() + "must end in an uppercase X, not x");
       return;
     }
     if (!IsDigit(last) && last != 'X') {
-      Add(path, kInvalidFormat, "resident ID " + masked + "must end in a digit or X");
+      Add(path, kInvalidFormat, "resident ID " + masked() + "must end in a digit or X");
       return;
     }
     if (ResidentIdCheckCharacter(body) != last) {
       // The expected character is not quoted: it would reveal part of the
       // number the mask hides.
-      Add(path, kCheckDigit, "resident ID " + masked + "has a wrong check character (GB 11643 MOD 11-2)");
+      Add(path, kCheckDigit, "resident ID " + masked() + "has a wrong check character (GB 11643 MOD 11-2)");
       return;
     }
     if (!IsValidResidentId(id)) {
       // Format and check character are right, so the birth date is what failed.
-      Add(path, kInvalidValue, "resident ID " + masked + "does not hold a real birth date between 1800 and today");
+      Add(path, kInvalidValue, "resident ID " + masked() + "does not hold a real birth date between 1800 and today");
     }
   }
 
