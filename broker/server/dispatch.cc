@@ -333,9 +333,11 @@ void BrokerImpl::StageRelease(InflightKey ikey, const Inflight& inflight, Releas
   record.attempts = inflight.attempts;
   record.updated_at = now;
   record.reason = reason;
-  // A lost adapter connection is not the agency's answer: only timeouts and
-  // RETRY results use up attempts towards the dead letter.
-  bool dead = cause != ReleaseCause::kLostAdapter && inflight.attempts >= config_.retry.max_attempts;
+  // Every hand-over is an attempt, also one lost with its adapter's
+  // connection: an event that makes every adapter of its agency crash must
+  // end as a dead letter, not in a crash loop that stalls the agency. A lost
+  // connection below the limit is redelivered at once, without backoff.
+  bool dead = inflight.attempts >= config_.retry.max_attempts;
   Millis not_before = 0;
   if (dead) {
     record.state = DeliveryState::kDead;

@@ -286,6 +286,36 @@ TEST_F(DeliveryTest, KilledAdapterProcessDeliveriesGoToAnotherAdapter) {
   for (const auto& line : lines) EXPECT_NE(line.find("\"attempt\":2"), std::string::npos) << line;
 }
 
+TEST_F(DeliveryTest, AnEventThatKillsEveryAdapterEndsAsADeadLetterAndTheQueueMovesOn) {
+  StartBroker(
+      "heartbeat:\n  interval_ms: 100\n  liveness: 3\nretry:\n  max_attempts: 3\n"
+      "agencies:\n  - id: tax\n    events: [ESTABLISHED, CHANGED]\n  - id: bank:*\n    events: [ESTABLISHED]\n");
+  auto events = Sample(1, 2);
+  PublishAll(events);
+  // Each adapter takes the first event and dies with it (SIGKILL: no Bye,
+  // the broker notices when its heartbeats stop).
+  for (int attempt = 1; attempt <= 3; ++attempt) {
+    std::string log = broker_->dir() + "/crash" + std::to_string(attempt) + ".log";
+    auto adapter = testing::Process::Start({testing::CliBinary(), "consume", "--broker", broker_->endpoint(),
+                                            "--agency", "tax", "--result", "none", "--log", log});
+    ASSERT_TRUE(PollUntil([&] { return testing::ReadLines(log).size() == 1; }, 10000)) << "attempt " << attempt;
+    auto lines = testing::ReadLines(log);
+    EXPECT_NE(lines[0].find(events[0].event_id()), std::string::npos) << lines[0];
+    EXPECT_NE(lines[0].find("\"attempt\":" + std::to_string(attempt)), std::string::npos) << lines[0];
+    adapter->Signal(SIGKILL);
+  }
+  ASSERT_TRUE(PollUntil([&] { return DeliveryState(events[0].event_id(), "tax") == "5"; }, 10000));  // DEAD
+  EXPECT_EQ(broker_->Query("SELECT reason FROM deliveries WHERE state = 5"), "adapter connection lost");
+  // The next adapter gets the enterprise's next event, not the dead one.
+  std::string last_log = broker_->dir() + "/healthy.log";
+  auto healthy = testing::Process::Start(
+      {testing::CliBinary(), "consume", "--broker", broker_->endpoint(), "--agency", "tax", "--log", last_log});
+  ASSERT_TRUE(PollUntil([&] { return DeliveryState(events[1].event_id(), "tax") == "3"; }, 10000));  // PROCESSED
+  auto lines = testing::ReadLines(last_log);
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_NE(lines[0].find(events[1].event_id()), std::string::npos) << lines[0];
+}
+
 TEST_F(DeliveryTest, UnknownAgencyIsRefusedAtHello) {
   StartBroker();
   auto customs = MakeConsumer("customs");
