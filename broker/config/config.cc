@@ -116,7 +116,8 @@ const std::vector<KeyDef>& Keys() {
       {"http.listen", "127.0.0.1:7780", "HOST:PORT or empty", "HTTP API and dashboard address (empty: off)",
        [](const YAML::Node& n, BrokerConfig& c) { return ReadString(n, {}, &c.http_listen); }},
       {"http.tls_cert_file", "", "path",
-       "PEM certificate (chain) for HTTPS on http.listen; with http.tls_key_file (both empty: plain HTTP)",
+       "PEM certificate (chain) for HTTPS on http.listen; with http.tls_key_file (both empty: plain HTTP); "
+       "a renewed pair is served without a restart",
        [](const YAML::Node& n, BrokerConfig& c) { return ReadString(n, {}, &c.http_tls_cert_file); }},
       {"http.tls_key_file", "", "path", "PEM private key of http.tls_cert_file",
        [](const YAML::Node& n, BrokerConfig& c) { return ReadString(n, {}, &c.http_tls_key_file); }},

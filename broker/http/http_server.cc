@@ -9,6 +9,7 @@
 #include <google/protobuf/util/time_util.h>
 
 #include "common/log.h"
+#include "http/tls_identity.h"
 #include "http/web_assets.h"
 #include "store/case_reader.h"
 
@@ -93,6 +94,12 @@ Status HttpServer::Start() {
       return Status::InvalidArgument("HTTPS: cannot use certificate '" + options_.tls_cert_file + "' with key '" +
                                      options_.tls_key_file +
                                      "' (missing, unreadable, not PEM, or the key does not match the certificate)");
+    // The pair httplib loaded stays in the SSL_CTX unused: every handshake
+    // takes the identity's current pair, which a renewal replaces.
+    auto identity = TlsIdentity::Load(options_.tls_cert_file, options_.tls_key_file);
+    if (!identity.ok()) return Status::InvalidArgument("HTTPS: " + identity.status().message());
+    tls_ = std::move(identity.value());
+    tls_->Attach(server->ssl_context());
     server_ = std::move(server);
   } else {
     server_ = std::make_unique<httplib::Server>();
@@ -114,6 +121,10 @@ Status HttpServer::Start() {
   while (!server_->is_running() && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   GetLogger("http")->info("HTTP API and dashboard on {}://{}/", tls ? "https" : "http", address_);
+  if (tls_) {
+    GetLogger("http")->info("HTTPS certificate: {}", tls_->Describe());
+    tls_watcher_ = std::thread([this] { WatchTls(); });
+  }
   if (!tls && host != "127.0.0.1" && host != "localhost" && host != "::1")
     GetLogger("http")->warn("HTTP on {} is not loopback and has no TLS: bearer tokens and case data cross the "
                             "network in clear (set http.tls_cert_file and http.tls_key_file)",
@@ -122,8 +133,36 @@ Status HttpServer::Start() {
 }
 
 void HttpServer::Stop() {
+  if (tls_watcher_.joinable()) {
+    {
+      std::lock_guard<std::mutex> lock(watch_mu_);
+      watch_stop_ = true;
+    }
+    watch_cv_.notify_all();
+    tls_watcher_.join();
+  }
   if (server_) server_->stop();
   if (thread_.joinable()) thread_.join();
+}
+
+void HttpServer::WatchTls() {
+  std::unique_lock<std::mutex> lock(watch_mu_);
+  while (!watch_cv_.wait_for(lock, std::chrono::milliseconds(options_.tls_reload_interval_ms),
+                             [this] { return watch_stop_; })) {
+    std::string detail;
+    switch (tls_->ReloadIfChanged(&detail)) {
+      case TlsIdentity::Reload::kUnchanged: break;
+      case TlsIdentity::Reload::kReloaded:
+        GetLogger("http")->info("HTTPS certificate renewed from '{}' and '{}': {}", options_.tls_cert_file,
+                                options_.tls_key_file, detail);
+        break;
+      case TlsIdentity::Reload::kRefused:
+        GetLogger("http")->warn("HTTPS certificate files changed but were not taken, the current certificate stays "
+                                "({}): {}",
+                                tls_->Describe(), detail);
+        break;
+    }
+  }
 }
 
 void HttpServer::Routes() {

@@ -10,10 +10,12 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <functional>
 #include <optional>
 #include <utility>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 
@@ -27,12 +29,16 @@ class Server;
 
 namespace yilian::http {
 
+class TlsIdentity;
+
 struct HttpOptions {
   std::string listen = "127.0.0.1:7780";  // HOST:PORT; port 0 picks a free one
   // HTTPS with this PEM certificate (chain) and private key; both empty:
-  // plain HTTP.
+  // plain HTTP. The files are looked at every tls_reload_interval_ms and a
+  // renewed pair is served from the next handshake on.
   std::string tls_cert_file;
   std::string tls_key_file;
+  int tls_reload_interval_ms = 1000;
   std::string data_dir;
   std::uint32_t stats_window_s = 86400;
   // Called by /readyz and /healthz; true when the broker loop is serving.
@@ -65,9 +71,16 @@ class HttpServer {
   HttpOptions options_;
   ActionQueue* actions_;
   Clock* clock_;
+  void WatchTls();
+
   std::unique_ptr<httplib::Server> server_;
   std::thread thread_;
   std::string address_;
+  std::unique_ptr<TlsIdentity> tls_;
+  std::thread tls_watcher_;
+  std::mutex watch_mu_;
+  std::condition_variable watch_cv_;
+  bool watch_stop_ = false;
 };
 
 }  // namespace yilian::http

@@ -3,10 +3,17 @@
 // HTTPS client and by `yilian stats --http https://...`, the certificate
 // verified (host name included); a plain HTTP client and an untrusted
 // certificate get nothing; a TLS configuration that cannot work stops the
-// broker at start with a clear error.
+// broker at start with a clear error; a renewed certificate is served
+// without a restart, a broken or expired one is not.
 #include <httplib.h>
+#include <openssl/ec.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include <gtest/gtest.h>
+
+#include <cstdio>
 
 #include "cli_run.h"
 #include "testing/broker_fixture.h"
@@ -31,12 +38,40 @@ void MakeCertificate(const std::string& dir, const std::string& name, const std:
   ASSERT_EQ(code, 0) << testing::ReadFile(dir + "/" + name + ".err");
 }
 
+// A self-signed certificate for 127.0.0.1 that expired an hour ago (the
+// openssl tool makes none), and its key, in `dir`/`name`.crt and .key.
+void MakeExpiredCertificate(const std::string& dir, const std::string& name) {
+  EVP_PKEY* key = EVP_EC_gen("P-256");
+  ASSERT_NE(key, nullptr);
+  X509* cert = X509_new();
+  ASN1_INTEGER_set(X509_get_serialNumber(cert), 7);
+  X509_gmtime_adj(X509_getm_notBefore(cert), -7200);
+  X509_gmtime_adj(X509_getm_notAfter(cert), -3600);
+  X509_NAME_add_entry_by_txt(X509_get_subject_name(cert), "CN", MBSTRING_ASC,
+                             reinterpret_cast<const unsigned char*>("127.0.0.1"), -1, -1, 0);
+  X509_set_issuer_name(cert, X509_get_subject_name(cert));
+  X509_set_pubkey(cert, key);
+  ASSERT_GT(X509_sign(cert, key, EVP_sha256()), 0);
+  FILE* out = std::fopen((dir + "/" + name + ".crt").c_str(), "w");
+  ASSERT_NE(out, nullptr);
+  PEM_write_X509(out, cert);
+  std::fclose(out);
+  out = std::fopen((dir + "/" + name + ".key").c_str(), "w");
+  ASSERT_NE(out, nullptr);
+  PEM_write_PrivateKey(out, key, nullptr, nullptr, 0, nullptr, nullptr);
+  std::fclose(out);
+  X509_free(cert);
+  EVP_PKEY_free(key);
+}
+
 class HttpsTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = testing::MakeTempDir("yilian-https");
     MakeCertificate(dir_, "broker");
     MakeCertificate(dir_, "other");
+    MakeCertificate(dir_, "renewed");
+    MakeExpiredCertificate(dir_, "expired");
     // Same address, another key: a certificate the client must not trust.
     MakeCertificate(dir_, "wronghost", "127.0.0.2");
   }
@@ -111,6 +146,60 @@ TEST_F(HttpsTest, ACertificateForAnotherHostIsRefusedByTheCli) {
   CliRun run = testing::RunCli(dir_, {"stats", "--http", origin, "--http-ca", dir_ + "/wronghost.crt"});
   EXPECT_EQ(run.exit_code, 2) << run.out;
   EXPECT_NE(run.err.find("SSLServerVerification"), std::string::npos) << run.err;
+}
+
+TEST_F(HttpsTest, ARenewedCertificateIsServedWithoutARestartAndABrokenOrExpiredOneIsNot) {
+  // The broker reads live.crt and live.key; the test replaces them as a
+  // renewal would, file by file.
+  auto install = [&](const std::string& from, const std::string& to) {
+    testing::WriteFile(dir_ + "/" + to, testing::ReadFile(dir_ + "/" + from));
+  };
+  install("broker.crt", "live.crt");
+  install("broker.key", "live.key");
+  BrokerProcess broker(TlsYaml(dir_ + "/live.crt", dir_ + "/live.key"));
+  broker.Start();
+  const std::string origin = "https://127.0.0.1:" + std::to_string(broker.http_port());
+  // True when a client that trusts only `ca` gets an answer.
+  auto trusted_by = [&](const std::string& ca) {
+    httplib::Client client(origin);
+    client.enable_server_certificate_verification(true);
+    client.set_ca_cert_path((dir_ + "/" + ca).c_str());
+    auto ready = client.Get("/readyz");
+    return ready && ready->status == 200;
+  };
+  auto log_has = [&](const std::string& text) {
+    return testing::ReadFile(broker.log_path()).find(text) != std::string::npos;
+  };
+  ASSERT_TRUE(testing::PollUntil([&] { return trusted_by("broker.crt"); }, 10000));
+  EXPECT_TRUE(log_has("HTTPS certificate: CN=127.0.0.1, valid until"));
+
+  // Half a renewal: the new certificate with the old key. Refused, and the
+  // old pair is still served.
+  install("renewed.crt", "live.crt");
+  ASSERT_TRUE(testing::PollUntil([&] { return log_has("does not match the certificate"); }, 10000))
+      << testing::ReadFile(broker.log_path());
+  EXPECT_TRUE(log_has("HTTPS certificate files changed but were not taken"));
+  EXPECT_TRUE(trusted_by("broker.crt"));
+  EXPECT_FALSE(trusted_by("renewed.crt"));
+
+  // The key follows, renamed over the old one as renewal tools do: the
+  // renewed pair is served from the next handshake on.
+  install("renewed.key", "live.key.new");
+  ASSERT_EQ(std::rename((dir_ + "/live.key.new").c_str(), (dir_ + "/live.key").c_str()), 0);
+  ASSERT_TRUE(testing::PollUntil([&] { return trusted_by("renewed.crt"); }, 10000))
+      << testing::ReadFile(broker.log_path());
+  EXPECT_FALSE(trusted_by("broker.crt"));
+  EXPECT_TRUE(log_has("HTTPS certificate renewed from '" + dir_ + "/live.crt'"));
+  CliRun cli = testing::RunCli(dir_, {"stats", "--http", origin, "--http-ca", dir_ + "/renewed.crt"});
+  EXPECT_EQ(cli.exit_code, 0) << cli.err;
+
+  // An expired pair is refused; the renewed one stays.
+  install("expired.key", "live.key");
+  install("expired.crt", "live.crt");
+  ASSERT_TRUE(testing::PollUntil([&] { return log_has("' expired on "); }, 10000))
+      << testing::ReadFile(broker.log_path());
+  EXPECT_TRUE(trusted_by("renewed.crt"));
+  EXPECT_EQ(broker.Stop(), 0);
 }
 
 // The broker binary itself, not the fixture: it must exit at start.
