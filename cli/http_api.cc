@@ -2,6 +2,7 @@
 
 #include <httplib.h>
 
+#include <csignal>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -82,6 +83,11 @@ void AddHttpFlags(CLI::App* cmd, HttpFlags* flags) {
                   "with --http https://HOST:PORT: PEM certificate(s) to verify the broker's certificate with "
                   "(default: the system's CAs)")
       ->envname("YILIAN_HTTP_CA");
+  cmd->add_option("--http-cert", flags->cert_file,
+                  "with --http https://HOST:PORT: this client's PEM certificate, for a broker that requires one "
+                  "(http.tls_client_ca_file); with --http-key")
+      ->envname("YILIAN_HTTP_CERT");
+  cmd->add_option("--http-key", flags->key_file, "the PEM private key of --http-cert")->envname("YILIAN_HTTP_KEY");
 }
 
 std::string UrlEncode(const std::string& value) {
@@ -116,10 +122,28 @@ int GetAndPrint(const std::string& command, const HttpFlags& flags, const std::s
     std::cerr << "yilian " << command << ": --http-ca needs --http https://HOST:PORT\n";
     return 2;
   }
+  const bool client_certificate = !flags.cert_file.empty() || !flags.key_file.empty();
+  if (client_certificate && !target.https) {
+    std::cerr << "yilian " << command << ": --http-cert and --http-key need --http https://HOST:PORT\n";
+    return 2;
+  }
+  if (flags.cert_file.empty() != flags.key_file.empty()) {
+    std::cerr << "yilian " << command << ": " << (flags.cert_file.empty() ? "--http-key" : "--http-cert")
+              << " needs " << (flags.cert_file.empty() ? "--http-cert" : "--http-key") << "\n";
+    return 2;
+  }
+  for (const std::string* file : {&flags.cert_file, &flags.key_file}) {
+    if (!file->empty() && !std::ifstream(*file)) {
+      std::cerr << "yilian " << command << ": cannot read '" << *file << "'\n";
+      return 2;
+    }
+  }
   // The broker's certificate is verified, host name included; a broker
   // with a self-signed certificate needs --http-ca.
-  httplib::Client client((target.https ? "https://" : "http://") + HostForUrl(target.host) + ":" +
-                         std::to_string(target.port));
+  const std::string origin =
+      (target.https ? "https://" : "http://") + HostForUrl(target.host) + ":" + std::to_string(target.port);
+  httplib::Client client = client_certificate ? httplib::Client(origin, flags.cert_file, flags.key_file)
+                                              : httplib::Client(origin);
   if (target.https) {
     client.enable_server_certificate_verification(true);
     if (!flags.ca_file.empty()) client.set_ca_cert_path(flags.ca_file.c_str());
@@ -127,13 +151,22 @@ int GetAndPrint(const std::string& command, const HttpFlags& flags, const std::s
   client.set_connection_timeout(5);
   client.set_read_timeout(30);
   if (!token.empty()) client.set_bearer_token_auth(token);
+  // A broker that refuses the TLS handshake closes the connection while
+  // the client writes: that must be a write error here, not SIGPIPE.
+  void (*previous)(int) = std::signal(SIGPIPE, SIG_IGN);
   httplib::Result res = client.Get(url, httplib::Headers{{"Accept", "application/json"}});
+  std::signal(SIGPIPE, previous);
   if (!res) {
     std::cerr << "yilian " << command << ": cannot reach the broker's HTTP API at "
               << (target.https ? "https://" : "") << target.host << ":" << target.port << " ("
               << httplib::to_string(res.error()) << " error";
     if (res.error() == httplib::Error::SSLServerVerification)
       std::cerr << ": the broker's certificate is not trusted; pass its CA with --http-ca";
+    else if (target.https && (res.error() == httplib::Error::SSLConnection || res.error() == httplib::Error::Read ||
+                              res.error() == httplib::Error::Write))
+      std::cerr << (client_certificate ? ": the TLS handshake failed; is --http-cert signed by a CA the broker accepts?"
+                                       : ": the TLS handshake failed; the broker may require a client certificate "
+                                         "(--http-cert, --http-key)");
     std::cerr << ")\n";
     return 2;
   }

@@ -19,10 +19,14 @@ struct HttpFlags {
   std::string http = "127.0.0.1:7780";  // HOST:PORT of the broker's http.listen; https://HOST:PORT for HTTPS
   std::string token_file;               // file whose first line is a bearer token
   std::string ca_file;                  // HTTPS: PEM certificate(s) to verify the broker with (default: system CAs)
+  std::string cert_file;                // HTTPS: this client's PEM certificate, for a broker that asks for one
+  std::string key_file;                 // HTTPS: the PEM private key of cert_file
 };
 
 // Adds --http (also from YILIAN_HTTP), --token-file (the token may also
-// come from YILIAN_TOKEN) and --http-ca (also from YILIAN_HTTP_CA) to `cmd`.
+// come from YILIAN_TOKEN), --http-ca (also from YILIAN_HTTP_CA) and
+// --http-cert/--http-key (also from YILIAN_HTTP_CERT/YILIAN_HTTP_KEY) to
+// `cmd`.
 void AddHttpFlags(CLI::App* cmd, HttpFlags* flags);
 
 // Percent-encodes one path segment or query value (RFC 3986 unreserved

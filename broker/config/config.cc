@@ -121,6 +121,9 @@ const std::vector<KeyDef>& Keys() {
        [](const YAML::Node& n, BrokerConfig& c) { return ReadString(n, {}, &c.http_tls_cert_file); }},
       {"http.tls_key_file", "", "path", "PEM private key of http.tls_cert_file",
        [](const YAML::Node& n, BrokerConfig& c) { return ReadString(n, {}, &c.http_tls_key_file); }},
+      {"http.tls_client_ca_file", "", "path",
+       "HTTPS only: PEM CA certificate(s); every client must present a certificate they signed (empty: none asked)",
+       [](const YAML::Node& n, BrokerConfig& c) { return ReadString(n, {}, &c.http_tls_client_ca_file); }},
       U32_KEY("tracking.case_deadline_ms", case_deadline_ms, 28800000, 0, 2592000000,
               "time a case has to complete after publish before it is overdue (0: none)"),
       U32_KEY("tracking.stats_window_s", stats_window_s, 86400, 60, 31536000,
@@ -292,6 +295,10 @@ Result<BrokerConfig> ParseConfig(const std::string& yaml_text, const std::string
     return Fail(origin, c.http_tls_cert_file.empty() ? "http.tls_cert_file" : "http.tls_key_file",
                 "required with " + std::string(c.http_tls_cert_file.empty() ? "http.tls_key_file" : "http.tls_cert_file") +
                     " (HTTPS needs both)");
+  if (!c.http_tls_client_ca_file.empty() && c.http_tls_cert_file.empty())
+    return Fail(origin, "http.tls_client_ca_file",
+                "needs HTTPS (http.tls_cert_file and http.tls_key_file): client certificates are asked for in the "
+                "TLS handshake");
   return c;
 }
 

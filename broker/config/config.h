@@ -74,6 +74,9 @@ struct BrokerConfig {
   // HTTPS for the HTTP API and dashboard: both set, or neither (plain HTTP).
   std::string http_tls_cert_file;
   std::string http_tls_key_file;
+  // HTTPS only: PEM CA certificate(s); set, every client must present a
+  // certificate signed by one of them. Empty: no client certificates.
+  std::string http_tls_client_ca_file;
   // Time a whole case has to complete after publish; 0: no deadline.
   std::uint32_t case_deadline_ms = 8 * 3600 * 1000;
   // Window of the time-to-completion figures in /api/v1/stats.

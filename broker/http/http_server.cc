@@ -100,6 +100,11 @@ Status HttpServer::Start() {
     if (!identity.ok()) return Status::InvalidArgument("HTTPS: " + identity.status().message());
     tls_ = std::move(identity.value());
     tls_->Attach(server->ssl_context());
+    if (!options_.tls_client_ca_file.empty()) {
+      if (Status s = TlsIdentity::RequireClientCertificates(server->ssl_context(), options_.tls_client_ca_file);
+          !s.ok())
+        return Status::InvalidArgument("HTTPS: " + s.message());
+    }
     server_ = std::move(server);
   } else {
     server_ = std::make_unique<httplib::Server>();
@@ -123,6 +128,9 @@ Status HttpServer::Start() {
   GetLogger("http")->info("HTTP API and dashboard on {}://{}/", tls ? "https" : "http", address_);
   if (tls_) {
     GetLogger("http")->info("HTTPS certificate: {}", tls_->Describe());
+    if (!options_.tls_client_ca_file.empty())
+      GetLogger("http")->info("HTTPS clients must present a certificate signed by a CA in '{}'",
+                              options_.tls_client_ca_file);
     tls_watcher_ = std::thread([this] { WatchTls(); });
   }
   if (!tls && host != "127.0.0.1" && host != "localhost" && host != "::1")

@@ -39,6 +39,9 @@ struct HttpOptions {
   std::string tls_cert_file;
   std::string tls_key_file;
   int tls_reload_interval_ms = 1000;
+  // HTTPS: PEM CA certificate(s) every client's certificate must be signed
+  // by; empty: clients are not asked for a certificate.
+  std::string tls_client_ca_file;
   std::string data_dir;
   std::uint32_t stats_window_s = 86400;
   // Called by /readyz and /healthz; true when the broker loop is serving.

@@ -150,6 +150,21 @@ int TlsIdentity::SelectCertificate(SSL* ssl, void* self) {
 
 void TlsIdentity::Attach(SSL_CTX* ctx) { SSL_CTX_set_cert_cb(ctx, &TlsIdentity::SelectCertificate, this); }
 
+Status TlsIdentity::RequireClientCertificates(SSL_CTX* ctx, const std::string& ca_file) {
+  // The CAs' names go to the client in the handshake, so it knows which of
+  // its certificates to send.
+  STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(ca_file.c_str());
+  if (names == nullptr || SSL_CTX_load_verify_locations(ctx, ca_file.c_str(), nullptr) != 1) {
+    sk_X509_NAME_pop_free(names, X509_NAME_free);
+    ERR_clear_error();
+    return Status::InvalidArgument("cannot read client CA certificates from '" + ca_file +
+                                   "' (missing, unreadable or no PEM certificate)");
+  }
+  SSL_CTX_set_client_CA_list(ctx, names);
+  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+  return Status::Ok();
+}
+
 TlsIdentity::Reload TlsIdentity::ReloadIfChanged(std::string* detail) {
   Stamp now{Stamp::Of(cert_file_), Stamp::Of(key_file_)};
   if (now == *seen_) return Reload::kUnchanged;

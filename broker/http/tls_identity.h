@@ -33,6 +33,11 @@ class TlsIdentity {
   // Makes every handshake on `ctx` use the current pair.
   void Attach(SSL_CTX* ctx);
 
+  // Makes every handshake on `ctx` ask for a client certificate and refuse
+  // the connection without one signed by a CA in `ca_file` (PEM). Fails if
+  // the file holds no certificate.
+  static Status RequireClientCertificates(SSL_CTX* ctx, const std::string& ca_file);
+
   enum class Reload { kUnchanged, kReloaded, kRefused };
   // Looks at both files; if either changed since the last look, reads them
   // again and takes the new pair if it is usable. `detail` says what was

@@ -127,6 +127,7 @@ Status BrokerImpl::Run() {
     options.listen = config_.http_listen;
     options.tls_cert_file = config_.http_tls_cert_file;
     options.tls_key_file = config_.http_tls_key_file;
+    options.tls_client_ca_file = config_.http_tls_client_ca_file;
     options.data_dir = config_.data_dir;
     options.stats_window_s = config_.stats_window_s;
     options.ready = [this] { return serving_.load(); };

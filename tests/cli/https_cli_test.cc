@@ -13,6 +13,7 @@
 
 #include <gtest/gtest.h>
 
+#include <csignal>
 #include <cstdio>
 
 #include "cli_run.h"
@@ -67,10 +68,16 @@ void MakeExpiredCertificate(const std::string& dir, const std::string& name) {
 class HttpsTest : public ::testing::Test {
  protected:
   void SetUp() override {
+    // A broker refusing a client's certificate closes the connection while
+    // this process's TLS client may still write: an error, not SIGPIPE.
+    std::signal(SIGPIPE, SIG_IGN);
     dir_ = testing::MakeTempDir("yilian-https");
     MakeCertificate(dir_, "broker");
     MakeCertificate(dir_, "other");
     MakeCertificate(dir_, "renewed");
+    // Client certificates: one from the CA the broker lists, one not.
+    MakeCertificate(dir_, "client");
+    MakeCertificate(dir_, "intruder");
     MakeExpiredCertificate(dir_, "expired");
     // Same address, another key: a certificate the client must not trust.
     MakeCertificate(dir_, "wronghost", "127.0.0.2");
@@ -202,6 +209,47 @@ TEST_F(HttpsTest, ARenewedCertificateIsServedWithoutARestartAndABrokenOrExpiredO
   EXPECT_EQ(broker.Stop(), 0);
 }
 
+TEST_F(HttpsTest, ClientsWithoutACertificateFromTheListedCaAreRefused) {
+  BrokerProcess broker(TlsYaml(dir_ + "/broker.crt", dir_ + "/broker.key") + "  tls_client_ca_file: " + dir_ +
+                       "/client.crt\n");
+  broker.Start();
+  const std::string origin = "https://127.0.0.1:" + std::to_string(broker.http_port());
+  // GET /readyz presenting `name`.crt and .key (none if empty).
+  auto ready_with = [&](const std::string& name) {
+    httplib::Client client = name.empty() ? httplib::Client(origin)
+                                          : httplib::Client(origin, dir_ + "/" + name + ".crt", dir_ + "/" + name + ".key");
+    client.enable_server_certificate_verification(true);
+    client.set_ca_cert_path((dir_ + "/broker.crt").c_str());
+    auto res = client.Get("/readyz");
+    return res && res->status == 200;
+  };
+  ASSERT_TRUE(testing::PollUntil([&] { return ready_with("client"); }, 10000));
+  EXPECT_FALSE(ready_with(""));          // no certificate: the handshake is refused
+  EXPECT_FALSE(ready_with("intruder"));  // signed by a CA the broker does not list
+  EXPECT_NE(testing::ReadFile(broker.log_path())
+                .find("HTTPS clients must present a certificate signed by a CA in '" + dir_ + "/client.crt'"),
+            std::string::npos);
+
+  // The CLI mirrors present one with --http-cert and --http-key.
+  const std::string ca = dir_ + "/broker.crt";
+  CliRun ok = testing::RunCli(dir_, {"stats", "--http", origin, "--http-ca", ca, "--http-cert", dir_ + "/client.crt",
+                                     "--http-key", dir_ + "/client.key"});
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_NE(ok.out.find("\"cases\""), std::string::npos) << ok.out;
+  CliRun none = testing::RunCli(dir_, {"stats", "--http", origin, "--http-ca", ca});
+  EXPECT_EQ(none.exit_code, 2);
+  EXPECT_NE(none.err.find("the broker may require a client certificate (--http-cert, --http-key)"), std::string::npos)
+      << none.err;
+  CliRun wrong = testing::RunCli(dir_, {"stats", "--http", origin, "--http-ca", ca, "--http-cert",
+                                        dir_ + "/intruder.crt", "--http-key", dir_ + "/intruder.key"});
+  EXPECT_EQ(wrong.exit_code, 2);
+  EXPECT_NE(wrong.err.find("is --http-cert signed by a CA the broker accepts?"), std::string::npos) << wrong.err;
+  CliRun half = testing::RunCli(dir_, {"stats", "--http", origin, "--http-ca", ca, "--http-cert", dir_ + "/client.crt"});
+  EXPECT_EQ(half.exit_code, 2);
+  EXPECT_NE(half.err.find("--http-cert needs --http-key"), std::string::npos) << half.err;
+  EXPECT_EQ(broker.Stop(), 0);
+}
+
 // The broker binary itself, not the fixture: it must exit at start.
 int StartBrokerExpectingFailure(const std::string& dir, const std::string& yaml, std::string* log) {
   std::string config = dir + "/bad.yaml";
@@ -231,6 +279,18 @@ TEST_F(HttpsTest, ATlsConfigurationThatCannotWorkStopsTheBrokerWithAClearError) 
   EXPECT_NE(StartBrokerExpectingFailure(dir_, "  tls_cert_file: " + dir_ + "/broker.crt\n", &log), 0);
   EXPECT_NE(log.find("http.tls_key_file"), std::string::npos) << log;
   EXPECT_NE(log.find("HTTPS needs both"), std::string::npos) << log;
+  // Client certificates without HTTPS, and from a file that is not there.
+  EXPECT_NE(StartBrokerExpectingFailure(dir_, "  tls_client_ca_file: " + dir_ + "/client.crt\n", &log), 0);
+  EXPECT_NE(log.find("http.tls_client_ca_file"), std::string::npos) << log;
+  EXPECT_NE(log.find("needs HTTPS"), std::string::npos) << log;
+  EXPECT_NE(StartBrokerExpectingFailure(dir_,
+                                        TlsYaml(dir_ + "/broker.crt", dir_ + "/broker.key") +
+                                            "  tls_client_ca_file: " + dir_ + "/missing-ca.crt\n",
+                                        &log),
+            0);
+  EXPECT_NE(log.find("HTTPS: cannot read client CA certificates from '" + dir_ + "/missing-ca.crt'"),
+            std::string::npos)
+      << log;
 }
 
 }  // namespace

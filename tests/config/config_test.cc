@@ -122,7 +122,7 @@ TEST(ConfigScalarKeys, EveryDescribedKeyIsCoveredByTheseTests) {
   // the table without a test here makes this fail.
   std::set<std::string> covered = {"listen", "data_dir", "log.level", "log.file", "retry.multiplier",
                                    "retry.jitter", "store.synchronous", "validation.strict_uscc_checksum",
-                                   "http.listen", "http.tls_cert_file", "http.tls_key_file",
+                                   "http.listen", "http.tls_cert_file", "http.tls_key_file", "http.tls_client_ca_file",
                                    "security.server_key_file", "security.keys_file",
                                    "security.tokens_file", "security.http_read_token_required", "security.data_key_file",
                                    "agencies"};
@@ -234,6 +234,18 @@ TEST(ConfigScalarKeys, HttpsNeedsTheCertificateAndTheKeyTogether) {
   ExpectRefused(ParseConfig("http:\n  tls_cert_file: /etc/yilian/http.crt\n"), "http.tls_key_file");
   ExpectRefused(ParseConfig("http:\n  tls_key_file: /etc/yilian/http.key\n"), "http.tls_cert_file");
   ExpectRefused(ParseConfig("http:\n  tls_cert_file: [a]\n  tls_key_file: b\n"), "http.tls_cert_file");
+}
+
+TEST(ConfigScalarKeys, ClientCertificatesNeedHttps) {
+  EXPECT_EQ(ParseConfig("")->http_tls_client_ca_file, "");
+  auto mutual = ParseConfig(
+      "http:\n  tls_cert_file: /etc/yilian/http.crt\n  tls_key_file: /etc/yilian/http.key\n"
+      "  tls_client_ca_file: /etc/yilian/clients.crt\n");
+  ASSERT_TRUE(mutual.ok()) << mutual.status().ToString();
+  EXPECT_EQ(mutual->http_tls_client_ca_file, "/etc/yilian/clients.crt");
+  ExpectRefused(ParseConfig("http:\n  tls_client_ca_file: /etc/yilian/clients.crt\n"), "http.tls_client_ca_file");
+  ExpectRefused(ParseConfig("http:\n  tls_cert_file: a\n  tls_key_file: b\n  tls_client_ca_file: [c]\n"),
+                "http.tls_client_ca_file");
 }
 
 TEST(ConfigScalarKeys, SeveralKeysInOneSection) {
