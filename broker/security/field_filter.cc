@@ -416,10 +416,13 @@ FieldAllowList DefaultAllowList(const std::string& agency_id) {
   //   establishment date place the record; the registration authority is on
   //   the tax registration form. Deregistration drives tax clearance.
   // - social_insurance: opens the employer unit: name, region, unit category
-  //   (entity type), industry, legal representative, address, and the date
-  //   from which contributions may be due.
-  // - housing_fund: name, address and the legal representative, whose
-  //   identity the fund centre uses to match existing records.
+  //   (entity type), industry, legal representative (name and ID, not the
+  //   phone), address, and the date from which contributions may be due.
+  // - housing_fund: name, address and the legal representative's name and
+  //   ID, by which the fund centre matches existing records; not the phone.
+  // Only tax and the bank get the legal representative's phone. The table in
+  // docs/agencies.md section 6 is the contract these lists are tested
+  // against (tests/server/minimum_necessary_test.cc).
   // - bank (any "bank:<code>"; routing sends an event only to the bank the
   //   enterprise chose): name, legal representative, address and the
   //   reservation itself.
@@ -438,10 +441,12 @@ FieldAllowList DefaultAllowList(const std::string& agency_id) {
          "deregistration"});
   } else if (agency_id == "social_insurance") {
     add({"enterprise.name", "enterprise.region_code", "enterprise.entity_type", "enterprise.industry_code",
-         "enterprise.legal_representative", "enterprise.address", "enterprise.established_on", "changes",
+         "enterprise.legal_representative.name", "enterprise.legal_representative.id_type",
+         "enterprise.legal_representative.id_number", "enterprise.address", "enterprise.established_on", "changes",
          "deregistration"});
   } else if (agency_id == "housing_fund") {
-    add({"enterprise.name", "enterprise.legal_representative", "enterprise.address", "changes", "deregistration"});
+    add({"enterprise.name", "enterprise.legal_representative.name", "enterprise.legal_representative.id_type",
+         "enterprise.legal_representative.id_number", "enterprise.address", "changes", "deregistration"});
   } else if (agency_id.rfind("bank:", 0) == 0) {
     add({"enterprise.name", "enterprise.legal_representative", "enterprise.address", "bank_reservation", "changes",
          "deregistration"});

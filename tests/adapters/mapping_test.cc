@@ -12,6 +12,8 @@
 #include "plugins/tax/tax_mapping.h"
 #include "security/field_filter.h"
 #include "sink/sink.h"
+#include "testing/agencies_doc.h"
+#include "testing/full_event.h"
 
 namespace yilian::agencies {
 namespace {
@@ -307,6 +309,121 @@ TEST(SampleEvents, PrunedToTheBrokersAllowListMapTheSame) {
       from_full.submission.clear_submitted_at();
       from_pruned.submission.clear_submitted_at();
       EXPECT_EQ(sink::ToJson(from_pruned.submission), sink::ToJson(from_full.submission)) << agency;
+    }
+  }
+}
+
+// The same with the lists of docs/agencies.md section 6, read from the
+// document (the contract the broker's lists are tested against too).
+TEST(AllowListDocument, EventsPrunedToTheDocumentsListsMapTheSame) {
+  testing::AllowListTable table = testing::ReadAllowListTable(testing::AgenciesDocPath());
+  ASSERT_TRUE(table.error.empty()) << table.error;
+  sample::SampleOptions o;
+  o.seed = 9;
+  o.enterprises = 8;
+  o.events_per_enterprise = 4;
+  o.deregister_fraction = 0.5;
+  o.banks = {"ICBC"};
+  std::vector<v1::EnterpriseEvent> events = sample::Generate(o);
+  for (const auto& e : testing::FullEvents("doc")) events.push_back(e);
+  for (const auto& [column, agency] : std::map<std::string, std::string>{
+           {"tax", "tax"}, {"social_insurance", "social_insurance"}, {"housing_fund", "housing_fund"},
+           {"bank:*", "bank:ICBC"}}) {
+    ASSERT_TRUE(table.allowed.count(column)) << column;
+    security::FieldAllowList list{table.allowed.at(column)};
+    ASSERT_TRUE(security::ValidateAllowList(list).ok()) << column;
+    for (const v1::EnterpriseEvent& full : events) {
+      v1::EnterpriseEvent pruned = full;
+      security::Prune(list, &pruned);
+      av1::EnterpriseEvent a = test::ToAgencyView(full), b = test::ToAgencyView(pruned);
+      auto map = [&](const av1::EnterpriseEvent& e) {
+        plugin::Delivery d = Deliver(e, agency);
+        if (agency == "tax") return tax::Map(d);
+        if (agency == "social_insurance") return social_insurance::Map(d);
+        if (agency == "housing_fund") return housing_fund::Map(d);
+        return bank::Map("ICBC", d);
+      };
+      Mapped from_full = map(a), from_pruned = map(b);
+      EXPECT_EQ(from_pruned.kind, from_full.kind) << agency << " " << full.event_id() << ": " << from_pruned.detail;
+      from_full.submission.clear_submitted_at();
+      from_pruned.submission.clear_submitted_at();
+      EXPECT_EQ(sink::ToJson(from_pruned.submission), sink::ToJson(from_full.submission))
+          << agency << " " << full.event_id();
+    }
+  }
+}
+
+// What a plugin writes (the submission's JSON: the exchange table's record
+// column and the HTTP body) holds no value of a field outside its agency's
+// column, and no value of a change the agency may not see in full, even
+// when it is handed a full event (a broker configured with wider lists).
+TEST(AllowListDocument, PluginsWriteNothingOutsideTheDocumentsLists) {
+  testing::AllowListTable table = testing::ReadAllowListTable(testing::AgenciesDocPath());
+  ASSERT_TRUE(table.error.empty()) << table.error;
+  auto covered = [](const std::vector<std::string>& paths, const std::string& leaf) {
+    for (const auto& p : paths)
+      if (leaf == p || leaf.rfind(p + ".", 0) == 0) return true;
+    return false;
+  };
+  for (const auto& [column, agency] : std::map<std::string, std::string>{
+           {"tax", "tax"}, {"social_insurance", "social_insurance"}, {"housing_fund", "housing_fund"},
+           {"bank:*", "bank:ICBC"}}) {
+    const std::vector<std::string>& allowed = table.allowed.at(column);
+    for (const v1::EnterpriseEvent& full : testing::FullEvents("doc")) {
+      // The string values of the event outside the column: path -> value.
+      std::map<std::string, std::string> withheld;
+      const v1::Enterprise& ent = full.enterprise();
+      const std::map<std::string, std::string> values = {
+          {"authority", full.authority()},
+          {"enterprise.name", ent.name()},
+          {"enterprise.entity_type", ent.entity_type()},
+          {"enterprise.legal_representative.name", ent.legal_representative().name()},
+          {"enterprise.legal_representative.id_number", ent.legal_representative().id_number()},
+          {"enterprise.legal_representative.phone", ent.legal_representative().phone()},
+          {"enterprise.registered_capital.amount", ent.registered_capital().amount()},
+          {"enterprise.registered_capital.currency", ent.registered_capital().currency()},
+          {"enterprise.address", ent.address()},
+          {"enterprise.business_scope", ent.business_scope()},
+          {"enterprise.established_on", ent.established_on()},
+          {"enterprise.region_code", ent.region_code()},
+          {"enterprise.accounting_method", ent.accounting_method()},
+          {"enterprise.contact.name", ent.contact().name()},
+          {"enterprise.contact.id_number", ent.contact().id_number()},
+          {"enterprise.contact.phone", ent.contact().phone()},
+          {"enterprise.industry_code", ent.industry_code()},
+          {"bank_reservation.branch_code", full.bank_reservation().branch_code()},
+          {"deregistration.reason", full.deregistration().reason()}};
+      for (const auto& [path, value] : values)
+        if (!value.empty() && !covered(allowed, path)) withheld[path] = value;
+      for (const auto& c : full.changes()) {
+        // Values only where every leaf of the field is in the column (a
+        // change of a field that is not in the snapshot: nobody).
+        const auto* field = v1::Enterprise::descriptor()->FindFieldByName(c.field());
+        std::vector<std::string> leaves;
+        if (field != nullptr && field->message_type() != nullptr) {
+          for (int i = 0; i < field->message_type()->field_count(); ++i)
+            leaves.push_back("enterprise." + c.field() + "." + field->message_type()->field(i)->name());
+        } else if (field != nullptr) {
+          leaves.push_back("enterprise." + c.field());
+        }
+        bool all = !leaves.empty();
+        for (const auto& leaf : leaves) all = all && covered(allowed, leaf);
+        if (!all) {
+          withheld["changes[" + c.field() + "].old_value"] = c.old_value();
+          withheld["changes[" + c.field() + "].new_value"] = c.new_value();
+        }
+      }
+      av1::EnterpriseEvent view = test::ToAgencyView(full);
+      plugin::Delivery d = Deliver(view, agency);
+      Mapped m = agency == "tax"                ? tax::Map(d)
+                 : agency == "social_insurance" ? social_insurance::Map(d)
+                 : agency == "housing_fund"     ? housing_fund::Map(d)
+                                                : bank::Map("ICBC", d);
+      ASSERT_NE(m.kind, Kind::kIncomplete) << agency << " " << full.event_id() << ": " << m.detail;
+      std::string json = sink::ToJson(m.submission);
+      for (const auto& [path, value] : withheld)
+        EXPECT_EQ(json.find(value), std::string::npos)
+            << agency << " " << full.event_id() << " wrote " << path << " (" << value << ")";
     }
   }
 }

@@ -55,7 +55,7 @@ Mapped Map(const std::string& bank_code, const plugin::Delivery& d) {
     need.Need(!r->branch_code().empty(), "预约网点 bank_reservation.branch_code");
     need.Need(!ent.legal_representative().phone().empty(), "法定代表人联系电话 enterprise.legal_representative.phone");
   } else if (e.type() == av1::CHANGED) {
-    MapChanges(e, ChangeItems(), r->mutable_changes());
+    MapChanges(e, ChangeItems(), /*without_values=*/{}, r->mutable_changes());
     if (r->changes().empty()) return NotApplicable("no item the bank holds was changed");
   }
   if (!need.ok()) return Incomplete(need.Describe("开户预约必需信息"));

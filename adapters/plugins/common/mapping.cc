@@ -37,7 +37,7 @@ bool MapPerson(const av1::Person& person, const std::map<av1::IdType, std::strin
   return true;
 }
 
-void MapChanges(const av1::EnterpriseEvent& event, const ItemNames& names,
+void MapChanges(const av1::EnterpriseEvent& event, const ItemNames& names, const std::set<std::string>& without_values,
                 google::protobuf::RepeatedPtrField<av1::ChangeItem>* out) {
   for (const auto& change : event.changes()) {
     auto it = names.find(change.field());
@@ -45,6 +45,7 @@ void MapChanges(const av1::EnterpriseEvent& event, const ItemNames& names,
     av1::ChangeItem* item = out->Add();
     item->set_field(change.field());
     item->set_item_name(it->second);
+    if (without_values.count(change.field())) continue;
     item->set_before(change.old_value());
     item->set_after(change.new_value());
   }

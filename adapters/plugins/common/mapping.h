@@ -10,6 +10,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -63,8 +64,13 @@ bool MapPerson(const av1::Person& person, const std::map<av1::IdType, std::strin
                av1::PersonRecord* out);
 
 // The changes of a CHANGED event whose field the agency holds, named the
-// agency's way, in the event's order.
-void MapChanges(const av1::EnterpriseEvent& event, const ItemNames& names,
+// agency's way, in the event's order. For the fields in `without_values`
+// the item carries no before/after: the agency sees only part of such a
+// field (social insurance sees the legal representative without the
+// phone), and a change's free-text values may hold any part of it. The
+// broker clears those values too (docs/agencies.md section 6); the plugin
+// does not rely on it.
+void MapChanges(const av1::EnterpriseEvent& event, const ItemNames& names, const std::set<std::string>& without_values,
                 google::protobuf::RepeatedPtrField<av1::ChangeItem>* out);
 
 // occurred_at as RFC 3339 UTC ("" if unset).

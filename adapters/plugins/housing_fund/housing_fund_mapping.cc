@@ -49,7 +49,7 @@ Mapped Map(const plugin::Delivery& d) {
   need.Need(id_type_ok, "法定代表人证件类型 enterprise.legal_representative.id_type");
   need.Need(!ent.address().empty(), "单位地址 enterprise.address");
   if (e.type() == av1::CHANGED) {
-    MapChanges(e, ChangeItems(), r->mutable_changes());
+    MapChanges(e, ChangeItems(), /*without_values=*/{"legal_representative"}, r->mutable_changes());
     if (r->changes().empty()) return NotApplicable("no item the housing fund holds was changed");
   }
   if (!need.ok()) return Incomplete(need.Describe("公积金单位登记必需信息"));

@@ -70,7 +70,7 @@ Mapped Map(const plugin::Delivery& d) {
     need.Need(!ent.industry_code().empty(), "行业 enterprise.industry_code");
     need.Need(!ent.address().empty(), "单位地址 enterprise.address");
   } else if (e.type() == av1::CHANGED) {
-    MapChanges(e, ChangeItems(), r->mutable_changes());
+    MapChanges(e, ChangeItems(), /*without_values=*/{"legal_representative"}, r->mutable_changes());
     if (r->changes().empty()) return NotApplicable("no item social insurance holds was changed");
   } else {
     r->set_deregistration_mode_code(DeregistrationModeCode(e.deregistration().mode()));

@@ -99,7 +99,7 @@ Mapped Map(const plugin::Delivery& d) {
     need.Need(!ent.registered_capital().amount().empty(), "注册资本 enterprise.registered_capital");
     need.Need(!ent.region_code().empty(), "行政区划 enterprise.region_code");
   } else if (e.type() == av1::CHANGED) {
-    MapChanges(e, ChangeItems(), r->mutable_changes());
+    MapChanges(e, ChangeItems(), /*without_values=*/{}, r->mutable_changes());
     if (r->changes().empty()) return NotApplicable("no item tax holds was changed");
   } else {
     r->set_deregistration_mode_code(DeregistrationModeCode(e.deregistration().mode()));
