@@ -77,6 +77,10 @@ struct BrokerConfig {
   // HTTPS only: PEM CA certificate(s); set, every client must present a
   // certificate signed by one of them. Empty: no client certificates.
   std::string http_tls_client_ca_file;
+  // Limits on every HTTP request, applied before authentication.
+  std::uint32_t http_max_body_bytes = 65536;
+  std::uint32_t http_max_headers = 64;
+  std::uint32_t http_read_timeout_ms = 5000;
   // Time a whole case has to complete after publish; 0: no deadline.
   std::uint32_t case_deadline_ms = 8 * 3600 * 1000;
   // Window of the time-to-completion figures in /api/v1/stats.

@@ -221,9 +221,54 @@ void HttpServer::Routes() {
     return who->first;
   };
 
-  s.set_pre_routing_handler([authorize](const httplib::Request& req, httplib::Response& res) {
-    if (req.method == "GET" && req.path.rfind("/api/", 0) == 0 && !authorize(req, res, false))
-      return httplib::Server::HandlerResponse::Handled;
+  // Runs when the request line and headers are read, before the body: the
+  // limits and the token are checked first, so an unauthenticated or
+  // oversized body is never read. One request per connection: the
+  // connection closes after every response, so the unread body of a refused
+  // request is never taken for the next request either.
+  s.set_keep_alive_max_count(1);
+  s.set_payload_max_length(options_.max_body_bytes);
+  s.set_read_timeout(options_.read_timeout_ms / 1000, (options_.read_timeout_ms % 1000) * 1000);
+  s.set_pre_routing_handler([this, authorize](const httplib::Request& req, httplib::Response& res) {
+    const auto refuse = httplib::Server::HandlerResponse::Handled;
+    // httplib adds REMOTE_ADDR, REMOTE_PORT, LOCAL_ADDR and LOCAL_PORT to
+    // the fields the client sent.
+    if (req.headers.size() > options_.max_headers + 4) {
+      SendError(res, 431, "TOO_MANY_HEADERS",
+                "a request may carry at most " + std::to_string(options_.max_headers) + " header fields");
+      return refuse;
+    }
+    // A chunked body has no length to check before it is read (and the
+    // HTTP library does not hold it to the limit): the API takes bodies
+    // with a Content-Length only.
+    if (req.has_header("Transfer-Encoding")) {
+      SendError(res, 411, "LENGTH_REQUIRED", "request bodies must have a Content-Length (no Transfer-Encoding)");
+      return refuse;
+    }
+    const bool read = req.method == "GET" || req.method == "HEAD";
+    if (req.path.rfind("/api/", 0) == 0 && !authorize(req, res, /*admin=*/!read)) return refuse;
+    if (req.has_header("Content-Length")) {
+      const std::string length = req.get_header_value("Content-Length");
+      std::uint64_t n = 0;
+      bool number = !length.empty() && length.size() <= 19;
+      for (char c : length) {
+        if (c < '0' || c > '9') {
+          number = false;
+          break;
+        }
+        n = n * 10 + static_cast<std::uint64_t>(c - '0');
+      }
+      if (!number) {
+        SendError(res, 400, "INVALID_ARGUMENT", "Content-Length is not a number");
+        return refuse;
+      }
+      if (n > options_.max_body_bytes) {
+        SendError(res, 413, "PAYLOAD_TOO_LARGE",
+                  "request body of " + std::to_string(n) + " bytes; at most " +
+                      std::to_string(options_.max_body_bytes) + " (http.max_body_bytes)");
+        return refuse;
+      }
+    }
     return httplib::Server::HandlerResponse::Unhandled;
   });
 

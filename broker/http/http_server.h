@@ -43,6 +43,12 @@ struct HttpOptions {
   // by; empty: clients are not asked for a certificate.
   std::string tls_client_ca_file;
   std::string data_dir;
+  // Limits on every request, checked before authentication and before the
+  // body is read: a larger Content-Length is answered 413 (a chunked body
+  // is cut off at the limit), more header fields 431.
+  std::uint32_t max_body_bytes = 65536;
+  std::uint32_t max_headers = 64;
+  std::uint32_t read_timeout_ms = 5000;
   std::uint32_t stats_window_s = 86400;
   // Called by /readyz and /healthz; true when the broker loop is serving.
   std::function<bool()> ready;

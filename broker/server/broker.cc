@@ -129,6 +129,9 @@ Status BrokerImpl::Run() {
     options.tls_key_file = config_.http_tls_key_file;
     options.tls_client_ca_file = config_.http_tls_client_ca_file;
     options.data_dir = config_.data_dir;
+    options.max_body_bytes = config_.http_max_body_bytes;
+    options.max_headers = config_.http_max_headers;
+    options.read_timeout_ms = config_.http_read_timeout_ms;
     options.stats_window_s = config_.stats_window_s;
     options.ready = [this] { return serving_.load(); };
     options.read_token_required = config_.http_read_token_required;

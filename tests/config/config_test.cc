@@ -65,6 +65,9 @@ const std::vector<UintKey>& UintKeys() {
       {"limits.max_connections", 1, 100000, [](const BrokerConfig& c) { return c.max_connections; }},
       {"store.max_batch", 1, 100000, [](const BrokerConfig& c) { return c.max_batch; }},
       {"store.payload_cache_entries", 0, 1000000, [](const BrokerConfig& c) { return c.payload_cache_entries; }},
+      {"http.max_body_bytes", 1024, 16777216, [](const BrokerConfig& c) { return c.http_max_body_bytes; }},
+      {"http.max_headers", 8, 1024, [](const BrokerConfig& c) { return c.http_max_headers; }},
+      {"http.read_timeout_ms", 100, 60000, [](const BrokerConfig& c) { return c.http_read_timeout_ms; }},
       {"tracking.case_deadline_ms", 0, 2592000000, [](const BrokerConfig& c) { return c.case_deadline_ms; }},
       {"tracking.stats_window_s", 60, 31536000, [](const BrokerConfig& c) { return c.stats_window_s; }},
   };

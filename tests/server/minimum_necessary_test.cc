@@ -205,12 +205,18 @@ TEST_P(MinimumNecessaryBrokerTest, EachAgencyReceivesExactlyWhatTheDocumentAllow
       SetLeaves(got_wo_changes, "", &got);
       for (const auto& leaf : got) EXPECT_TRUE(allowed.count(leaf)) << "received " << leaf << ", not in the table";
       for (const auto& leaf : sent) {
-        if (allowed.count(leaf)) EXPECT_TRUE(got.count(leaf)) << "did not receive " << leaf << ", in the table";
+        if (allowed.count(leaf)) {
+          EXPECT_TRUE(got.count(leaf)) << "did not receive " << leaf << ", in the table";
+        }
       }
       // What was received is what was published (decrypted), not a placeholder.
       const v1::Person& lr = d.event().enterprise().legal_representative();
-      if (!lr.phone().empty()) EXPECT_EQ(lr.phone(), full.enterprise().legal_representative().phone());
-      if (!lr.id_number().empty()) EXPECT_EQ(lr.id_number(), full.enterprise().legal_representative().id_number());
+      if (!lr.phone().empty()) {
+        EXPECT_EQ(lr.phone(), full.enterprise().legal_representative().phone());
+      }
+      if (!lr.id_number().empty()) {
+        EXPECT_EQ(lr.id_number(), full.enterprise().legal_representative().id_number());
+      }
 
       // `changes`: an item whose field the agency sees at least in part,
       // in order; its values only when the agency sees all of the field.

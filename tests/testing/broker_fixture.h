@@ -26,6 +26,8 @@ class BrokerProcess {
   // SIGTERM and wait; returns the exit code.
   int Stop();
 
+  // The running broker's process id (-1 when stopped).
+  pid_t pid() const { return process_ ? process_->pid() : -1; }
   const std::string& endpoint() const { return endpoint_; }
   // The HTTP API's port on 127.0.0.1 (each test broker has its own).
   int http_port() const { return http_port_; }

@@ -1,0 +1,205 @@
+// The HTTP server's limits against a real broker process, attacked the way
+// an intruder would over raw sockets: huge bodies without a token, bodies
+// over the limit with one, chunked bodies without an end, and thousands of
+// header fields. The broker must answer without reading what it refuses,
+// and its memory must stay where it was.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <fstream>
+#include <thread>
+
+#include "testing/broker_fixture.h"
+
+namespace yilian {
+namespace {
+
+using testing::BrokerProcess;
+
+const std::string kAdminToken(40, 'a');
+
+// A blocking TCP connection to 127.0.0.1 with 5 s send and receive
+// timeouts, so that a test never hangs on a server that stops reading.
+class RawConnection {
+ public:
+  explicit RawConnection(int port) {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    timeval tv{5, 0};
+    setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<std::uint16_t>(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    connected_ = connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  }
+  ~RawConnection() { close(fd_); }
+  bool connected() const { return connected_; }
+
+  // Sends all of `data`; false when the peer closed or stopped reading.
+  bool Send(const std::string& data) {
+    std::size_t at = 0;
+    while (at < data.size()) {
+      ssize_t n = send(fd_, data.data() + at, data.size() - at, MSG_NOSIGNAL);
+      if (n <= 0) return false;
+      at += static_cast<std::size_t>(n);
+    }
+    return true;
+  }
+
+  // What the server sent until it closed, or for up to 5 s.
+  std::string ReadAll() {
+    std::string out;
+    char buf[4096];
+    for (;;) {
+      ssize_t n = recv(fd_, buf, sizeof buf, 0);
+      if (n <= 0) break;
+      out.append(buf, static_cast<std::size_t>(n));
+      if (out.size() > (1 << 20)) break;
+    }
+    return out;
+  }
+
+  // Status code of the first response in `text`, or 0.
+  static int StatusOf(const std::string& text) {
+    if (text.rfind("HTTP/1.1 ", 0) != 0 || text.size() < 12) return 0;
+    return std::atoi(text.substr(9, 3).c_str());
+  }
+
+ private:
+  int fd_ = -1;
+  bool connected_ = false;
+};
+
+// VmHWM (the peak resident set) or VmRSS of a process, in kB.
+long MemoryKb(pid_t pid, const std::string& field) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind(field + ":", 0) == 0) return std::atol(line.substr(field.size() + 1).c_str());
+  return -1;
+}
+
+class HttpLimitsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    broker_ = std::make_unique<BrokerProcess>();
+    testing::WriteFile(broker_->dir() + "/tokens.yaml",
+                       "tokens:\n  - {identity: ops, role: admin, token: \"" + kAdminToken + "\"}\n");
+    chmod((broker_->dir() + "/tokens.yaml").c_str(), 0600);
+    testing::WriteFile(broker_->config_path(), testing::ReadFile(broker_->config_path()) +
+                                                   "security:\n  tokens_file: " + broker_->dir() + "/tokens.yaml\n");
+    broker_->Start();
+  }
+
+  std::string PostHead(const std::string& path, const std::string& extra_headers) {
+    return "POST " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n" + extra_headers +
+           "\r\n";
+  }
+
+  std::unique_ptr<BrokerProcess> broker_;
+};
+
+// Four clients at once each announce a 300 MiB body to an operator endpoint
+// without a token and send it as fast as the broker takes it. Each is
+// answered 401 without its body being read: the broker closes the
+// connection, only a little of each body gets through, and the broker's peak
+// memory stays within a few MiB of where it was.
+TEST_F(HttpLimitsTest, HugeBodiesWithoutATokenAreRefusedBeforeTheyAreRead) {
+  const std::uint64_t kBody = 300ull << 20;
+  const long peak_before = MemoryKb(broker_->pid(), "VmHWM");
+  ASSERT_GT(peak_before, 0);
+  std::atomic<int> unauthorized{0};
+  std::atomic<std::uint64_t> most_sent{0};
+  std::vector<std::thread> clients;
+  for (int i = 0; i < 4; ++i) {
+    clients.emplace_back([&] {
+      RawConnection c(broker_->http_port());
+      if (!c.connected()) return;
+      std::uint64_t sent = 0;
+      std::string chunk(1 << 20, '{');
+      if (c.Send(PostHead("/api/v1/agencies/tax/replay", "Content-Length: " + std::to_string(kBody) + "\r\n"))) {
+        while (sent < kBody && c.Send(chunk)) sent += chunk.size();
+      }
+      if (RawConnection::StatusOf(c.ReadAll()) == 401) ++unauthorized;
+      std::uint64_t m = most_sent.load();
+      while (sent > m && !most_sent.compare_exchange_weak(m, sent)) {
+      }
+    });
+  }
+  for (auto& t : clients) t.join();
+  EXPECT_EQ(unauthorized.load(), 4);
+  // What a client can push before the close is felt is the sockets' buffers,
+  // not the body.
+  EXPECT_LT(most_sent.load(), 64ull << 20) << "the broker read on after refusing";
+  const long peak_after = MemoryKb(broker_->pid(), "VmHWM");
+  std::printf("broker peak RSS: %ld kB before, %ld kB after 4 x 300 MiB bodies; at most %llu bytes of a body sent\n",
+              peak_before, peak_after, static_cast<unsigned long long>(most_sent.load()));
+  EXPECT_LT(peak_after - peak_before, 32 * 1024)
+      << "peak RSS grew from " << peak_before << " kB to " << peak_after << " kB";
+  // The broker still answers.
+  RawConnection c(broker_->http_port());
+  ASSERT_TRUE(c.Send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"));
+  EXPECT_EQ(RawConnection::StatusOf(c.ReadAll()), 200);
+}
+
+// With the admin token, a body over http.max_body_bytes (64 KiB by default)
+// is refused with 413 from its Content-Length alone; a chunked body (no
+// length to check first) is refused with 411 before it is read; a
+// Content-Length that is not a number is 400.
+TEST_F(HttpLimitsTest, BodiesOverTheLimitAre413AlsoWithAToken) {
+  const std::string auth = "Authorization: Bearer " + kAdminToken + "\r\n";
+  {
+    RawConnection c(broker_->http_port());
+    ASSERT_TRUE(c.Send(PostHead("/api/v1/agencies/tax/replay", auth + "Content-Length: 65537\r\n")));
+    std::string response = c.ReadAll();
+    EXPECT_EQ(RawConnection::StatusOf(response), 413) << response;
+    EXPECT_NE(response.find("http.max_body_bytes"), std::string::npos) << response;
+  }
+  {
+    RawConnection c(broker_->http_port());
+    ASSERT_TRUE(c.Send(PostHead("/api/v1/agencies/tax/replay", auth + "Transfer-Encoding: chunked\r\n")));
+    std::string chunk = "4000\r\n" + std::string(0x4000, ' ') + "\r\n";  // 16 KiB per chunk
+    int chunks = 0;
+    while (chunks < 4096 && c.Send(chunk)) ++chunks;  // 64 MiB if nothing stops it
+    EXPECT_EQ(RawConnection::StatusOf(c.ReadAll()), 411);
+    EXPECT_LT(chunks, 1024) << "the broker read a chunked body it refused";
+  }
+  {
+    RawConnection c(broker_->http_port());
+    ASSERT_TRUE(c.Send(PostHead("/api/v1/agencies/tax/replay", auth + "Content-Length: 12x\r\n")));
+    EXPECT_EQ(RawConnection::StatusOf(c.ReadAll()), 400);
+  }
+  // A body within the limit goes through to the action.
+  {
+    RawConnection c(broker_->http_port());
+    std::string body = R"({"since":"2000-01-01T00:00:00Z"})";
+    ASSERT_TRUE(c.Send(PostHead("/api/v1/agencies/tax/replay",
+                                auth + "Connection: close\r\nContent-Length: " + std::to_string(body.size()) + "\r\n") +
+                       body));
+    EXPECT_EQ(RawConnection::StatusOf(c.ReadAll()), 200);
+  }
+}
+
+// 10,000 header fields: 431, and the next request is served.
+TEST_F(HttpLimitsTest, ThousandsOfHeaderFieldsAre431) {
+  std::string headers;
+  for (int i = 0; i < 10000; ++i) headers += "X-Filler-" + std::to_string(i) + ": x\r\n";
+  RawConnection c(broker_->http_port());
+  ASSERT_TRUE(c.Send("GET /api/v1/stats HTTP/1.1\r\nHost: 127.0.0.1\r\n" + headers + "\r\n"));
+  std::string response = c.ReadAll();
+  EXPECT_EQ(RawConnection::StatusOf(response), 431) << response.substr(0, 200);
+  RawConnection ok(broker_->http_port());
+  ASSERT_TRUE(ok.Send("GET /api/v1/stats HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"));
+  EXPECT_EQ(RawConnection::StatusOf(ok.ReadAll()), 200);
+}
+
+}  // namespace
+}  // namespace yilian
