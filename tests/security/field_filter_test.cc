@@ -221,11 +221,16 @@ TEST(Prune, ChangesOnlyOfFieldsTheAgencySees) {
   v1::EnterpriseEvent hf = FullEvent(v1::CHANGED);
   Prune(DefaultAllowList("housing_fund"), &hf);
   EXPECT_EQ(ChangeFields(hf), (std::vector<std::string>{"name", "legal_representative", "address"}));
-  // The whole Person is allowed, so its change keeps its values.
-  EXPECT_EQ(hf.changes(1).new_value(), std::string("张三 ") + testing::kLegalRepId);
+  // Housing fund sees the legal representative without the phone, so the
+  // change's values (free text that may hold it) are cleared.
+  EXPECT_EQ(hf.changes(1).new_value(), "");
+  EXPECT_EQ(hf.changes(1).old_value(), "");
 
   v1::EnterpriseEvent tax = FullEvent(v1::CHANGED);
   Prune(DefaultAllowList("tax"), &tax);
+  // Tax sees the whole Person, so the change keeps its values.
+  EXPECT_EQ(tax.changes(2).field(), "legal_representative");
+  EXPECT_EQ(tax.changes(2).new_value(), std::string("张三 ") + testing::kLegalRepId);
   EXPECT_EQ(ChangeFields(tax),
             (std::vector<std::string>{"name", "entity_type", "legal_representative", "registered_capital", "address",
                                       "business_scope", "region_code", "accounting_method", "employee_count"}));
