@@ -60,6 +60,10 @@ struct BrokerConfig {
   std::uint32_t max_event_bytes = 64 * 1024;
   std::uint32_t max_inflight_publishes = 1000;
   std::uint32_t max_connections = 1024;
+  // Sessions one identity of the keys file may hold, by the role it opens.
+  std::uint32_t publisher_sessions_per_identity = 16;
+  std::uint32_t agency_sessions_per_identity = 16;
+  std::uint32_t watcher_sessions_per_identity = 8;
 
   // "full": fsync the WAL on every commit (a confirm survives power loss);
   // "normal": a confirm survives a process crash but not a power loss.

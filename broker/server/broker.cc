@@ -8,6 +8,7 @@
 #include <chrono>
 #include <deque>
 #include <map>
+#include <set>
 
 #include "common/log.h"
 #include "common/mask.h"
@@ -47,8 +48,27 @@ void Broker::Stop() { impl_->Stop(); }
 
 // ---------------------------------------------------------------- BrokerImpl
 
+namespace {
+
+// The session classes that keep a slot in reserve (SessionQuota): the
+// publisher, the watcher and each configured agency rule.
+std::set<std::string> ReservedSessionClasses(const config::BrokerConfig& config) {
+  std::set<std::string> classes = {SessionQuota::Class(SessionQuota::Kind::kPublisher, ""),
+                                   SessionQuota::Class(SessionQuota::Kind::kWatcher, "")};
+  for (const auto& a : config.agencies) classes.insert(SessionQuota::Class(SessionQuota::Kind::kAgency, a.id));
+  return classes;
+}
+
+}  // namespace
+
 BrokerImpl::BrokerImpl(config::BrokerConfig config, Clock* clock)
-    : config_(std::move(config)), clock_(clock), router_(config_.agencies), log_(GetLogger("broker")) {
+    : config_(std::move(config)),
+      clock_(clock),
+      router_(config_.agencies),
+      quota_(SessionQuota::Limits{config_.max_connections, config_.publisher_sessions_per_identity,
+                                  config_.agency_sessions_per_identity, config_.watcher_sessions_per_identity},
+             ReservedSessionClasses(config_)),
+      log_(GetLogger("broker")) {
   validation_options_.max_event_bytes = config_.max_event_bytes;
   validation_options_.strict_uscc_checksum = config_.strict_uscc_checksum;
   // Publishes arrive as Protobuf; the parser has verified UTF-8 (proto3).
@@ -442,11 +462,6 @@ void BrokerImpl::HandleHello(const std::string& routing_id, const v1::Hello& hel
     return;
   }
   if (sessions_.count(routing_id)) DropSession(routing_id, "sent a new Hello");
-  if (sessions_.size() >= config_.max_connections) {
-    SendError(routing_id, v1::OVER_LIMIT,
-              "too many sessions (limits.max_connections = " + std::to_string(config_.max_connections) + ")");
-    return;
-  }
   if (secure_) {
     bool allowed = (hello.role() == v1::PUBLISHER && principal.CanPublish()) ||
                    (hello.role() == v1::CONSUMER && principal.IsAgency(hello.agency())) ||
@@ -457,10 +472,31 @@ void BrokerImpl::HandleHello(const std::string& routing_id, const v1::Hello& hel
       return Refuse(routing_id, principal, what, false);
     }
   }
+  // Quotas apply to the roles a Hello may ask for; another role, or an
+  // unknown agency, is refused below anyway.
+  const routing::Router& router = router_;
+  const config::AgencyConfig* rule =
+      hello.role() == v1::CONSUMER ? router.RuleFor(hello.agency()) : nullptr;
+  std::optional<SessionQuota::Kind> kind;
+  if (hello.role() == v1::PUBLISHER) kind = SessionQuota::Kind::kPublisher;
+  if (hello.role() == v1::WATCHER) kind = SessionQuota::Kind::kWatcher;
+  if (hello.role() == v1::CONSUMER && rule != nullptr) kind = SessionQuota::Kind::kAgency;
+  const std::string quota_identity = secure_ ? principal.identity : "";
+  const std::string quota_class = kind ? SessionQuota::Class(*kind, rule ? rule->id : "") : "";
+  if (kind) {
+    if (auto refused = quota_.Check(quota_identity, *kind, quota_class)) {
+      SendError(routing_id, v1::OVER_LIMIT, refused->message);
+      metrics_.SessionRefused(SessionQuota::ToString(refused->reason));
+      LogSessionRefusal(principal, quota_class, refused->message);
+      return;
+    }
+  }
   Session s;
   s.routing_id = routing_id;
   s.key = key;
   s.principal = principal;
+  s.quota_identity = quota_identity;
+  s.quota_class = quota_class;
   s.role = hello.role();
   s.name = TruncateUtf8(hello.client_name(), 64);
   s.last_recv = s.last_send = clock_->NowMillis();
@@ -497,8 +533,23 @@ void BrokerImpl::HandleHello(const std::string& routing_id, const v1::Hello& hel
   log_->info("session {} opened: {} '{}' identity '{}'{}{} credit {}", s.session_id, v1::ClientRole_Name(s.role),
              s.name, s.principal.identity, s.agency >= 0 ? " agency " : "", s.agency >= 0 ? agencies_[s.agency]->id : "",
              s.credit);
+  if (kind) quota_.Opened(s.quota_identity, s.quota_class);
   sessions_.emplace(routing_id, std::move(s));
   Reply(routing_id, env);
+}
+
+void BrokerImpl::LogSessionRefusal(const auth::Principal& principal, const std::string& cls,
+                                   const std::string& why) {
+  auto& [last, unlogged] = refusal_log_[principal.identity];
+  const Millis now = clock_->NowMillis();
+  if (last != 0 && now - last < 10000) {
+    ++unlogged;
+    return;
+  }
+  log_->warn("refused a {} session of identity '{}' (role {}): {}{}", cls, principal.identity, principal.role, why,
+             unlogged ? " (" + std::to_string(unlogged) + " more refused since the last line)" : std::string());
+  last = now;
+  unlogged = 0;
 }
 
 void BrokerImpl::DropSession(const std::string& routing_id, const char* why) {
@@ -528,6 +579,7 @@ void BrokerImpl::DropSession(const std::string& routing_id, const char* why) {
     // it if this turn is rolled back, since its session is gone.
     StageRelease(ikey, inf->second, ReleaseCause::kLostAdapter, 0, "adapter connection lost", now);
   }
+  if (!it->second.quota_class.empty()) quota_.Closed(it->second.quota_identity, it->second.quota_class);
   sessions_.erase(it);
 }
 

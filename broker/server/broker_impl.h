@@ -31,6 +31,7 @@
 #include "security/field_cipher.h"
 #include "security/field_filter.h"
 #include "server/metrics.h"
+#include "server/session_quota.h"
 #include "store/store.h"
 #include "validation/validation.h"
 #include "yilian/v1/protocol.pb.h"
@@ -64,6 +65,8 @@ struct Session {
   bool batch_acks = false;   // Hello.batch_acks: a turn's acks go out as one Acks
   std::string key;           // CURVE public key (Z85); empty in --insecure-dev
   auth::Principal principal;
+  std::string quota_identity;  // as counted by SessionQuota ("" in --insecure-dev)
+  std::string quota_class;
   std::unordered_set<InflightKey> inflight;
   std::unordered_set<std::uint64_t> updates;  // WATCHER: case updates outstanding
 };
@@ -136,6 +139,10 @@ class BrokerImpl {
   void HandleHello(const std::string& routing_id, const v1::Hello& hello, const auth::Principal& principal,
                    const std::string& key);
   void DropSession(const std::string& routing_id, const char* why);
+  // A warning for a refused session, at most one per identity every 10 s
+  // (with the count of those not logged): a client retrying in a loop
+  // cannot flood the log.
+  void LogSessionRefusal(const auth::Principal& principal, const std::string& cls, const std::string& why);
   void SweepSessions(Millis now);
   void Reply(const std::string& routing_id, const v1::Envelope& env);
   void ReplyBytes(const std::string& routing_id, std::string bytes);
@@ -248,6 +255,10 @@ class BrokerImpl {
   std::atomic<bool> stop_requested_{false};
 
   std::unordered_map<std::string, Session> sessions_;
+  SessionQuota quota_;  // admission of sessions; counts what sessions_ holds
+  // Session refusals logged per identity: when the last line was written
+  // and how many refusals went unlogged since (one line per 10 s at most).
+  std::unordered_map<std::string, std::pair<Millis, std::uint64_t>> refusal_log_;
   std::vector<std::unique_ptr<AgencyState>> agencies_;
   std::unordered_map<std::string, int> agency_index_;
   std::unordered_map<InflightKey, Inflight> inflight_;

@@ -44,7 +44,13 @@ BrokerMetrics::BrokerMetrics()
                           .Help("Age of the oldest unsettled delivery, by agency")
                           .Register(*registry_),
                       {}},
-      sessions_{BuildGauge().Name("yilian_sessions").Help("Open client sessions, by role").Register(*registry_), {}} {
+      sessions_{BuildGauge().Name("yilian_sessions").Help("Open client sessions, by role").Register(*registry_), {}},
+      sessions_refused_{BuildCounter()
+                            .Name("yilian_sessions_refused_total")
+                            .Help("Hellos refused for a session limit, by reason (identity_quota, reserved, "
+                                  "max_connections)")
+                            .Register(*registry_),
+                        {}} {
   auto& completion = BuildHistogram()
                          .Name("yilian_case_completion_seconds")
                          .Help("Time from publish to case COMPLETED")

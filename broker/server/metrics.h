@@ -43,6 +43,7 @@ class BrokerMetrics {
     Get(oldest_waiting_, agency, "agency").Set(seconds);
   }
   void Sessions(const std::string& role, double n) { Get(sessions_, role, "role").Set(n); }
+  void SessionRefused(const std::string& reason) { Get(sessions_refused_, reason, "reason").Increment(); }
   void CaseCompleted(double seconds) { case_completion_->Observe(seconds); }
   void Commit(double seconds) { commit_->Observe(seconds); }
   void TurnMessages(std::size_t n) { turn_messages_->Observe(static_cast<double>(n)); }
@@ -84,6 +85,7 @@ class BrokerMetrics {
   Cached<prometheus::Gauge> queue_depth_;
   Cached<prometheus::Gauge> oldest_waiting_;
   Cached<prometheus::Gauge> sessions_;
+  Cached<prometheus::Counter> sessions_refused_;
   prometheus::Histogram* case_completion_;
   prometheus::Histogram* commit_;
   prometheus::Histogram* turn_messages_;
