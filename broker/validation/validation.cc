@@ -10,6 +10,7 @@
 #include <array>
 #include <chrono>
 #include <climits>
+#include <cstdint>
 #include <set>
 #include <string>
 #include <string_view>
@@ -42,6 +43,7 @@ constexpr std::string_view kUnknownEnum = "UNKNOWN_ENUM";
 constexpr std::string_view kNotAllowed = "NOT_ALLOWED";
 
 constexpr size_t kMaxEventIdBytes = 128;
+constexpr std::uint64_t kMaxRevision = (std::uint64_t{1} << 53) - 1;
 
 // GB 32100-2015 character set (the same table check_digits.cc computes with);
 // needed here to point at the offending position.
@@ -283,6 +285,11 @@ class Checker {
     CheckUscc();
 
     if (event_.revision() == 0) Add("revision", kRequired, "is required and must be at least 1");
+    // A revision near 2^64 would make every later event of the enterprise
+    // stale for good; 2^53 - 1 is also the largest integer every JSON
+    // client reads exactly.
+    if (event_.revision() > kMaxRevision)
+      Add("revision", kInvalidValue, "is larger than " + std::to_string(kMaxRevision) + " (2^53 - 1)");
 
     if (!event_.has_occurred_at()) {
       Add("occurred_at", kRequired, "is required");

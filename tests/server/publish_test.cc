@@ -127,6 +127,29 @@ TEST_F(PublishTest, StaleRevisionIsRefusedWithTheCurrentRevision) {
   EXPECT_NE(equal.message().find("3"), std::string::npos);
 }
 
+// A revision of 2^64 - 1, once stored, would make every later event of the
+// enterprise stale: revisions above 2^53 - 1 are refused, and the
+// enterprise goes on.
+TEST_F(PublishTest, AHugeRevisionIsRefusedAndDoesNotBlockTheEnterprise) {
+  auto events = Sample(1, 2);
+  EXPECT_EQ(PublishOne(events[0]).status(), v1::ACCEPTED);
+  v1::EnterpriseEvent huge = events[1];
+  huge.set_event_id("huge-revision");
+  huge.set_revision(UINT64_MAX);
+  v1::PublishAck refused = PublishOne(huge);
+  EXPECT_EQ(refused.status(), v1::REFUSED);
+  EXPECT_EQ(refused.error(), v1::INVALID_EVENT);
+  ASSERT_EQ(refused.errors_size(), 1);
+  EXPECT_EQ(refused.errors(0).path(), "revision");
+  EXPECT_EQ(refused.errors(0).code(), "INVALID_VALUE");
+  // Nothing was stored: the enterprise's next revision is taken.
+  EXPECT_EQ(PublishOne(events[1]).status(), v1::ACCEPTED);
+  // The largest revision allowed is.
+  huge.set_revision((std::uint64_t{1} << 53) - 1);
+  huge.set_event_id("largest-revision");
+  EXPECT_EQ(PublishOne(huge).status(), v1::ACCEPTED);
+}
+
 TEST_F(PublishTest, InvalidEventIsRefusedAndConnectionStaysUsable) {
   auto events = Sample(2, 1);
   client::ClientOptions options;
