@@ -1,5 +1,6 @@
 #include "config/config.h"
 
+#include <cctype>
 #include <fstream>
 #include <functional>
 #include <set>
@@ -43,6 +44,24 @@ std::string ReadDouble(const YAML::Node& n, double lo, double hi, double* out) {
     return m.str();
   }
   *out = v;
+  return "";
+}
+
+// A list of host names (or IP addresses) for http.allowed_hosts: no port,
+// no scheme, no spaces.
+std::string ReadHostList(const YAML::Node& n, std::vector<std::string>* out) {
+  if (!n.IsSequence()) return "expected a list of host names";
+  std::vector<std::string> hosts;
+  for (const auto& h : n) {
+    if (!h.IsScalar() || h.Scalar().empty()) return "expected host names";
+    const std::string& name = h.Scalar();
+    if (name.find_first_of(" /:@") != std::string::npos && !(name.front() == '[' && name.back() == ']'))
+      return "'" + name + "' is not a host name (no scheme, port or path; IPv6 in brackets)";
+    std::string lower;
+    for (char c : name) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    hosts.push_back(lower);
+  }
+  *out = std::move(hosts);
   return "";
 }
 
@@ -132,6 +151,10 @@ const std::vector<KeyDef>& Keys() {
       {"http.tls_client_ca_file", "", "path",
        "HTTPS only: PEM CA certificate(s); every client must present a certificate they signed (empty: none asked)",
        [](const YAML::Node& n, BrokerConfig& c) { return ReadString(n, {}, &c.http_tls_client_ca_file); }},
+      {"http.allowed_hosts", "[]", "list of host names",
+       "Host header values the HTTP API answers (port ignored; against DNS rebinding); empty: localhost, "
+       "127.0.0.1 and [::1] when http.listen is loopback, any host otherwise",
+       [](const YAML::Node& n, BrokerConfig& c) { return ReadHostList(n, &c.http_allowed_hosts); }},
       U32_KEY("http.max_body_bytes", http_max_body_bytes, 65536, 1024, 16777216,
               "largest request body accepted; larger ones are answered 413 before the body is read"),
       U32_KEY("http.max_headers", http_max_headers, 64, 8, 1024,

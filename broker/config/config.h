@@ -81,6 +81,9 @@ struct BrokerConfig {
   // HTTPS only: PEM CA certificate(s); set, every client must present a
   // certificate signed by one of them. Empty: no client certificates.
   std::string http_tls_client_ca_file;
+  // Host names the HTTP API answers to (lower case, no port); empty: the
+  // loopback names when http_listen is loopback, any otherwise.
+  std::vector<std::string> http_allowed_hosts;
   // Limits on every HTTP request, applied before authentication.
   std::uint32_t http_max_body_bytes = 65536;
   std::uint32_t http_max_headers = 64;

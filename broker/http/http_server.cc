@@ -2,6 +2,8 @@
 
 #include <httplib.h>
 
+#include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <mutex>
 
@@ -64,6 +66,34 @@ bool ParseBody(const httplib::Request& req, httplib::Response& res, google::prot
     return false;
   }
   return true;
+}
+
+// The host part of a Host header, lower case: "LOCALHOST:7780" ->
+// "localhost", "[::1]:7780" -> "[::1]".
+std::string HostName(const std::string& header) {
+  std::string host = header;
+  if (!host.empty() && host.front() == '[') {
+    host = host.substr(0, host.find(']') + 1);
+  } else if (auto colon = host.rfind(':'); colon != std::string::npos) {
+    host.resize(colon);
+  }
+  for (char& c : host) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return host;
+}
+
+bool IsLoopbackHost(const std::string& host) {
+  return host == "127.0.0.1" || host == "localhost" || host == "::1" || host == "[::1]";
+}
+
+// What every response carries: the dashboard loads only its own files, is
+// never framed, and no type is guessed.
+void SetSecurityHeaders(httplib::Response& res) {
+  res.set_header("Content-Security-Policy",
+                 "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+                 "base-uri 'none'; form-action 'none'; frame-ancestors 'none'");
+  res.set_header("X-Frame-Options", "DENY");
+  res.set_header("X-Content-Type-Options", "nosniff");
+  res.set_header("Referrer-Policy", "no-referrer");
 }
 
 }  // namespace
@@ -229,8 +259,23 @@ void HttpServer::Routes() {
   s.set_keep_alive_max_count(1);
   s.set_payload_max_length(options_.max_body_bytes);
   s.set_read_timeout(options_.read_timeout_ms / 1000, (options_.read_timeout_ms % 1000) * 1000);
-  s.set_pre_routing_handler([this, authorize](const httplib::Request& req, httplib::Response& res) {
+  // Against DNS rebinding: a page of another site whose name resolves to
+  // this address must not be answered as if it were the dashboard.
+  std::vector<std::string> hosts = options_.allowed_hosts;
+  const std::string listen_host = HostName(options_.listen);
+  if (hosts.empty() && IsLoopbackHost(listen_host)) hosts = {"localhost", "127.0.0.1", "[::1]"};
+  s.set_post_routing_handler([](const httplib::Request&, httplib::Response& res) { SetSecurityHeaders(res); });
+  s.set_pre_routing_handler([this, authorize, hosts](const httplib::Request& req, httplib::Response& res) {
     const auto refuse = httplib::Server::HandlerResponse::Handled;
+    if (!hosts.empty()) {
+      const std::string host = HostName(req.get_header_value("Host"));
+      if (std::find(hosts.begin(), hosts.end(), host) == hosts.end()) {
+        SetSecurityHeaders(res);
+        SendError(res, 421, "UNKNOWN_HOST",
+                  "this server does not answer for the host named in the request (http.allowed_hosts)");
+        return refuse;
+      }
+    }
     // httplib adds REMOTE_ADDR, REMOTE_PORT, LOCAL_ADDR and LOCAL_PORT to
     // the fields the client sent.
     if (req.headers.size() > options_.max_headers + 4) {

@@ -18,6 +18,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "common/clock.h"
 #include "common/status.h"
@@ -43,6 +44,9 @@ struct HttpOptions {
   // by; empty: clients are not asked for a certificate.
   std::string tls_client_ca_file;
   std::string data_dir;
+  // Host header values answered (lower case, no port); others get 421.
+  // Empty: the loopback names when `listen` is on loopback, any otherwise.
+  std::vector<std::string> allowed_hosts;
   // Limits on every request, checked before authentication and before the
   // body is read: a larger Content-Length is answered 413 (a chunked body
   // is cut off at the limit), more header fields 431.

@@ -149,6 +149,7 @@ Status BrokerImpl::Run() {
     options.tls_key_file = config_.http_tls_key_file;
     options.tls_client_ca_file = config_.http_tls_client_ca_file;
     options.data_dir = config_.data_dir;
+    options.allowed_hosts = config_.http_allowed_hosts;
     options.max_body_bytes = config_.http_max_body_bytes;
     options.max_headers = config_.http_max_headers;
     options.read_timeout_ms = config_.http_read_timeout_ms;

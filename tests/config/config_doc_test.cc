@@ -90,15 +90,24 @@ std::vector<std::string> Describe(const std::vector<AgencyConfig>& agencies) {
 
 // Every scalar of a configuration file under its dotted key, as the document
 // says the file maps to keys ("agencies" left out).
+// A value as --help-config writes its default: a scalar as it is, a list
+// in flow form ("[]", "[a, b]").
+std::string ValueText(const YAML::Node& n) {
+  if (!n.IsSequence()) return n.Scalar();
+  std::string text = "[";
+  for (std::size_t i = 0; i < n.size(); ++i) text += (i ? ", " : "") + n[i].Scalar();
+  return text + "]";
+}
+
 std::map<std::string, std::string> Flatten(const YAML::Node& root) {
   std::map<std::string, std::string> out;
   for (const auto& kv : root) {
     const std::string key = kv.first.Scalar();
     if (key == "agencies") continue;
     if (kv.second.IsMap()) {
-      for (const auto& inner : kv.second) out[key + "." + inner.first.Scalar()] = inner.second.Scalar();
+      for (const auto& inner : kv.second) out[key + "." + inner.first.Scalar()] = ValueText(inner.second);
     } else {
-      out[key] = kv.second.Scalar();
+      out[key] = ValueText(kv.second);
     }
   }
   return out;

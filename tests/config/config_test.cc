@@ -132,6 +132,7 @@ TEST(ConfigScalarKeys, EveryDescribedKeyIsCoveredByTheseTests) {
   std::set<std::string> covered = {"listen", "data_dir", "log.level", "log.file", "retry.multiplier",
                                    "retry.jitter", "store.synchronous", "validation.strict_uscc_checksum",
                                    "http.listen", "http.tls_cert_file", "http.tls_key_file", "http.tls_client_ca_file",
+                                   "http.allowed_hosts",
                                    "security.server_key_file", "security.keys_file",
                                    "security.tokens_file", "security.http_read_token_required", "security.data_key_file",
                                    "agencies"};
@@ -456,6 +457,16 @@ TEST_F(ConfigFileTest, LoadsAFileAndNamesItInErrors) {
   ASSERT_FALSE(b.ok());
   EXPECT_EQ(b.status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(b.status().message().rfind(bad + ": delivery.max_credit", 0), 0u) << b.status().message();
+}
+
+TEST(ConfigHttp, AllowedHostsAreHostNamesInLowerCase) {
+  EXPECT_TRUE(ParseConfig("")->http_allowed_hosts.empty());
+  auto c = ParseConfig("http:\n  allowed_hosts: [Yilian.Zone.Example, 10.0.0.5, \"[fd00::1]\"]\n");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->http_allowed_hosts, (std::vector<std::string>{"yilian.zone.example", "10.0.0.5", "[fd00::1]"}));
+  ExpectRefused(ParseConfig("http:\n  allowed_hosts: yilian.zone.example\n"), "http.allowed_hosts");
+  ExpectRefused(ParseConfig("http:\n  allowed_hosts: [\"yilian.zone.example:7780\"]\n"), "http.allowed_hosts");
+  ExpectRefused(ParseConfig("http:\n  allowed_hosts: [\"https://yilian.zone.example\"]\n"), "http.allowed_hosts");
 }
 
 }  // namespace

@@ -201,5 +201,58 @@ TEST_F(HttpLimitsTest, ThousandsOfHeaderFieldsAre431) {
   EXPECT_EQ(RawConnection::StatusOf(ok.ReadAll()), 200);
 }
 
+// Every response (dashboard, API, errors) carries the headers that keep the
+// dashboard from being framed, loading foreign code or having its types
+// guessed.
+TEST_F(HttpLimitsTest, ResponsesCarrySecurityHeaders) {
+  for (const std::string path : {"/", "/app.js", "/api/v1/stats", "/no/such/page"}) {
+    RawConnection c(broker_->http_port());
+    ASSERT_TRUE(c.Send("GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"));
+    std::string response = c.ReadAll();
+    std::string head = response.substr(0, response.find("\r\n\r\n"));
+    EXPECT_NE(head.find("\r\nContent-Security-Policy: default-src 'none'; script-src 'self';"), std::string::npos)
+        << path << ":\n" << head;
+    EXPECT_NE(head.find("frame-ancestors 'none'"), std::string::npos) << path;
+    EXPECT_NE(head.find("\r\nX-Frame-Options: DENY"), std::string::npos) << path;
+    EXPECT_NE(head.find("\r\nX-Content-Type-Options: nosniff"), std::string::npos) << path;
+  }
+}
+
+// DNS rebinding: a loopback broker answers only requests that name a
+// loopback host; a page of evil.example whose name was made to resolve to
+// 127.0.0.1 gets 421.
+TEST_F(HttpLimitsTest, ALoopbackBrokerAnswersOnlyLoopbackHostNames) {
+  auto status = [&](const std::string& host) {
+    RawConnection c(broker_->http_port());
+    EXPECT_TRUE(c.Send("GET /api/v1/stats HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n\r\n"));
+    return RawConnection::StatusOf(c.ReadAll());
+  };
+  const std::string port = std::to_string(broker_->http_port());
+  EXPECT_EQ(status("evil.example"), 421);
+  EXPECT_EQ(status("evil.example:" + port), 421);
+  EXPECT_EQ(status("127.0.0.1.evil.example"), 421);
+  EXPECT_EQ(status("127.0.0.1:" + port), 200);
+  EXPECT_EQ(status("localhost:" + port), 200);
+  EXPECT_EQ(status("LOCALHOST"), 200);
+  EXPECT_EQ(status("[::1]:" + port), 200);
+}
+
+// With http.allowed_hosts the broker answers exactly those names.
+TEST(HttpAllowedHosts, OnlyTheConfiguredNamesAreAnswered) {
+  BrokerProcess broker;
+  std::string yaml = testing::ReadFile(broker.config_path());
+  yaml.replace(yaml.find("http:\n"), 6, "http:\n  allowed_hosts: [yilian.zone.example]\n");
+  testing::WriteFile(broker.config_path(), yaml);
+  broker.Start();
+  auto status = [&](const std::string& host) {
+    RawConnection c(broker.http_port());
+    EXPECT_TRUE(c.Send("GET /healthz HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n\r\n"));
+    return RawConnection::StatusOf(c.ReadAll());
+  };
+  EXPECT_EQ(status("yilian.zone.example:7780"), 200);
+  EXPECT_EQ(status("127.0.0.1"), 421);
+  EXPECT_EQ(status("other.zone.example"), 421);
+}
+
 }  // namespace
 }  // namespace yilian
