@@ -402,7 +402,9 @@ void BrokerImpl::HandleMessage(Incoming& in) {
   auto principal = PrincipalOf(body, &key);
   if (!principal) {
     // Admitted at the handshake, but the key has been revoked since.
-    log_->warn("refused a message: its CURVE key is no longer in the keys file");
+    if (auto unlogged = revoked_keys_log_.Admit(key))
+      log_->warn("refused a message: CURVE key {}... is no longer in the keys file{}", key.substr(0, 8),
+                 LogThrottle::Suppressed(*unlogged));
     SendError(routing_id, v1::FORBIDDEN, "key revoked");
     DropSession(routing_id, "key revoked");
     return;
@@ -541,16 +543,10 @@ void BrokerImpl::HandleHello(const std::string& routing_id, const v1::Hello& hel
 
 void BrokerImpl::LogSessionRefusal(const auth::Principal& principal, const std::string& cls,
                                    const std::string& why) {
-  auto& [last, unlogged] = refusal_log_[principal.identity];
-  const Millis now = clock_->NowMillis();
-  if (last != 0 && now - last < 10000) {
-    ++unlogged;
-    return;
-  }
+  auto unlogged = session_refusals_log_.Admit(principal.identity);
+  if (!unlogged) return;
   log_->warn("refused a {} session of identity '{}' (role {}): {}{}", cls, principal.identity, principal.role, why,
-             unlogged ? " (" + std::to_string(unlogged) + " more refused since the last line)" : std::string());
-  last = now;
-  unlogged = 0;
+             LogThrottle::Suppressed(*unlogged));
 }
 
 void BrokerImpl::DropSession(const std::string& routing_id, const char* why) {

@@ -22,6 +22,7 @@
 #include "common/clock.h"
 #include "common/digest.h"
 #include "common/in_order_worker.h"
+#include "common/log_throttle.h"
 #include "common/status.h"
 #include "config/config.h"
 #include "delivery/agency_queue.h"
@@ -256,9 +257,12 @@ class BrokerImpl {
 
   std::unordered_map<std::string, Session> sessions_;
   SessionQuota quota_;  // admission of sessions; counts what sessions_ holds
-  // Session refusals logged per identity: when the last line was written
-  // and how many refusals went unlogged since (one line per 10 s at most).
-  std::unordered_map<std::string, std::pair<Millis, std::uint64_t>> refusal_log_;
+  // Repeated warnings caused by clients, one line per key every 10 s at
+  // most: session refusals (by identity), messages of revoked keys (by key)
+  // and refused handshakes (by address).
+  LogThrottle session_refusals_log_{clock_, 10000};
+  LogThrottle revoked_keys_log_{clock_, 10000};
+  LogThrottle handshakes_log_{clock_, 10000};
   std::vector<std::unique_ptr<AgencyState>> agencies_;
   std::unordered_map<std::string, int> agency_index_;
   std::unordered_map<InflightKey, Inflight> inflight_;

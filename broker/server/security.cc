@@ -106,10 +106,12 @@ void BrokerImpl::HandleZap() {
         text = "OK";
         user = z85;
       } else {
-        log_->warn("refused a connection from {}: CURVE key {} is not in the keys file", address, z85);
+        if (auto unlogged = handshakes_log_.Admit(address))
+          log_->warn("refused a connection from {}: CURVE key {} is not in the keys file{}", address, z85,
+                     LogThrottle::Suppressed(*unlogged));
       }
-    } else {
-      log_->warn("refused a connection from {}: not a CURVE handshake", address);
+    } else if (auto unlogged = handshakes_log_.Admit(address)) {
+      log_->warn("refused a connection from {}: not a CURVE handshake{}", address, LogThrottle::Suppressed(*unlogged));
     }
     std::string request_id = frames.size() > 1 ? frames[1].to_string() : "";
     try {

@@ -15,6 +15,7 @@
 
 #include "common/digest.h"
 #include "common/log.h"
+#include "common/log_throttle.h"
 #include "store/cases.h"
 #include "store/schema.h"
 #include "store/sqlite_util.h"
@@ -116,8 +117,15 @@ class Checkpointer {
       lock.unlock();
       int frames = 0, copied = 0;
       int rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, &frames, &copied);
-      if (rc != SQLITE_OK && rc != SQLITE_BUSY && rc != SQLITE_LOCKED)
-        log->warn("background checkpoint failed: {}", sqlite3_errmsg(db_));
+      if (rc != SQLITE_OK && rc != SQLITE_BUSY && rc != SQLITE_LOCKED) {
+        // A full disk fails every attempt, ten a second: one line a minute.
+        ++failures_;
+        if (auto unlogged = failures_log_.Admit("checkpoint"))
+          log->warn("background checkpoint failed: {}{}", sqlite3_errmsg(db_), LogThrottle::Suppressed(*unlogged));
+      } else if (rc == SQLITE_OK && failures_ > 0) {
+        log->info("background checkpoint works again after {} failed attempts", failures_);
+        failures_ = 0;
+      }
       lock.lock();
     }
   }
@@ -127,6 +135,8 @@ class Checkpointer {
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;
+  std::uint64_t failures_ = 0;  // failed attempts since the last success
+  LogThrottle failures_log_{SystemClock::Default(), 60000};
 };
 
 class SqliteStore final : public Store {

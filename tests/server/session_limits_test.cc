@@ -10,6 +10,7 @@
 #include <memory>
 #include <vector>
 
+#include "auth/keys.h"
 #include "client/connection.h"
 #include "testing/broker_fixture.h"
 #include "testing/curve_keys.h"
@@ -156,6 +157,66 @@ TEST_F(SessionLimitsTest, AReserveKeepsASlotForEveryClassWithoutASession) {
   more.push_back(Open(platform_, v1::PUBLISHER));
   EXPECT_EQ(Settle(more), 0);
   EXPECT_GE(Metric("yilian_sessions_refused_total{reason=\"max_connections\"}"), 1);
+}
+
+// A client whose key was revoked and that keeps sending on its old
+// connection is refused every time, but logged once per 10 s with a count,
+// not once per message; so are the handshakes of a key that is not in the
+// keys file.
+TEST_F(SessionLimitsTest, RefusalsOfUnknownAndRevokedKeysAreLoggedOncePerInterval) {
+  StartBroker("  agency_sessions_per_identity: 3\n");
+  // A raw CURVE socket: it ignores the broker's errors and keeps sending.
+  auto pair = auth::ReadKeyPair(dir_ + "/" + tax_.name + ".key");
+  ASSERT_TRUE(pair.ok());
+  zmq::socket_t raw(context_, zmq::socket_type::dealer);
+  raw.set(zmq::sockopt::curve_serverkey, server_.public_key);
+  raw.set(zmq::sockopt::curve_publickey, pair.value().public_key);
+  raw.set(zmq::sockopt::curve_secretkey, pair.value().secret_key);
+  raw.set(zmq::sockopt::linger, 0);
+  raw.connect(broker_->endpoint());
+  v1::Envelope hello;
+  hello.mutable_hello()->set_version(v1::PROTOCOL_V1);
+  hello.mutable_hello()->set_role(v1::CONSUMER);
+  hello.mutable_hello()->set_agency("tax");
+  hello.mutable_hello()->set_credit(1);
+  raw.send(zmq::buffer(hello.SerializeAsString()), zmq::send_flags::none);
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        return testing::ReadFile(broker_->log_path()).find("session ") != std::string::npos &&
+               testing::ReadFile(broker_->log_path()).find("opened: CONSUMER") != std::string::npos;
+      },
+      5000));
+  testing::WriteKeysFile(dir_, {{"platform", "publisher", platform_}, {"fund-adapter", "agency:housing_fund", fund_}});
+  ASSERT_TRUE(PollUntil(
+      [&] { return testing::ReadFile(broker_->log_path()).find("keys file reloaded") != std::string::npos; }, 5000));
+  v1::Envelope heartbeat;
+  heartbeat.mutable_heartbeat();
+  for (int i = 0; i < 200; ++i) raw.send(zmq::buffer(heartbeat.SerializeAsString()), zmq::send_flags::none);
+  // The broker answers each with an error: wait for the 200th.
+  int answers = 0;
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        zmq::message_t m;
+        while (raw.recv(m, zmq::recv_flags::dontwait)) ++answers;
+        return answers >= 201;  // the Welcome and 200 errors
+      },
+      10000))
+      << answers;
+  // A stranger's key tries 30 handshakes.
+  CurveKey stranger = testing::Keygen(dir_, "stranger");
+  for (int i = 0; i < 30; ++i) {
+    client::Connection attempt(context_, testing::CurveOptions(dir_, broker_->endpoint(), server_, stranger));
+    attempt.Poll(30);
+  }
+  std::string log;
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        log = testing::ReadFile(broker_->log_path());
+        return Count(log, "is not in the keys file") >= 1;
+      },
+      5000));
+  EXPECT_EQ(Count(log, "is no longer in the keys file"), 1u) << log;
+  EXPECT_EQ(Count(log, "is not in the keys file"), 1u) << log;
 }
 
 }  // namespace
