@@ -24,9 +24,11 @@ void AddGenSampleCommand(CLI::App& app, int* exit_code) {
       ->check(CLI::Range(0.0, 1.0));
   cmd->add_option("--banks", *banks, "comma-separated bank codes for account reservations")->capture_default_str();
   cmd->add_option("--id-prefix", o->id_prefix, "prefix of event ids")->capture_default_str();
-  cmd->add_option("--target-bytes", o->target_bytes, "pad each event to about this encoded size (0: no padding)")
+  cmd->add_option("--target-bytes", o->target_bytes,
+                  "pad each event's business scope to about this encoded size (0: no padding; at most " +
+                      std::to_string(sample::kMaxTargetBytes) + ", as the scope is limited to 4096 bytes)")
       ->capture_default_str()
-      ->check(CLI::Range(0, 60000));
+      ->check(CLI::Range(0, sample::kMaxTargetBytes));
   cmd->callback([o, banks, exit_code] {
     o->banks.clear();
     std::stringstream ss(*banks);

@@ -183,9 +183,12 @@ std::vector<v1::EnterpriseEvent> Generate(const SampleOptions& o) {
       }
       *e.mutable_enterprise() = f.record;
       if (o.target_bytes > 0) {
+        const std::size_t max_scope = validation::Options{}.max_scope_bytes;
         std::string scope = e.enterprise().business_scope();
         while (static_cast<int>(e.ByteSizeLong()) + 40 < o.target_bytes) {
-          scope += "；" + Pick(rng, kScopes);
+          std::string longer = scope + "；" + Pick(rng, kScopes);
+          if (longer.size() > max_scope) break;  // valid before big
+          scope = std::move(longer);
           e.mutable_enterprise()->set_business_scope(scope);
         }
       }

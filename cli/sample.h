@@ -26,11 +26,16 @@ struct SampleOptions {
   // Prefix of event ids.
   std::string id_prefix = "ev";
   // Pad business_scope so an encoded event is about this many bytes (0: no
-  // padding).
+  // padding), at most kMaxTargetBytes: the scope stays within the
+  // validator's 4096 bytes, so every event stays valid.
   int target_bytes = 0;
   // Region code of the zone (first 6 digits of the USCC region).
   std::string region_code = "350206";
 };
+
+// The largest target_bytes every generated event reaches: a business scope
+// of at most 4096 bytes (validation's limit) and the rest of an event.
+constexpr int kMaxTargetBytes = 4500;
 
 // The events in publish order: enterprises interleaved, so consecutive
 // events mostly belong to different enterprises.

@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include "cli/sample.h"
 #include "harness/report.h"
 
 namespace yilian::bench {
@@ -39,7 +40,7 @@ void AddDriverOptions(CLI::App& app, DriverArgs* a, const std::vector<std::strin
       ->check(CLI::Range(1, 10000000))
       ->capture_default_str();
   app.add_option("--target-bytes", a->generate.target_bytes, "generated workload: approximate encoded event size")
-      ->check(CLI::Range(0, 60000))
+      ->check(CLI::Range(0, sample::kMaxTargetBytes))
       ->capture_default_str();
 }
 

@@ -33,5 +33,27 @@ TEST(Sample, EveryEventIsValidAndEveryChangeChangesItsField) {
   EXPECT_GT(changes, 400u);
 }
 
+// Padded to the largest target, every event is still valid (the scope
+// stops at the validator's limit) and every ESTABLISHED event reaches it.
+TEST(Sample, PaddedEventsStayValidAndReachTheLargestTarget) {
+  sample::SampleOptions o;
+  o.seed = 16000;
+  o.enterprises = 50;
+  o.events_per_enterprise = 4;
+  o.target_bytes = sample::kMaxTargetBytes;
+  for (const auto& e : sample::Generate(o)) {
+    auto errors = validation::Validate(e, {});
+    EXPECT_TRUE(errors.empty()) << e.event_id() << ": " << errors[0].path << " " << errors[0].message;
+    EXPECT_LE(e.enterprise().business_scope().size(), 4096u);
+    if (e.type() == v1::ESTABLISHED) {
+      EXPECT_GE(static_cast<int>(e.ByteSizeLong()) + 400, o.target_bytes);
+    }
+  }
+  // Asked for more than valid events can reach (the command refuses such a
+  // target), the events still stay valid.
+  o.target_bytes = 16000;
+  for (const auto& e : sample::Generate(o)) EXPECT_TRUE(validation::Validate(e, {}).empty()) << e.event_id();
+}
+
 }  // namespace
 }  // namespace yilian
