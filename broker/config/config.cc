@@ -137,6 +137,9 @@ const std::vector<KeyDef>& Keys() {
       {"store.synchronous", "full", "full|normal",
        "full: fsync before every confirm; normal: survive process crash, not power loss",
        [](const YAML::Node& n, BrokerConfig& c) { return ReadString(n, {"full", "normal"}, &c.store_synchronous); }},
+      U32_KEY("store.free_space_warn_mib", free_space_warn_mib, 1024, 0, 1048576,
+              "warn (log, metric yilian_store_free_warn_bytes) when the data directory's file system has less "
+              "free space than this, in MiB (0: never)"),
       U32_KEY("store.max_batch", max_batch, 4096, 1, 100000, "messages handled per loop turn (one commit)"),
       U32_KEY("store.payload_cache_entries", payload_cache_entries, 8192, 0, 1000000,
               "encoded events kept in memory for delivery"),

@@ -60,6 +60,9 @@ struct BrokerConfig {
   std::uint32_t max_event_bytes = 64 * 1024;
   std::uint32_t max_inflight_publishes = 1000;
   std::uint32_t max_connections = 1024;
+  // Free space on the data directory's file system below which the broker
+  // warns, in MiB (0: never).
+  std::uint32_t free_space_warn_mib = 1024;
   // Sessions one identity of the keys file may hold, by the role it opens.
   std::uint32_t publisher_sessions_per_identity = 16;
   std::uint32_t agency_sessions_per_identity = 16;

@@ -3,6 +3,8 @@
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 
+#include <sys/statvfs.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
@@ -332,6 +334,20 @@ void BrokerImpl::UpdateGauges(Millis now) {
       if (row.ok() && row.value()) age = static_cast<double>(now - row.value()->published_at) / 1000.0;
     }
     metrics_.OldestWaiting(a->id, age);
+  }
+  // Free space: a full disk refuses publishes (STORE_UNAVAILABLE), so
+  // operators are warned before, once a minute while it lasts.
+  struct statvfs fs {};
+  if (statvfs(config_.data_dir.c_str(), &fs) == 0) {
+    const double free_bytes = static_cast<double>(fs.f_bavail) * static_cast<double>(fs.f_frsize);
+    const double warn_bytes = static_cast<double>(config_.free_space_warn_mib) * 1024 * 1024;
+    metrics_.StoreFreeSpace(free_bytes, warn_bytes);
+    if (free_bytes < warn_bytes) {
+      if (auto unlogged = free_space_log_.Admit("free space"))
+        log_->warn("the data directory's file system has {:.0f} MiB free, less than store.free_space_warn_mib ({}); "
+                   "at 0 the broker refuses publishes{}",
+                   free_bytes / (1024 * 1024), config_.free_space_warn_mib, LogThrottle::Suppressed(*unlogged));
+    }
   }
   std::map<std::string, double> roles = {{"PUBLISHER", 0}, {"CONSUMER", 0}, {"WATCHER", 0}};
   for (const auto& [rid, s] : sessions_) roles[v1::ClientRole_Name(s.role)] += 1;

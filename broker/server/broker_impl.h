@@ -263,6 +263,7 @@ class BrokerImpl {
   LogThrottle session_refusals_log_{clock_, 10000};
   LogThrottle revoked_keys_log_{clock_, 10000};
   LogThrottle handshakes_log_{clock_, 10000};
+  LogThrottle free_space_log_{clock_, 60000};
   std::vector<std::unique_ptr<AgencyState>> agencies_;
   std::unordered_map<std::string, int> agency_index_;
   std::unordered_map<InflightKey, Inflight> inflight_;

@@ -51,6 +51,16 @@ BrokerMetrics::BrokerMetrics()
                                   "max_connections)")
                             .Register(*registry_),
                         {}} {
+  store_free_ = &BuildGauge()
+                     .Name("yilian_store_free_bytes")
+                     .Help("Free space on the file system of the data directory (for the broker's user)")
+                     .Register(*registry_)
+                     .Add({});
+  store_free_warn_ = &BuildGauge()
+                          .Name("yilian_store_free_warn_bytes")
+                          .Help("store.free_space_warn_mib in bytes: alert when yilian_store_free_bytes is below it")
+                          .Register(*registry_)
+                          .Add({});
   auto& completion = BuildHistogram()
                          .Name("yilian_case_completion_seconds")
                          .Help("Time from publish to case COMPLETED")

@@ -43,6 +43,10 @@ class BrokerMetrics {
     Get(oldest_waiting_, agency, "agency").Set(seconds);
   }
   void Sessions(const std::string& role, double n) { Get(sessions_, role, "role").Set(n); }
+  void StoreFreeSpace(double free_bytes, double warn_bytes) {
+    store_free_->Set(free_bytes);
+    store_free_warn_->Set(warn_bytes);
+  }
   void SessionRefused(const std::string& reason) { Get(sessions_refused_, reason, "reason").Increment(); }
   void CaseCompleted(double seconds) { case_completion_->Observe(seconds); }
   void Commit(double seconds) { commit_->Observe(seconds); }
@@ -86,6 +90,8 @@ class BrokerMetrics {
   Cached<prometheus::Gauge> oldest_waiting_;
   Cached<prometheus::Gauge> sessions_;
   Cached<prometheus::Counter> sessions_refused_;
+  prometheus::Gauge* store_free_;
+  prometheus::Gauge* store_free_warn_;
   prometheus::Histogram* case_completion_;
   prometheus::Histogram* commit_;
   prometheus::Histogram* turn_messages_;

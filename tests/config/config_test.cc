@@ -69,6 +69,7 @@ const std::vector<UintKey>& UintKeys() {
        [](const BrokerConfig& c) { return c.agency_sessions_per_identity; }},
       {"limits.watcher_sessions_per_identity", 1, 100000,
        [](const BrokerConfig& c) { return c.watcher_sessions_per_identity; }},
+      {"store.free_space_warn_mib", 0, 1048576, [](const BrokerConfig& c) { return c.free_space_warn_mib; }},
       {"store.max_batch", 1, 100000, [](const BrokerConfig& c) { return c.max_batch; }},
       {"store.payload_cache_entries", 0, 1000000, [](const BrokerConfig& c) { return c.payload_cache_entries; }},
       {"http.max_body_bytes", 1024, 16777216, [](const BrokerConfig& c) { return c.http_max_body_bytes; }},
