@@ -20,9 +20,13 @@ std::string MaskIdNumber(std::string_view id_number);
 // last 2, "12345678" -> "******78". Of 7 or fewer: fully masked.
 std::string MaskPhone(std::string_view phone);
 
-// Scrubs free text (an error message, a JSON snippet) by masking every run of
-// characters that looks like a resident ID number (17 digits + digit/X, or
-// 15 digits) or a mainland mobile number (11 digits starting with 1).
+// Scrubs free text (an error message, a JSON snippet, an agency's reason) by
+// masking every number that looks like a resident ID (17 digits + digit/X,
+// or 15 digits) or a mainland mobile number (11 digits starting with 1, or
+// 13 starting with 861), as people write them: ASCII or full-width digits,
+// grouped by single spaces, hyphens, dots, ideographic spaces or full-width
+// hyphens ("+86 138-1234-5678"). A number of several groups is masked as a
+// whole and written without its separators.
 std::string ScrubPersonalData(std::string_view text);
 
 // At most `max_bytes` of `text`, cut at a UTF-8 character boundary so the

@@ -67,6 +67,33 @@ TEST(ScrubPersonalData, MasksMobilesWithCountryCode) {
   EXPECT_EQ(ScrubPersonalData("phone +8613812345678 or 8613812345678"), "phone +861******5678 or 861******5678");
 }
 
+// The forms people write numbers in: separators, a country code, spaces,
+// full-width digits (and X), mixed. Every one is masked; the text around it
+// stays as it was.
+TEST(ScrubPersonalData, MasksNumbersAsPeopleWriteThem) {
+  const struct {
+    const char* in;
+    const char* out;
+  } kForms[] = {
+      {"138-1234-5678", "138****5678"},
+      {"138 1234 5678", "138****5678"},
+      {"138.1234.5678", "138****5678"},
+      {"+86 138 1234 5678", "+861******5678"},
+      {"+86-138-1234-5678", "+861******5678"},
+      {"电话：86 13812345678。", "电话：861******5678。"},
+      {"１３８１２３４５６７８", "138****5678"},
+      {"１３８－１２３４－５６７８", "138****5678"},
+      {"手机 138　1234　5678 联系", "手机 138****5678 联系"},
+      {"１３８1234５６７８", "138****5678"},
+      {"110105 19491231 002X", "1101**********002X"},
+      {"110105-19491231-002x", "1101**********002x"},
+      {"１１０１０５１９４９１２３１００２Ｘ", "1101**********002X"},
+      {"股东：张三 110105194912310 13812345678", "股东：张三 1101*******2310 138****5678"},
+      {"地址：湖里区观日路12号 电话 0592-5551234 或 139 0000 1111", "地址：湖里区观日路12号 电话 0592-5551234 或 139****1111"},
+  };
+  for (const auto& f : kForms) EXPECT_EQ(ScrubPersonalData(f.in), f.out) << f.in;
+}
+
 TEST(ScrubPersonalData, LeavesOtherNumbersAlone) {
   // USCCs mix letters into their digits, so no run has an ID's length.
   EXPECT_EQ(ScrubPersonalData("uscc 91350100M000100Y43 and 91110000600037341L"),
@@ -76,6 +103,9 @@ TEST(ScrubPersonalData, LeavesOtherNumbersAlone) {
   EXPECT_EQ(ScrubPersonalData("order 20240301123"), "order 20240301123");
   EXPECT_EQ(ScrubPersonalData("seq 12345678901234567890"), "seq 12345678901234567890");
   EXPECT_EQ(ScrubPersonalData(""), "");
+  EXPECT_EQ(ScrubPersonalData("at 2026-11-27 10:00, 12 345 items, v1.2.3"),
+            "at 2026-11-27 10:00, 12 345 items, v1.2.3");
+  EXPECT_EQ(ScrubPersonalData("ｖ１．２　２０２６"), "ｖ１．２　２０２６");
 }
 
 }  // namespace

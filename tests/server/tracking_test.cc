@@ -423,6 +423,51 @@ bool ParsePrometheus(const std::string& text, std::map<std::string, double>* sam
   return true;
 }
 
+// Free text that reaches the store and the API (an agency's rejection
+// reason, an operator's reason) holds phone and ID numbers in whatever form
+// people write them: formatted, with a country code, in full-width digits.
+// None of them is stored or served in clear.
+TEST_F(TrackingTest, NumbersInFreeTextAreMaskedInEveryFormBeforeTheyAreStored) {
+  StartBroker();
+  auto events = Sample(1, 1, 77, {});
+  PublishAll(events);
+  client::ClientOptions options;
+  options.endpoint = broker_->endpoint();
+  options.agency = "tax";
+  client::Consumer tax(context_, options);
+  const std::string reason =
+      "法定代表人电话 138-1234-5678 / +86 139 0000 1111，身份证 110105 19491231 002X，联系人 １３８１２３４５６７８";
+  bool answered = false;
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        if (auto d = tax.Receive(20)) {
+          v1::Result r;
+          r.set_sequence(d->sequence());
+          r.set_event_id(d->event_id());
+          r.set_agency("tax");
+          r.set_attempt(d->attempt());
+          r.set_outcome(v1::OUTCOME_REJECTED);
+          r.set_reason(reason);
+          tax.Answer(r);
+          answered = true;
+        }
+        return answered && tax.unacknowledged() == 0;
+      },
+      15000));
+  auto [status, body] =
+      Post("/api/v1/cases/" + events[0].event_id() + "/resolve", "{\"reason\":\"" + reason + "\"}");
+  ASSERT_EQ(status, 200) << body;
+  std::string shown = Get("/api/v1/cases/" + events[0].event_id()).second;
+  ASSERT_NE(shown.find("138****5678"), std::string::npos) << shown;
+  const std::vector<std::string> secrets = {"1234-5678", "13812345678", "139 0000 1111", "13900001111",
+                                            "19491231", "１２３４５６７８", "12345678"};
+  for (const auto& secret : secrets) EXPECT_EQ(shown.find(secret), std::string::npos) << secret << " in " << shown;
+  broker_->Stop();
+  std::string raw = testing::ReadFile(broker_->data_dir() + "/yilian.db") +
+                    testing::ReadFile(broker_->data_dir() + "/yilian.db-wal");
+  for (const auto& secret : secrets) EXPECT_EQ(raw.find(secret), std::string::npos) << secret << " in the store";
+}
+
 TEST_F(TrackingTest, MetricsAreValidPrometheusTextAndCountTheWork) {
   StartBroker();
   auto events = Sample(4, 1, 29, {});
