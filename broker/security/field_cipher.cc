@@ -53,12 +53,14 @@ std::vector<Slot> PersonalSlots(v1::EnterpriseEvent* event) {
       slots.push_back({e->mutable_contact()->mutable_phone(), "enterprise.contact.phone"});
     }
   }
+  // Every change's values, not only a person's: they are free text, and a
+  // change of the shareholders, say, lists their ID and phone numbers.
   for (v1::FieldChange& change : *event->mutable_changes()) {
-    if (change.field() == "legal_representative" || change.field() == "contact") {
-      slots.push_back({change.mutable_old_value(), "changes.old_value"});
-      slots.push_back({change.mutable_new_value(), "changes.new_value"});
-    }
+    slots.push_back({change.mutable_old_value(), "changes.old_value"});
+    slots.push_back({change.mutable_new_value(), "changes.new_value"});
   }
+  if (event->has_deregistration())
+    slots.push_back({event->mutable_deregistration()->mutable_reason(), "deregistration.reason"});
   return slots;
 }
 

@@ -4,8 +4,9 @@
 // integrity (encrypt-then-MAC).
 //
 // What is encrypted: id_number and phone of enterprise.legal_representative
-// and enterprise.contact, and old_value/new_value of every FieldChange whose
-// field is "legal_representative" or "contact". Each non-empty value becomes
+// and enterprise.contact, old_value/new_value of every FieldChange (free
+// text: a shareholders change lists ID and phone numbers), and
+// deregistration.reason. Each non-empty value becomes
 //   "sm4:" + base64(iv[16] || SM4-CBC ciphertext (PKCS#7) || mac[32])
 // with a fresh random IV per value and
 //   mac = HMAC-SM3(mac_key, "yilian-field-v1" || 0x00 || path || 0x00 || iv || ciphertext)

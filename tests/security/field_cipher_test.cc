@@ -39,11 +39,10 @@ std::vector<std::string> PersonalValues(const v1::EnterpriseEvent& e) {
                                   e.enterprise().legal_representative().phone(), e.enterprise().contact().id_number(),
                                   e.enterprise().contact().phone()};
   for (const auto& c : e.changes()) {
-    if (c.field() == "legal_representative" || c.field() == "contact") {
-      out.push_back(c.old_value());
-      out.push_back(c.new_value());
-    }
+    if (!c.old_value().empty()) out.push_back(c.old_value());
+    if (!c.new_value().empty()) out.push_back(c.new_value());
   }
+  if (!e.deregistration().reason().empty()) out.push_back(e.deregistration().reason());
   return out;
 }
 
@@ -95,8 +94,30 @@ TEST(FieldCipher, NoPersonalNumberInClearAfterEncryption) {
   // Names and the rest stay readable.
   EXPECT_EQ(parsed.enterprise().legal_representative().name(), "张三");
   EXPECT_EQ(parsed.enterprise().address(), e.enterprise().address());
-  // Changes of other fields are not touched.
-  EXPECT_EQ(parsed.changes(0).new_value(), "厦门鹭岛软件科技有限公司");
+  // Every change's values are encrypted, not only a person's: free text
+  // (a shareholders change lists ID and phone numbers).
+  ASSERT_GT(parsed.changes_size(), 1);
+  for (const auto& c : parsed.changes()) {
+    EXPECT_EQ(c.new_value().rfind("sm4:", 0), 0u) << c.field();
+  }
+}
+
+TEST(FieldCipher, AShareholdersChangeAndADeregistrationReasonAreEncrypted) {
+  FieldCipher cipher = Cipher(kKeyA);
+  v1::EnterpriseEvent e = FullEvent(v1::CHANGED);
+  v1::FieldChange* c = e.add_changes();
+  c->set_field("shareholders");
+  c->set_old_value("张三 11010519491231002X 13812345678");
+  c->set_new_value("李四 440524188001010014 13999990000");
+  e.mutable_deregistration()->set_reason("股东王五(13700001111)决议解散");
+  const v1::EnterpriseEvent original = e;
+  ASSERT_TRUE(cipher.EncryptPersonal(&e).ok());
+  const std::string bytes = e.SerializeAsString();
+  for (const std::string secret : {"11010519491231002X", "13812345678", "440524188001010014", "13999990000",
+                                   "13700001111"})
+    EXPECT_FALSE(Contains(bytes, secret)) << secret;
+  ASSERT_TRUE(cipher.DecryptPersonal(&e).ok());
+  EXPECT_EQ(e.SerializeAsString(), original.SerializeAsString());
 }
 
 TEST(FieldCipher, FreshIvEveryTime) {

@@ -235,6 +235,49 @@ TEST_P(MinimumNecessaryBrokerTest, EachAgencyReceivesExactlyWhatTheDocumentAllow
   }
 }
 
+// With a data key, the free text of every change (any item: a shareholders
+// change lists people) and the deregistration reason are encrypted at rest,
+// as the person fields are; delivered, they are the published text.
+TEST_F(MinimumNecessaryTest, FreeTextOfChangesIsEncryptedAtRest) {
+  BrokerProcess broker;
+  testing::WriteFile(broker.dir() + "/data.key", std::string(64, 'e') + "\n");
+  chmod((broker.dir() + "/data.key").c_str(), 0600);
+  testing::WriteFile(broker.config_path(), testing::ReadFile(broker.config_path()) + "security:\n  data_key_file: " +
+                                               broker.dir() + "/data.key\n");
+  broker.Start();
+  zmq::context_t context(1);
+  std::vector<v1::EnterpriseEvent> events = testing::FullEvents("at-rest");
+  for (auto& e : events) {
+    if (e.type() != v1::CHANGED) continue;
+    for (auto& c : *e.mutable_changes()) {
+      c.set_old_value(c.old_value() + " 股东甲 11010519491231002X 13812345678");
+      c.set_new_value(c.new_value() + " 股东乙 440524188001010014 13999990000");
+    }
+  }
+  events.back().mutable_deregistration()->set_reason("股东会决议解散，联系 13700001111");
+  client::ClientOptions options;
+  options.endpoint = broker.endpoint();
+  client::Publisher publisher(context, options);
+  for (const auto& e : events) publisher.Publish(e);
+  std::size_t confirmed = 0;
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        publisher.Poll(20, [&](std::uint64_t, const v1::PublishAck& a) {
+          EXPECT_EQ(a.status(), v1::ACCEPTED) << a.message();
+          ++confirmed;
+        });
+        return confirmed == events.size();
+      },
+      20000));
+  ASSERT_EQ(broker.Stop(), 0);
+  std::string raw = testing::ReadFile(broker.data_dir() + "/yilian.db") +
+                    testing::ReadFile(broker.data_dir() + "/yilian.db-wal");
+  ASSERT_GT(raw.size(), 10000u);
+  for (const std::string secret : {"11010519491231002X", "13812345678", "440524188001010014", "13999990000",
+                                   "13700001111", "old-shareholders", "new-business_scope", "股东会决议解散"})
+    EXPECT_EQ(raw.find(secret), std::string::npos) << secret << " is in the store in clear";
+}
+
 INSTANTIATE_TEST_SUITE_P(DataKey, MinimumNecessaryBrokerTest, ::testing::Values(false, true),
                          [](const auto& info) { return info.param ? "WithDataKey" : "WithoutDataKey"; });
 
