@@ -1,13 +1,14 @@
 // yilian-adapter as a process: each way of failing at start-up is a clear
 // message and its own exit code (docs/plugins.md), never a crash; what it
-// writes is private whatever the umask; and the host's configuration file is
-// declared and checked.
+// writes is private whatever the umask, and key files others may write are
+// refused; and the host's configuration file is declared and checked.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
 
 #include <cstdio>
 
+#include "auth/keys.h"
 #include "host/exit_codes.h"
 #include "host/host_config.h"
 #include "testing/process.h"
@@ -176,6 +177,35 @@ TEST_F(AdapterProcessTest, StateDirectoryJournalAndLogArePrivateUnderUmask022) {
   EXPECT_NE(text.find("'" + state + "/results.db' had mode 0644"), std::string::npos) << text;
   EXPECT_NE(text.find("'" + log + "' had mode 0644"), std::string::npos) << text;
   stop(std::move(adapter));
+}
+
+// The adapter trusts the broker's public key file and its own key pair:
+// neither may be writable by group or others.
+TEST_F(AdapterProcessTest, RefusesKeyFilesOthersMayWrite) {
+  for (const char* name : {"broker", "adapter"})
+    ASSERT_TRUE(auth::WriteKeyPair(dir_, name, auth::GenerateKeyPair().value()).ok());
+  const std::string yaml = "plugin:\n  sink: {type: exchange-db, path: " + dir_ + "/tax.db}\n";
+  const std::vector<std::string> args = {
+      "--agency",  "tax",          "--plugin",           "tax",   "--state-dir",
+      dir_ + "/s", "--server-key", dir_ + "/broker.pub", "--key", dir_ + "/adapter.key"};
+  struct File {
+    std::string name;
+    mode_t mode;  // as written
+  };
+  for (const File& f : {File{"broker.pub", 0644}, File{"adapter.key", 0600}}) {
+    const std::string path = dir_ + "/" + f.name;
+    for (mode_t loose : {0666, 0620}) {
+      ASSERT_EQ(::chmod(path.c_str(), loose), 0);
+      std::string out;
+      EXPECT_EQ(Run(args, &out, yaml), kExitUsage) << f.name << " mode " << std::oct << loose;
+      char mode[8];
+      std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(loose));
+      EXPECT_NE(out.find("'" + path + "' has mode " + mode), std::string::npos) << out;
+      EXPECT_NE(out.find("writable by group or others"), std::string::npos) << out;
+      EXPECT_NE(out.find("chmod"), std::string::npos) << out;
+    }
+    ASSERT_EQ(::chmod(path.c_str(), f.mode), 0);
+  }
 }
 
 TEST(HostConfig, KeysDefaultsBoundsAndPluginSection) {
