@@ -10,12 +10,14 @@
 #include <atomic>
 #include <csignal>
 #include <cstring>
-#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include "auth/keys.h"
+#include "common/file_modes.h"
 #include "common/log.h"
 #include "host/exit_codes.h"
 #include "host/host_config.h"
@@ -43,15 +45,23 @@ struct Args {
 };
 
 // Holds an exclusive lock on <state_dir>/lock for the life of the process,
-// so that two adapters never share one journal.
-int LockStateDir(const std::string& dir, std::string* error) {
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) {
-    *error = "cannot create state directory '" + dir + "': " + ec.message();
+// so that two adapters never share one journal. The directory is the
+// adapter's user's alone (0700, whatever the umask; tightened if found
+// open, with *notices for the log): the journal holds event ids, enterprise
+// codes and the agencies' answers.
+int LockStateDir(const std::string& dir, std::vector<std::string>* notices, std::string* error) {
+  std::string notice;
+  if (yilian::Status s = yilian::files::MakePrivateDir(dir, &notice); !s.ok()) {
+    *error = "state directory: " + s.message();
     return -1;
   }
+  if (!notice.empty()) notices->push_back("state directory " + notice);
   std::string path = dir + "/lock";
+  if (yilian::Status s = yilian::files::TightenFileIfPresent(path, &notice); !s.ok()) {
+    *error = s.message();
+    return -1;
+  }
+  if (!notice.empty()) notices->push_back(notice);
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) {
     *error = "cannot open '" + path + "': " + std::strerror(errno);
@@ -111,7 +121,9 @@ int Run(const Args& args) {
   log->info("loaded plugin {} {} from {}", api.name ? api.name : "?", api.version ? api.version : "?", path.value());
 
   std::string lock_error;
-  int lock_fd = LockStateDir(config.state_dir, &lock_error);
+  std::vector<std::string> notices;
+  int lock_fd = LockStateDir(config.state_dir, &notices, &lock_error);
+  for (const auto& notice : notices) log->warn("{}", notice);
   if (lock_fd < 0) {
     log->error("{}", lock_error);
     return host::kExitState;

@@ -1,5 +1,8 @@
 #include "sdk/journal.h"
 
+#include "common/file_modes.h"
+#include "common/log.h"
+
 namespace yilian::adapter {
 namespace {
 
@@ -74,6 +77,15 @@ bool IsAllowedTransition(std::optional<EntryState> from, EntryState to) {
 }
 
 Result<std::unique_ptr<Journal>> Journal::Open(const std::string& path, const AgencyId& agency, const Clock* clock) {
+  // SQLite creates the -wal and -shm files with the mode of the database
+  // file, so a journal created 0600 here keeps all three private.
+  std::string notice;
+  if (Status s = files::MakePrivateFile(path, &notice); !s.ok()) return s;
+  if (!notice.empty()) GetLogger("adapter")->warn("{}", notice);
+  for (const std::string& companion : {path + "-wal", path + "-shm"}) {
+    if (Status s = files::TightenFileIfPresent(companion, &notice); !s.ok()) return s;
+    if (!notice.empty()) GetLogger("adapter")->warn("{}", notice);
+  }
   auto db = sqlite::Db::Open(path, sqlite::OpenOptions{});
   if (!db.ok()) return db.status();
   Status s = db.value()->Exec(kSchema);

@@ -8,6 +8,8 @@
 //   - dedupe redeliveries by event id: a redelivered event is answered from
 //     here instead of being handed to the agency again.
 // No personal data is stored: ids, the agency's reference and reason only.
+// The file (and SQLite's -wal and -shm beside it) is mode 0600 whatever the
+// umask; one found open to group or others is tightened, with a warning.
 //
 // Entry states and the allowed transitions (IsAllowedTransition):
 //   (none)       -> kAtAgency     the agency has the event, answer awaited

@@ -14,6 +14,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "common/digest.h"
+#include "common/file_modes.h"
 
 namespace yilian::auth {
 namespace {
@@ -35,14 +36,6 @@ std::string Trim(std::string s) {
 bool ValidRole(const std::string& role) {
   if (role == "publisher" || role == "admin" || role == "observer") return true;
   return role.rfind("agency:", 0) == 0 && role.size() > 7;
-}
-
-Status CheckPrivate(const std::string& path) {
-  struct stat st {};
-  if (stat(path.c_str(), &st) != 0) return Status::IoError("cannot stat '" + path + "': " + std::strerror(errno));
-  if (st.st_mode & (S_IRWXG | S_IRWXO))
-    return Status::FailedPrecondition("'" + path + "' holds a secret but is readable by group or others (chmod 600 it)");
-  return Status::Ok();
 }
 
 }  // namespace
@@ -73,14 +66,22 @@ Status WriteKeyPair(const std::string& dir, const std::string& name, const KeyPa
     ::close(fd);
     if (!ok) return Status::IoError("cannot write '" + secret_path + "'");
   }
-  std::ofstream pub(public_path, std::ios::trunc);
-  pub << "# yilian CURVE public key of " << name << "\npublic: " << pair.public_key << "\n";
-  if (!pub) return Status::IoError("cannot write '" + public_path + "'");
+  {
+    // 0644 whatever the umask: readers refuse a public key others could
+    // replace (ReadPublicKey).
+    int fd = ::open(public_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return Status::IoError("cannot write '" + public_path + "': " + std::strerror(errno));
+    fchmod(fd, 0644);
+    std::string text = "# yilian CURVE public key of " + name + "\npublic: " + pair.public_key + "\n";
+    bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+    ::close(fd);
+    if (!ok) return Status::IoError("cannot write '" + public_path + "'");
+  }
   return Status::Ok();
 }
 
 Result<KeyPair> ReadKeyPair(const std::string& path) {
-  if (Status s = CheckPrivate(path); !s.ok()) return s;
+  if (Status s = files::CheckTrustedFile(path, "key pair file", files::Trust::kSecret); !s.ok()) return s;
   auto text = ReadText(path);
   if (!text.ok()) return text.status();
   KeyPair pair;
@@ -103,6 +104,9 @@ Result<std::string> ReadPublicKey(const std::string& text_or_path) {
   if (IsZ85Key(text_or_path)) return text_or_path;
   auto text = ReadText(text_or_path);
   if (!text.ok()) return Status::InvalidArgument("'" + text_or_path + "' is neither a Z85 public key nor a readable file");
+  // Whoever could replace the broker's public key could stand in for it.
+  if (Status s = files::CheckTrustedFile(text_or_path, "public key file", files::Trust::kNoOthersWrite); !s.ok())
+    return s;
   std::istringstream lines(text.value());
   std::string line;
   while (std::getline(lines, line)) {
@@ -115,6 +119,8 @@ Result<std::string> ReadPublicKey(const std::string& text_or_path) {
 }
 
 Result<KeyRing> KeyRing::Load(const std::string& path) {
+  // Whoever could write it could add a key with any role.
+  if (Status s = files::CheckTrustedFile(path, "keys file", files::Trust::kNoOthersWrite); !s.ok()) return s;
   auto text = ReadText(path);
   if (!text.ok()) return text.status();
   return Parse(text.value(), path);
@@ -156,7 +162,7 @@ std::optional<Principal> KeyRing::Find(const std::string& z85_public_key) const 
 }
 
 Result<TokenRing> TokenRing::Load(const std::string& path) {
-  if (Status s = CheckPrivate(path); !s.ok()) return s;
+  if (Status s = files::CheckTrustedFile(path, "tokens file", files::Trust::kSecret); !s.ok()) return s;
   auto text = ReadText(path);
   if (!text.ok()) return text.status();
   return Parse(text.value(), path);

@@ -35,12 +35,15 @@ struct KeyPair {
 
 // A new random key pair.
 Result<KeyPair> GenerateKeyPair();
-// Writes NAME.key (public and secret, mode 0600) and NAME.pub in `dir`.
+// Writes NAME.key (public and secret, mode 0600) and NAME.pub (mode 0644)
+// in `dir`, those modes whatever the umask.
 Status WriteKeyPair(const std::string& dir, const std::string& name, const KeyPair& pair);
 // Reads a key pair file written by WriteKeyPair ("public: ..." and
-// "secret: ..." lines). Refuses a secret file readable by group or others.
+// "secret: ..." lines). Refuses a file group or others may read or write
+// (common/file_modes.h).
 Result<KeyPair> ReadKeyPair(const std::string& path);
-// A public key given as Z85 text or as a file with a "public: ..." line.
+// A public key given as Z85 text or as a file with a "public: ..." line;
+// such a file must not be writable by group or others.
 Result<std::string> ReadPublicKey(const std::string& text_or_path);
 bool IsZ85Key(const std::string& key);
 
@@ -49,7 +52,8 @@ bool IsZ85Key(const std::string& key);
 //     - identity: platform
 //       role: publisher
 //       public: "<Z85 public key>"
-// Several keys may share an identity (rotation).
+// Several keys may share an identity (rotation). Load refuses a file group
+// or others may write: they could add a key with any role.
 class KeyRing {
  public:
   static Result<KeyRing> Load(const std::string& path);
@@ -67,7 +71,8 @@ class KeyRing {
 //     - identity: ops-1
 //       role: admin
 //       token: "<at least 32 characters>"
-// Tokens are kept as SM3 digests and compared in constant time.
+// Tokens are kept as SM3 digests and compared in constant time. Load
+// refuses a file group or others may read or write.
 class TokenRing {
  public:
   static Result<TokenRing> Load(const std::string& path);

@@ -1,10 +1,13 @@
 #include "common/log.h"
 
+#include <filesystem>
 #include <mutex>
 #include <vector>
 
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
+
+#include "common/file_modes.h"
 
 namespace yilian {
 namespace {
@@ -36,7 +39,18 @@ bool SetupLogging(const LogOptions& options, std::string* error) {
   }
   std::vector<spdlog::sink_ptr> sinks;
   sinks.push_back(std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
+  std::string notice;
   if (!options.file.empty()) {
+    // Log lines carry event ids, enterprise codes and identities: the file
+    // is the process user's alone (0600) whatever the umask, created so
+    // before spdlog opens it; one left open before is tightened.
+    std::error_code ec;
+    std::filesystem::path parent = std::filesystem::path(options.file).parent_path();
+    if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+    if (Status s = files::MakePrivateFile(options.file, &notice); !s.ok()) {
+      if (error) *error = "log file: " + s.message();
+      return false;
+    }
     try {
       sinks.push_back(std::make_shared<spdlog::sinks::basic_file_sink_mt>(options.file));
     } catch (const spdlog::spdlog_ex& e) {
@@ -44,16 +58,19 @@ bool SetupLogging(const LogOptions& options, std::string* error) {
       return false;
     }
   }
-  Registry& r = GetRegistry();
-  std::lock_guard<std::mutex> lock(r.mu);
-  r.sinks = sinks;
-  r.level = level;
-  spdlog::apply_all([&](const std::shared_ptr<spdlog::logger>& logger) {
-    logger->sinks() = sinks;
-    for (auto& s : logger->sinks()) s->set_pattern(kPattern);
-    logger->set_level(level);
-    logger->flush_on(spdlog::level::info);
-  });
+  {
+    Registry& r = GetRegistry();
+    std::lock_guard<std::mutex> lock(r.mu);
+    r.sinks = sinks;
+    r.level = level;
+    spdlog::apply_all([&](const std::shared_ptr<spdlog::logger>& logger) {
+      logger->sinks() = sinks;
+      for (auto& s : logger->sinks()) s->set_pattern(kPattern);
+      logger->set_level(level);
+      logger->flush_on(spdlog::level::info);
+    });
+  }
+  if (!notice.empty()) GetLogger("log")->warn("log file {}", notice);
   return true;
 }
 

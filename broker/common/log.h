@@ -18,7 +18,8 @@ namespace yilian {
 struct LogOptions {
   // trace, debug, info, warn, error, critical, off.
   std::string level = "info";
-  // Empty: stderr only. Otherwise also appended to this file.
+  // Empty: stderr only. Otherwise also appended to this file, which is
+  // created (or tightened to) mode 0600 (common/file_modes.h).
   std::string file;
 };
 

@@ -9,6 +9,8 @@
 #include <tuple>
 #include <utility>
 
+#include "common/file_modes.h"
+
 namespace yilian::http {
 
 // The pair in use; shared with the handshakes that read it while a renewal
@@ -119,6 +121,12 @@ Result<std::shared_ptr<const TlsIdentity::Pair>> TlsIdentity::Read(const std::st
   ERR_clear_error();  // the end of the file reads as an error
   if (pair->cert == nullptr) return fail("'" + cert_file + "' holds no PEM certificate");
 
+  // Whoever could replace the key (and the certificate, which is public)
+  // could stand in for this server. A file that cannot be examined is
+  // reported by the read below.
+  if (Status s = files::CheckTrustedFile(key_file, "private key file", files::Trust::kNoOthersWrite);
+      !s.ok() && s.code() != StatusCode::kIoError)
+    return s;
   in = BIO_new_file(key_file.c_str(), "r");
   if (in == nullptr) return fail("cannot read the key file '" + key_file + "'");
   pair->key = PEM_read_bio_PrivateKey(in, nullptr, nullptr, nullptr);
@@ -151,6 +159,11 @@ int TlsIdentity::SelectCertificate(SSL* ssl, void* self) {
 void TlsIdentity::Attach(SSL_CTX* ctx) { SSL_CTX_set_cert_cb(ctx, &TlsIdentity::SelectCertificate, this); }
 
 Status TlsIdentity::RequireClientCertificates(SSL_CTX* ctx, const std::string& ca_file) {
+  // Whoever could add a CA here could issue themselves a client certificate.
+  // A file that cannot be examined is reported by the read below.
+  if (Status s = files::CheckTrustedFile(ca_file, "client CA file", files::Trust::kNoOthersWrite);
+      !s.ok() && s.code() != StatusCode::kIoError)
+    return s;
   // The CAs' names go to the client in the handshake, so it knows which of
   // its certificates to send.
   STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(ca_file.c_str());

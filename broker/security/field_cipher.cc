@@ -1,15 +1,14 @@
 #include "security/field_cipher.h"
 
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdio>
 #include <cstring>
 #include <utility>
 #include <vector>
 
+#include "common/file_modes.h"
 #include "security/crypto.h"
 
 namespace yilian::security {
@@ -101,25 +100,12 @@ Result<FieldCipher> FieldCipher::FromKeyHex(std::string_view hex64) {
 }
 
 Result<FieldCipher> FieldCipher::LoadKeyFile(const std::string& path) {
-  const std::string where = "key file '" + path + "'";
+  const std::string where = "data key file '" + path + "'";
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return Status::IoError("cannot open " + where + ": " + std::strerror(errno));
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    int err = errno;
+  if (Status s = files::CheckTrustedFile(fd, path, "data key file", files::Trust::kSecret); !s.ok()) {
     ::close(fd);
-    return Status::IoError("cannot stat " + where + ": " + std::strerror(err));
-  }
-  if (!S_ISREG(st.st_mode)) {
-    ::close(fd);
-    return Status::InvalidArgument(where + " is not a regular file");
-  }
-  if ((st.st_mode & 077) != 0) {
-    ::close(fd);
-    char mode[8];
-    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
-    return Status::FailedPrecondition(where + " has mode " + mode +
-                                      ": group or others may access it; it must be 0600 or stricter (chmod 600)");
+    return s;
   }
   std::string content(kMaxKeyFileBytes + 1, '\0');
   std::size_t size = 0;

@@ -113,6 +113,13 @@ class BrokerImpl {
   Status Run();
   void Stop() { stop_requested_.store(true); }
 
+  // The keys file as last looked at: content (mtime) and mode (security.cc).
+  struct KeysStamp {
+    std::int64_t mtime_ns = -1;
+    std::uint32_t mode = 0;
+    bool operator==(const KeysStamp&) const = default;
+  };
+
  private:
   friend class Broker;
 
@@ -250,7 +257,7 @@ class BrokerImpl {
   auth::KeyPair server_keys_;
   auth::KeyRing keys_;
   std::optional<auth::TokenRing> tokens_;
-  std::int64_t keys_mtime_ = 0;
+  KeysStamp keys_stamp_;
   std::optional<security::FieldCipher> cipher_;  // personal fields at rest
   std::string endpoint_;
   std::atomic<bool> stop_requested_{false};

@@ -1,5 +1,7 @@
 // yilian-broker: the daemon. Parses flags and the config file, opens the
 // store, and runs the broker loop until SIGTERM or SIGINT.
+#include <sys/stat.h>
+
 #include <csignal>
 #include <cstdio>
 #include <iostream>
@@ -21,6 +23,11 @@ void OnSignal(int) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Whatever the broker creates is its user's alone. The data directory,
+  // the store and the log file are made private explicitly
+  // (common/file_modes.h); the umask covers whatever else gets created
+  // (an ipc:// endpoint's socket, a file added later).
+  ::umask(077);
   CLI::App app{"yilian-broker: durable broker for enterprise-registration events"};
   std::string config_path, data_dir, listen, log_level, log_file, http;
   bool http_set = false;

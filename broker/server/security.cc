@@ -10,10 +10,14 @@
 namespace yilian::server {
 namespace {
 
-std::int64_t MtimeOf(const std::string& path) {
+// What a change of the keys file changes: its content (mtime) or who may
+// write it (mode). A chmod that lets others write is noticed (and refused)
+// at once; one that takes it back makes the file be read again.
+BrokerImpl::KeysStamp StampOf(const std::string& path) {
   struct stat st {};
-  if (stat(path.c_str(), &st) != 0) return -1;
-  return static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+  if (stat(path.c_str(), &st) != 0) return {};
+  return {static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec,
+          static_cast<std::uint32_t>(st.st_mode & 07777)};
 }
 
 }  // namespace
@@ -39,7 +43,7 @@ Status BrokerImpl::SetUpSecurity() {
     auto ring = auth::KeyRing::Load(config_.keys_file);
     if (!ring.ok()) return ring.status();
     keys_ = std::move(ring).value();
-    keys_mtime_ = MtimeOf(config_.keys_file);
+    keys_stamp_ = StampOf(config_.keys_file);
     log_->info("CURVE on; broker public key {}; {} client keys from {}", server_keys_.public_key, keys_.size(),
                config_.keys_file);
   }
@@ -129,16 +133,17 @@ void BrokerImpl::HandleZap() {
 
 void BrokerImpl::ReloadKeysIfChanged() {
   if (!secure_) return;
-  std::int64_t mtime = MtimeOf(config_.keys_file);
-  if (mtime == keys_mtime_) return;
+  KeysStamp stamp = StampOf(config_.keys_file);
+  if (stamp == keys_stamp_) return;
+  // KeyRing::Load refuses a file others may write (common/file_modes.h).
   auto ring = auth::KeyRing::Load(config_.keys_file);
   if (!ring.ok()) {
     log_->error("keys file changed but cannot be used, keeping the previous keys: {}", ring.status().message());
-    keys_mtime_ = mtime;
+    keys_stamp_ = stamp;
     return;
   }
   keys_ = std::move(ring).value();
-  keys_mtime_ = mtime;
+  keys_stamp_ = stamp;
   log_->info("keys file reloaded: {} client keys", keys_.size());
   // Revoked keys lose their sessions now, not at their next message.
   std::vector<std::string> revoked;

@@ -8,12 +8,12 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
-#include <filesystem>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
 
 #include "common/digest.h"
+#include "common/file_modes.h"
 #include "common/log.h"
 #include "common/log_throttle.h"
 #include "store/cases.h"
@@ -150,15 +150,28 @@ class SqliteStore final : public Store {
   }
 
   Status Open(const std::string& dir, const StoreOptions& options) {
-    std::error_code ec;
-    std::filesystem::create_directories(dir, ec);
-    if (ec) return Status::IoError("cannot create data directory '" + dir + "': " + ec.message());
+    // The store holds the events (all but the encrypted fields): the
+    // directory and its files are the broker's user's alone, whatever the
+    // umask; loose modes left from before are tightened (docs/storage.md 1).
+    auto log = GetLogger("store");
+    std::string notice;
+    if (Status s = files::MakePrivateDir(dir, &notice); !s.ok())
+      return Status(s.code(), "data directory: " + s.message());
+    if (!notice.empty()) log->warn("data directory {}", notice);
     std::string lock_path = dir + "/LOCK";
     lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (lock_fd_ < 0) return Status::IoError("cannot open '" + lock_path + "': " + std::strerror(errno));
     if (flock(lock_fd_, LOCK_EX | LOCK_NB) != 0)
       return Status::Unavailable("data directory '" + dir + "' is in use by another broker (lock '" + lock_path + "')");
     path_ = dir + "/yilian.db";
+    // SQLite creates the -wal and -shm files with the mode of the database
+    // file, so a database created 0600 here keeps all three private.
+    if (Status s = files::MakePrivateFile(path_, &notice); !s.ok()) return s;
+    if (!notice.empty()) log->warn("{}", notice);
+    for (const std::string& path : {lock_path, path_ + "-wal", path_ + "-shm"}) {
+      if (Status s = files::TightenFileIfPresent(path, &notice); !s.ok()) return s;
+      if (!notice.empty()) log->warn("{}", notice);
+    }
     // Before SQLite's first use in the process (later calls are refused
     // harmlessly): no allocation statistics, which cost a global mutex per
     // allocation.

@@ -96,6 +96,8 @@ class EndToEndTest : public ::testing::Test {
         adapter_keys_[agency] = {"--server-key", dir + "/broker.pub", "--key", dir + "/" + name + ".key"};
       }
       testing::WriteFile(dir + "/keys.yaml", keys);
+      // Not writable by others whatever the umask: the broker would refuse it.
+      chmod((dir + "/keys.yaml").c_str(), 0644);
       // With CURVE the broker also needs its SM4 data key (personal fields at rest).
       testing::WriteFile(dir + "/data.key", std::string(64, 'd') + "\n");
       chmod((dir + "/data.key").c_str(), 0600);

@@ -1,9 +1,14 @@
 // yilian-adapter as a process: each way of failing at start-up is a clear
-// message and its own exit code (docs/plugins.md), never a crash; and the
-// host's configuration file is declared and checked.
+// message and its own exit code (docs/plugins.md), never a crash; what it
+// writes is private whatever the umask, and key files others may write are
+// refused; and the host's configuration file is declared and checked.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 
+#include <cstdio>
+
+#include "auth/keys.h"
 #include "host/exit_codes.h"
 #include "host/host_config.h"
 #include "testing/process.h"
@@ -105,6 +110,102 @@ TEST_F(AdapterProcessTest, OneAdapterPerStateDirectory) {
   int code = -1;
   EXPECT_TRUE(first->WaitExit(20000, &code));
   EXPECT_EQ(code, kExitOk);
+}
+
+// The permission bits of `path` as chmod takes them ("0600"), or "absent".
+std::string ModeOf(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return "absent";
+  char text[8];
+  std::snprintf(text, sizeof text, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+  return text;
+}
+
+// Sets the process umask (inherited by the processes a test starts) for
+// its lifetime.
+class ScopedUmask {
+ public:
+  explicit ScopedUmask(mode_t mask) : old_(::umask(mask)) {}
+  ~ScopedUmask() { ::umask(old_); }
+
+ private:
+  mode_t old_;
+};
+
+// What the adapter keeps is its user's alone, whatever the umask it was
+// started with (docs/operations.md 6), and loose modes left by an older
+// installation are tightened with a notice.
+TEST_F(AdapterProcessTest, StateDirectoryJournalAndLogArePrivateUnderUmask022) {
+  ScopedUmask umask(022);
+  testing::WriteFile(dir_ + "/tax.yaml", "plugin:\n  sink: {type: exchange-db, path: " + dir_ + "/tax.db}\n");
+  const std::string state = dir_ + "/state", log = dir_ + "/adapter.log";
+  auto start = [&] {
+    std::size_t before = testing::ReadFile(log).size();
+    auto p = testing::Process::Start({AdapterBinary(), "--broker", "tcp://127.0.0.1:1", "--agency", "tax", "--plugin",
+                                      "tax", "--config", dir_ + "/tax.yaml", "--state-dir", state, "--log-file", log},
+                                     dir_ + "/adapter.out", dir_ + "/adapter.out");
+    EXPECT_TRUE(testing::PollUntil(
+        [&] { return testing::ReadFile(log).find("connecting to", before) != std::string::npos; }, 20000))
+        << testing::ReadFile(dir_ + "/adapter.out");
+    return p;
+  };
+  auto stop = [](std::unique_ptr<testing::Process> p) {
+    p->Signal(SIGTERM);
+    int code = -1;
+    EXPECT_TRUE(p->WaitExit(20000, &code));
+    EXPECT_EQ(code, kExitOk);
+  };
+
+  auto adapter = start();
+  EXPECT_EQ(ModeOf(state), "0700");
+  for (const char* name : {"/results.db", "/results.db-wal", "/results.db-shm", "/lock"})
+    EXPECT_EQ(ModeOf(state + name), "0600") << name;
+  EXPECT_EQ(ModeOf(log), "0600");
+  stop(std::move(adapter));
+
+  // As an older installation (or a looser umask) left them.
+  ASSERT_EQ(::chmod(state.c_str(), 0755), 0);
+  for (const char* name : {"/results.db", "/lock"}) ASSERT_EQ(::chmod((state + name).c_str(), 0644), 0) << name;
+  ASSERT_EQ(::chmod(log.c_str(), 0644), 0);
+  adapter = start();
+  EXPECT_EQ(ModeOf(state), "0700");
+  for (const char* name : {"/results.db", "/results.db-wal", "/results.db-shm", "/lock"})
+    EXPECT_EQ(ModeOf(state + name), "0600") << name;
+  EXPECT_EQ(ModeOf(log), "0600");
+  std::string text = testing::ReadFile(log);
+  EXPECT_NE(text.find("state directory '" + state + "' had mode 0755"), std::string::npos) << text;
+  EXPECT_NE(text.find("'" + state + "/results.db' had mode 0644"), std::string::npos) << text;
+  EXPECT_NE(text.find("'" + log + "' had mode 0644"), std::string::npos) << text;
+  stop(std::move(adapter));
+}
+
+// The adapter trusts the broker's public key file and its own key pair:
+// neither may be writable by group or others.
+TEST_F(AdapterProcessTest, RefusesKeyFilesOthersMayWrite) {
+  for (const char* name : {"broker", "adapter"})
+    ASSERT_TRUE(auth::WriteKeyPair(dir_, name, auth::GenerateKeyPair().value()).ok());
+  const std::string yaml = "plugin:\n  sink: {type: exchange-db, path: " + dir_ + "/tax.db}\n";
+  const std::vector<std::string> args = {
+      "--agency",  "tax",          "--plugin",           "tax",   "--state-dir",
+      dir_ + "/s", "--server-key", dir_ + "/broker.pub", "--key", dir_ + "/adapter.key"};
+  struct File {
+    std::string name;
+    mode_t mode;  // as written
+  };
+  for (const File& f : {File{"broker.pub", 0644}, File{"adapter.key", 0600}}) {
+    const std::string path = dir_ + "/" + f.name;
+    for (mode_t loose : {0666, 0620}) {
+      ASSERT_EQ(::chmod(path.c_str(), loose), 0);
+      std::string out;
+      EXPECT_EQ(Run(args, &out, yaml), kExitUsage) << f.name << " mode " << std::oct << loose;
+      char mode[8];
+      std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(loose));
+      EXPECT_NE(out.find("'" + path + "' has mode " + mode), std::string::npos) << out;
+      EXPECT_NE(out.find("writable by group or others"), std::string::npos) << out;
+      EXPECT_NE(out.find("chmod"), std::string::npos) << out;
+    }
+    ASSERT_EQ(::chmod(path.c_str(), f.mode), 0);
+  }
 }
 
 TEST(HostConfig, KeysDefaultsBoundsAndPluginSection) {

@@ -92,6 +92,8 @@ class SecurityTest : public ::testing::Test {
       yaml += "  - identity: " + e.identity + "\n    role: \"" + e.role + "\"\n    public: \"" + e.key.public_key + "\"\n";
     // Written aside and renamed: the broker never reads a half-written file.
     testing::WriteFile(dir_ + "/keys.yaml.tmp", yaml);
+    // Not writable by others whatever the umask: the broker would refuse it.
+    chmod((dir_ + "/keys.yaml.tmp").c_str(), 0644);
     std::rename((dir_ + "/keys.yaml.tmp").c_str(), (dir_ + "/keys.yaml").c_str());
   }
 
