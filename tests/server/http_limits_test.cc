@@ -78,6 +78,19 @@ class RawConnection {
   bool connected_ = false;
 };
 
+// Waits until the broker's HTTP server answers /healthz for `host` (it
+// starts after the broker's socket, which BrokerProcess waits for).
+bool WaitForHttp(int port, const std::string& host = "127.0.0.1") {
+  return testing::PollUntil(
+      [&] {
+        RawConnection c(port);
+        return c.connected() &&
+               c.Send("GET /healthz HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n\r\n") &&
+               RawConnection::StatusOf(c.ReadAll()) == 200;
+      },
+      10000);
+}
+
 // VmHWM (the peak resident set) or VmRSS of a process, in kB.
 long MemoryKb(pid_t pid, const std::string& field) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
@@ -97,6 +110,7 @@ class HttpLimitsTest : public ::testing::Test {
     testing::WriteFile(broker_->config_path(), testing::ReadFile(broker_->config_path()) +
                                                    "security:\n  tokens_file: " + broker_->dir() + "/tokens.yaml\n");
     broker_->Start();
+    ASSERT_TRUE(WaitForHttp(broker_->http_port()));
   }
 
   std::string PostHead(const std::string& path, const std::string& extra_headers) {
@@ -244,6 +258,7 @@ TEST(HttpAllowedHosts, OnlyTheConfiguredNamesAreAnswered) {
   yaml.replace(yaml.find("http:\n"), 6, "http:\n  allowed_hosts: [yilian.zone.example]\n");
   testing::WriteFile(broker.config_path(), yaml);
   broker.Start();
+  ASSERT_TRUE(WaitForHttp(broker.http_port(), "yilian.zone.example"));
   auto status = [&](const std::string& host) {
     RawConnection c(broker.http_port());
     EXPECT_TRUE(c.Send("GET /healthz HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n\r\n"));
