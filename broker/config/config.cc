@@ -177,8 +177,18 @@ const std::vector<KeyDef>& Keys() {
       {"security.data_key_file", "", "path",
        "SM4 key (64 hex chars, mode 0600) encrypting ID and phone numbers at rest; required unless --insecure-dev",
        [](const YAML::Node& n, BrokerConfig& c) { return ReadString(n, {}, &c.data_key_file); }},
+      {"security.audit_key_file", "", "path",
+       "HMAC-SM3 key (64 hex chars, mode 0600) signing the audit chain's head outside the database (empty: the "
+       "chain is not anchored)",
+       [](const YAML::Node& n, BrokerConfig& c) { return ReadString(n, {}, &c.audit_key_file); }},
       {"security.http_read_token_required", "false", "true|false", "require a bearer token for HTTP reads too",
        [](const YAML::Node& n, BrokerConfig& c) { return ReadBool(n, &c.http_read_token_required); }},
+      {"audit.anchor_file", "", "path",
+       "append-only file of signed audit chain heads; keep it off the database's disk (empty: audit-anchors.log "
+       "in the parent directory of data_dir)",
+       [](const YAML::Node& n, BrokerConfig& c) { return ReadString(n, {}, &c.audit_anchor_file); }},
+      U32_KEY("audit.anchor_interval_ms", audit_anchor_interval_ms, 60000, 100, 86400000,
+              "the audit chain's head is signed after a commit at most this often, and at a clean stop"),
       {"validation.strict_uscc_checksum", "true", "true|false",
        "refuse USCCs with a wrong check character (false: accept and log)",
        [](const YAML::Node& n, BrokerConfig& c) { return ReadBool(n, &c.strict_uscc_checksum); }},
@@ -335,6 +345,8 @@ Result<BrokerConfig> ParseConfig(const std::string& yaml_text, const std::string
     return Fail(origin, c.http_tls_cert_file.empty() ? "http.tls_cert_file" : "http.tls_key_file",
                 "required with " + std::string(c.http_tls_cert_file.empty() ? "http.tls_key_file" : "http.tls_cert_file") +
                     " (HTTPS needs both)");
+  if (!c.audit_anchor_file.empty() && c.audit_key_file.empty())
+    return Fail(origin, "audit.anchor_file", "needs security.audit_key_file: the anchors are signed with it");
   if (!c.http_tls_client_ca_file.empty() && c.http_tls_cert_file.empty())
     return Fail(origin, "http.tls_client_ca_file",
                 "needs HTTPS (http.tls_cert_file and http.tls_key_file): client certificates are asked for in the "

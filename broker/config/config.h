@@ -105,6 +105,14 @@ struct BrokerConfig {
   // SM4 key (64 hex characters, file mode 0600) for personal fields at rest.
   std::string data_key_file;
   bool http_read_token_required = false;
+  // Key (64 hex characters, file mode 0600) signing the audit chain's head
+  // outside the database; empty: the chain is not anchored.
+  std::string audit_key_file;
+  // Append-only file of signed chain heads; empty: "audit-anchors.log" in
+  // the parent of data_dir (audit::DefaultAnchorFile).
+  std::string audit_anchor_file;
+  // A head is signed after a commit at most this often, and at a clean stop.
+  std::uint32_t audit_anchor_interval_ms = 60000;
 
   std::vector<AgencyConfig> agencies;
 };

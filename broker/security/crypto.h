@@ -1,5 +1,6 @@
 // Thin wrappers over OpenSSL 3 (HMAC-SM3, SM4-CBC, CSPRNG) and a strict
-// base64 codec, for the security module's own use (field_cipher.cc).
+// base64 codec, for the security module (field_cipher.cc) and the audit
+// anchors (audit/anchor.cc).
 // Byte strings are std::string. Pure functions, safe from any thread.
 #pragma once
 

@@ -1,15 +1,11 @@
 #include "security/field_cipher.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <cstring>
 #include <utility>
 #include <vector>
 
-#include "common/file_modes.h"
 #include "security/crypto.h"
+#include "security/key_file.h"
 
 namespace yilian::security {
 namespace {
@@ -21,9 +17,6 @@ constexpr std::string_view kHashKeyLabel = "yilian content hash key v1";
 constexpr std::size_t kMasterKeyBytes = 32;
 // iv + at least one cipher block + mac.
 constexpr std::size_t kMinBlobBytes = 2 * crypto::kSm4BlockBytes + crypto::kSm3Bytes;
-// A key file is 64 hex characters and maybe a line end; anything much
-// larger is not a key file.
-constexpr std::size_t kMaxKeyFileBytes = 256;
 
 bool HasPrefix(std::string_view value) { return value.substr(0, FieldCipher::kPrefix.size()) == FieldCipher::kPrefix; }
 
@@ -100,34 +93,11 @@ Result<FieldCipher> FieldCipher::FromKeyHex(std::string_view hex64) {
 }
 
 Result<FieldCipher> FieldCipher::LoadKeyFile(const std::string& path) {
-  const std::string where = "data key file '" + path + "'";
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Status::IoError("cannot open " + where + ": " + std::strerror(errno));
-  if (Status s = files::CheckTrustedFile(fd, path, "data key file", files::Trust::kSecret); !s.ok()) {
-    ::close(fd);
-    return s;
-  }
-  std::string content(kMaxKeyFileBytes + 1, '\0');
-  std::size_t size = 0;
-  while (size < content.size()) {
-    ssize_t n = ::read(fd, content.data() + size, content.size() - size);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int err = errno;
-      ::close(fd);
-      WipeString(&content);
-      return Status::IoError("cannot read " + where + ": " + std::strerror(err));
-    }
-    if (n == 0) break;
-    size += static_cast<std::size_t>(n);
-  }
-  ::close(fd);
-  std::string_view text(content.data(), size);
-  if (!text.empty() && text.back() == '\n') text.remove_suffix(1);
-  if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
-  Result<FieldCipher> cipher = FromKeyHex(text);
-  WipeString(&content);
-  if (!cipher.ok()) return Status(cipher.status().code(), where + ": " + cipher.status().message());
+  Result<std::string> text = ReadKeyFileText(path);
+  if (!text.ok()) return text.status();
+  Result<FieldCipher> cipher = FromKeyHex(text.value());
+  WipeString(&text.value());
+  if (!cipher.ok()) return Status(cipher.status().code(), "key file '" + path + "': " + cipher.status().message());
   return cipher;
 }
 

@@ -87,6 +87,7 @@ Status BrokerImpl::Open() {
   auto store = store::Store::OpenSqlite(config_.data_dir, options);
   if (!store.ok()) return store.status();
   store_ = std::move(store).value();
+  if (Status s = SetUpAnchors(); !s.ok()) return s;
   if (!config_.strict_uscc_checksum)
     log_->warn("validation.strict_uscc_checksum is false: USCCs with a wrong check character are accepted");
   if (Status s = Recover(); !s.ok()) return s;
@@ -184,6 +185,9 @@ Status BrokerImpl::Run() {
     Turn();
   }
   serving_ = false;
+  // The head as the broker leaves it, signed whatever the interval.
+  MaybeAnchor(clock_->NowMillis(), true);
+  if (anchors_) anchors_->Close();
   log_->info("stopping: last turn committed, closing {}", endpoint_);
   if (http_) http_->Stop();
   socket_.close();
@@ -307,6 +311,7 @@ void BrokerImpl::Turn() {
     }
     if (turn_failed_) store_->Rollback();
     in_transaction_ = false;
+    if (!turn_failed_) MaybeAnchor(now, false);
   }
   // Effects run in staging order; on commit they publish the new state.
   auto& effects = turn_failed_ ? on_abort_ : on_commit_;

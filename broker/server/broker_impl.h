@@ -18,6 +18,7 @@
 #include <vector>
 #include <zmq.hpp>
 
+#include "audit/anchor_writer.h"
 #include "auth/keys.h"
 #include "common/clock.h"
 #include "common/digest.h"
@@ -159,8 +160,15 @@ class BrokerImpl {
   int PollTimeoutMs(Millis now);
   int AgencyIndex(const std::string& id);  // creates bank:<code> agencies on demand
 
-  // --- security.cc: CURVE keys, ZAP, roles ---
+  // --- security.cc: CURVE keys, ZAP, roles, audit anchors ---
   Status SetUpSecurity();
+  // Opens the anchor file with the audit key, if security.audit_key_file
+  // is set (after the store is open: the default file is beside it).
+  Status SetUpAnchors();
+  // After a commit: hands the chain head to the anchor writer if it moved
+  // since the last anchor and, unless `now_or_never` (a clean stop), the
+  // interval has passed.
+  void MaybeAnchor(Millis now, bool now_or_never);
   void HandleZap();
   void ReloadKeysIfChanged();
   // The principal of the key that sent `body`; nullopt if the key is not (or
@@ -259,6 +267,10 @@ class BrokerImpl {
   std::optional<auth::TokenRing> tokens_;
   KeysStamp keys_stamp_;
   std::optional<security::FieldCipher> cipher_;  // personal fields at rest
+  // Signed chain heads outside the database; null without an audit key.
+  std::unique_ptr<audit::AnchorWriter> anchors_;
+  std::uint64_t anchored_id_ = 0;  // the last head handed to anchors_
+  Millis next_anchor_at_ = 0;
   std::string endpoint_;
   std::atomic<bool> stop_requested_{false};
 

@@ -173,6 +173,27 @@ constexpr const char* kAuditActor = "broker";
 constexpr const char* kAuditKind = "transitions";
 // Audit text handed to the hasher at a time.
 constexpr std::size_t kAuditPiece = 4096;
+
+// Appends `text` with its line breaks written as \n and \r: one audit line
+// stays one line whatever a client put in a name or a reason, so nobody can
+// add lines of their own to the trail (`yilian audit verify` reads them).
+void AppendOneLine(std::string_view text, std::string* out) {
+  for (char c : text) {
+    if (c == '\n') {
+      *out += "\\n";
+    } else if (c == '\r') {
+      *out += "\\r";
+    } else {
+      *out += c;
+    }
+  }
+}
+
+std::string OneLine(std::string_view text) {
+  std::string out;
+  AppendOneLine(text, &out);
+  return out;
+}
 }  // namespace
 
 void BrokerImpl::Audit(const std::string& line) {
@@ -184,7 +205,7 @@ void BrokerImpl::Audit(const std::string& line) {
     audit_hasher_.Start(store::AuditHashPrefix(hash, id + 1, turn_now_, kAuditActor, kAuditKind));
     audit_sent_ = 0;
   }
-  audit_body_ += line;
+  AppendOneLine(line, &audit_body_);
   audit_body_ += '\n';
   if (audit_body_.size() - audit_sent_ >= kAuditPiece) {
     audit_hasher_.Add(audit_body_.substr(audit_sent_));
@@ -216,6 +237,10 @@ void BrokerImpl::FlushAudit(Millis now) {
 
 void BrokerImpl::HandleActions(Millis now) {
   for (auto& [request, promise] : actions_.Drain()) {
+    // The transitions of the turn so far are recorded before the action's
+    // own record: the chain keeps the order in which things happened,
+    // which `yilian audit verify` relies on to know each row's last state.
+    FlushAudit(now);
     http::ActionOutcome out;
     if (turn_failed_) {
       out.status = Status::Unavailable("store unavailable: " + turn_error_.message());
@@ -291,6 +316,7 @@ http::ActionOutcome BrokerImpl::Replay(const http::ActionRequest& a, Millis now)
   Status s = store_->ForEachSettledSince(a.agency, a.since, [&](const DeliveryRecord& r) { rows.push_back(r); });
   if (!s.ok()) return StoreFailed(s), http::ActionOutcome{s, {}};
   std::vector<std::pair<std::string, Sequence>> queued;
+  std::string lines;  // one per re-opened delivery, for the audit record
   for (DeliveryRecord r : rows) {
     DeliveryState before = r.state;
     std::uint32_t attempts = r.attempts;
@@ -303,6 +329,8 @@ http::ActionOutcome BrokerImpl::Replay(const http::ActionRequest& a, Millis now)
     auto updated = store_->UpdateDelivery(r, before, attempts);
     if (!updated.ok()) return StoreFailed(updated.status()), http::ActionOutcome{updated.status(), {}};
     if (!updated.value()) continue;
+    lines += "\ndelivery seq=" + std::to_string(r.seq) + " agency=" + a.agency + " " +
+             std::string(store::ToString(before)) + "->PENDING replay";
     StageCaseRecompute(r.seq, now);
     queued.emplace_back(r.uscc, r.seq);
   }
@@ -314,7 +342,8 @@ http::ActionOutcome BrokerImpl::Replay(const http::ActionRequest& a, Millis now)
   });
   auto audit = store_->AppendAudit(now, a.actor, "replay",
                                    "agency=" + a.agency + " since=" + std::to_string(a.since) + " deliveries=" +
-                                       std::to_string(queued.size()) + " reason=" + ScrubPersonalData(a.reason));
+                                       std::to_string(queued.size()) + " reason=" +
+                                       OneLine(ScrubPersonalData(a.reason)) + lines);
   if (!audit.ok()) return StoreFailed(audit.status()), http::ActionOutcome{audit.status(), {}};
   log_->info("operator {} replays {} deliveries of {} since {}", a.actor, queued.size(), a.agency, a.since);
   http::ActionOutcome out;

@@ -1,6 +1,7 @@
 // CaseReader: read-only access to a broker's store for the HTTP API, the
 // dashboard and `yilian audit verify`. It opens its own connection in
 // read-only mode; SQLite's WAL lets it read while the broker writes.
+// Anchor points passed to VerifyAudit are copied; nothing is kept.
 // Concurrency: one CaseReader per thread (the HTTP server guards its reader
 // with a mutex).
 #pragma once
@@ -8,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/clock.h"
 #include "common/ids.h"
@@ -26,6 +28,15 @@ struct CaseFilter {
   Sequence before = 0;    // cursor: sequences below this (0: newest)
 };
 
+// A signed chain head from the anchor file, its signature already checked
+// by the caller (audit/anchor.h): the chain must hold record `id` with
+// `hash`. `where` names it in problems ("anchor file line 3").
+struct AuditAnchorPoint {
+  std::uint64_t id = 0;
+  std::string hash;
+  std::string where;
+};
+
 class CaseReader {
  public:
   virtual ~CaseReader() = default;
@@ -35,7 +46,10 @@ class CaseReader {
   virtual Result<v1::CaseList> ListCases(const CaseFilter& filter) = 0;
   virtual Result<std::optional<v1::EnterpriseTimeline>> Timeline(const std::string& uscc) = 0;
   virtual Result<v1::Stats> ComputeStats(Millis now, std::int64_t window_seconds) = 0;
-  virtual Result<v1::AuditVerifyReport> VerifyAudit() = 0;
+  // Checks the audit chain, the recorded head and every anchor point, and
+  // compares each delivery's and case's state with the state the trail
+  // says it reached, all in one snapshot (docs/storage.md section 6).
+  virtual Result<v1::AuditVerifyReport> VerifyAudit(const std::vector<AuditAnchorPoint>& anchors) = 0;
 };
 
 }  // namespace yilian::store

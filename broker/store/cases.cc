@@ -6,7 +6,7 @@
 #include <map>
 #include <vector>
 
-#include "common/digest.h"
+#include "store/audit_verify.h"
 #include "store/schema.h"
 
 namespace yilian::store {
@@ -304,51 +304,6 @@ Result<v1::Stats> CaseQueries::ComputeStats(Millis now, std::int64_t window_seco
   return st;
 }
 
-Result<v1::AuditVerifyReport> CaseQueries::VerifyAudit() {
-  v1::AuditVerifyReport report;
-  sqlite::Stmt stmt;
-  if (Status s = stmt.Prepare(db_, "SELECT id, at, actor, kind, body, prev_hash, hash FROM audit ORDER BY id"); !s.ok())
-    return s;
-  std::string prev;
-  std::uint64_t expected_id = 1;
-  auto problem = [&](std::string p) {
-    if (report.problems_size() < 100) report.add_problems(std::move(p));
-  };
-  {
-    Use u(stmt);
-    for (;;) {
-      int rc = sqlite3_step(*u);
-      if (rc == SQLITE_DONE) break;
-      if (rc != SQLITE_ROW) return Err(db_, "read audit");
-      auto id = static_cast<std::uint64_t>(sqlite3_column_int64(*u, 0));
-      Millis at = sqlite3_column_int64(*u, 1);
-      std::string actor = ColumnText(*u, 2), kind = ColumnText(*u, 3), body = ColumnText(*u, 4);
-      std::string prev_hash = ColumnText(*u, 5), hash = ColumnText(*u, 6);
-      if (id != expected_id)
-        problem("record " + std::to_string(id) + ": expected id " + std::to_string(expected_id) +
-                " (records removed or reordered)");
-      if (prev_hash != prev)
-        problem("record " + std::to_string(id) + ": prev_hash does not match the hash of the record before it");
-      if (Sm3Hex(AuditHashInput(prev_hash, id, at, actor, kind, body)) != hash)
-        problem("record " + std::to_string(id) + ": content does not match its hash (edited)");
-      prev = hash;
-      expected_id = id + 1;
-      report.set_records(report.records() + 1);
-    }
-  }
-  report.set_head_hash(prev);
-  sqlite::Stmt head;
-  if (Status s = head.Prepare(db_, "SELECT value FROM meta WHERE key = 'audit_head'"); !s.ok()) return s;
-  Use u(head);
-  std::string stored_head = sqlite3_step(*u) == SQLITE_ROW ? ColumnText(*u, 0) : std::string();
-  std::string actual_head = report.records() ? std::to_string(expected_id - 1) + ":" + prev : std::string();
-  if (stored_head != actual_head)
-    problem("chain head is '" + actual_head + "' but the store recorded '" + stored_head +
-            "' (records removed from the end, or added)");
-  report.set_intact(report.problems_size() == 0);
-  return report;
-}
-
 namespace {
 
 class SqliteCaseReader final : public CaseReader {
@@ -376,10 +331,10 @@ class SqliteCaseReader final : public CaseReader {
   Result<v1::Stats> ComputeStats(Millis now, std::int64_t window_seconds) override {
     return queries_->ComputeStats(now, window_seconds);
   }
-  Result<v1::AuditVerifyReport> VerifyAudit() override {
-    // One consistent snapshot of the chain and its recorded head.
+  Result<v1::AuditVerifyReport> VerifyAudit(const std::vector<AuditAnchorPoint>& anchors) override {
+    // One consistent snapshot of the chain, its recorded head and the rows.
     sqlite::ExecSql(db_, "BEGIN", "audit snapshot");
-    auto r = queries_->VerifyAudit();
+    auto r = VerifyAuditTrail(db_, anchors);
     sqlite::ExecSql(db_, "COMMIT", "audit snapshot");
     return r;
   }

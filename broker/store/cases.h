@@ -1,6 +1,6 @@
 // CaseQueries: the read side of tracking over one SQLite connection: a case
 // with its agency outcomes, case lists with filters, an enterprise's
-// timeline, statistics, and audit-trail verification. Used by the writer
+// timeline and statistics (audit-trail verification: audit_verify.h). Used by the writer
 // (inside its transaction, for case updates) and by CaseReader (its own
 // read-only connection, for the HTTP API and the CLI).
 // Concurrency: like its connection, one thread at a time.
@@ -29,7 +29,6 @@ class CaseQueries {
   Result<v1::CaseList> List(const CaseFilter& filter);
   Result<std::optional<v1::EnterpriseTimeline>> Timeline(const std::string& uscc);
   Result<v1::Stats> ComputeStats(Millis now, std::int64_t window_seconds);
-  Result<v1::AuditVerifyReport> VerifyAudit();
 
  private:
   Status FillCase(sqlite3_stmt* event_row, v1::Case* out);

@@ -77,6 +77,7 @@ const std::vector<UintKey>& UintKeys() {
       {"http.read_timeout_ms", 100, 60000, [](const BrokerConfig& c) { return c.http_read_timeout_ms; }},
       {"tracking.case_deadline_ms", 0, 2592000000, [](const BrokerConfig& c) { return c.case_deadline_ms; }},
       {"tracking.stats_window_s", 60, 31536000, [](const BrokerConfig& c) { return c.stats_window_s; }},
+      {"audit.anchor_interval_ms", 100, 86400000, [](const BrokerConfig& c) { return c.audit_anchor_interval_ms; }},
   };
   return keys;
 }
@@ -136,7 +137,7 @@ TEST(ConfigScalarKeys, EveryDescribedKeyIsCoveredByTheseTests) {
                                    "http.allowed_hosts",
                                    "security.server_key_file", "security.keys_file",
                                    "security.tokens_file", "security.http_read_token_required", "security.data_key_file",
-                                   "agencies"};
+                                   "security.audit_key_file", "audit.anchor_file", "agencies"};
   for (const auto& k : UintKeys()) covered.insert(k.key);
   std::istringstream lines(DescribeKeys());
   std::string line;
@@ -231,6 +232,24 @@ TEST(ConfigScalarKeys, FreeStringKeys) {
   EXPECT_EQ(r->log_file, "/var/log/y.log");
   ExpectRefused(ParseConfig("listen: [a, b]\n"), "listen");
   ExpectRefused(ParseConfig("data_dir: {x: 1}\n"), "data_dir");
+}
+
+TEST(ConfigScalarKeys, AuditAnchorsAreOffUntilAKeyIsSetAndTheFileNeedsTheKey) {
+  auto plain = ParseConfig("");
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(plain->audit_key_file, "");
+  EXPECT_EQ(plain->audit_anchor_file, "");
+  EXPECT_EQ(plain->audit_anchor_interval_ms, 60000u);
+  auto keyed = ParseConfig("security:\n  audit_key_file: /etc/yilian/keys/audit.key\n");
+  ASSERT_TRUE(keyed.ok()) << keyed.status().ToString();
+  EXPECT_EQ(keyed->audit_key_file, "/etc/yilian/keys/audit.key");
+  auto both = ParseConfig(
+      "security:\n  audit_key_file: /etc/yilian/keys/audit.key\naudit:\n  anchor_file: /srv/anchors/yilian.log\n");
+  ASSERT_TRUE(both.ok()) << both.status().ToString();
+  EXPECT_EQ(both->audit_anchor_file, "/srv/anchors/yilian.log");
+  ExpectRefused(ParseConfig("audit:\n  anchor_file: /srv/anchors/yilian.log\n"), "audit.anchor_file");
+  ExpectRefused(ParseConfig("security:\n  audit_key_file: [a]\n"), "security.audit_key_file");
+  ExpectRefused(ParseConfig("audit:\n  anchor_file: {a: 1}\n"), "audit.anchor_file");
 }
 
 TEST(ConfigScalarKeys, HttpsNeedsTheCertificateAndTheKeyTogether) {

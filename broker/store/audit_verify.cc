@@ -1,0 +1,412 @@
+#include "store/audit_verify.h"
+
+#include <algorithm>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "common/digest.h"
+#include "store/cases.h"
+#include "store/records.h"
+#include "store/sqlite_util.h"
+
+namespace yilian::store {
+namespace {
+
+using sqlite::BindText;
+using sqlite::ColumnText;
+using sqlite::Use;
+
+constexpr int kMaxProblems = 100;
+
+Status Err(sqlite3* db, const char* what) {
+  return sqlite::Classify(sqlite3_errcode(db), std::string(what) + ": " + sqlite3_errmsg(db));
+}
+
+bool IsDeliveryStateName(std::string_view name) {
+  for (int s = 0; s <= 5; ++s)
+    if (ToString(static_cast<DeliveryState>(s)) == name) return true;
+  return false;
+}
+
+std::string DeliveryStateName(int state) {
+  if (state >= 0 && state <= 5) return std::string(ToString(static_cast<DeliveryState>(state)));
+  return "state " + std::to_string(state);
+}
+
+// yilian.v1.CaseState names, as the trail writes them.
+std::string CaseStateName(int state) {
+  switch (state) {
+    case 1:
+      return "IN_PROGRESS";
+    case 2:
+      return "COMPLETED";
+    case 3:
+      return "ATTENTION";
+  }
+  return "state " + std::to_string(state);
+}
+
+bool IsCaseStateName(std::string_view name) {
+  return name == "IN_PROGRESS" || name == "COMPLETED" || name == "ATTENTION";
+}
+
+// The word at the start of `*rest` up to the next space; `*rest` moves past
+// it and the space.
+std::string_view TakeWord(std::string_view* rest) {
+  std::size_t space = rest->find(' ');
+  std::string_view word = rest->substr(0, space);
+  rest->remove_prefix(space == std::string_view::npos ? rest->size() : space + 1);
+  return word;
+}
+
+// The value of `name` ("seq=") if the next word is `name` and a value.
+std::optional<std::string_view> TakeField(std::string_view* rest, std::string_view name) {
+  if (rest->substr(0, name.size()) != name) return std::nullopt;
+  std::string_view word = TakeWord(rest);
+  return word.substr(name.size());
+}
+
+std::optional<std::int64_t> ParseNumber(std::optional<std::string_view> text) {
+  if (!text || text->empty() || text->size() > 18) return std::nullopt;
+  std::int64_t v = 0;
+  for (char c : *text) {
+    if (c < '0' || c > '9') return std::nullopt;
+    v = v * 10 + (c - '0');
+  }
+  return v;
+}
+
+std::string Shorten(std::string_view text, std::size_t max) {
+  return text.size() <= max ? std::string(text) : std::string(text.substr(0, max)) + "…";
+}
+
+// What the trail says a row reached: the state and the record that said so.
+struct Audited {
+  std::string state;
+  std::uint64_t record = 0;
+};
+
+class TrailCheck {
+ public:
+  TrailCheck(sqlite3* db, v1::AuditVerifyReport* report) : db_(db), report_(report) {}
+
+  Status Prepare() {
+    if (Status s = seq_of_.Prepare(db_, "SELECT seq FROM events WHERE event_id = ?1"); !s.ok()) return s;
+    if (Status s = event_of_.Prepare(db_, "SELECT event_id, published_at FROM events WHERE seq = ?1"); !s.ok())
+      return s;
+    return Status::Ok();
+  }
+
+  Status CheckChain(const std::vector<AuditAnchorPoint>& anchors);
+  Status CheckRows();
+
+ private:
+  void Problem(std::string p) {
+    if (report_->problems_size() < kMaxProblems) report_->add_problems(std::move(p));
+  }
+  Status ApplyRecord(std::uint64_t id, const std::string& kind, const std::string& body);
+  void ApplyLine(std::uint64_t id, std::string_view line);
+  // The sequence of `event_id`; nullopt (with a problem) if no event has it.
+  Result<std::optional<Sequence>> SequenceOf(std::uint64_t record, std::string_view event_id);
+  // The event id and publish time of `seq`; nullopt if it has no events row.
+  Result<std::optional<std::pair<std::string, Millis>>> EventOf(Sequence seq);
+  Status DeriveReplay(std::uint64_t id, std::string_view agency, Millis since);
+  void AddMismatch(const char* kind, Sequence seq, const std::string& event_id, const std::string& agency,
+                   const std::string& stored, const Audited& audited);
+
+  sqlite3* db_;
+  v1::AuditVerifyReport* report_;
+  sqlite::Stmt seq_of_, event_of_;
+  std::map<std::pair<Sequence, std::string>, Audited> deliveries_;
+  std::map<Sequence, Audited> cases_;
+};
+
+Status TrailCheck::CheckChain(const std::vector<AuditAnchorPoint>& anchors) {
+  std::multimap<std::uint64_t, const AuditAnchorPoint*> by_id;
+  for (const auto& a : anchors) by_id.emplace(a.id, &a);
+  std::map<const AuditAnchorPoint*, bool> seen;
+
+  sqlite::Stmt stmt;
+  if (Status s = stmt.Prepare(db_, "SELECT id, at, actor, kind, body, prev_hash, hash FROM audit ORDER BY id"); !s.ok())
+    return s;
+  std::string prev;
+  std::uint64_t expected_id = 1;
+  {
+    Use u(stmt);
+    for (;;) {
+      int rc = sqlite3_step(*u);
+      if (rc == SQLITE_DONE) break;
+      if (rc != SQLITE_ROW) return Err(db_, "read audit");
+      auto id = static_cast<std::uint64_t>(sqlite3_column_int64(*u, 0));
+      Millis at = sqlite3_column_int64(*u, 1);
+      std::string actor = ColumnText(*u, 2), kind = ColumnText(*u, 3), body = ColumnText(*u, 4);
+      std::string prev_hash = ColumnText(*u, 5), hash = ColumnText(*u, 6);
+      const std::string record = "record " + std::to_string(id);
+      if (id != expected_id)
+        Problem(record + ": expected id " + std::to_string(expected_id) + " (records removed or reordered)");
+      if (prev_hash != prev) Problem(record + ": prev_hash does not match the hash of the record before it");
+      if (Sm3Hex(AuditHashInput(prev_hash, id, at, actor, kind, body)) != hash)
+        Problem(record + ": content does not match its hash (edited)");
+      for (auto [it, end] = by_id.equal_range(id); it != end; ++it) {
+        seen[it->second] = true;
+        if (it->second->hash != hash)
+          Problem(it->second->where + ": " + record + " was anchored with hash " + Shorten(it->second->hash, 16) +
+                  " but has hash " + Shorten(hash, 16) +
+                  " (the chain up to this record was rewritten: records edited, removed or replaced and the "
+                  "hashes recomputed)");
+      }
+      if (Status s = ApplyRecord(id, kind, body); !s.ok()) return s;
+      prev = hash;
+      expected_id = id + 1;
+      report_->set_records(report_->records() + 1);
+    }
+  }
+  const std::uint64_t last_id = expected_id - 1;
+  report_->set_head_hash(prev);
+  for (const auto& a : anchors) {
+    if (seen.count(&a)) continue;
+    if (a.id > last_id) {
+      Problem(a.where + ": record " + std::to_string(a.id) + " was anchored but the chain ends at record " +
+              std::to_string(last_id) + " (records removed from the end)");
+    } else {
+      Problem(a.where + ": record " + std::to_string(a.id) + " was anchored but is not in the chain (removed)");
+    }
+  }
+  if (!anchors.empty()) {
+    std::uint64_t anchored = 0;
+    for (const auto& a : anchors) anchored = std::max(anchored, a.id);
+    report_->set_anchored_id(anchored);
+    report_->set_unanchored_records(last_id > anchored ? last_id - anchored : 0);
+  }
+
+  sqlite::Stmt head;
+  if (Status s = head.Prepare(db_, "SELECT value FROM meta WHERE key = 'audit_head'"); !s.ok()) return s;
+  Use u(head);
+  std::string stored_head = sqlite3_step(*u) == SQLITE_ROW ? ColumnText(*u, 0) : std::string();
+  std::string actual_head = report_->records() ? std::to_string(last_id) + ":" + prev : std::string();
+  if (stored_head != actual_head)
+    Problem("chain head is '" + actual_head + "' but the store recorded '" + stored_head +
+            "' (records removed from the end, or added)");
+  return Status::Ok();
+}
+
+Status TrailCheck::ApplyRecord(std::uint64_t id, const std::string& kind, const std::string& body) {
+  std::string_view all = body;
+  std::size_t eol = all.find('\n');
+  std::string_view first = all.substr(0, eol);
+  std::string_view others = eol == std::string_view::npos ? std::string_view() : all.substr(eol + 1);
+  auto each_line = [&](std::string_view text) {
+    while (!text.empty()) {
+      std::size_t end = text.find('\n');
+      std::string_view line = text.substr(0, end);
+      if (!line.empty()) ApplyLine(id, line);
+      text.remove_prefix(end == std::string_view::npos ? text.size() : end + 1);
+    }
+  };
+  const std::string record = "record " + std::to_string(id);
+  if (kind == "transitions" || kind == "recovery") {
+    each_line(all);
+  } else if (kind == "retry") {
+    // "event=E agency=A from=S reason=R": the delivery is PENDING again.
+    std::string_view rest = first;
+    auto event = TakeField(&rest, "event=");
+    auto agency = TakeField(&rest, "agency=");
+    if (!event || !agency || agency->empty()) {
+      Problem(record + ": a retry record that names no event and agency");
+      return Status::Ok();
+    }
+    auto seq = SequenceOf(id, *event);
+    if (!seq.ok()) return seq.status();
+    if (seq.value()) deliveries_[{*seq.value(), std::string(*agency)}] = {"PENDING", id};
+  } else if (kind == "replay") {
+    // "agency=A since=MS deliveries=N reason=R", then one line per delivery
+    // re-opened ("delivery seq=S agency=A PROCESSED->PENDING replay").
+    std::string_view rest = first;
+    auto agency = TakeField(&rest, "agency=");
+    auto since = ParseNumber(TakeField(&rest, "since="));
+    auto count = ParseNumber(TakeField(&rest, "deliveries="));
+    if (!agency || agency->empty() || !since || !count) {
+      Problem(record + ": a replay record that names no agency, time and count");
+      return Status::Ok();
+    }
+    if (!others.empty()) {
+      each_line(others);
+    } else if (*count > 0) {
+      // Written before replay records listed their deliveries.
+      if (Status s = DeriveReplay(id, *agency, *since); !s.ok()) return s;
+    }
+  } else if (kind == "resolve") {
+    // "event=E reason=R": the case is COMPLETED by hand.
+    std::string_view rest = first;
+    auto event = TakeField(&rest, "event=");
+    if (!event) {
+      Problem(record + ": a resolve record that names no event");
+      return Status::Ok();
+    }
+    auto seq = SequenceOf(id, *event);
+    if (!seq.ok()) return seq.status();
+    if (seq.value()) cases_[*seq.value()] = {"COMPLETED", id};
+  }
+  return Status::Ok();
+}
+
+void TrailCheck::ApplyLine(std::uint64_t id, std::string_view line) {
+  auto unknown = [&] {
+    Problem("record " + std::to_string(id) + ": line '" + Shorten(line, 80) +
+            "' is not a state change this verifier knows");
+  };
+  std::string_view rest = line;
+  const bool delivery = TakeWord(&rest) == "delivery";
+  if (!delivery && line.substr(0, 5) != "case ") return unknown();
+  auto seq = ParseNumber(TakeField(&rest, "seq="));
+  if (!seq) return unknown();
+  std::string_view agency;
+  if (delivery) {
+    auto a = TakeField(&rest, "agency=");
+    if (!a || a->empty()) return unknown();
+    agency = *a;
+  }
+  std::string_view change = TakeWord(&rest);
+  if (change == "OVERDUE") return;  // a flag, not a state
+  std::size_t arrow = change.find("->");
+  if (arrow == std::string_view::npos) return unknown();
+  std::string_view to = change.substr(arrow + 2);
+  if (delivery ? !IsDeliveryStateName(to) : !IsCaseStateName(to)) return unknown();
+  Audited audited{std::string(to), id};
+  if (delivery) {
+    deliveries_[{static_cast<Sequence>(*seq), std::string(agency)}] = std::move(audited);
+  } else {
+    cases_[static_cast<Sequence>(*seq)] = std::move(audited);
+  }
+}
+
+Result<std::optional<Sequence>> TrailCheck::SequenceOf(std::uint64_t record, std::string_view event_id) {
+  Use u(seq_of_);
+  BindText(*u, 1, event_id);
+  int rc = sqlite3_step(*u);
+  if (rc == SQLITE_ROW) return std::optional<Sequence>(static_cast<Sequence>(sqlite3_column_int64(*u, 0)));
+  if (rc != SQLITE_DONE) return Err(db_, "read events");
+  Problem("record " + std::to_string(record) + ": names event '" + Shorten(event_id, 128) +
+          "', which is not in the store (removed)");
+  return std::optional<Sequence>();
+}
+
+Result<std::optional<std::pair<std::string, Millis>>> TrailCheck::EventOf(Sequence seq) {
+  Use u(event_of_);
+  sqlite3_bind_int64(*u, 1, static_cast<sqlite3_int64>(seq));
+  int rc = sqlite3_step(*u);
+  if (rc == SQLITE_DONE) return std::optional<std::pair<std::string, Millis>>();
+  if (rc != SQLITE_ROW) return Err(db_, "read events");
+  return std::optional<std::pair<std::string, Millis>>(std::make_pair(ColumnText(*u, 0), sqlite3_column_int64(*u, 1)));
+}
+
+Status TrailCheck::DeriveReplay(std::uint64_t id, std::string_view agency, Millis since) {
+  // The broker re-opened every settled delivery of the agency whose event
+  // was published at or after `since` (ForEachSettledSince): settled by
+  // what the trail said so far.
+  for (auto& [key, audited] : deliveries_) {
+    if (key.second != agency) continue;
+    if (audited.state != "PROCESSED" && audited.state != "REJECTED" && audited.state != "DEAD") continue;
+    auto event = EventOf(key.first);
+    if (!event.ok()) return event.status();
+    if (event.value() && event.value()->second >= since) audited = {"PENDING", id};
+  }
+  return Status::Ok();
+}
+
+void TrailCheck::AddMismatch(const char* kind, Sequence seq, const std::string& event_id, const std::string& agency,
+                             const std::string& stored, const Audited& audited) {
+  v1::AuditStateMismatch* m = report_->add_mismatches();
+  m->set_kind(kind);
+  m->set_sequence(seq);
+  m->set_event_id(event_id);
+  m->set_agency(agency);
+  m->set_stored(stored);
+  m->set_audited(audited.state);
+  m->set_audit_id(audited.record);
+  std::string what = std::string(kind) + " seq=" + std::to_string(seq) + (agency.empty() ? "" : " agency=" + agency);
+  std::string said =
+      audited.record ? "record " + std::to_string(audited.record) : "no record names it since it was inserted";
+  if (stored.empty()) {
+    Problem(what + ": the audit trail says " + audited.state + " (" + said + "), but the store has no such " + kind);
+  } else {
+    Problem(what + " (event " + event_id + ") is " + stored + " in the store, but the audit trail says " +
+            audited.state + " (" + said + ")");
+  }
+}
+
+Status TrailCheck::CheckRows() {
+  sqlite::Stmt rows;
+  if (Status s =
+          rows.Prepare(db_,
+                       "SELECT d.seq, d.agency, d.state, COALESCE(e.event_id, ''), e.seq IS NULL FROM deliveries d "
+                       "LEFT JOIN events e ON e.seq = d.seq ORDER BY d.id");
+      !s.ok())
+    return s;
+  {
+    Use u(rows);
+    for (;;) {
+      int rc = sqlite3_step(*u);
+      if (rc == SQLITE_DONE) break;
+      if (rc != SQLITE_ROW) return Err(db_, "read deliveries");
+      auto seq = static_cast<Sequence>(sqlite3_column_int64(*u, 0));
+      std::string agency = ColumnText(*u, 1);
+      std::string stored = DeliveryStateName(sqlite3_column_int(*u, 2));
+      report_->set_deliveries_checked(report_->deliveries_checked() + 1);
+      if (sqlite3_column_int(*u, 4) != 0)
+        Problem("delivery seq=" + std::to_string(seq) + " agency=" + agency + " has no events row (removed)");
+      Audited expected{"PENDING", 0};  // what an accepted publish inserts
+      auto it = deliveries_.find({seq, agency});
+      if (it != deliveries_.end()) {
+        expected = std::move(it->second);
+        deliveries_.erase(it);
+      }
+      if (stored != expected.state) AddMismatch("delivery", seq, ColumnText(*u, 3), agency, stored, expected);
+    }
+  }
+  for (const auto& [key, audited] : deliveries_) {
+    auto event = EventOf(key.first);
+    if (!event.ok()) return event.status();
+    AddMismatch("delivery", key.first, event.value() ? event.value()->first : "", key.second, "", audited);
+  }
+
+  sqlite::Stmt events;
+  if (Status s = events.Prepare(db_, "SELECT seq, event_id, case_state, agencies FROM events ORDER BY seq"); !s.ok())
+    return s;
+  Use u(events);
+  for (;;) {
+    int rc = sqlite3_step(*u);
+    if (rc == SQLITE_DONE) break;
+    if (rc != SQLITE_ROW) return Err(db_, "read events");
+    auto seq = static_cast<Sequence>(sqlite3_column_int64(*u, 0));
+    std::string stored = CaseStateName(sqlite3_column_int(*u, 2));
+    report_->set_cases_checked(report_->cases_checked() + 1);
+    // A case is inserted IN_PROGRESS, or COMPLETED when no agency must act.
+    Audited expected{ColumnText(*u, 3).empty() ? "COMPLETED" : "IN_PROGRESS", 0};
+    auto it = cases_.find(seq);
+    if (it != cases_.end()) {
+      expected = std::move(it->second);
+      cases_.erase(it);
+    }
+    if (stored != expected.state) AddMismatch("case", seq, ColumnText(*u, 1), "", stored, expected);
+  }
+  for (const auto& [seq, audited] : cases_) AddMismatch("case", seq, "", "", "", audited);
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<v1::AuditVerifyReport> VerifyAuditTrail(sqlite3* db, const std::vector<AuditAnchorPoint>& anchors) {
+  v1::AuditVerifyReport report;
+  TrailCheck check(db, &report);
+  if (Status s = check.Prepare(); !s.ok()) return s;
+  if (Status s = check.CheckChain(anchors); !s.ok()) return s;
+  if (Status s = check.CheckRows(); !s.ok()) return s;
+  report.set_intact(report.problems_size() == 0 && report.mismatches_size() == 0);
+  return report;
+}
+
+}  // namespace yilian::store
