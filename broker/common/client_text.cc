@@ -53,9 +53,15 @@ bool MustEscape(char32_t cp) {
 
 void AppendByteEscape(unsigned char b, std::string* out) {
   switch (b) {
-    case '\n': *out += "\\n"; return;
-    case '\r': *out += "\\r"; return;
-    case '\t': *out += "\\t"; return;
+    case '\n':
+      *out += "\\n";
+      return;
+    case '\r':
+      *out += "\\r";
+      return;
+    case '\t':
+      *out += "\\t";
+      return;
     default:
       *out += "\\x";
       *out += kHex[b >> 4];
