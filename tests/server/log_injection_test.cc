@@ -8,6 +8,7 @@
 #include <google/protobuf/util/json_util.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <sys/stat.h>
 
 #include <functional>
 #include <map>
@@ -49,9 +50,8 @@ const std::string kOperatorEscaped =
 
 class LogInjectionTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    broker_ = std::make_unique<BrokerProcess>(
-        "agencies:\n  - id: tax\n    events: [ESTABLISHED]\nretry:\n  max_attempts: 1\n");
+  void StartBroker(const std::string& yaml) {
+    broker_ = std::make_unique<BrokerProcess>("agencies:\n  - id: tax\n    events: [ESTABLISHED]\n" + yaml);
     broker_->Start();
     ASSERT_TRUE(PollUntil([&] { return Get("/readyz").first == 200; }, 10000));
   }
@@ -61,9 +61,11 @@ class LogInjectionTest : public ::testing::Test {
     auto r = c.Get(path.c_str());
     return r ? std::make_pair(r->status, r->body) : std::make_pair(0, std::string());
   }
-  std::pair<int, std::string> Post(const std::string& path, const std::string& body) {
+  std::pair<int, std::string> Post(const std::string& path, const std::string& body, const std::string& token = "") {
     httplib::Client c("127.0.0.1", broker_->http_port());
-    auto r = c.Post(path.c_str(), body, "application/json");
+    httplib::Headers headers;
+    if (!token.empty()) headers.emplace("Authorization", "Bearer " + token);
+    auto r = c.Post(path.c_str(), headers, body, "application/json");
     return r ? std::make_pair(r->status, r->body) : std::make_pair(0, std::string());
   }
 
@@ -102,8 +104,14 @@ class LogInjectionTest : public ::testing::Test {
 
   std::string Log() { return testing::ReadFile(broker_->log_path()); }
 
+  void TearDown() override {
+    broker_.reset();
+    if (!tokens_dir_.empty()) testing::RemoveTree(tokens_dir_);
+  }
+
   zmq::context_t context_{1};
   std::unique_ptr<BrokerProcess> broker_;
+  std::string tokens_dir_;
 };
 
 // Where any of kRaw occurs in `text`, for the failure message ("" if none).
@@ -138,20 +146,33 @@ std::string JsonStrings(const std::string& body) {
   return out;
 }
 
-TEST_F(LogInjectionTest, ClientTextIsEscapedInTheLogTheAuditTrailAndTheApi) {
+v1::EnterpriseEvent SampleEvent() {
   sample::SampleOptions o;
   o.seed = 41;
   o.enterprises = 1;
   o.events_per_enterprise = 1;
   o.deregister_fraction = 0;
   o.banks = {};
-  auto events = sample::Generate(o);
-  ASSERT_EQ(events.size(), 1u);
-  v1::EnterpriseEvent event = events[0];
+  return sample::Generate(o).at(0);
+}
+
+// No line of the log starts with the forged time stamp, none of kRaw is in
+// it, and no mobile number.
+void ExpectNothingForged(const std::string& log) {
+  std::istringstream lines(log);
+  for (std::string line; std::getline(lines, line);)
+    EXPECT_NE(line.rfind(kForgedStart.substr(0, 23), 0), 0u) << "a forged line in the broker log: " << line;
+  EXPECT_EQ(RawFound(log), "");
+  EXPECT_EQ(log.find("13812345678"), std::string::npos);
+}
+
+TEST_F(LogInjectionTest, ClientTextIsEscapedInTheLogTheAuditTrailAndTheApi) {
+  StartBroker("retry:\n  max_attempts: 1\n");
+  v1::EnterpriseEvent event = SampleEvent();
   event.mutable_enterprise()->set_name("厦门" + kRlo + "\x1b[31m鹭岛科技有限公司" + kForged);
   const std::string id = event.event_id();
   // An event refused by validation: its id is logged before it is checked.
-  v1::EnterpriseEvent invalid = events[0];
+  v1::EnterpriseEvent invalid = SampleEvent();
   invalid.set_event_id("bad-id" + kForged);
   auto statuses = Publish({event, invalid});
   ASSERT_EQ(statuses.size(), 2u);
@@ -262,15 +283,59 @@ TEST_F(LogInjectionTest, ClientTextIsEscapedInTheLogTheAuditTrailAndTheApi) {
         return log.find("operator dev replays") != std::string::npos;
       },
       10000));
-  std::istringstream lines(log);
-  for (std::string line; std::getline(lines, line);)
-    EXPECT_NE(line.rfind(kForgedStart.substr(0, 23), 0), 0u) << "a forged line in the broker log: " << line;
-  EXPECT_EQ(RawFound(log), "");
-  EXPECT_EQ(log.find("13812345678"), std::string::npos);
+  ExpectNothingForged(log);
   for (const std::string& escaped :
        {"opened: PUBLISHER '" + kClientNameEscaped, "opened: CONSUMER '" + kClientNameEscaped,
         "refused event bad-id\\n" + kForgedStart + " line", "unknown agency 'nowhere\\n" + kForgedStart,
         "agency asked to retry: " + kReasonEscaped})
+    EXPECT_NE(log.find(escaped), std::string::npos) << "not in the log: " << escaped;
+}
+
+// HTTP paths in the refusals of the token check, and token identities
+// (the actor of log lines, audit records and resolutions).
+TEST_F(LogInjectionTest, HttpPathsAndTokenIdentitiesAreEscaped) {
+  const std::string admin_token(40, 'a'), observer_token(40, 'o'), unknown_token(40, 'x');
+  tokens_dir_ = testing::MakeTempDir("yilian-log-injection-tokens");
+  const std::string tokens = tokens_dir_ + "/tokens.yaml";
+  // YAML double-quoted escapes: \e is ESC.
+  testing::WriteFile(tokens, "tokens:\n  - {identity: \"ops\\e[31m\\u202e\\n" + kForgedStart +
+                                 " line\", role: admin, token: \"" + admin_token + "\"}\n  - {identity: \"watch\\r\\n" +
+                                 kForgedStart + "\", role: observer, token: \"" + observer_token + "\"}\n");
+  chmod(tokens.c_str(), 0600);
+  StartBroker("security:\n  tokens_file: " + tokens + "\n");
+  v1::EnterpriseEvent event = SampleEvent();
+  ASSERT_EQ(Publish({event}), std::vector<v1::PublishStatus>{v1::ACCEPTED});
+
+  const std::string hostile_path = "/api/v1/cases/x%0D%1B%E2%80%AE%0A" + kForgedStart + "/resolve";
+  const std::string body = R"({"reason":"handled at the counter"})";
+  EXPECT_EQ(Post(hostile_path, body, unknown_token).first, 401);
+  EXPECT_EQ(Post(hostile_path, body, observer_token).first, 403);
+  auto [status, answer] = Post("/api/v1/cases/" + event.event_id() + "/resolve", body, admin_token);
+  ASSERT_EQ(status, 200) << answer;
+
+  // Cut at 64 bytes.
+  const std::string actor = "ops\\x1b[31m\\u202e\\n2026-12-06T10:00:00.000+0800 info [broker]";
+  EXPECT_EQ(broker_->Query("SELECT actor FROM audit WHERE kind = 'resolve'").rfind(actor, 0), 0u);
+  auto [case_status, case_body] = Get("/api/v1/cases/" + event.event_id());
+  ASSERT_EQ(case_status, 200);
+  v1::Case c;
+  ASSERT_TRUE(json::Parse(case_body, &c).ok()) << case_body;
+  EXPECT_EQ(c.resolution().rfind("resolved by " + actor, 0), 0u) << c.resolution();
+  EXPECT_EQ(RawFound(JsonStrings(case_body)), "");
+
+  std::string log;
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        log = Log();
+        return log.find("resolved case " + event.event_id()) != std::string::npos;
+      },
+      10000));
+  ExpectNothingForged(log);
+  const std::string path_escaped = "/api/v1/cases/x\\r\\x1b\\u202e\\n" + kForgedStart + "/resolve";
+  for (const std::string& escaped :
+       {"refused POST " + path_escaped + ": unknown bearer token",
+        "refused POST " + path_escaped + ": identity 'watch\\r\\n" + kForgedStart + "' is not admin",
+        "operator " + actor})
     EXPECT_NE(log.find(escaped), std::string::npos) << "not in the log: " << escaped;
 }
 
