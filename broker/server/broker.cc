@@ -568,8 +568,8 @@ void BrokerImpl::LogSessionRefusal(const auth::Principal& principal, const std::
                                    const std::string& why) {
   auto unlogged = session_refusals_log_.Admit(principal.identity);
   if (!unlogged) return;
-  log_->warn("refused a {} session of identity '{}' (role {}): {}{}", cls, principal.identity, principal.role, why,
-             LogThrottle::Suppressed(*unlogged));
+  log_->warn("refused a {} session of identity '{}' (role {}): {}{}", cls, ClientText(principal.identity, 64),
+             ClientText(principal.role, 64), why, LogThrottle::Suppressed(*unlogged));
 }
 
 void BrokerImpl::DropSession(const std::string& routing_id, const char* why) {
