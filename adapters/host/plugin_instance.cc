@@ -2,13 +2,16 @@
 
 #include <cstring>
 
+#include "common/client_text.h"
 #include "common/log.h"
-#include "common/mask.h"
 
 namespace yilian::host {
 namespace {
 
 std::shared_ptr<spdlog::logger> PluginLog() { return GetLogger("plugin"); }
+
+// A plugin's log message is cut to this many bytes (escaped).
+constexpr std::size_t kLogMessageBytes = 2048;
 
 // The length of the UTF-8 sequence starting at text[i], 0 if invalid.
 std::size_t Utf8Length(std::string_view text, std::size_t i) {
@@ -74,7 +77,7 @@ adapter::AgencyAnswer FromPluginResult(const yilian_result& r, const std::string
       break;
     default:
       PluginLog()->error("plugin {} returned outcome {} from {} of event {}; treated as RETRY", plugin, r.outcome, what,
-                         event_id);
+                         ClientText(event_id, 128));
       return adapter::AgencyAnswer::Retry("adapter plugin returned an invalid outcome (" + std::to_string(r.outcome) +
                                           ")");
   }
@@ -102,10 +105,10 @@ Result<std::unique_ptr<PluginInstance>> PluginInstance::Create(
       library.api().create(&instance->host_, agency.c_str(), entries.data(), entries.size(), error, sizeof error);
   if (!instance->plugin_) {
     error[sizeof error - 1] = '\0';
-    std::string why = ValidUtf8(error);
+    std::string why = ClientText(error, sizeof error);
     if (why.empty()) why = "no reason given";
     return Status::InvalidArgument("plugin " + std::string(library.api().name ? library.api().name : "?") +
-                                   " refused to start for agency " + agency + ": " + ScrubPersonalData(why));
+                                   " refused to start for agency " + agency + ": " + why);
   }
   return instance;
 }
@@ -144,7 +147,8 @@ std::vector<std::pair<EventId, adapter::AgencyAnswer>> PluginInstance::TakeRepor
 void PluginInstance::HostLog(void* context, int32_t level, const char* message) {
   auto* self = static_cast<PluginInstance*>(context);
   if (!self || !message) return;
-  std::string text = ScrubPersonalData(ValidUtf8(message));
+  // Plugins log what agency systems answer: one printable line each.
+  std::string text = ClientText(message, kLogMessageBytes);
   const char* name = self->library_.api().name ? self->library_.api().name : "?";
   switch (level) {
     case YILIAN_LOG_DEBUG:
@@ -171,7 +175,7 @@ void PluginInstance::HostReport(void* context, const char* event_id, const yilia
     // report must not send the event round again; check will tell.
     if (result->outcome != YILIAN_OUTCOME_PENDING)
       PluginLog()->error("plugin {} reported outcome {} for event {}; ignored", name, result->outcome,
-                         ValidUtf8(event_id));
+                         ClientText(event_id, 128));
     return;
   }
   adapter::AgencyAnswer a = FromPluginResult(*result, name, "report", event_id);

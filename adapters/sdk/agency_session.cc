@@ -1,7 +1,7 @@
 #include "sdk/agency_session.h"
 
+#include "common/client_text.h"
 #include "common/log.h"
-#include "common/mask.h"
 
 namespace yilian::adapter {
 namespace {
@@ -170,8 +170,8 @@ Status AgencySession::OnSubmitted(const Done& done) {
   e.attempt = d.attempt;
   const AgencyAnswer& a = done.answer;
   Log()->info("{}: event {} ({}) attempt {}: agency says {}{}{}", d.agency.str(), d.event_id.str(), d.uscc.str(),
-              d.attempt, ToString(a.kind), a.reference.empty() ? "" : " " + a.reference,
-              a.reason.empty() ? "" : " (" + ScrubPersonalData(a.reason) + ")");
+              d.attempt, ToString(a.kind), a.reference.empty() ? "" : " " + ClientText(a.reference, 256),
+              a.reason.empty() ? "" : " (" + ClientText(a.reason, 1024) + ")");
   if (a.kind == AnswerKind::kRetry) {
     Send(e, a);  // nothing to remember: the broker delivers it again
     return Status::Ok();
@@ -199,8 +199,8 @@ Status AgencySession::OnAnswerLater(const EventId& id, const AgencyAnswer& answe
   e.state = EntryState::kAnswerReady;
   e.answer = answer;
   Log()->info("{}: event {} ({}): agency answered {}{}{} ({})", e.agency.str(), id.str(), e.uscc.str(),
-              ToString(answer.kind), answer.reference.empty() ? "" : " " + answer.reference,
-              answer.reason.empty() ? "" : " (" + ScrubPersonalData(answer.reason) + ")", how);
+              ToString(answer.kind), answer.reference.empty() ? "" : " " + ClientText(answer.reference, 256),
+              answer.reason.empty() ? "" : " (" + ClientText(answer.reason, 1024) + ")", how);
   Status s = journal_->Record(e);
   if (!s.ok()) return s;
   if (auto slot = check_slot_.find(id.str()); slot != check_slot_.end()) {

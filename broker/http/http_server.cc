@@ -10,6 +10,7 @@
 #include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/time_util.h>
 
+#include "common/client_text.h"
 #include "common/log.h"
 #include "http/tls_identity.h"
 #include "http/web_assets.h"
@@ -61,8 +62,9 @@ bool ParseBody(const httplib::Request& req, httplib::Response& res, google::prot
   google::protobuf::util::JsonParseOptions o;
   auto status = google::protobuf::util::JsonStringToMessage(req.body, m, o);
   if (!status.ok()) {
+    // The parser's message quotes the body, over several lines.
     SendError(res, 400, "INVALID_ARGUMENT", "request body is not a valid " + m->GetDescriptor()->name() +
-                                                " JSON object: " + std::string(status.message()));
+                                                " JSON object: " + ClientText(std::string(status.message()), 512));
     return false;
   }
   return true;
@@ -218,7 +220,8 @@ void HttpServer::Routes() {
   };
   auto& s = *server_;
 
-  // Who is asking: the identity behind the bearer token. Answers 401/403
+  // Who is asking: the identity behind the bearer token, printable (it is
+  // the actor of log lines, audit records and resolutions). Answers 401/403
   // itself and returns nullopt when the request may not go on.
   auto authorize = [this](const httplib::Request& req, httplib::Response& res,
                           bool admin) -> std::optional<std::string> {
@@ -240,15 +243,18 @@ void HttpServer::Routes() {
     if (!who) {
       res.set_header("WWW-Authenticate", "Bearer");
       SendError(res, 401, "UNAUTHORIZED", "unknown bearer token");
-      GetLogger("http")->warn("refused {} {}: unknown bearer token", req.method, req.path);
+      GetLogger("http")->warn("refused {} {}: unknown bearer token", ClientText(req.method, 16),
+                              ClientText(req.path, 256));
       return std::nullopt;
     }
+    const std::string identity = ClientText(who->first, 64);
     if (admin && who->second != "admin") {
-      SendError(res, 403, "FORBIDDEN", "identity '" + who->first + "' (role " + who->second + ") may not act");
-      GetLogger("http")->warn("refused {} {}: identity '{}' is not admin", req.method, req.path, who->first);
+      SendError(res, 403, "FORBIDDEN", "identity '" + identity + "' (role " + who->second + ") may not act");
+      GetLogger("http")->warn("refused {} {}: identity '{}' is not admin", ClientText(req.method, 16),
+                              ClientText(req.path, 256), identity);
       return std::nullopt;
     }
-    return who->first;
+    return identity;
   };
 
   // Runs when the request line and headers are read, before the body: the
@@ -336,7 +342,7 @@ void HttpServer::Routes() {
     with_reader(res, [&](store::CaseReader& r) {
       auto c = r.LoadCase(id);
       if (!c.ok()) return SendError(res, HttpStatusFor(c.status().code()), std::string(ToString(c.status().code())), c.status().message());
-      if (!c.value()) return SendError(res, 404, "NOT_FOUND", "no case for event '" + id + "'");
+      if (!c.value()) return SendError(res, 404, "NOT_FOUND", "no case for event '" + ClientText(id, 128) + "'");
       SendJson(res, 200, *c.value());
     });
   });
@@ -382,7 +388,8 @@ void HttpServer::Routes() {
     with_reader(res, [&](store::CaseReader& r) {
       auto t = r.Timeline(uscc);
       if (!t.ok()) return SendError(res, HttpStatusFor(t.status().code()), "UNAVAILABLE", t.status().message());
-      if (!t.value()) return SendError(res, 404, "NOT_FOUND", "no events for enterprise '" + uscc + "'");
+      if (!t.value())
+        return SendError(res, 404, "NOT_FOUND", "no events for enterprise '" + ClientText(uscc, 64) + "'");
       SendJson(res, 200, *t.value());
     });
   });
@@ -469,7 +476,8 @@ void HttpServer::Routes() {
   }
   s.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
     if (res.status == 404 && res.body.empty())
-      SendError(res, 404, "NOT_FOUND", "no such endpoint: " + req.method + " " + req.path);
+      SendError(res, 404, "NOT_FOUND",
+                "no such endpoint: " + ClientText(req.method, 16) + " " + ClientText(req.path, 256));
   });
   s.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
     SendError(res, 500, "INTERNAL", "internal error");

@@ -12,8 +12,8 @@
 #include <map>
 #include <set>
 
+#include "common/client_text.h"
 #include "common/log.h"
-#include "common/mask.h"
 #include "server/broker_impl.h"
 #include "server/publish_wire.h"
 
@@ -492,7 +492,7 @@ void BrokerImpl::HandleHello(const std::string& routing_id, const v1::Hello& hel
                    (hello.role() == v1::WATCHER && principal.CanWatch());
     if (!allowed) {
       std::string what = "open a " + v1::ClientRole_Name(hello.role()) + " session" +
-                         (hello.role() == v1::CONSUMER ? " for agency '" + TruncateUtf8(hello.agency(), 64) + "'" : "");
+                         (hello.role() == v1::CONSUMER ? " for agency '" + ClientText(hello.agency(), 64) + "'" : "");
       return Refuse(routing_id, principal, what, false);
     }
   }
@@ -522,13 +522,15 @@ void BrokerImpl::HandleHello(const std::string& routing_id, const v1::Hello& hel
   s.quota_identity = quota_identity;
   s.quota_class = quota_class;
   s.role = hello.role();
-  s.name = TruncateUtf8(hello.client_name(), 64);
+  // Printed in log lines and audit records (by=...) as it is from here on.
+  s.name = ClientText(hello.client_name(), 64);
   s.last_recv = s.last_send = clock_->NowMillis();
   s.batch_acks = hello.batch_acks() && (s.role == v1::PUBLISHER || s.role == v1::CONSUMER);
   if (s.role == v1::CONSUMER) {
     if (!router_.IsKnownAgency(hello.agency())) {
-      SendError(routing_id, v1::UNKNOWN_AGENCY, "agency '" + TruncateUtf8(hello.agency(), 64) + "' is not configured");
-      log_->warn("refused consumer '{}': unknown agency '{}'", s.name, TruncateUtf8(hello.agency(), 64));
+      const std::string agency = ClientText(hello.agency(), 64);
+      SendError(routing_id, v1::UNKNOWN_AGENCY, "agency '" + agency + "' is not configured");
+      log_->warn("refused consumer '{}': unknown agency '{}'", s.name, agency);
       return;
     }
     if (hello.credit() == 0) {
@@ -555,8 +557,8 @@ void BrokerImpl::HandleHello(const std::string& routing_id, const v1::Hello& hel
   w->set_granted_credit(s.credit);
   w->set_batch_acks(s.batch_acks);
   log_->info("session {} opened: {} '{}' identity '{}'{}{} credit {}", s.session_id, v1::ClientRole_Name(s.role),
-             s.name, s.principal.identity, s.agency >= 0 ? " agency " : "", s.agency >= 0 ? agencies_[s.agency]->id : "",
-             s.credit);
+             s.name, ClientText(s.principal.identity, 64), s.agency >= 0 ? " agency " : "",
+             s.agency >= 0 ? agencies_[s.agency]->id : "", s.credit);
   if (kind) quota_.Opened(s.quota_identity, s.quota_class);
   sessions_.emplace(routing_id, std::move(s));
   Reply(routing_id, env);
@@ -566,8 +568,8 @@ void BrokerImpl::LogSessionRefusal(const auth::Principal& principal, const std::
                                    const std::string& why) {
   auto unlogged = session_refusals_log_.Admit(principal.identity);
   if (!unlogged) return;
-  log_->warn("refused a {} session of identity '{}' (role {}): {}{}", cls, principal.identity, principal.role, why,
-             LogThrottle::Suppressed(*unlogged));
+  log_->warn("refused a {} session of identity '{}' (role {}): {}{}", cls, ClientText(principal.identity, 64),
+             ClientText(principal.role, 64), why, LogThrottle::Suppressed(*unlogged));
 }
 
 void BrokerImpl::DropSession(const std::string& routing_id, const char* why) {

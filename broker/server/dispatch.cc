@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "common/client_text.h"
 #include "common/log.h"
 #include "common/mask.h"
 #include "delivery/backoff.h"
@@ -428,7 +429,7 @@ void BrokerImpl::HandleResult(Session& session, const v1::Result& result) {
   const std::string& agency_id = agencies_[session.agency]->id;
   if (!result.agency().empty() && result.agency() != agency_id) {
     log_->warn("session {} of agency {} sent a result for agency '{}'", session.session_id, agency_id,
-               TruncateUtf8(result.agency(), 64));
+               ClientText(result.agency(), 64));
     return refuse(v1::FORBIDDEN, "a session of agency '" + agency_id + "' may not answer for another agency");
   }
   ack->set_agency(agency_id);
@@ -505,20 +506,20 @@ void BrokerImpl::HandleResult(Session& session, const v1::Result& result) {
       break;
     case v1::OUTCOME_PROCESSED:
       record.state = DeliveryState::kProcessed;
-      record.reference = TruncateUtf8(ScrubPersonalData(result.reference()), 256);
+      record.reference = ClientText(result.reference(), 256);
       record.reason.clear();
       record.settled_at = now;
       effect = Effect::kSettle;
       break;
     case v1::OUTCOME_REJECTED:
       record.state = DeliveryState::kRejected;
-      record.reason = TruncateUtf8(ScrubPersonalData(result.reason()), 1024);
+      record.reason = ClientText(result.reason(), 1024);
       record.settled_at = now;
       effect = Effect::kSettle;
       break;
     case v1::OUTCOME_RETRY: {
       if (before == DeliveryState::kPending) break;  // already going back
-      record.reason = TruncateUtf8(ScrubPersonalData(result.reason()), 1024);
+      record.reason = ClientText(result.reason(), 1024);
       if (attempts >= config_.retry.max_attempts) {
         record.state = DeliveryState::kDead;
         record.settled_at = now;

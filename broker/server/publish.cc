@@ -2,6 +2,7 @@
 // insert; the confirm leaves only after the turn's commit.
 #include <algorithm>
 
+#include "common/client_text.h"
 #include "common/log.h"
 #include "common/mask.h"
 #include "server/broker_impl.h"
@@ -57,8 +58,9 @@ void BrokerImpl::HandlePublish(Session& session, const v1::Publish& publish, Inc
       out->set_code(e.code);
       out->set_message(e.message);
     }
-    log_->info("refused event {} uscc {}: {} validation error(s), first {} {}", ack->event_id(),
-               TruncateUtf8(event.uscc(), 18), errors.size(), errors[0].path, errors[0].code);
+    // Not validated: the event id and USCC may hold anything.
+    log_->info("refused event {} uscc {}: {} validation error(s), first {} {}", ClientText(event.event_id(), 128),
+               ClientText(event.uscc(), 64), errors.size(), errors[0].path, errors[0].code);
     return refuse(v1::INVALID_EVENT, std::to_string(errors.size()) + " validation error(s); first: " + errors[0].path +
                                          ": " + errors[0].message);
   }
@@ -158,7 +160,11 @@ void BrokerImpl::HandlePublish(Session& session, const v1::Publish& publish, Inc
   }
   Millis now = clock_->NowMillis();
   stored.published_at = now;
-  stored.enterprise_name = event.enterprise().name();
+  // The case views' copy, shown by the API and the dashboard: validation
+  // leaves control characters in text fields (the event itself is stored
+  // and delivered as published). 2048 bytes hold any escaped name of at
+  // most validation's 512.
+  stored.enterprise_name = ClientText(event.enterprise().name(), 2048);
   for (const auto& a : stored.agencies) {
     const config::AgencyConfig* rule = router_.RuleFor(a);
     stored.agency_deadlines.push_back(rule && rule->deadline_ms ? now + rule->deadline_ms : 0);

@@ -4,6 +4,7 @@
 // the ZAP handler sets to the client's public key).
 #include <sys/stat.h>
 
+#include "common/client_text.h"
 #include "common/log.h"
 #include "server/broker_impl.h"
 
@@ -186,8 +187,8 @@ void BrokerImpl::ReloadKeysIfChanged() {
   }
   for (const auto& rid : revoked) {
     auto& s = sessions_.at(rid);
-    log_->warn("key of identity '{}' was revoked or changed role; closing session {}", s.principal.identity,
-               s.session_id);
+    log_->warn("key of identity '{}' was revoked or changed role; closing session {}",
+               ClientText(s.principal.identity, 64), s.session_id);
     SendError(rid, v1::FORBIDDEN, "key revoked");
     DropSession(rid, "key revoked");
   }
@@ -211,7 +212,8 @@ std::optional<auth::Principal> BrokerImpl::PrincipalOf(const zmq::message_t& bod
 }
 
 void BrokerImpl::Refuse(const std::string& routing_id, const auth::Principal& p, const std::string& what, bool drop) {
-  log_->warn("refused: identity '{}' (role {}) may not {}", p.identity, p.role, what);
+  // `what` is built from client text already made printable.
+  log_->warn("refused: identity '{}' (role {}) may not {}", ClientText(p.identity, 64), ClientText(p.role, 64), what);
   SendError(routing_id, v1::FORBIDDEN, "identity '" + p.identity + "' (role " + p.role + ") may not " + what);
   if (drop) DropSession(routing_id, "forbidden");
 }

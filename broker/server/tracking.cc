@@ -3,8 +3,8 @@
 // the audit trail, and operator actions from the HTTP API.
 #include <algorithm>
 
+#include "common/client_text.h"
 #include "common/log.h"
-#include "common/mask.h"
 #include "server/broker_impl.h"
 #include "store/cases.h"
 
@@ -177,6 +177,8 @@ constexpr std::size_t kAuditPiece = 4096;
 // Appends `text` with its line breaks written as \n and \r: one audit line
 // stays one line whatever a client put in a name or a reason, so nobody can
 // add lines of their own to the trail (`yilian audit verify` reads them).
+// Client text reaches a line already through ClientText, which leaves no
+// line break; this keeps every Audit() call one line whatever it is given.
 void AppendOneLine(std::string_view text, std::string* out) {
   for (char c : text) {
     if (c == '\n') {
@@ -189,11 +191,9 @@ void AppendOneLine(std::string_view text, std::string* out) {
   }
 }
 
-std::string OneLine(std::string_view text) {
-  std::string out;
-  AppendOneLine(text, &out);
-  return out;
-}
+// An operator's reason as stored and audited; "operator retry: " and the
+// reason fit the 1024 bytes of a delivery's reason.
+constexpr std::size_t kOperatorReasonBytes = 1000;
 }  // namespace
 
 void BrokerImpl::Audit(const std::string& line) {
@@ -274,10 +274,13 @@ http::ActionOutcome BrokerImpl::Retry(const http::ActionRequest& a, Millis now) 
   http::ActionOutcome out;
   auto seq = store_->FindSequence(a.event_id);
   if (!seq.ok()) return StoreFailed(seq.status()), http::ActionOutcome{seq.status(), {}};
-  if (!seq.value()) return {Status::NotFound("no event '" + a.event_id + "'"), {}};
+  if (!seq.value()) return {Status::NotFound("no event '" + ClientText(a.event_id, 128) + "'"), {}};
   auto found = store_->GetDelivery(*seq.value(), a.agency);
   if (!found.ok()) return StoreFailed(found.status()), http::ActionOutcome{found.status(), {}};
-  if (!found.value()) return {Status::NotFound("event '" + a.event_id + "' is not for agency '" + a.agency + "'"), {}};
+  // The event id is a stored event's from here on (validated when it was
+  // published); the agency is a configured one once its delivery is found.
+  if (!found.value())
+    return {Status::NotFound("event '" + a.event_id + "' is not for agency '" + ClientText(a.agency, 64) + "'"), {}};
   DeliveryRecord r = *found.value();
   if (r.state != DeliveryState::kRejected && r.state != DeliveryState::kDead)
     return {Status::FailedPrecondition("delivery is " + std::string(store::ToString(r.state)) +
@@ -290,7 +293,8 @@ http::ActionOutcome BrokerImpl::Retry(const http::ActionRequest& a, Millis now) 
   r.next_attempt_at = 0;
   r.updated_at = now;
   r.settled_at = 0;
-  r.reason = "operator retry: " + ScrubPersonalData(a.reason);
+  const std::string reason = ClientText(a.reason, kOperatorReasonBytes);
+  r.reason = "operator retry: " + reason;
   auto updated = store_->UpdateDelivery(r, before, attempts);
   if (!updated.ok()) return StoreFailed(updated.status()), http::ActionOutcome{updated.status(), {}};
   if (!updated.value()) return {Status::Unavailable("delivery changed meanwhile; try again"), {}};
@@ -299,7 +303,7 @@ http::ActionOutcome BrokerImpl::Retry(const http::ActionRequest& a, Millis now) 
   on_commit_.push_back([this, index, uscc = r.uscc, seq = r.seq] { agencies_[index]->queue.Insert(uscc, seq); });
   auto audit = store_->AppendAudit(now, a.actor, "retry",
                                    "event=" + a.event_id + " agency=" + a.agency + " from=" +
-                                       std::string(store::ToString(before)) + " reason=" + ScrubPersonalData(a.reason));
+                                       std::string(store::ToString(before)) + " reason=" + reason);
   if (!audit.ok()) return StoreFailed(audit.status()), http::ActionOutcome{audit.status(), {}};
   log_->info("operator {} retries event {} for {} (was {})", a.actor, a.event_id, a.agency, store::ToString(before));
   out.result.set_action("retry");
@@ -310,7 +314,8 @@ http::ActionOutcome BrokerImpl::Retry(const http::ActionRequest& a, Millis now) 
 }
 
 http::ActionOutcome BrokerImpl::Replay(const http::ActionRequest& a, Millis now) {
-  if (!router_.IsKnownAgency(a.agency)) return {Status::NotFound("agency '" + a.agency + "' is not configured"), {}};
+  if (!router_.IsKnownAgency(a.agency))
+    return {Status::NotFound("agency '" + ClientText(a.agency, 64) + "' is not configured"), {}};
   int index = AgencyIndex(a.agency);
   std::vector<DeliveryRecord> rows;
   Status s = store_->ForEachSettledSince(a.agency, a.since, [&](const DeliveryRecord& r) { rows.push_back(r); });
@@ -341,9 +346,9 @@ http::ActionOutcome BrokerImpl::Replay(const http::ActionRequest& a, Millis now)
     }
   });
   auto audit = store_->AppendAudit(now, a.actor, "replay",
-                                   "agency=" + a.agency + " since=" + std::to_string(a.since) + " deliveries=" +
-                                       std::to_string(queued.size()) + " reason=" +
-                                       OneLine(ScrubPersonalData(a.reason)) + lines);
+                                   "agency=" + a.agency + " since=" + std::to_string(a.since) +
+                                       " deliveries=" + std::to_string(queued.size()) +
+                                       " reason=" + ClientText(a.reason, kOperatorReasonBytes) + lines);
   if (!audit.ok()) return StoreFailed(audit.status()), http::ActionOutcome{audit.status(), {}};
   log_->info("operator {} replays {} deliveries of {} since {}", a.actor, queued.size(), a.agency, a.since);
   http::ActionOutcome out;
@@ -357,12 +362,12 @@ http::ActionOutcome BrokerImpl::Replay(const http::ActionRequest& a, Millis now)
 http::ActionOutcome BrokerImpl::Resolve(const http::ActionRequest& a, Millis now) {
   auto seq = store_->FindSequence(a.event_id);
   if (!seq.ok()) return StoreFailed(seq.status()), http::ActionOutcome{seq.status(), {}};
-  if (!seq.value()) return {Status::NotFound("no event '" + a.event_id + "'"), {}};
+  if (!seq.value()) return {Status::NotFound("no event '" + ClientText(a.event_id, 128) + "'"), {}};
   auto row = store_->GetCase(*seq.value());
   if (!row.ok()) return StoreFailed(row.status()), http::ActionOutcome{row.status(), {}};
   if (row.value() && row.value()->state == CaseState::kCompleted)
     return {Status::FailedPrecondition("case '" + a.event_id + "' is already COMPLETED"), {}};
-  std::string reason = ScrubPersonalData(a.reason);
+  const std::string reason = ClientText(a.reason, kOperatorReasonBytes);
   if (Status s = store_->SetCaseResolution(*seq.value(), "resolved by " + a.actor + ": " + reason, now); !s.ok())
     return StoreFailed(s), http::ActionOutcome{s, {}};
   StageCaseUpdate(*seq.value(), v1::CASE_RESOLVED, "", now);

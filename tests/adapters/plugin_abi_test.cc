@@ -150,6 +150,16 @@ TEST_F(MisbehavingPluginTest, PersonalDataInPluginLogsIsMasked) {
   EXPECT_NE(log.find("1101**********002X"), std::string::npos);
 }
 
+TEST_F(MisbehavingPluginTest, PluginLogLinesAreEscapedToOneLine) {
+  std::string log = testing::ReadFile(dir_ + "/host.log");
+  EXPECT_NE(log.find("[plugin] misbehaving: agency says\\n2026-12-06T10:00:00.000+0800 info [plugin] "
+                     "forged\\r\\x1b[31m\\u202e\\xff"),
+            std::string::npos)
+      << log;
+  EXPECT_EQ(log.find("\n2026-12-06T10:00:00.000"), std::string::npos) << "a forged line in the log";
+  for (std::string raw : {"\r", "\x1b", "\xe2\x80\xae", "\xff"}) EXPECT_EQ(log.find(raw), std::string::npos);
+}
+
 TEST(PluginCreate, RefusalCarriesThePluginsMessageMasked) {
   auto lib = MustLoad(TestPlugin("misbehaving"));
   auto instance = PluginInstance::Create(*lib, "tax", {{"fail", "1"}});

@@ -1,6 +1,7 @@
 /* A plugin in plain C that does what a careless plugin might: outcomes out
  * of range, buffers without a terminating NUL, invalid UTF-8, empty
- * reasons, personal data in its log lines, and late reports. What it does
+ * reasons, personal data and an agency's raw text (a newline, a forged log
+ * line, control characters) in its log lines, and late reports. What it does
  * depends on the event id. The host must survive all of it. */
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,8 @@ static yilian_plugin* create(const yilian_host* host, const char* agency, const 
   yilian_plugin* p = calloc(1, sizeof *p);
   p->host = *host;
   p->host.log(p->host.context, YILIAN_LOG_INFO, "started; test person 11010519491231002X tel 13812345678");
+  p->host.log(p->host.context, YILIAN_LOG_WARN,
+              "agency says\n2026-12-06T10:00:00.000+0800 info [plugin] forged\r\x1b[31m\xe2\x80\xae\xff");
   return p;
 }
 
