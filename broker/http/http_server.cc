@@ -12,6 +12,7 @@
 
 #include "common/client_text.h"
 #include "common/log.h"
+#include "common/log_throttle.h"
 #include "http/tls_identity.h"
 #include "http/web_assets.h"
 #include "store/case_reader.h"
@@ -243,8 +244,11 @@ void HttpServer::Routes() {
     if (!who) {
       res.set_header("WWW-Authenticate", "Bearer");
       SendError(res, 401, "UNAUTHORIZED", "unknown bearer token");
-      GetLogger("http")->warn("refused {} {}: unknown bearer token", ClientText(req.method, 16),
-                              ClientText(req.path, 256));
+      // A client trying tokens one after another gets one line per 10 s.
+      if (auto unlogged = token_refusals_log_.Admit(req.remote_addr))
+        GetLogger("http")->warn("refused {} {} from {}: unknown bearer token{}", ClientText(req.method, 16),
+                                ClientText(req.path, 256), ClientText(req.remote_addr, 64),
+                                LogThrottle::Suppressed(*unlogged));
       return std::nullopt;
     }
     const std::string identity = ClientText(who->first, 64);

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "common/log_throttle.h"
 #include "common/status.h"
 #include "http/actions.h"
 
@@ -90,6 +91,7 @@ class HttpServer {
   std::thread thread_;
   std::string address_;
   std::unique_ptr<TlsIdentity> tls_;
+  LogThrottle token_refusals_log_{clock_, 10000};  // unknown tokens, by client address
   std::thread tls_watcher_;
   std::mutex watch_mu_;
   std::condition_variable watch_cv_;

@@ -251,6 +251,28 @@ TEST_F(HttpLimitsTest, ALoopbackBrokerAnswersOnlyLoopbackHostNames) {
   EXPECT_EQ(status("[::1]:" + port), 200);
 }
 
+// A client trying one unknown token after another is refused each time
+// but logged once per 10 s, not once per request.
+TEST_F(HttpLimitsTest, UnknownTokensAreLoggedOncePerIntervalPerClient) {
+  for (int i = 0; i < 50; ++i) {
+    RawConnection c(broker_->http_port());
+    ASSERT_TRUE(c.Send("POST /api/v1/agencies/tax/replay HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer guess-" +
+                       std::to_string(i) + std::string(40, 'x') + "\r\nContent-Length: 0\r\n\r\n"));
+    ASSERT_EQ(RawConnection::StatusOf(c.ReadAll()), 401);
+  }
+  std::string log;
+  auto lines = [&] {
+    log = testing::ReadFile(broker_->log_path());
+    std::size_t n = 0;
+    for (auto at = log.find("unknown bearer token"); at != std::string::npos;
+         at = log.find("unknown bearer token", at + 1))
+      ++n;
+    return n;
+  };
+  ASSERT_TRUE(testing::PollUntil([&] { return lines() >= 1; }, 5000));
+  EXPECT_EQ(lines(), 1u) << log;
+}
+
 // With http.allowed_hosts the broker answers exactly those names.
 TEST(HttpAllowedHosts, OnlyTheConfiguredNamesAreAnswered) {
   BrokerProcess broker;

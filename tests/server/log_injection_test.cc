@@ -333,7 +333,7 @@ TEST_F(LogInjectionTest, HttpPathsAndTokenIdentitiesAreEscaped) {
   ExpectNothingForged(log);
   const std::string path_escaped = "/api/v1/cases/x\\r\\x1b\\u202e\\n" + kForgedStart + "/resolve";
   for (const std::string& escaped :
-       {"refused POST " + path_escaped + ": unknown bearer token",
+       {"refused POST " + path_escaped + " from 127.0.0.1: unknown bearer token",
         "refused POST " + path_escaped + ": identity 'watch\\r\\n" + kForgedStart + "' is not admin",
         "operator " + actor})
     EXPECT_NE(log.find(escaped), std::string::npos) << "not in the log: " << escaped;
