@@ -270,6 +270,29 @@ TEST(Minimization, AgenciesGetOnlyTheirFields) {
   }
 }
 
+// The mapping of the plugin serving `agency` (a bank: ICBC).
+Mapped MapFor(const std::string& agency, const plugin::Delivery& d) {
+  if (agency == "tax") return tax::Map(d);
+  if (agency == "social_insurance") return social_insurance::Map(d);
+  if (agency == "housing_fund") return housing_fund::Map(d);
+  return bank::Map("ICBC", d);
+}
+
+// The plugin maps `full` pruned to `list` exactly as `full` itself: it
+// needs nothing outside the list.
+void ExpectPrunedMapsTheSame(const security::FieldAllowList& list, const std::string& agency,
+                             const v1::EnterpriseEvent& full) {
+  v1::EnterpriseEvent pruned = full;
+  security::Prune(list, &pruned);
+  av1::EnterpriseEvent a = test::ToAgencyView(full), b = test::ToAgencyView(pruned);
+  Mapped from_full = MapFor(agency, Deliver(a, agency)), from_pruned = MapFor(agency, Deliver(b, agency));
+  EXPECT_EQ(from_pruned.kind, from_full.kind) << agency << " " << full.event_id() << ": " << from_pruned.detail;
+  from_full.submission.clear_submitted_at();
+  from_pruned.submission.clear_submitted_at();
+  EXPECT_EQ(sink::ToJson(from_pruned.submission), sink::ToJson(from_full.submission))
+      << agency << " " << full.event_id();
+}
+
 // The sample generator's events (what the end-to-end tests publish) map
 // for every agency that receives them.
 TEST(SampleEvents, MapForEveryAgency) {
@@ -294,21 +317,7 @@ TEST(SampleEvents, PrunedToTheBrokersAllowListMapTheSame) {
   o.banks = {"ICBC"};
   for (const v1::EnterpriseEvent& full : sample::Generate(o)) {
     for (std::string agency : {"tax", "social_insurance", "housing_fund", "bank:ICBC"}) {
-      v1::EnterpriseEvent pruned = full;
-      security::Prune(security::DefaultAllowList(agency), &pruned);
-      av1::EnterpriseEvent a = test::ToAgencyView(full), b = test::ToAgencyView(pruned);
-      auto map = [&](const av1::EnterpriseEvent& e) {
-        plugin::Delivery d = Deliver(e, agency);
-        if (agency == "tax") return tax::Map(d);
-        if (agency == "social_insurance") return social_insurance::Map(d);
-        if (agency == "housing_fund") return housing_fund::Map(d);
-        return bank::Map("ICBC", d);
-      };
-      Mapped from_full = map(a), from_pruned = map(b);
-      EXPECT_EQ(from_pruned.kind, from_full.kind) << agency << " " << full.event_id() << ": " << from_pruned.detail;
-      from_full.submission.clear_submitted_at();
-      from_pruned.submission.clear_submitted_at();
-      EXPECT_EQ(sink::ToJson(from_pruned.submission), sink::ToJson(from_full.submission)) << agency;
+      ExpectPrunedMapsTheSame(security::DefaultAllowList(agency), agency, full);
     }
   }
 }
@@ -326,29 +335,15 @@ TEST(AllowListDocument, EventsPrunedToTheDocumentsListsMapTheSame) {
   o.banks = {"ICBC"};
   std::vector<v1::EnterpriseEvent> events = sample::Generate(o);
   for (const auto& e : testing::FullEvents("doc")) events.push_back(e);
-  for (const auto& [column, agency] : std::map<std::string, std::string>{
-           {"tax", "tax"}, {"social_insurance", "social_insurance"}, {"housing_fund", "housing_fund"},
-           {"bank:*", "bank:ICBC"}}) {
+  for (const auto& [column, agency] : std::map<std::string, std::string>{{"tax", "tax"},
+                                                                         {"social_insurance", "social_insurance"},
+                                                                         {"housing_fund", "housing_fund"},
+                                                                         {"bank:*", "bank:ICBC"}}) {
     ASSERT_TRUE(table.allowed.count(column)) << column;
     security::FieldAllowList list{table.allowed.at(column)};
     ASSERT_TRUE(security::ValidateAllowList(list).ok()) << column;
     for (const v1::EnterpriseEvent& full : events) {
-      v1::EnterpriseEvent pruned = full;
-      security::Prune(list, &pruned);
-      av1::EnterpriseEvent a = test::ToAgencyView(full), b = test::ToAgencyView(pruned);
-      auto map = [&](const av1::EnterpriseEvent& e) {
-        plugin::Delivery d = Deliver(e, agency);
-        if (agency == "tax") return tax::Map(d);
-        if (agency == "social_insurance") return social_insurance::Map(d);
-        if (agency == "housing_fund") return housing_fund::Map(d);
-        return bank::Map("ICBC", d);
-      };
-      Mapped from_full = map(a), from_pruned = map(b);
-      EXPECT_EQ(from_pruned.kind, from_full.kind) << agency << " " << full.event_id() << ": " << from_pruned.detail;
-      from_full.submission.clear_submitted_at();
-      from_pruned.submission.clear_submitted_at();
-      EXPECT_EQ(sink::ToJson(from_pruned.submission), sink::ToJson(from_full.submission))
-          << agency << " " << full.event_id();
+      ExpectPrunedMapsTheSame(list, agency, full);
     }
   }
 }
@@ -365,9 +360,10 @@ TEST(AllowListDocument, PluginsWriteNothingOutsideTheDocumentsLists) {
       if (leaf == p || leaf.rfind(p + ".", 0) == 0) return true;
     return false;
   };
-  for (const auto& [column, agency] : std::map<std::string, std::string>{
-           {"tax", "tax"}, {"social_insurance", "social_insurance"}, {"housing_fund", "housing_fund"},
-           {"bank:*", "bank:ICBC"}}) {
+  for (const auto& [column, agency] : std::map<std::string, std::string>{{"tax", "tax"},
+                                                                         {"social_insurance", "social_insurance"},
+                                                                         {"housing_fund", "housing_fund"},
+                                                                         {"bank:*", "bank:ICBC"}}) {
     const std::vector<std::string>& allowed = table.allowed.at(column);
     for (const v1::EnterpriseEvent& full : testing::FullEvents("doc")) {
       // The string values of the event outside the column: path -> value.
@@ -414,11 +410,7 @@ TEST(AllowListDocument, PluginsWriteNothingOutsideTheDocumentsLists) {
         }
       }
       av1::EnterpriseEvent view = test::ToAgencyView(full);
-      plugin::Delivery d = Deliver(view, agency);
-      Mapped m = agency == "tax"                ? tax::Map(d)
-                 : agency == "social_insurance" ? social_insurance::Map(d)
-                 : agency == "housing_fund"     ? housing_fund::Map(d)
-                                                : bank::Map("ICBC", d);
+      Mapped m = MapFor(agency, Deliver(view, agency));
       ASSERT_NE(m.kind, Kind::kIncomplete) << agency << " " << full.event_id() << ": " << m.detail;
       std::string json = sink::ToJson(m.submission);
       for (const auto& [path, value] : withheld)

@@ -71,6 +71,26 @@ void SetLeaves(const pb::Message& m, const std::string& prefix, std::set<std::st
   }
 }
 
+// Publishes `events` and waits for every confirm, each expected ACCEPTED;
+// false if not all were confirmed within 20 s.
+bool PublishAccepted(const BrokerProcess& broker, zmq::context_t& context,
+                     const std::vector<v1::EnterpriseEvent>& events) {
+  client::ClientOptions options;
+  options.endpoint = broker.endpoint();
+  client::Publisher publisher(context, options);
+  for (const auto& e : events) publisher.Publish(e);
+  std::size_t confirmed = 0;
+  return PollUntil(
+      [&] {
+        publisher.Poll(20, [&](std::uint64_t, const v1::PublishAck& a) {
+          EXPECT_EQ(a.status(), v1::ACCEPTED) << a.message();
+          ++confirmed;
+        });
+        return confirmed == events.size();
+      },
+      20000);
+}
+
 class MinimumNecessaryTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -148,22 +168,7 @@ TEST_P(MinimumNecessaryBrokerTest, EachAgencyReceivesExactlyWhatTheDocumentAllow
   zmq::context_t context(1);
 
   std::vector<v1::EnterpriseEvent> events = testing::FullEvents(data_key ? "mn-key" : "mn-plain");
-  {
-    client::ClientOptions options;
-    options.endpoint = broker.endpoint();
-    client::Publisher publisher(context, options);
-    for (const auto& e : events) publisher.Publish(e);
-    std::size_t confirmed = 0;
-    ASSERT_TRUE(PollUntil(
-        [&] {
-          publisher.Poll(20, [&](std::uint64_t, const v1::PublishAck& a) {
-            EXPECT_EQ(a.status(), v1::ACCEPTED) << a.message();
-            ++confirmed;
-          });
-          return confirmed == events.size();
-        },
-        20000));
-  }
+  ASSERT_TRUE(PublishAccepted(broker, context, events));
 
   std::map<std::string, const v1::EnterpriseEvent*> published;
   for (const auto& e : events) published[e.event_id()] = &e;
@@ -242,8 +247,8 @@ TEST_F(MinimumNecessaryTest, FreeTextOfChangesIsEncryptedAtRest) {
   BrokerProcess broker;
   testing::WriteFile(broker.dir() + "/data.key", std::string(64, 'e') + "\n");
   chmod((broker.dir() + "/data.key").c_str(), 0600);
-  testing::WriteFile(broker.config_path(), testing::ReadFile(broker.config_path()) + "security:\n  data_key_file: " +
-                                               broker.dir() + "/data.key\n");
+  testing::WriteFile(broker.config_path(), testing::ReadFile(broker.config_path()) +
+                                               "security:\n  data_key_file: " + broker.dir() + "/data.key\n");
   broker.Start();
   zmq::context_t context(1);
   std::vector<v1::EnterpriseEvent> events = testing::FullEvents("at-rest");
@@ -255,23 +260,10 @@ TEST_F(MinimumNecessaryTest, FreeTextOfChangesIsEncryptedAtRest) {
     }
   }
   events.back().mutable_deregistration()->set_reason("股东会决议解散，联系 13700001111");
-  client::ClientOptions options;
-  options.endpoint = broker.endpoint();
-  client::Publisher publisher(context, options);
-  for (const auto& e : events) publisher.Publish(e);
-  std::size_t confirmed = 0;
-  ASSERT_TRUE(PollUntil(
-      [&] {
-        publisher.Poll(20, [&](std::uint64_t, const v1::PublishAck& a) {
-          EXPECT_EQ(a.status(), v1::ACCEPTED) << a.message();
-          ++confirmed;
-        });
-        return confirmed == events.size();
-      },
-      20000));
+  ASSERT_TRUE(PublishAccepted(broker, context, events));
   ASSERT_EQ(broker.Stop(), 0);
-  std::string raw = testing::ReadFile(broker.data_dir() + "/yilian.db") +
-                    testing::ReadFile(broker.data_dir() + "/yilian.db-wal");
+  std::string raw =
+      testing::ReadFile(broker.data_dir() + "/yilian.db") + testing::ReadFile(broker.data_dir() + "/yilian.db-wal");
   ASSERT_GT(raw.size(), 10000u);
   for (const std::string secret : {"11010519491231002X", "13812345678", "440524188001010014", "13999990000",
                                    "13700001111", "old-shareholders", "new-business_scope", "股东会决议解散"})
