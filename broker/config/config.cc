@@ -162,8 +162,26 @@ const std::vector<KeyDef>& Keys() {
               "largest request body accepted; larger ones are answered 413 before the body is read"),
       U32_KEY("http.max_headers", http_max_headers, 64, 8, 1024,
               "most header fields one request may carry; more are answered 431"),
+      U32_KEY("http.max_header_bytes", http_max_header_bytes, 16384, 1024, 1048576,
+              "largest request line and headers together; a request line that never ends is answered 414, "
+              "a larger head 431"),
+      U32_KEY("http.header_timeout_ms", http_header_timeout_ms, 5000, 100, 60000,
+              "time a connection has to send its request line and headers (after the TLS handshake); "
+              "then it is answered 408 and closed"),
       U32_KEY("http.read_timeout_ms", http_read_timeout_ms, 5000, 100, 60000,
-              "a connection that sends nothing for this long while a request is read is closed"),
+              "time a request has to send its body after its headers; then it is answered 408 and closed"),
+      U32_KEY("http.write_timeout_ms", http_write_timeout_ms, 10000, 100, 600000,
+              "time a client has to take its whole response; then the connection is closed"),
+      U32_KEY("http.handshake_timeout_ms", http_handshake_timeout_ms, 5000, 100, 60000,
+              "HTTPS: time a client has to complete the TLS handshake; then the connection is closed"),
+      U32_KEY("http.max_connections", http_max_connections, 512, 16, 65536,
+              "open HTTP connections in all; one more closes the oldest still waiting for its request, or is "
+              "refused when all are at work"),
+      U32_KEY("http.max_connections_per_address", http_max_connections_per_address, 32, 1, 65536,
+              "open HTTP connections from one client address; one more closes that address's oldest still "
+              "waiting for its request, or is refused"),
+      U32_KEY("http.workers", http_workers, 4, 1, 64,
+              "threads that answer requests; they only ever see whole requests, so slow clients cannot hold them"),
       U32_KEY("tracking.case_deadline_ms", case_deadline_ms, 28800000, 0, 2592000000,
               "time a case has to complete after publish before it is overdue (0: none)"),
       U32_KEY("tracking.stats_window_s", stats_window_s, 86400, 60, 31536000,

@@ -91,6 +91,14 @@ struct BrokerConfig {
   std::uint32_t http_max_body_bytes = 65536;
   std::uint32_t http_max_headers = 64;
   std::uint32_t http_read_timeout_ms = 5000;
+  // What slow and greedy clients may hold (docs/security.md, "Slow clients").
+  std::uint32_t http_max_connections = 512;
+  std::uint32_t http_max_connections_per_address = 32;
+  std::uint32_t http_handshake_timeout_ms = 5000;
+  std::uint32_t http_header_timeout_ms = 5000;
+  std::uint32_t http_write_timeout_ms = 10000;
+  std::uint32_t http_max_header_bytes = 16384;
+  std::uint32_t http_workers = 4;
   // Time a whole case has to complete after publish; 0: no deadline.
   std::uint32_t case_deadline_ms = 8 * 3600 * 1000;
   // Window of the time-to-completion figures in /api/v1/stats.

@@ -1,10 +1,12 @@
 #include "http/http_server.h"
 
 #include <httplib.h>
+#include <openssl/ssl.h>
 
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <cstring>
 #include <mutex>
 
 #include <google/protobuf/util/json_util.h>
@@ -84,6 +86,19 @@ std::string HostName(const std::string& header) {
   return host;
 }
 
+const char* EarlyCloseText(const char* reason) {
+  const std::string_view r = reason;
+  if (r == "refused") return "over http.max_connections or http.max_connections_per_address, all at work (refused)";
+  if (r == "evicted")
+    return "the oldest connection still waiting for its request, to make room for a new one "
+           "(http.max_connections, http.max_connections_per_address)";
+  if (r == "handshake") return "TLS handshake failed or took longer than http.handshake_timeout_ms";
+  if (r == "timeout") return "request or response took too long (http.header_timeout_ms, http.read_timeout_ms, "
+                             "http.write_timeout_ms)";
+  if (r == "too_large") return "request head over http.max_header_bytes";
+  return reason;
+}
+
 bool IsLoopbackHost(const std::string& host) {
   return host == "127.0.0.1" || host == "localhost" || host == "::1" || host == "[::1]";
 }
@@ -101,10 +116,65 @@ void SetSecurityHeaders(httplib::Response& res) {
 
 }  // namespace
 
+// The routes, handlers and HTTP parsing of the HTTP library, without its
+// sockets: the front door hands over each request whole, and takes the
+// response back as bytes.
+class HttpServer::Router : public httplib::Server {
+ public:
+  explicit Router(std::size_t max_response) : max_response_(max_response) {}
+
+  void Serve(Exchange& exchange) {
+    BufferStream stream(exchange, max_response_);
+    bool closed = true;
+    process_request(stream, /*close_connection=*/true, closed, nullptr);
+  }
+
+ private:
+  // Reads the buffered request; writes the response into memory.
+  class BufferStream : public httplib::Stream {
+   public:
+    BufferStream(Exchange& exchange, std::size_t max_response) : exchange_(exchange), max_(max_response) {}
+    bool is_readable() const override { return read_ < exchange_.request.size(); }
+    bool is_writable() const override { return exchange_.response.size() < max_; }
+    ssize_t read(char* ptr, size_t size) override {
+      const std::size_t n = std::min(size, exchange_.request.size() - read_);
+      std::memcpy(ptr, exchange_.request.data() + read_, n);
+      read_ += n;
+      return static_cast<ssize_t>(n);
+    }
+    ssize_t write(const char* ptr, size_t size) override {
+      if (exchange_.response.size() + size > max_) return -1;
+      exchange_.response.append(ptr, size);
+      return static_cast<ssize_t>(size);
+    }
+    void get_remote_ip_and_port(std::string& ip, int& port) const override {
+      ip = exchange_.peer_ip;
+      port = exchange_.peer_port;
+    }
+    void get_local_ip_and_port(std::string& ip, int& port) const override {
+      ip = exchange_.local_ip;
+      port = exchange_.local_port;
+    }
+    // No socket: the library would otherwise refuse descriptors over
+    // FD_SETSIZE, which this broker may well have.
+    socket_t socket() const override { return 0; }
+
+   private:
+    Exchange& exchange_;
+    const std::size_t max_;
+    std::size_t read_ = 0;
+  };
+
+  const std::size_t max_response_;
+};
+
 HttpServer::HttpServer(HttpOptions options, ActionQueue* actions, Clock* clock)
     : options_(std::move(options)), actions_(actions), clock_(clock) {}
 
-HttpServer::~HttpServer() { Stop(); }
+HttpServer::~HttpServer() {
+  Stop();
+  if (ssl_ctx_) SSL_CTX_free(ssl_ctx_);
+}
 
 Status HttpServer::Start() {
   auto colon = options_.listen.rfind(':');
@@ -119,45 +189,34 @@ Status HttpServer::Start() {
   if (port < 0 || port > 65535) return Status::InvalidArgument("http.listen '" + options_.listen + "': port out of range");
   const bool tls = !options_.tls_cert_file.empty();
   if (tls) {
-    // httplib reads both files here; a missing or unreadable file, a key
-    // that does not match the certificate or a malformed PEM leaves the
-    // server invalid.
-    auto server = std::make_unique<httplib::SSLServer>(options_.tls_cert_file.c_str(), options_.tls_key_file.c_str());
-    if (!server->is_valid())
-      return Status::InvalidArgument("HTTPS: cannot use certificate '" + options_.tls_cert_file + "' with key '" +
-                                     options_.tls_key_file +
-                                     "' (missing, unreadable, not PEM, or the key does not match the certificate)");
-    // The pair httplib loaded stays in the SSL_CTX unused: every handshake
-    // takes the identity's current pair, which a renewal replaces.
+    // Reads both files: a missing or unreadable file, a key that does not
+    // match the certificate or a malformed PEM stops the start.
     auto identity = TlsIdentity::Load(options_.tls_cert_file, options_.tls_key_file);
     if (!identity.ok()) return Status::InvalidArgument("HTTPS: " + identity.status().message());
     tls_ = std::move(identity.value());
-    tls_->Attach(server->ssl_context());
+    ssl_ctx_ = SSL_CTX_new(TLS_server_method());
+    if (!ssl_ctx_) return Status::Internal("HTTPS: cannot create a TLS context");
+    SSL_CTX_set_min_proto_version(ssl_ctx_, TLS1_2_VERSION);
+    SSL_CTX_set_options(ssl_ctx_, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+    // Every handshake takes the identity's current pair, which a renewal
+    // replaces.
+    tls_->Attach(ssl_ctx_);
     if (!options_.tls_client_ca_file.empty()) {
-      if (Status s = TlsIdentity::RequireClientCertificates(server->ssl_context(), options_.tls_client_ca_file);
-          !s.ok())
+      if (Status s = TlsIdentity::RequireClientCertificates(ssl_ctx_, options_.tls_client_ca_file); !s.ok())
         return Status::InvalidArgument("HTTPS: " + s.message());
     }
-    server_ = std::move(server);
-  } else {
-    server_ = std::make_unique<httplib::Server>();
   }
+  router_ = std::make_unique<Router>(options_.door.max_response_bytes);
   Routes();
-  int bound = port;
-  if (port == 0) {
-    bound = server_->bind_to_any_port(host);
-  } else if (!server_->bind_to_port(host, port)) {
-    bound = -1;
-  }
-  if (bound <= 0) return Status::Unavailable("cannot bind HTTP on '" + options_.listen + "'");
-  address_ = host + ":" + std::to_string(bound);
-  thread_ = std::thread([this] { server_->listen_after_bind(); });
-  // httplib's stop() does nothing until the listening loop has begun, so a
-  // Stop() right after Start() (a SIGTERM during start-up) would leave the
-  // thread running and the join waiting for ever: wait for the loop here.
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (!server_->is_running() && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  FrontDoorOptions door = options_.door;
+  door.max_body_bytes = options_.max_body_bytes;
+  door_ = std::make_unique<FrontDoor>(
+      door, ssl_ctx_, [this](Exchange& exchange) { router_->Serve(exchange); },
+      [this](const char* reason, const std::string& peer) { OnEarlyClose(reason, peer); });
+  auto bound = door_->Bind(host, port);
+  if (!bound.ok()) return Status::Unavailable("cannot bind HTTP on '" + options_.listen + "': " + bound.status().message());
+  address_ = host + ":" + std::to_string(bound.value());
+  door_->Start();
   GetLogger("http")->info("HTTP API and dashboard on {}://{}/", tls ? "https" : "http", address_);
   if (tls_) {
     GetLogger("http")->info("HTTPS certificate: {}", tls_->Describe());
@@ -173,6 +232,14 @@ Status HttpServer::Start() {
   return Status::Ok();
 }
 
+void HttpServer::OnEarlyClose(const char* reason, const std::string& peer) {
+  if (options_.on_early_close) options_.on_early_close(reason);
+  // One line per client address every 10 s, whatever the client does.
+  if (auto unlogged = early_close_log_.Admit(peer))
+    GetLogger("http")->warn("closed an HTTP connection from {} early: {}{}", ClientText(peer, 64),
+                            EarlyCloseText(reason), LogThrottle::Suppressed(*unlogged));
+}
+
 void HttpServer::Stop() {
   if (tls_watcher_.joinable()) {
     {
@@ -182,8 +249,7 @@ void HttpServer::Stop() {
     watch_cv_.notify_all();
     tls_watcher_.join();
   }
-  if (server_) server_->stop();
-  if (thread_.joinable()) thread_.join();
+  if (door_) door_->Stop();
 }
 
 void HttpServer::WatchTls() {
@@ -219,7 +285,7 @@ void HttpServer::Routes() {
     }
     fn(**reader);
   };
-  auto& s = *server_;
+  auto& s = *router_;
 
   // Who is asking: the identity behind the bearer token, printable (it is
   // the actor of log lines, audit records and resolutions). Answers 401/403
@@ -266,9 +332,7 @@ void HttpServer::Routes() {
   // oversized body is never read. One request per connection: the
   // connection closes after every response, so the unread body of a refused
   // request is never taken for the next request either.
-  s.set_keep_alive_max_count(1);
   s.set_payload_max_length(options_.max_body_bytes);
-  s.set_read_timeout(options_.read_timeout_ms / 1000, (options_.read_timeout_ms % 1000) * 1000);
   // Against DNS rebinding: a page of another site whose name resolves to
   // this address must not be answered as if it were the dashboard.
   std::vector<std::string> hosts = options_.allowed_hosts;

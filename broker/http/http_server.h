@@ -4,9 +4,12 @@
 // JSON bodies use protobuf's canonical proto3 JSON mapping. Errors are JSON
 // {code, message} with the matching HTTP status. See docs/http-api.md.
 //
+// Sockets, TLS and the bounds on slow and greedy clients are the
+// FrontDoor's (front_door.h); this class holds the routes.
+//
 // Ownership: the ActionQueue and Clock must outlive the server.
 // Concurrency: Start/Stop from one thread; requests are served on the
-// server's own threads.
+// front door's worker threads.
 #pragma once
 
 #include <atomic>
@@ -24,10 +27,9 @@
 #include "common/log_throttle.h"
 #include "common/status.h"
 #include "http/actions.h"
+#include "http/front_door.h"
 
-namespace httplib {
-class Server;
-}
+typedef struct ssl_ctx_st SSL_CTX;
 
 namespace yilian::http {
 
@@ -49,11 +51,13 @@ struct HttpOptions {
   // Empty: the loopback names when `listen` is on loopback, any otherwise.
   std::vector<std::string> allowed_hosts;
   // Limits on every request, checked before authentication and before the
-  // body is read: a larger Content-Length is answered 413 (a chunked body
-  // is cut off at the limit), more header fields 431.
+  // body is read: a larger Content-Length is answered 413, a chunked body
+  // 411, more header fields 431.
   std::uint32_t max_body_bytes = 65536;
   std::uint32_t max_headers = 64;
-  std::uint32_t read_timeout_ms = 5000;
+  // Connections, time and memory a client may hold (max_body_bytes above
+  // is the door's too).
+  FrontDoorOptions door;
   std::uint32_t stats_window_s = 86400;
   // Called by /readyz and /healthz; true when the broker loop is serving.
   std::function<bool()> ready;
@@ -66,6 +70,9 @@ struct HttpOptions {
   bool dev_mode = false;
   // Prometheus text for /metrics; unset: no /metrics.
   std::function<std::string()> metrics;
+  // Told each connection the front door closed early, with the reason
+  // (FrontDoor::Observer's words); for a metric.
+  std::function<void(const char* reason)> on_early_close;
 };
 
 class HttpServer {
@@ -80,18 +87,22 @@ class HttpServer {
   std::string address() const { return address_; }
 
  private:
+  class Router;
   void Routes();
+  void OnEarlyClose(const char* reason, const std::string& peer);
 
   HttpOptions options_;
   ActionQueue* actions_;
   Clock* clock_;
   void WatchTls();
 
-  std::unique_ptr<httplib::Server> server_;
-  std::thread thread_;
-  std::string address_;
   std::unique_ptr<TlsIdentity> tls_;
+  SSL_CTX* ssl_ctx_ = nullptr;  // owned; HTTPS only
+  std::unique_ptr<Router> router_;
+  std::unique_ptr<FrontDoor> door_;
+  std::string address_;
   LogThrottle token_refusals_log_{clock_, 10000};  // unknown tokens, by client address
+  LogThrottle early_close_log_{clock_, 10000};     // connections closed early, by client address
   std::thread tls_watcher_;
   std::mutex watch_mu_;
   std::condition_variable watch_cv_;

@@ -155,7 +155,15 @@ Status BrokerImpl::Run() {
     options.allowed_hosts = config_.http_allowed_hosts;
     options.max_body_bytes = config_.http_max_body_bytes;
     options.max_headers = config_.http_max_headers;
-    options.read_timeout_ms = config_.http_read_timeout_ms;
+    options.door.read_timeout_ms = config_.http_read_timeout_ms;
+    options.door.header_timeout_ms = config_.http_header_timeout_ms;
+    options.door.write_timeout_ms = config_.http_write_timeout_ms;
+    options.door.handshake_timeout_ms = config_.http_handshake_timeout_ms;
+    options.door.max_connections = config_.http_max_connections;
+    options.door.max_per_address = config_.http_max_connections_per_address;
+    options.door.max_header_bytes = config_.http_max_header_bytes;
+    options.door.workers = config_.http_workers;
+    options.on_early_close = [this](const char* reason) { metrics_.HttpEarlyClose(reason); };
     options.stats_window_s = config_.stats_window_s;
     options.ready = [this] { return serving_.load(); };
     options.read_token_required = config_.http_read_token_required;

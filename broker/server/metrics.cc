@@ -50,7 +50,15 @@ BrokerMetrics::BrokerMetrics()
                             .Help("Hellos refused for a session limit, by reason (identity_quota, reserved, "
                                   "max_connections)")
                             .Register(*registry_),
-                        {}} {
+                        {}},
+      http_early_closes_{BuildCounter()
+                             .Name("yilian_http_connections_closed_early_total")
+                             .Help("HTTP connections the broker closed before answering them, by reason (refused, "
+                                   "evicted, handshake, timeout, too_large)")
+                             .Register(*registry_),
+                         {}} {
+  for (const char* reason : {"refused", "evicted", "handshake", "timeout", "too_large"})
+    Add(http_early_closes_, reason, {{"reason", reason}});
   store_free_ = &BuildGauge()
                      .Name("yilian_store_free_bytes")
                      .Help("Free space on the file system of the data directory (for the broker's user)")

@@ -48,6 +48,13 @@ class BrokerMetrics {
     store_free_warn_->Set(warn_bytes);
   }
   void SessionRefused(const std::string& reason) { Get(sessions_refused_, reason, "reason").Increment(); }
+  // From the HTTP server's thread: the members exist from the start, so
+  // this only reads the map (thread-safe beside the loop's updates of
+  // other families).
+  void HttpEarlyClose(const std::string& reason) {
+    auto it = http_early_closes_.members.find(reason);
+    if (it != http_early_closes_.members.end()) it->second->Increment();
+  }
   void CaseCompleted(double seconds) { case_completion_->Observe(seconds); }
   void Commit(double seconds) { commit_->Observe(seconds); }
   void TurnMessages(std::size_t n) { turn_messages_->Observe(static_cast<double>(n)); }
@@ -90,6 +97,7 @@ class BrokerMetrics {
   Cached<prometheus::Gauge> oldest_waiting_;
   Cached<prometheus::Gauge> sessions_;
   Cached<prometheus::Counter> sessions_refused_;
+  Cached<prometheus::Counter> http_early_closes_;
   prometheus::Gauge* store_free_;
   prometheus::Gauge* store_free_warn_;
   prometheus::Histogram* case_completion_;
