@@ -77,6 +77,12 @@ void AppendCodePointEscape(char32_t cp, std::string* out) {
 }  // namespace
 
 std::string ClientText(std::string_view text, std::size_t max_bytes) {
+  // Most client text (references, agency ids, reasons) is short printable
+  // ASCII: nothing to escape or cut, only numbers to mask (which never
+  // makes a text longer).
+  if (text.size() <= max_bytes &&
+      std::all_of(text.begin(), text.end(), [](char c) { return c >= 0x20 && c < 0x7F && c != '\\'; }))
+    return ScrubPersonalData(text);
   // Masked first, on the text as sent: an escape ending in digits (\x01)
   // must not join a phone number's digits into a run the masking skips.
   const std::string scrubbed = ScrubPersonalData(text);

@@ -94,6 +94,17 @@ std::optional<std::string> MaskNumber(const std::string& digits) {
 }  // namespace
 
 std::string ScrubPersonalData(std::string_view text) {
+  // Every number masked has at least 11 digits (a mobile number): a text
+  // with fewer digits in all (most reasons and references) stays as it is,
+  // without the scan below.
+  std::size_t digits = 0;
+  char d = 0;
+  for (std::size_t i = 0; i < text.size() && digits < 11;) {
+    const std::size_t len = DigitAt(text, i, &d);
+    digits += len != 0;
+    i += len != 0 ? len : 1;
+  }
+  if (digits < 11) return std::string(text);
   // Groups of digits joined by single separators form a number as written
   // ("138-1234-5678", "+86 138 1234 5678", "110105 19491231 002X"). Of each
   // such chain, the longest stretch of whole groups that is an ID or mobile
