@@ -10,7 +10,7 @@
 #include "common/client_text.h"
 #include "common/log.h"
 #include "common/mask.h"
-#include "delivery/backoff.h"
+#include "delivery/state_machine.h"
 #include "server/broker_impl.h"
 
 namespace yilian::server {
@@ -214,18 +214,18 @@ void BrokerImpl::Dispatch(Millis now) {
                       "stored event seq " + std::to_string(item->seq) + ": " + view.status().message(), now);
         continue;
       }
-      DeliveryRecord record;
-      record.seq = item->seq;
-      record.agency = agency.id;
-      record.uscc = std::string(item->key.view());
-      record.state = DeliveryState::kDelivered;
-      record.attempts = item->attempts + 1;
-      record.updated_at = now;
-      record.first_delivered_at = now;  // kept if already set
-      record.last_delivered_at = now;
       InflightKey ikey = MakeInflightKey(static_cast<std::uint32_t>(index), item->seq);
-      bool replay = replays_.count(ikey) > 0;
-      record.replay = replay;
+      const bool replay = replays_.count(ikey) > 0;
+      DeliveryRecord queued = delivery::KnownRecord(item->seq, agency.id, std::string(item->key.view()),
+                                                    DeliveryState::kPending, item->attempts);
+      queued.replay = replay;
+      auto step = delivery::Apply(queued, {delivery::Input::kHandOver, now}, config_.retry);
+      if (!step.ok()) {  // a queue item is PENDING by construction: never refused
+        log_->error("hand-over of seq {} to {}: {}", item->seq, agency.id, step.status().message());
+        agency.queue.Release(item->key, item->seq, item->attempts, now + config_.retry.initial_backoff_ms);
+        continue;
+      }
+      const DeliveryRecord& record = step.value().record;
       auto updated = store_->UpdateDelivery(record, DeliveryState::kPending, item->attempts);
       if (!updated.ok()) {
         StoreFailed(updated.status());
@@ -285,15 +285,14 @@ void BrokerImpl::Dispatch(Millis now) {
 void BrokerImpl::StageUnusable(int index, const delivery::AgencyQueue::Item& item, const std::string& reason,
                                Millis now) {
   AgencyState& agency = *agencies_[index];
-  DeliveryRecord record;
-  record.seq = item.seq;
-  record.agency = agency.id;
-  record.uscc = std::string(item.key.view());
-  record.state = DeliveryState::kDead;
-  record.attempts = item.attempts;
-  record.updated_at = now;
-  record.settled_at = now;
-  record.reason = reason;
+  const DeliveryRecord queued = delivery::KnownRecord(item.seq, agency.id, std::string(item.key.view()),
+                                                      DeliveryState::kPending, item.attempts);
+  auto step = delivery::Apply(queued, {delivery::Input::kUnusable, now, reason}, config_.retry);
+  if (!step.ok()) {  // a queue item is PENDING by construction: never refused
+    log_->error("dead letter of seq {} to {}: {}", item.seq, agency.id, step.status().message());
+    return agency.queue.Release(item.key, item.seq, item.attempts, now + config_.retry.initial_backoff_ms);
+  }
+  const DeliveryRecord& record = step.value().record;
   auto updated = store_->UpdateDelivery(record, DeliveryState::kPending, item.attempts);
   if (!updated.ok() || !updated.value()) {
     // A store failure, or the row moved on meanwhile: try again next turn.
@@ -327,31 +326,17 @@ void BrokerImpl::StageRelease(InflightKey ikey, const Inflight& inflight, Releas
   std::uint32_t index = static_cast<std::uint32_t>(ikey & 0xffff);
   Sequence seq = ikey >> 16;
   AgencyState& agency = *agencies_[index];
-  DeliveryRecord record;
-  record.seq = seq;
-  record.agency = agency.id;
-  record.uscc = std::string(inflight.key.view());
-  record.attempts = inflight.attempts;
-  record.updated_at = now;
-  record.reason = reason;
-  // Every hand-over is an attempt, also one lost with its adapter's
-  // connection: an event that makes every adapter of its agency crash must
-  // end as a dead letter, not in a crash loop that stalls the agency. A lost
-  // connection below the limit is redelivered at once, without backoff.
-  bool dead = inflight.attempts >= config_.retry.max_attempts;
-  Millis not_before = 0;
-  if (dead) {
-    record.state = DeliveryState::kDead;
-  } else {
-    record.state = DeliveryState::kPending;
-    if (cause != ReleaseCause::kLostAdapter) {
-      std::uniform_real_distribution<double> unit(0.0, 1.0);
-      Millis delay = std::max(retry_after, delivery::BackoffDelay(config_.retry, inflight.attempts, unit(rng_)));
-      not_before = now + delay;
-    }
-    record.next_attempt_at = not_before;
-  }
-  if (dead) record.settled_at = now;
+  const DeliveryRecord out = delivery::KnownRecord(seq, agency.id, std::string(inflight.key.view()),
+                                                   DeliveryState::kDelivered, inflight.attempts);
+  delivery::Step step{cause == ReleaseCause::kLostAdapter ? delivery::Input::kAdapterLost
+                                                          : delivery::Input::kAckTimeout,
+                      now, reason, retry_after};
+  if (step.input == delivery::Input::kAckTimeout) step.jitter = std::uniform_real_distribution<double>(0.0, 1.0)(rng_);
+  auto moved = delivery::Apply(out, step, config_.retry);
+  if (!moved.ok()) return log_->error("release of seq {} to {}: {}", seq, agency.id, moved.status().message());
+  const DeliveryRecord& record = moved.value().record;
+  const bool dead = record.state == DeliveryState::kDead;
+  const Millis not_before = record.next_attempt_at;
   auto updated = store_->UpdateDelivery(record, DeliveryState::kDelivered, inflight.attempts);
   if (!updated.ok()) return StoreFailed(updated.status());
   if (!updated.value()) {
@@ -446,13 +431,8 @@ void BrokerImpl::HandleResult(Session& session, const v1::Result& result) {
   if (result.sequence() != 0) {
     auto inf = inflight_.find(MakeInflightKey(static_cast<std::uint32_t>(session.agency), result.sequence()));
     if (inf != inflight_.end() && inf->second.event_id == result.event_id()) {
-      DeliveryRecord r;
-      r.seq = result.sequence();
-      r.agency = agency_id;
-      r.uscc = std::string(inf->second.key.view());
-      r.state = DeliveryState::kDelivered;
-      r.attempts = inf->second.attempts;
-      known = std::move(r);
+      known = delivery::KnownRecord(result.sequence(), agency_id, std::string(inf->second.key.view()),
+                                    DeliveryState::kDelivered, inf->second.attempts);
     }
   }
   if (!known) {
@@ -493,59 +473,40 @@ void BrokerImpl::HandleResult(Session& session, const v1::Result& result) {
   int index = session.agency;
   InflightKey ikey = MakeInflightKey(static_cast<std::uint32_t>(index), record.seq);
   delivery::UsccKey key = delivery::UsccKey::From(record.uscc);
-  record.updated_at = now;
-  enum class Effect { kNone, kHold, kSettle, kRelease } effect = Effect::kNone;
-  Millis not_before = 0;
-
+  delivery::Step step{delivery::Input::kAccepted, now};
   switch (outcome) {
-    case v1::OUTCOME_ACCEPTED:
-      if (before == DeliveryState::kAccepted) break;  // repeated: nothing changes
-      record.state = DeliveryState::kAccepted;
-      record.accepted_at = now;
-      effect = Effect::kHold;
-      break;
     case v1::OUTCOME_PROCESSED:
-      record.state = DeliveryState::kProcessed;
-      record.reference = ClientText(result.reference(), 256);
-      record.reason.clear();
-      record.settled_at = now;
-      effect = Effect::kSettle;
+      step.input = delivery::Input::kProcessed;
+      step.text = ClientText(result.reference(), 256);
       break;
     case v1::OUTCOME_REJECTED:
-      record.state = DeliveryState::kRejected;
-      record.reason = ClientText(result.reason(), 1024);
-      record.settled_at = now;
-      effect = Effect::kSettle;
+      step.input = delivery::Input::kRejected;
+      step.text = ClientText(result.reason(), 1024);
       break;
-    case v1::OUTCOME_RETRY: {
-      if (before == DeliveryState::kPending) break;  // already going back
-      record.reason = ClientText(result.reason(), 1024);
-      if (attempts >= config_.retry.max_attempts) {
-        record.state = DeliveryState::kDead;
-        record.settled_at = now;
-        effect = Effect::kSettle;
-        log_->warn("dead letter: seq {} uscc {} agency {} after {} attempts (agency asked to retry: {})", record.seq,
-                   record.uscc, agency_id, attempts, record.reason);
-      } else {
-        std::uniform_real_distribution<double> unit(0.0, 1.0);
-        Millis delay =
-            std::max<Millis>(result.retry_after_ms(), delivery::BackoffDelay(config_.retry, attempts, unit(rng_)));
-        not_before = now + delay;
-        record.state = DeliveryState::kPending;
-        record.next_attempt_at = not_before;
-        effect = Effect::kRelease;
-      }
+    case v1::OUTCOME_RETRY:
+      step.input = delivery::Input::kRetry;
+      step.text = ClientText(result.reason(), 1024);
+      step.retry_after_ms = static_cast<Millis>(result.retry_after_ms());
+      step.jitter = std::uniform_real_distribution<double>(0.0, 1.0)(rng_);
       break;
-    }
-    default:
-      break;
+    default: break;
   }
+  auto moved = delivery::Apply(record, step, config_.retry);
+  if (!moved.ok()) return refuse(v1::BAD_REQUEST, moved.status().message());
+  record = std::move(moved.value().record);
+  // What the queues do once the turn commits.
+  enum class Effect { kNone, kHold, kSettle, kRelease } effect = Effect::kNone;
+  if (moved.value().changed) {
+    effect = record.state == DeliveryState::kAccepted  ? Effect::kHold
+             : store::IsSettled(record.state)          ? Effect::kSettle
+                                                       : Effect::kRelease;
+  }
+  const Millis not_before = record.next_attempt_at;
+  if (effect == Effect::kSettle && step.input == delivery::Input::kRetry)
+    log_->warn("dead letter: seq {} uscc {} agency {} after {} attempts (agency asked to retry: {})", record.seq,
+               record.uscc, agency_id, attempts, record.reason);
 
   if (effect != Effect::kNone) {
-    if (!store::IsAllowedTransition(before, record.state)) {
-      return refuse(v1::BAD_REQUEST, "cannot go from " + std::string(store::ToString(before)) + " to " +
-                                         std::string(store::ToString(record.state)));
-    }
     auto updated = store_->UpdateDelivery(record, before, attempts);
     if (!updated.ok()) return StoreFailed(updated.status()), refuse(v1::STORE_UNAVAILABLE, "store write failed");
     if (!updated.value()) return refuse(v1::STORE_UNAVAILABLE, "delivery changed concurrently; send again");

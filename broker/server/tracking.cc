@@ -5,6 +5,7 @@
 
 #include "common/client_text.h"
 #include "common/log.h"
+#include "delivery/state_machine.h"
 #include "server/broker_impl.h"
 #include "store/cases.h"
 
@@ -281,20 +282,16 @@ http::ActionOutcome BrokerImpl::Retry(const http::ActionRequest& a, Millis now) 
   // published); the agency is a configured one once its delivery is found.
   if (!found.value())
     return {Status::NotFound("event '" + a.event_id + "' is not for agency '" + ClientText(a.agency, 64) + "'"), {}};
-  DeliveryRecord r = *found.value();
-  if (r.state != DeliveryState::kRejected && r.state != DeliveryState::kDead)
-    return {Status::FailedPrecondition("delivery is " + std::string(store::ToString(r.state)) +
+  const DeliveryRecord& stored = *found.value();
+  const std::string reason = ClientText(a.reason, kOperatorReasonBytes);
+  auto moved = delivery::Apply(stored, {delivery::Input::kOperatorRetry, now, reason}, config_.retry);
+  if (!moved.ok())
+    return {Status::FailedPrecondition("delivery is " + std::string(store::ToString(stored.state)) +
                                        "; only REJECTED or DEAD deliveries can be retried"),
             {}};
-  DeliveryState before = r.state;
-  std::uint32_t attempts = r.attempts;
-  r.state = DeliveryState::kPending;
-  r.attempts = 0;
-  r.next_attempt_at = 0;
-  r.updated_at = now;
-  r.settled_at = 0;
-  const std::string reason = ClientText(a.reason, kOperatorReasonBytes);
-  r.reason = "operator retry: " + reason;
+  const DeliveryState before = stored.state;
+  const std::uint32_t attempts = stored.attempts;
+  const DeliveryRecord& r = moved.value().record;
   auto updated = store_->UpdateDelivery(r, before, attempts);
   if (!updated.ok()) return StoreFailed(updated.status()), http::ActionOutcome{updated.status(), {}};
   if (!updated.value()) return {Status::Unavailable("delivery changed meanwhile; try again"), {}};
@@ -322,15 +319,12 @@ http::ActionOutcome BrokerImpl::Replay(const http::ActionRequest& a, Millis now)
   if (!s.ok()) return StoreFailed(s), http::ActionOutcome{s, {}};
   std::vector<std::pair<std::string, Sequence>> queued;
   std::string lines;  // one per re-opened delivery, for the audit record
-  for (DeliveryRecord r : rows) {
-    DeliveryState before = r.state;
-    std::uint32_t attempts = r.attempts;
-    r.state = DeliveryState::kPending;
-    r.attempts = 0;
-    r.next_attempt_at = 0;
-    r.updated_at = now;
-    r.settled_at = 0;
-    r.replay = true;
+  for (const DeliveryRecord& stored : rows) {
+    const DeliveryState before = stored.state;
+    const std::uint32_t attempts = stored.attempts;
+    auto moved = delivery::Apply(stored, {delivery::Input::kOperatorReplay, now}, config_.retry);
+    if (!moved.ok()) continue;  // only settled rows are read: not refused
+    const DeliveryRecord& r = moved.value().record;
     auto updated = store_->UpdateDelivery(r, before, attempts);
     if (!updated.ok()) return StoreFailed(updated.status()), http::ActionOutcome{updated.status(), {}};
     if (!updated.value()) continue;

@@ -1,16 +1,8 @@
-// Records the store persists, and the delivery state machine.
+// Records the store persists.
 //
-// A delivery is one (event, agency) pair. Its state moves only along the
-// transitions in kDeliveryTransitions; TransitionDelivery() is the one place
-// that changes a state and rejects every other move.
-//
-//   from \ to   PENDING DELIVERED ACCEPTED PROCESSED REJECTED DEAD
-//   PENDING        -        x         x*       x*        x*      -     (* late answer to an earlier attempt)
-//   DELIVERED      x        -         x        x         x       x
-//   ACCEPTED       x        -         -        x         x       x
-//   PROCESSED      x        -         -        -         -       -     (operator replay)
-//   REJECTED       x        -         -        -         -       -     (operator retry)
-//   DEAD           x        -         -        -         -       -     (operator retry)
+// A delivery is one (event, agency) pair. Its state changes only through
+// the delivery state machine, delivery::Apply (delivery/state_machine.h),
+// which holds the table of transitions.
 //
 // Plain values; safe from any thread.
 #pragma once
@@ -37,8 +29,6 @@ enum class DeliveryState : int {
 
 std::string_view ToString(DeliveryState state);
 bool IsSettled(DeliveryState state);
-// True if `from -> to` is in the transition table above.
-bool IsAllowedTransition(DeliveryState from, DeliveryState to);
 
 struct StoredEvent {
   Sequence seq = 0;
@@ -97,9 +87,5 @@ struct DeliveryRecord {
   bool overdue = false;
   bool replay = false;  // re-delivered by an operator's replay
 };
-
-// Moves record->state to `to`, or fails with kFailedPrecondition naming both
-// states if the transition table forbids it.
-Status TransitionDelivery(DeliveryRecord* record, DeliveryState to);
 
 }  // namespace yilian::store
