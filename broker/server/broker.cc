@@ -14,6 +14,7 @@
 
 #include "common/client_text.h"
 #include "common/log.h"
+#include "common/mask.h"
 #include "server/broker_impl.h"
 #include "server/publish_wire.h"
 
@@ -622,6 +623,45 @@ void BrokerImpl::SweepSessions(Millis now) {
 
 void BrokerImpl::Reply(const std::string& routing_id, const v1::Envelope& env) {
   ReplyBytes(routing_id, env.SerializeAsString());
+}
+
+namespace {
+
+// `reply`'s ack refused because the store cannot take the turn.
+void MarkStoreUnavailable(v1::Envelope* reply, const std::string& detail) {
+  const std::string message = "store unavailable: " + ScrubPersonalData(detail) + "; send again";
+  if (reply->has_publish_ack()) {
+    auto* a = reply->mutable_publish_ack();
+    a->set_status(v1::REFUSED);
+    a->set_error(v1::STORE_UNAVAILABLE);
+    a->set_message(message);
+    a->clear_sequence();
+    a->clear_agencies();
+  } else if (reply->has_result_ack()) {
+    auto* a = reply->mutable_result_ack();
+    a->set_status(v1::RESULT_REFUSED);
+    a->set_error(v1::STORE_UNAVAILABLE);
+    a->set_message(message);
+  }
+}
+
+}  // namespace
+
+void BrokerImpl::ReplyAfterCommit(const std::string& routing_id, v1::Envelope reply, std::function<void()> effects) {
+  on_abort_.push_back([this, routing_id, reply]() mutable {
+    MarkStoreUnavailable(&reply, turn_error_.message());
+    Reply(routing_id, reply);
+  });
+  on_commit_.push_back([this, routing_id, reply = std::move(reply), effects = std::move(effects)] {
+    if (effects) effects();
+    Reply(routing_id, reply);
+  });
+}
+
+void BrokerImpl::RefuseForStore(const std::string& routing_id, v1::Envelope reply, const Status& status) {
+  if (!status.ok()) StoreFailed(status);
+  MarkStoreUnavailable(&reply, turn_error_.message());
+  Reply(routing_id, reply);
 }
 
 void BrokerImpl::ReplyBytes(const std::string& routing_id, std::string bytes) {

@@ -154,6 +154,14 @@ class BrokerImpl {
   void LogSessionRefusal(const auth::Principal& principal, const std::string& cls, const std::string& why);
   void SweepSessions(Millis now);
   void Reply(const std::string& routing_id, const v1::Envelope& env);
+  // The one way an answer that depends on this turn's writes leaves: after
+  // the commit, with `effects` run first; or, if the turn rolls back, as
+  // the same ack refused with STORE_UNAVAILABLE, so that the client sends
+  // again. `reply` holds a PublishAck or a ResultAck.
+  void ReplyAfterCommit(const std::string& routing_id, v1::Envelope reply, std::function<void()> effects = {});
+  // Marks the turn failed with `status` (StoreFailed) and turns `reply`'s
+  // ack into the STORE_UNAVAILABLE refusal, sent at once.
+  void RefuseForStore(const std::string& routing_id, v1::Envelope reply, const Status& status);
   void ReplyBytes(const std::string& routing_id, std::string bytes);
   void SendError(const std::string& routing_id, v1::ErrorCode code, const std::string& message);
   void Flush();

@@ -423,7 +423,7 @@ void BrokerImpl::HandleResult(Session& session, const v1::Result& result) {
       outcome != v1::OUTCOME_RETRY) {
     return refuse(v1::BAD_REQUEST, "Result.outcome must be ACCEPTED, PROCESSED, REJECTED or RETRY");
   }
-  if (turn_failed_) return refuse(v1::STORE_UNAVAILABLE, "store unavailable: " + turn_error_.message());
+  if (turn_failed_) return RefuseForStore(rid, reply, Status::Ok());
 
   // Fast path: the answer to a delivery this broker has outstanding; its
   // stored state is known to be DELIVERED with the inflight attempts.
@@ -437,10 +437,10 @@ void BrokerImpl::HandleResult(Session& session, const v1::Result& result) {
   }
   if (!known) {
     auto seq = store_->FindSequence(result.event_id());
-    if (!seq.ok()) return StoreFailed(seq.status()), refuse(v1::STORE_UNAVAILABLE, "store read failed");
+    if (!seq.ok()) return RefuseForStore(rid, reply, seq.status());
     if (!seq.value()) return refuse(v1::UNKNOWN_DELIVERY, "no event '" + ack->event_id() + "'");
     auto found = store_->GetDelivery(*seq.value(), agency_id);
-    if (!found.ok()) return StoreFailed(found.status()), refuse(v1::STORE_UNAVAILABLE, "store read failed");
+    if (!found.ok()) return RefuseForStore(rid, reply, found.status());
     if (!found.value()) {
       return refuse(v1::UNKNOWN_DELIVERY, "event '" + ack->event_id() + "' is not for agency '" + agency_id + "'");
     }
@@ -453,18 +453,7 @@ void BrokerImpl::HandleResult(Session& session, const v1::Result& result) {
     // Read inside this turn's transaction: true only once the turn commits.
     ack->set_status(v1::RESULT_ALREADY_SETTLED);
     ack->set_message(std::string("already ") + std::string(store::ToString(before)));
-    on_commit_.push_back(
-        [this, rid, bytes = reply.SerializeAsString()]() mutable { ReplyBytes(rid, std::move(bytes)); });
-    on_abort_.push_back([this, rid, event_id = ack->event_id(), agency = agency_id] {
-      v1::Envelope refusal;
-      auto* a = refusal.mutable_result_ack();
-      a->set_event_id(event_id);
-      a->set_agency(agency);
-      a->set_status(v1::RESULT_REFUSED);
-      a->set_error(v1::STORE_UNAVAILABLE);
-      a->set_message("store unavailable; send the result again");
-      Reply(rid, refusal);
-    });
+    ReplyAfterCommit(rid, reply);
     return;
   }
   if (attempts == 0) return refuse(v1::UNKNOWN_DELIVERY, "event '" + ack->event_id() + "' was not handed over yet");
@@ -508,7 +497,7 @@ void BrokerImpl::HandleResult(Session& session, const v1::Result& result) {
 
   if (effect != Effect::kNone) {
     auto updated = store_->UpdateDelivery(record, before, attempts);
-    if (!updated.ok()) return StoreFailed(updated.status()), refuse(v1::STORE_UNAVAILABLE, "store write failed");
+    if (!updated.ok()) return RefuseForStore(rid, reply, updated.status());
     if (!updated.value()) return refuse(v1::STORE_UNAVAILABLE, "delivery changed concurrently; send again");
     Audit("delivery seq=" + std::to_string(record.seq) + " agency=" + agency_id + " " +
           std::string(store::ToString(before)) + "->" + std::string(store::ToString(record.state)) +
@@ -518,7 +507,7 @@ void BrokerImpl::HandleResult(Session& session, const v1::Result& result) {
       // deregistration go to it too (other agencies' references are read
       // from the delivery rows).
       if (Status s = store_->UpsertReference(record.uscc, agency_id, record.reference, now); !s.ok())
-        return StoreFailed(s), refuse(v1::STORE_UNAVAILABLE, "store write failed");
+        return RefuseForStore(rid, reply, s);
     }
     if (effect == Effect::kSettle) StageCaseSettled(record.seq, key, index, record.state, now);
   }
@@ -531,43 +520,27 @@ void BrokerImpl::HandleResult(Session& session, const v1::Result& result) {
                              : outcome == v1::OUTCOME_REJECTED  ? "rejected"
                                                                 : "retry";
   bool dead_now = record.state == DeliveryState::kDead && effect != Effect::kNone;
-  on_commit_.push_back([this, rid, bytes = reply.SerializeAsString(), ikey, index, key, seq = record.seq, effect,
-                        attempts, not_before, outcome_name, dead_now]() mutable {
-    auto inf = inflight_.find(ikey);
-    if (inf != inflight_.end()) {
-      ReturnCredit(inf->second.routing_id, ikey);
-      inflight_.erase(inf);
-    }
-    AgencyState& agency = *agencies_[index];
-    metrics_.Result(agency.id, outcome_name);
-    if (effect == Effect::kRelease) metrics_.Retry(agency.id);
-    if (dead_now) metrics_.DeadLetter(agency.id);
-    switch (effect) {
-      case Effect::kHold:
-        agency.queue.Hold(key, seq);
-        break;
-      case Effect::kSettle:
-        agency.queue.Settle(key, seq);
-        replays_.erase(ikey);
-        break;
-      case Effect::kRelease:
-        agency.queue.Release(key, seq, attempts, not_before);
-        break;
-      case Effect::kNone:
-        break;
-    }
-    ReplyBytes(rid, std::move(bytes));
-  });
-  on_abort_.push_back([this, rid, event_id = ack->event_id(), agency = ack->agency()] {
-    v1::Envelope refusal;
-    auto* a = refusal.mutable_result_ack();
-    a->set_event_id(event_id);
-    a->set_agency(agency);
-    a->set_status(v1::RESULT_REFUSED);
-    a->set_error(v1::STORE_UNAVAILABLE);
-    a->set_message("store unavailable; send the result again");
-    Reply(rid, refusal);
-  });
+  ReplyAfterCommit(rid, std::move(reply),
+                   [this, ikey, index, key, seq = record.seq, effect, attempts, not_before, outcome_name, dead_now] {
+                     auto inf = inflight_.find(ikey);
+                     if (inf != inflight_.end()) {
+                       ReturnCredit(inf->second.routing_id, ikey);
+                       inflight_.erase(inf);
+                     }
+                     AgencyState& agency = *agencies_[index];
+                     metrics_.Result(agency.id, outcome_name);
+                     if (effect == Effect::kRelease) metrics_.Retry(agency.id);
+                     if (dead_now) metrics_.DeadLetter(agency.id);
+                     switch (effect) {
+                       case Effect::kHold: agency.queue.Hold(key, seq); break;
+                       case Effect::kSettle:
+                         agency.queue.Settle(key, seq);
+                         replays_.erase(ikey);
+                         break;
+                       case Effect::kRelease: agency.queue.Release(key, seq, attempts, not_before); break;
+                       case Effect::kNone: break;
+                     }
+                   });
 }
 
 }  // namespace yilian::server

@@ -36,6 +36,10 @@ void BrokerImpl::HandlePublish(Session& session, const v1::Publish& publish, Inc
     metrics_.Published("refused");
     Reply(rid, reply);
   };
+  auto refuse_for_store = [&](const Status& status) {
+    metrics_.Published("refused");
+    RefuseForStore(rid, reply, status);
+  };
 
   if (session.role != v1::PUBLISHER) {
     log_->warn("session {} ('{}') is not a publisher but sent Publish", session.session_id, session.name);
@@ -48,9 +52,9 @@ void BrokerImpl::HandlePublish(Session& session, const v1::Publish& publish, Inc
   if (!publish.has_event()) return refuse(v1::INVALID_EVENT, "Publish.event is missing");
   const v1::EnterpriseEvent& event = publish.event();
 
-  std::vector<validation::FieldError> own;
-  if (!in.validated) own = validation::Validate(event, validation_options_);
-  const std::vector<validation::FieldError>& errors = in.validated ? in.errors : own;
+  // Predecode ran on every message of the turn: an event that decoded was
+  // validated and, when valid, routed.
+  const std::vector<validation::FieldError>& errors = in.errors;
   if (!errors.empty()) {
     for (const auto& e : errors) {
       auto* out = ack->add_errors();
@@ -64,7 +68,7 @@ void BrokerImpl::HandlePublish(Session& session, const v1::Publish& publish, Inc
     return refuse(v1::INVALID_EVENT, std::to_string(errors.size()) + " validation error(s); first: " + errors[0].path +
                                          ": " + errors[0].message);
   }
-  if (turn_failed_) return refuse(v1::STORE_UNAVAILABLE, "store unavailable: " + turn_error_.message());
+  if (turn_failed_) return refuse_for_store(Status::Ok());
 
   // Stored and delivered as the publisher encoded it (the bytes decoded to
   // `event`, so they hold the same event); otherwise encoded here.
@@ -76,8 +80,7 @@ void BrokerImpl::HandlePublish(Session& session, const v1::Publish& publish, Inc
   auto answer_stored = [&]() -> bool {
     auto existing = store_->FindEvent(event.event_id());
     if (!existing.ok()) {
-      StoreFailed(existing.status());
-      refuse(v1::STORE_UNAVAILABLE, "store read failed");
+      refuse_for_store(existing.status());
       return true;
     }
     if (!existing.value().has_value()) return false;
@@ -103,17 +106,7 @@ void BrokerImpl::HandlePublish(Session& session, const v1::Publish& publish, Inc
     for (const auto& a : found.agencies) ack->add_agencies(a);
     // A duplicate may race the original's commit in this same turn: confirm
     // only after the turn commits, like the original.
-    on_commit_.push_back([this, rid, reply] {
-      metrics_.Published("duplicate");
-      Reply(rid, reply);
-    });
-    on_abort_.push_back([this, rid, reply]() mutable {
-      auto* a = reply.mutable_publish_ack();
-      a->set_status(v1::REFUSED);
-      a->set_error(v1::STORE_UNAVAILABLE);
-      a->set_message("store unavailable; publish again");
-      Reply(rid, reply);
-    });
+    ReplyAfterCommit(rid, reply, [this] { metrics_.Published("duplicate"); });
     return true;
   };
 
@@ -122,7 +115,7 @@ void BrokerImpl::HandlePublish(Session& session, const v1::Publish& publish, Inc
   // for a publish that is not newer, and a newer one with a stored event_id
   // (a conflict) is caught by the insert.
   auto last = store_->LastRevision(event.uscc());
-  if (!last.ok()) return StoreFailed(last.status()), refuse(v1::STORE_UNAVAILABLE, "store read failed");
+  if (!last.ok()) return refuse_for_store(last.status());
   if (event.revision() <= last.value()) {
     if (answer_stored()) return;
     ack->set_current_revision(last.value());
@@ -130,13 +123,13 @@ void BrokerImpl::HandlePublish(Session& session, const v1::Publish& publish, Inc
                                           " is not newer than the accepted revision " + std::to_string(last.value()));
   }
 
-  auto agencies = in.route ? std::move(*in.route) : router_.Route(event);
+  auto agencies = std::move(*in.route);
   if (!agencies.ok()) return refuse(v1::UNROUTABLE, agencies.status().message());
   // Enterprise relations: a change or deregistration also goes to every bank
   // that holds the enterprise's account, reservation or not.
   if (event.type() == v1::CHANGED || event.type() == v1::DEREGISTERED) {
     auto banks = store_->BanksHolding(event.uscc());
-    if (!banks.ok()) return StoreFailed(banks.status()), refuse(v1::STORE_UNAVAILABLE, "store read failed");
+    if (!banks.ok()) return refuse_for_store(banks.status());
     for (const auto& bank : banks.value()) {
       auto& list = agencies.value();
       if (std::find(list.begin(), list.end(), bank) == list.end() && router_.RuleActs(bank, event)) {
@@ -211,7 +204,7 @@ void BrokerImpl::HandlePublish(Session& session, const v1::Publish& publish, Inc
     if (!answer_stored()) refuse(v1::CONFLICT, "event_id '" + event.event_id() + "' was already published");
     return;
   }
-  if (!seq.ok()) return StoreFailed(seq.status()), refuse(v1::STORE_UNAVAILABLE, "store write failed");
+  if (!seq.ok()) return refuse_for_store(seq.status());
 
   ack->set_status(v1::ACCEPTED);
   ack->set_sequence(seq.value());
@@ -227,37 +220,29 @@ void BrokerImpl::HandlePublish(Session& session, const v1::Publish& publish, Inc
   Millis case_deadline = stored.case_deadline_at;
   auto cached =
       std::make_shared<const store::EventPayload>(store::EventPayload{std::move(stored.event_id), std::move(payload)});
-  on_commit_.push_back([this, rid, bytes = reply.SerializeAsString(), s, indexes = std::move(indexes),
-                        uscc = std::move(stored.uscc), cached = std::move(cached), deadlines = std::move(deadlines),
-                        handed_over = std::move(stored.handed_over), case_deadline]() mutable {
-    for (std::size_t i = 0; i < indexes.size(); ++i) {
-      AgencyState& agency = *agencies_[indexes[i]];
-      if (!handed_over[i]) {
-        agency.queue.Append(uscc, s);
-      } else if (!agency.queue.AppendHandedOver(uscc, s)) {
-        // Cannot happen (the enterprise was idle here when staged); keep
-        // the order and let the delivery's ack timeout send it again.
-        log_->error("seq {} handed over to {} while the enterprise had unsettled events there", s, agency.id);
-        agency.queue.Append(uscc, s, 1);
-      }
-      AddDeadline(deadlines[i], s, indexes[i]);
-    }
-    AddDeadline(case_deadline, s, -1);
-    log_->debug("accepted event {} uscc {} seq {} for {} agencies", cached->event_id, uscc, s, indexes.size());
-    CachePayload(s, std::move(cached));
-    metrics_.Published("accepted");
-    ReplyBytes(rid, std::move(bytes));
-  });
-  on_abort_.push_back([this, rid, correlation = publish.correlation_id(), event_id = ack->event_id()] {
-    v1::Envelope refusal;
-    auto* a = refusal.mutable_publish_ack();
-    a->set_correlation_id(correlation);
-    a->set_event_id(event_id);
-    a->set_status(v1::REFUSED);
-    a->set_error(v1::STORE_UNAVAILABLE);
-    a->set_message("store unavailable: " + turn_error_.message());
-    Reply(rid, refusal);
-  });
+  ReplyAfterCommit(rid, std::move(reply),
+                   [this, s, indexes = std::move(indexes), uscc = std::move(stored.uscc), cached = std::move(cached),
+                    deadlines = std::move(deadlines), handed_over = std::move(stored.handed_over), case_deadline] {
+                     for (std::size_t i = 0; i < indexes.size(); ++i) {
+                       AgencyState& agency = *agencies_[indexes[i]];
+                       if (!handed_over[i]) {
+                         agency.queue.Append(uscc, s);
+                       } else if (!agency.queue.AppendHandedOver(uscc, s)) {
+                         // Cannot happen (the enterprise was idle here when
+                         // staged); keep the order and let the delivery's ack
+                         // timeout send it again.
+                         log_->error("seq {} handed over to {} while the enterprise had unsettled events there", s,
+                                     agency.id);
+                         agency.queue.Append(uscc, s, 1);
+                       }
+                       AddDeadline(deadlines[i], s, indexes[i]);
+                     }
+                     AddDeadline(case_deadline, s, -1);
+                     log_->debug("accepted event {} uscc {} seq {} for {} agencies", cached->event_id, uscc, s,
+                                 indexes.size());
+                     CachePayload(s, cached);
+                     metrics_.Published("accepted");
+                   });
 }
 
 }  // namespace yilian::server
