@@ -3,6 +3,8 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
+#include <string_view>
 
 namespace yilian::store {
 
@@ -13,6 +15,30 @@ constexpr int kSchemaVersion = 2;
 // inserts and updates are rowid B-tree operations, and one event's rows are
 // the contiguous key range [seq * kAgencySlots, (seq + 1) * kAgencySlots).
 constexpr std::int64_t kAgencySlots = 65536;
+
+// The deliveries table's columns as schema version 2 defines them: the
+// current schema's table, and the table the version-1 migration builds. A
+// later version that changes the table defines its own and leaves this one
+// to the migration. The only definition of the columns in the code.
+#define YILIAN_DELIVERIES_V2_COLUMNS \
+  "  id                 INTEGER PRIMARY KEY,\n" \
+  "  seq                INTEGER NOT NULL,\n" \
+  "  agency             TEXT    NOT NULL,\n" \
+  "  uscc               TEXT    NOT NULL,\n" \
+  "  state              INTEGER NOT NULL,\n" \
+  "  attempts           INTEGER NOT NULL,\n" \
+  "  next_attempt_at    INTEGER NOT NULL,\n" \
+  "  updated_at         INTEGER NOT NULL,\n" \
+  "  reference          TEXT    NOT NULL DEFAULT '',\n" \
+  "  reason             TEXT    NOT NULL DEFAULT '',\n" \
+  "  first_delivered_at INTEGER NOT NULL DEFAULT 0,\n" \
+  "  last_delivered_at  INTEGER NOT NULL DEFAULT 0,\n" \
+  "  accepted_at        INTEGER NOT NULL DEFAULT 0,\n" \
+  "  settled_at         INTEGER NOT NULL DEFAULT 0,\n" \
+  "  deadline_at        INTEGER NOT NULL DEFAULT 0,\n" \
+  "  overdue            INTEGER NOT NULL DEFAULT 0,\n" \
+  "  replay             INTEGER NOT NULL DEFAULT 0\n" \
+  ");\n"
 
 constexpr const char* kSchemaSql = R"sql(
 CREATE TABLE IF NOT EXISTS meta (
@@ -47,25 +73,7 @@ CREATE TABLE IF NOT EXISTS agencies (
   name TEXT    NOT NULL UNIQUE
 );
 CREATE TABLE IF NOT EXISTS deliveries (
-  id                 INTEGER PRIMARY KEY,
-  seq                INTEGER NOT NULL,
-  agency             TEXT    NOT NULL,
-  uscc               TEXT    NOT NULL,
-  state              INTEGER NOT NULL,
-  attempts           INTEGER NOT NULL,
-  next_attempt_at    INTEGER NOT NULL,
-  updated_at         INTEGER NOT NULL,
-  reference          TEXT    NOT NULL DEFAULT '',
-  reason             TEXT    NOT NULL DEFAULT '',
-  first_delivered_at INTEGER NOT NULL DEFAULT 0,
-  last_delivered_at  INTEGER NOT NULL DEFAULT 0,
-  accepted_at        INTEGER NOT NULL DEFAULT 0,
-  settled_at         INTEGER NOT NULL DEFAULT 0,
-  deadline_at        INTEGER NOT NULL DEFAULT 0,
-  overdue            INTEGER NOT NULL DEFAULT 0,
-  replay             INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS enterprise_refs (
+)sql" YILIAN_DELIVERIES_V2_COLUMNS R"sql(CREATE TABLE IF NOT EXISTS enterprise_refs (
   uscc       TEXT    NOT NULL,
   agency     TEXT    NOT NULL,
   reference  TEXT    NOT NULL,
@@ -96,43 +104,12 @@ CREATE TABLE IF NOT EXISTS audit (
 // table become rows keyed by seq * 65536 + agency number, the numbers
 // assigned in agency-name order. Runs in one transaction with the version
 // update; the database is unchanged if any step fails. The tables are
-// spelled out as version 2 defines them, not taken from kSchemaSql: a
-// migration stays what it was when a later version changes the schema.
-constexpr const char* kMigrateV1ToV2Sql = R"sql(
-CREATE TABLE agencies (
-  id   INTEGER PRIMARY KEY,
-  name TEXT    NOT NULL UNIQUE
-);
-INSERT INTO agencies (name) SELECT DISTINCT agency FROM deliveries ORDER BY agency;
-CREATE TABLE deliveries_v2 (
-  id                 INTEGER PRIMARY KEY,
-  seq                INTEGER NOT NULL,
-  agency             TEXT    NOT NULL,
-  uscc               TEXT    NOT NULL,
-  state              INTEGER NOT NULL,
-  attempts           INTEGER NOT NULL,
-  next_attempt_at    INTEGER NOT NULL,
-  updated_at         INTEGER NOT NULL,
-  reference          TEXT    NOT NULL DEFAULT '',
-  reason             TEXT    NOT NULL DEFAULT '',
-  first_delivered_at INTEGER NOT NULL DEFAULT 0,
-  last_delivered_at  INTEGER NOT NULL DEFAULT 0,
-  accepted_at        INTEGER NOT NULL DEFAULT 0,
-  settled_at         INTEGER NOT NULL DEFAULT 0,
-  deadline_at        INTEGER NOT NULL DEFAULT 0,
-  overdue            INTEGER NOT NULL DEFAULT 0,
-  replay             INTEGER NOT NULL DEFAULT 0
-);
-INSERT INTO deliveries_v2 (id, seq, agency, uscc, state, attempts, next_attempt_at, updated_at, reference, reason,
-                           first_delivered_at, last_delivered_at, accepted_at, settled_at, deadline_at, overdue,
-                           replay)
-  SELECT d.seq * 65536 + a.id, d.seq, d.agency, d.uscc, d.state, d.attempts, d.next_attempt_at, d.updated_at,
-         d.reference, d.reason, d.first_delivered_at, d.last_delivered_at, d.accepted_at, d.settled_at,
-         d.deadline_at, d.overdue, d.replay
-  FROM deliveries d JOIN agencies a ON a.name = d.agency;
-DROP TABLE deliveries;
-ALTER TABLE deliveries_v2 RENAME TO deliveries;
-UPDATE meta SET value = '2' WHERE key = 'schema_version';
-)sql";
+// version 2's (YILIAN_DELIVERIES_V2_COLUMNS), not kSchemaSql's: a migration
+// stays what it was when a later version changes the schema.
+std::string MigrateV1ToV2Sql();
+
+// "seq, agency, ..., replay": the columns of YILIAN_DELIVERIES_V2_COLUMNS
+// after the key, in table order, each after `prefix` ("d." for "d.seq").
+std::string DeliveryColumnList(std::string_view prefix = "");
 
 }  // namespace yilian::store

@@ -53,10 +53,7 @@ std::vector<std::string> SplitAgencies(std::string_view s) {
   return out;
 }
 
-constexpr const char* kDeliveryColumns =
-    "seq, agency, uscc, state, attempts, next_attempt_at, updated_at, reference, reason, first_delivered_at, "
-    "last_delivered_at, accepted_at, settled_at, deadline_at, overdue, replay";
-
+// A row selected with DeliveryColumnList() (schema.h), in that order.
 DeliveryRecord ReadDelivery(sqlite3_stmt* s) {
   DeliveryRecord r;
   r.seq = static_cast<Sequence>(sqlite3_column_int64(s, 0));
@@ -595,7 +592,7 @@ class SqliteStore final : public Store {
                                                     "INSERT INTO meta (key, value) VALUES ('schema_version', '" +
                                                     current + "');");
     if (version == "1") {
-      if (Status s = InTransaction("migrate schema version 1 to 2", kMigrateV1ToV2Sql); !s.ok()) return s;
+      if (Status s = InTransaction("migrate schema version 1 to 2", MigrateV1ToV2Sql()); !s.ok()) return s;
       GetLogger("store")->info("store '{}' migrated from schema version 1 to {}", path_, current);
       version = current;
     }
@@ -674,7 +671,7 @@ class SqliteStore final : public Store {
   }
 
   Status PrepareAll() {
-    std::string cols = kDeliveryColumns;
+    const std::string cols = DeliveryColumnList();
     struct Def {
       Stmt* stmt;
       std::string sql;

@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "store/schema.h"
 #include "store/store.h"
 #include "testing/process.h"
 
@@ -580,6 +581,29 @@ TEST_F(SqliteStoreTest, Version1StoreIsMigratedWithEveryDelivery) {
   ASSERT_EQ(c.value()->agencies_size(), 2);
   EXPECT_EQ(c.value()->agencies(0).agency(), "bank:ICBC");
   EXPECT_EQ(c.value()->agencies(1).agency(), "tax");
+}
+
+// The reads select the deliveries columns from the one definition of the
+// table: the list is the created table's columns after the key, in order.
+TEST_F(SqliteStoreTest, TheDeliveryColumnListIsTheCreatedTables) {
+  OpenStore();
+  store_.reset();
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open_v2((dir_ + "/yilian.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT name FROM pragma_table_info('deliveries') ORDER BY cid", -1, &stmt, nullptr),
+            SQLITE_OK);
+  std::string columns;
+  while (sqlite3_step(stmt) == SQLITE_ROW) {
+    std::string name = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
+    if (name == "id") continue;
+    columns += (columns.empty() ? "" : ", ") + name;
+  }
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  EXPECT_EQ(DeliveryColumnList(), columns);
+  EXPECT_EQ(columns.substr(0, 24), "seq, agency, uscc, state");
+  EXPECT_EQ(DeliveryColumnList("d.").substr(0, 14), "d.seq, d.agenc");
 }
 
 TEST_F(SqliteStoreTest, FailedMigrationLeavesTheVersion1StoreAsItWas) {
