@@ -88,7 +88,8 @@ Status BrokerImpl::Open() {
   auto store = store::Store::OpenSqlite(config_.data_dir, options);
   if (!store.ok()) return store.status();
   store_ = std::move(store).value();
-  if (Status s = SetUpAnchors(); !s.ok()) return s;
+  audit_ = std::make_unique<AuditTrail>(config_, store_.get(), log_);
+  if (Status s = audit_->SetUpAnchors(secure_); !s.ok()) return s;
   if (!config_.strict_uscc_checksum)
     log_->warn("validation.strict_uscc_checksum is false: USCCs with a wrong check character are accepted");
   if (Status s = Recover(); !s.ok()) return s;
@@ -195,8 +196,7 @@ Status BrokerImpl::Run() {
   }
   serving_ = false;
   // The head as the broker leaves it, signed whatever the interval.
-  MaybeAnchor(clock_->NowMillis(), true);
-  if (anchors_) anchors_->Close();
+  audit_->Close(clock_->NowMillis());
   log_->info("stopping: last turn committed, closing {}", endpoint_);
   if (http_) http_->Stop();
   socket_.close();
@@ -227,30 +227,27 @@ int BrokerImpl::PollTimeoutMs(Millis now) {
 
 void BrokerImpl::Turn() {
   Millis now = clock_->NowMillis();
-  turn_now_ = now;
-  on_commit_.clear();
-  on_abort_.clear();
+  turn_.Begin(now);
   settled_this_turn_.clear();
   for (auto& agency : agencies_) agency->staged.clear();
   arena_.Reset();
   predecode_arena_.Reset();
   batch_.clear();
-  turn_failed_ = false;
   for (auto& [rid, s] : sessions_) s.publishes_this_turn = 0;
 
   if (Status s = store_->Begin(); !s.ok()) {
     StoreFailed(s);
   } else {
-    in_transaction_ = true;
+    turn_.set_in_transaction(true);
   }
 
-  if (now >= next_sweep_ && !turn_failed_) {
+  if (now >= next_sweep_ && !turn_.failed()) {
     SweepSessions(now);
     SweepInflight(now);
     next_sweep_ = now + kSweepIntervalMs;
   }
   if (secure_) HandleZap();
-  if (now >= next_deadline_sweep_ && !turn_failed_) {
+  if (now >= next_deadline_sweep_ && !turn_.failed()) {
     ReloadKeysIfChanged();
     SweepDeadlines(now);
     UpdateGauges(now);
@@ -308,23 +305,24 @@ void BrokerImpl::Turn() {
   }
 
   HandleActions(now);
-  if (!turn_failed_) Dispatch(now);
-  if (!turn_failed_) DispatchCaseUpdates();
-  if (in_transaction_) FlushAudit(now);
+  if (!turn_.failed()) Dispatch(now);
+  if (!turn_.failed()) DispatchCaseUpdates();
+  if (turn_.in_transaction()) {
+    if (Status s = audit_->Flush(now, turn_.failed()); !s.ok()) StoreFailed(s);
+  }
 
-  if (in_transaction_) {
-    if (!turn_failed_) {
+  if (turn_.in_transaction()) {
+    if (!turn_.failed()) {
       auto t0 = std::chrono::steady_clock::now();
       if (Status s = store_->Commit(); !s.ok()) StoreFailed(s);
       metrics_.Commit(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     }
-    if (turn_failed_) store_->Rollback();
-    in_transaction_ = false;
-    if (!turn_failed_) MaybeAnchor(now, false);
+    if (turn_.failed()) store_->Rollback();
+    turn_.set_in_transaction(false);
+    if (!turn_.failed()) audit_->MaybeAnchor(now, false);
   }
   // Effects run in staging order; on commit they publish the new state.
-  auto& effects = turn_failed_ ? on_abort_ : on_commit_;
-  for (auto& fn : effects) fn();
+  turn_.RunEffects();
   Flush();
 
   // Heartbeats to peers we have not written to lately.
@@ -369,9 +367,8 @@ void BrokerImpl::UpdateGauges(Millis now) {
 }
 
 void BrokerImpl::StoreFailed(const Status& status) {
-  if (!turn_failed_) log_->error("store failure, rolling back this turn: {}", status.ToString());
-  turn_failed_ = true;
-  turn_error_ = status;
+  if (!turn_.failed()) log_->error("store failure, rolling back this turn: {}", status.ToString());
+  turn_.Fail(status);
 }
 
 void BrokerImpl::Predecode(Incoming& in, google::protobuf::Arena* arena) const {
@@ -648,11 +645,11 @@ void MarkStoreUnavailable(v1::Envelope* reply, const std::string& detail) {
 }  // namespace
 
 void BrokerImpl::ReplyAfterCommit(const std::string& routing_id, v1::Envelope reply, std::function<void()> effects) {
-  on_abort_.push_back([this, routing_id, reply]() mutable {
-    MarkStoreUnavailable(&reply, turn_error_.message());
+  turn_.OnAbort([this, routing_id, reply]() mutable {
+    MarkStoreUnavailable(&reply, turn_.error().message());
     Reply(routing_id, reply);
   });
-  on_commit_.push_back([this, routing_id, reply = std::move(reply), effects = std::move(effects)] {
+  turn_.OnCommit([this, routing_id, reply = std::move(reply), effects = std::move(effects)] {
     if (effects) effects();
     Reply(routing_id, reply);
   });
@@ -660,7 +657,7 @@ void BrokerImpl::ReplyAfterCommit(const std::string& routing_id, v1::Envelope re
 
 void BrokerImpl::RefuseForStore(const std::string& routing_id, v1::Envelope reply, const Status& status) {
   if (!status.ok()) StoreFailed(status);
-  MarkStoreUnavailable(&reply, turn_error_.message());
+  MarkStoreUnavailable(&reply, turn_.error().message());
   Reply(routing_id, reply);
 }
 

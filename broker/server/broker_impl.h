@@ -18,7 +18,6 @@
 #include <vector>
 #include <zmq.hpp>
 
-#include "audit/anchor_writer.h"
 #include "auth/keys.h"
 #include "common/clock.h"
 #include "common/digest.h"
@@ -32,8 +31,10 @@
 #include "routing/routing.h"
 #include "security/field_cipher.h"
 #include "security/field_filter.h"
+#include "server/audit_trail.h"
 #include "server/metrics.h"
 #include "server/session_quota.h"
+#include "server/turn_context.h"
 #include "store/store.h"
 #include "validation/validation.h"
 #include "yilian/v1/protocol.pb.h"
@@ -170,13 +171,6 @@ class BrokerImpl {
 
   // --- security.cc: CURVE keys, ZAP, roles, audit anchors ---
   Status SetUpSecurity();
-  // Opens the anchor file with the audit key, if security.audit_key_file
-  // is set (after the store is open: the default file is beside it).
-  Status SetUpAnchors();
-  // After a commit: hands the chain head to the anchor writer if it moved
-  // since the last anchor and, unless `now_or_never` (a clean stop), the
-  // interval has passed.
-  void MaybeAnchor(Millis now, bool now_or_never);
   void HandleZap();
   void ReloadKeysIfChanged();
   // The principal of the key that sent `body`; nullopt if the key is not (or
@@ -237,9 +231,7 @@ class BrokerImpl {
   http::ActionOutcome Replay(const http::ActionRequest& a, Millis now);
   http::ActionOutcome Resolve(const http::ActionRequest& a, Millis now);
   // Adds a line to this turn's audit record of state transitions.
-  // Its SM3 is computed alongside on a worker thread, piece by piece.
-  void Audit(const std::string& line);
-  void FlushAudit(Millis now);
+  void AuditLine(const std::string& line) { audit_->Add(line, turn_.now()); }
 
   // The stored event for a delivery (personal fields in clear), from the
   // cache or the store. nullptr after a store failure, or, with `*corrupt`
@@ -275,10 +267,8 @@ class BrokerImpl {
   std::optional<auth::TokenRing> tokens_;
   KeysStamp keys_stamp_;
   std::optional<security::FieldCipher> cipher_;  // personal fields at rest
-  // Signed chain heads outside the database; null without an audit key.
-  std::unique_ptr<audit::AnchorWriter> anchors_;
-  std::uint64_t anchored_id_ = 0;  // the last head handed to anchors_
-  Millis next_anchor_at_ = 0;
+  // The audit record of each turn and the chain's anchors (after Open).
+  std::unique_ptr<AuditTrail> audit_;
   std::string endpoint_;
   std::atomic<bool> stop_requested_{false};
 
@@ -298,9 +288,8 @@ class BrokerImpl {
   std::unordered_map<Sequence, std::shared_ptr<const store::EventPayload>> payload_cache_;
   std::deque<Sequence> payload_cache_order_;
 
-  // The current turn: effects applied after commit (or abort), and replies.
-  std::vector<std::function<void()>> on_commit_;
-  std::vector<std::function<void()>> on_abort_;
+  // The current turn: its transaction, its effects, and the replies.
+  TurnContext turn_;
   struct Outgoing {
     std::string routing_id;
     std::string bytes;
@@ -311,9 +300,6 @@ class BrokerImpl {
   // the encoded body of each one's Acks message, sent when the turn's
   // messages go out.
   std::unordered_map<std::string, std::string> pending_acks_;
-  bool turn_failed_ = false;
-  Status turn_error_;
-  bool in_transaction_ = false;
 
   // Case updates for watchers: open ones in id order, and those out.
   std::deque<store::CaseUpdateRecord> open_updates_;
@@ -348,17 +334,6 @@ class BrokerImpl {
   std::unordered_set<InflightKey> settled_this_turn_;
   // Deliveries re-opened by an operator's replay: (agency, seq).
   std::unordered_set<InflightKey> replays_;
-  // This turn's audit body, how much of it the hasher has, and the chain
-  // position its digest was started for.
-  std::string audit_body_;
-  std::size_t audit_sent_ = 0;
-  struct AuditStart {
-    std::uint64_t id = 0;
-    std::string prev_hash;
-    Millis at = 0;
-  } audit_start_;
-  BackgroundSm3 audit_hasher_;
-  Millis turn_now_ = 0;
   http::ActionQueue actions_;
   BrokerMetrics metrics_;
   void UpdateGauges(Millis now);

@@ -162,10 +162,10 @@ void BrokerImpl::StageHandOver(int index, const std::string& routing_id, Sequenc
   head.set_uscc(std::string(key.view()));
   head.set_attempt(1);
   head.set_sequence(seq);
-  Audit("delivery seq=" + std::to_string(seq) + " agency=" + agency.id + " PENDING->DELIVERED attempt=1");
+  AuditLine("delivery seq=" + std::to_string(seq) + " agency=" + agency.id + " PENDING->DELIVERED attempt=1");
   InflightKey ikey = MakeInflightKey(static_cast<std::uint32_t>(index), seq);
   Inflight inflight{routing_id, event_id, key, 1, now + config_.ack_timeout_ms};
-  on_commit_.push_back(
+  turn_.OnCommit(
       [this, routing_id, ikey, inflight = std::move(inflight), index, bytes = EncodeDeliver(head, view)]() mutable {
         metrics_.Delivered(agencies_[index]->id);
         inflight_[ikey] = std::move(inflight);
@@ -173,7 +173,7 @@ void BrokerImpl::StageHandOver(int index, const std::string& routing_id, Sequenc
         if (it != sessions_.end()) it->second.inflight.insert(ikey);
         outbox_.push_back(Outgoing{routing_id, std::move(bytes), ikey});
       });
-  on_abort_.push_back([this, routing_id] {
+  turn_.OnAbort([this, routing_id] {
     auto it = sessions_.find(routing_id);
     if (it != sessions_.end() && it->second.in_use > 0) --it->second.in_use;
   });
@@ -185,7 +185,7 @@ void BrokerImpl::Dispatch(Millis now) {
     AgencyState& agency = *agencies_[index];
     std::size_t n = agency.consumers.size();
     std::size_t idle_rounds = 0;
-    while (budget > 0 && n > 0 && idle_rounds < n && !turn_failed_) {
+    while (budget > 0 && n > 0 && idle_rounds < n && !turn_.failed()) {
       const std::string rid = agency.consumers[agency.next_consumer % n];
       agency.next_consumer = (agency.next_consumer + 1) % n;
       Session& session = sessions_.at(rid);
@@ -204,7 +204,7 @@ void BrokerImpl::Dispatch(Millis now) {
         StageUnusable(static_cast<int>(index), *item, corrupt, now);
         continue;
       }
-      if (!payload || turn_failed_) {
+      if (!payload || turn_.failed()) {
         agency.queue.Release(item->key, item->seq, item->attempts, 0);
         break;
       }
@@ -260,20 +260,20 @@ void BrokerImpl::Dispatch(Millis now) {
       head.set_attempt(record.attempts);
       head.set_sequence(item->seq);
       head.set_replay(replay);
-      Audit("delivery seq=" + std::to_string(item->seq) + " agency=" + agency.id +
+      AuditLine("delivery seq=" + std::to_string(item->seq) + " agency=" + agency.id +
             " PENDING->DELIVERED attempt=" + std::to_string(record.attempts) + (replay ? " replay" : ""));
 
       ++session.in_use;
       Inflight inflight{rid, payload->event_id, item->key, record.attempts, now + config_.ack_timeout_ms};
       std::string bytes = EncodeDeliver(head, view.value());
-      on_commit_.push_back([this, rid, ikey, inflight, index, bytes = std::move(bytes)]() mutable {
+      turn_.OnCommit([this, rid, ikey, inflight, index, bytes = std::move(bytes)]() mutable {
         metrics_.Delivered(agencies_[index]->id);
         inflight_[ikey] = inflight;
         auto it = sessions_.find(rid);
         if (it != sessions_.end()) it->second.inflight.insert(ikey);
         outbox_.push_back(Outgoing{rid, std::move(bytes), ikey});
       });
-      on_abort_.push_back([this, index, rid, item = *item] {
+      turn_.OnAbort([this, index, rid, item = *item] {
         agencies_[index]->queue.Release(item.key, item.seq, item.attempts, 0);
         auto it = sessions_.find(rid);
         if (it != sessions_.end() && it->second.in_use > 0) --it->second.in_use;
@@ -301,15 +301,15 @@ void BrokerImpl::StageUnusable(int index, const delivery::AgencyQueue::Item& ite
     return;
   }
   log_->error("dead letter: seq {} uscc {} agency {}: {}", item.seq, record.uscc, agency.id, reason);
-  Audit("delivery seq=" + std::to_string(item.seq) + " agency=" + agency.id + " PENDING->DEAD (" + reason + ")");
+  AuditLine("delivery seq=" + std::to_string(item.seq) + " agency=" + agency.id + " PENDING->DEAD (" + reason + ")");
   StageCaseSettled(item.seq, item.key, index, DeliveryState::kDead, now);
   InflightKey ikey = MakeInflightKey(static_cast<std::uint32_t>(index), item.seq);
-  on_commit_.push_back([this, index, ikey, item] {
+  turn_.OnCommit([this, index, ikey, item] {
     metrics_.DeadLetter(agencies_[index]->id);
     agencies_[index]->queue.Settle(item.key, item.seq);
     replays_.erase(ikey);
   });
-  on_abort_.push_back([this, index, item] { agencies_[index]->queue.Release(item.key, item.seq, item.attempts, 0); });
+  turn_.OnAbort([this, index, item] { agencies_[index]->queue.Release(item.key, item.seq, item.attempts, 0); });
 }
 
 void BrokerImpl::ReturnCredit(const std::string& routing_id, InflightKey ikey) {
@@ -322,7 +322,7 @@ void BrokerImpl::StageRelease(InflightKey ikey, const Inflight& inflight, Releas
                               const std::string& reason, Millis now) {
   // Outside a transaction nothing is written: the sweep returns the
   // delivery in a later turn (its session is gone or its deadline passed).
-  if (turn_failed_ || !in_transaction_) return;
+  if (turn_.failed() || !turn_.in_transaction()) return;
   std::uint32_t index = static_cast<std::uint32_t>(ikey & 0xffff);
   Sequence seq = ikey >> 16;
   AgencyState& agency = *agencies_[index];
@@ -341,13 +341,13 @@ void BrokerImpl::StageRelease(InflightKey ikey, const Inflight& inflight, Releas
   if (!updated.ok()) return StoreFailed(updated.status());
   if (!updated.value()) {
     // Settled or accepted meanwhile (a result won the race): just forget it.
-    on_commit_.push_back([this, ikey, rid = inflight.routing_id] {
+    turn_.OnCommit([this, ikey, rid = inflight.routing_id] {
       inflight_.erase(ikey);
       ReturnCredit(rid, ikey);
     });
     return;
   }
-  Audit("delivery seq=" + std::to_string(seq) + " agency=" + agency.id + " DELIVERED->" +
+  AuditLine("delivery seq=" + std::to_string(seq) + " agency=" + agency.id + " DELIVERED->" +
         std::string(store::ToString(record.state)) + " attempt=" + std::to_string(inflight.attempts) + " (" + reason +
         ")");
   if (dead) {
@@ -358,7 +358,7 @@ void BrokerImpl::StageRelease(InflightKey ikey, const Inflight& inflight, Releas
     log_->info("redelivery scheduled: seq {} uscc {} agency {} attempt {} in {} ms ({})", seq, record.uscc, agency.id,
                inflight.attempts + 1, not_before ? not_before - now : 0, reason);
   }
-  on_commit_.push_back([this, ikey, index, inflight, dead, not_before] {
+  turn_.OnCommit([this, ikey, index, inflight, dead, not_before] {
     inflight_.erase(ikey);
     ReturnCredit(inflight.routing_id, ikey);
     Sequence s = ikey >> 16;
@@ -423,7 +423,7 @@ void BrokerImpl::HandleResult(Session& session, const v1::Result& result) {
       outcome != v1::OUTCOME_RETRY) {
     return refuse(v1::BAD_REQUEST, "Result.outcome must be ACCEPTED, PROCESSED, REJECTED or RETRY");
   }
-  if (turn_failed_) return RefuseForStore(rid, reply, Status::Ok());
+  if (turn_.failed()) return RefuseForStore(rid, reply, Status::Ok());
 
   // Fast path: the answer to a delivery this broker has outstanding; its
   // stored state is known to be DELIVERED with the inflight attempts.
@@ -499,7 +499,7 @@ void BrokerImpl::HandleResult(Session& session, const v1::Result& result) {
     auto updated = store_->UpdateDelivery(record, before, attempts);
     if (!updated.ok()) return RefuseForStore(rid, reply, updated.status());
     if (!updated.value()) return refuse(v1::STORE_UNAVAILABLE, "delivery changed concurrently; send again");
-    Audit("delivery seq=" + std::to_string(record.seq) + " agency=" + agency_id + " " +
+    AuditLine("delivery seq=" + std::to_string(record.seq) + " agency=" + agency_id + " " +
           std::string(store::ToString(before)) + "->" + std::string(store::ToString(record.state)) +
           " attempt=" + std::to_string(attempts) + " by=" + session.name);
     if (record.state == DeliveryState::kProcessed && !record.reference.empty() && agency_id.rfind("bank:", 0) == 0) {

@@ -68,7 +68,7 @@ void BrokerImpl::HandlePublish(Session& session, const v1::Publish& publish, Inc
     return refuse(v1::INVALID_EVENT, std::to_string(errors.size()) + " validation error(s); first: " + errors[0].path +
                                          ": " + errors[0].message);
   }
-  if (turn_failed_) return refuse_for_store(Status::Ok());
+  if (turn_.failed()) return refuse_for_store(Status::Ok());
 
   // Stored and delivered as the publisher encoded it (the bytes decoded to
   // `event`, so they hold the same event); otherwise encoded here.

@@ -68,39 +68,6 @@ Status BrokerImpl::SetUpSecurity() {
   return Status::Ok();
 }
 
-Status BrokerImpl::SetUpAnchors() {
-  if (config_.audit_key_file.empty()) {
-    if (secure_) {
-      log_->warn(
-          "security.audit_key_file is not set: the audit chain is not anchored outside the database, so a "
-          "consistent rewrite of the database (records and hashes recomputed) cannot be detected (docs/security.md)");
-    } else {
-      log_->info("no security.audit_key_file: the audit chain is not anchored (development)");
-    }
-    return Status::Ok();
-  }
-  auto key = audit::AnchorKey::LoadKeyFile(config_.audit_key_file);
-  if (!key.ok()) return key.status();
-  const std::string path =
-      config_.audit_anchor_file.empty() ? audit::DefaultAnchorFile(config_.data_dir) : config_.audit_anchor_file;
-  auto writer = audit::AnchorWriter::Open(path, std::move(key).value());
-  if (!writer.ok()) return writer.status();
-  anchors_ = std::move(writer).value();
-  log_->info("audit chain head signed to {} at most every {} ms (key from {})", path,
-             config_.audit_anchor_interval_ms, config_.audit_key_file);
-  return Status::Ok();
-}
-
-void BrokerImpl::MaybeAnchor(Millis now, bool now_or_never) {
-  if (!anchors_ || (!now_or_never && now < next_anchor_at_)) return;
-  auto [id, hash] = store_->AuditHead();
-  // Nothing new to sign: the next record is signed as soon as it commits.
-  if (id == 0 || id == anchored_id_) return;
-  anchors_->Submit(now, id, hash);
-  anchored_id_ = id;
-  next_anchor_at_ = now + config_.audit_anchor_interval_ms;
-}
-
 Status BrokerImpl::BuildFilters() {
   for (const auto& a : config_.agencies) {
     if (a.fields.empty()) continue;

@@ -37,7 +37,7 @@ void BrokerImpl::StageCaseUpdate(Sequence seq, v1::CaseUpdateKind kind, const st
   auto id = store_->InsertCaseUpdate(r);
   if (!id.ok()) return StoreFailed(id.status());
   r.id = id.value();
-  on_commit_.push_back([this, r] { open_updates_.push_back(r); });
+  turn_.OnCommit([this, r] { open_updates_.push_back(r); });
 }
 
 void BrokerImpl::StageCaseSettled(Sequence seq, const delivery::UsccKey& key, int index, DeliveryState state,
@@ -83,12 +83,12 @@ void BrokerImpl::StageCaseRecompute(Sequence seq, Millis now, bool last_processe
   if (next == before) return;
   if (Status s = store_->SetCaseState(seq, next, next == CaseState::kCompleted ? now : 0); !s.ok())
     return StoreFailed(s);
-  Audit("case seq=" + std::to_string(seq) + " " + v1::CaseState_Name(static_cast<v1::CaseState>(before)) + "->" +
+  AuditLine("case seq=" + std::to_string(seq) + " " + v1::CaseState_Name(static_cast<v1::CaseState>(before)) + "->" +
         v1::CaseState_Name(static_cast<v1::CaseState>(next)));
   if (next == CaseState::kCompleted) {
     StageCaseUpdate(seq, v1::CASE_COMPLETED, "", now);
     double seconds = static_cast<double>(now - row.value()->published_at) / 1000.0;
-    on_commit_.push_back([this, seconds] { metrics_.CaseCompleted(seconds); });
+    turn_.OnCommit([this, seconds] { metrics_.CaseCompleted(seconds); });
   }
   if (next == CaseState::kAttention) StageCaseUpdate(seq, v1::CASE_NEEDS_ATTENTION, "", now);
 }
@@ -96,7 +96,7 @@ void BrokerImpl::StageCaseRecompute(Sequence seq, Millis now, bool last_processe
 void BrokerImpl::DispatchCaseUpdates() {
   for (auto& [rid, session] : sessions_) {
     if (session.role != v1::WATCHER) continue;
-    while (!open_updates_.empty() && session.in_use < session.credit && !turn_failed_) {
+    while (!open_updates_.empty() && session.in_use < session.credit && !turn_.failed()) {
       store::CaseUpdateRecord r = open_updates_.front();
       open_updates_.pop_front();
       auto c = store_->LoadCase(r.seq);
@@ -125,11 +125,11 @@ void BrokerImpl::HandleUpdateAck(Session& session, const v1::UpdateAck& ack) {
     SendError(session.routing_id, v1::FORBIDDEN, "only a WATCHER acknowledges case updates");
     return;
   }
-  if (turn_failed_ || !in_transaction_) return;  // the watcher acknowledges again after a resend
+  if (turn_.failed() || !turn_.in_transaction()) return;  // the watcher acknowledges again after a resend
   auto acked = store_->AckCaseUpdate(ack.update_id());
   if (!acked.ok()) return StoreFailed(acked.status());
   std::uint64_t id = ack.update_id();
-  on_commit_.push_back([this, id] {
+  turn_.OnCommit([this, id] {
     auto it = updates_out_.find(id);
     if (it == updates_out_.end()) return;
     auto s = sessions_.find(it->second.first);
@@ -139,7 +139,7 @@ void BrokerImpl::HandleUpdateAck(Session& session, const v1::UpdateAck& ack) {
 }
 
 void BrokerImpl::SweepDeadlines(Millis now) {
-  while (!deadlines_.empty() && deadlines_.top().due <= now && !turn_failed_) {
+  while (!deadlines_.empty() && deadlines_.top().due <= now && !turn_.failed()) {
     Deadline d = deadlines_.top();
     deadlines_.pop();
     auto row = store_->GetCase(d.seq);
@@ -148,10 +148,10 @@ void BrokerImpl::SweepDeadlines(Millis now) {
     if (d.agency < 0) {
       if (row.value()->state == CaseState::kCompleted || row.value()->overdue) continue;
       if (Status s = store_->SetCaseOverdue(d.seq); !s.ok()) return StoreFailed(s);
-      Audit("case seq=" + std::to_string(d.seq) + " OVERDUE");
+      AuditLine("case seq=" + std::to_string(d.seq) + " OVERDUE");
       log_->warn("case seq {} uscc {} is overdue", d.seq, row.value()->uscc);
       StageCaseUpdate(d.seq, v1::CASE_OVERDUE, "", now);
-      on_commit_.push_back([this] { metrics_.Overdue(""); });
+      turn_.OnCommit([this] { metrics_.Overdue(""); });
       continue;
     }
     const std::string& agency = agencies_[d.agency]->id;
@@ -162,89 +162,28 @@ void BrokerImpl::SweepDeadlines(Millis now) {
     if (!row.value()->overdue) {
       if (Status s = store_->SetCaseOverdue(d.seq); !s.ok()) return StoreFailed(s);
     }
-    Audit("delivery seq=" + std::to_string(d.seq) + " agency=" + agency + " OVERDUE");
+    AuditLine("delivery seq=" + std::to_string(d.seq) + " agency=" + agency + " OVERDUE");
     log_->warn("delivery seq {} uscc {} agency {} is overdue", d.seq, row.value()->uscc, agency);
     StageCaseUpdate(d.seq, v1::CASE_OVERDUE, agency, now);
-    on_commit_.push_back([this, agency] { metrics_.Overdue(agency); });
+    turn_.OnCommit([this, agency] { metrics_.Overdue(agency); });
   }
 }
 
 namespace {
-constexpr const char* kAuditActor = "broker";
-constexpr const char* kAuditKind = "transitions";
-// Audit text handed to the hasher at a time.
-constexpr std::size_t kAuditPiece = 4096;
-
-// Appends `text` with its line breaks written as \n and \r: one audit line
-// stays one line whatever a client put in a name or a reason, so nobody can
-// add lines of their own to the trail (`yilian audit verify` reads them).
-// Client text reaches a line already through ClientText, which leaves no
-// line break; this keeps every Audit() call one line whatever it is given.
-void AppendOneLine(std::string_view text, std::string* out) {
-  for (char c : text) {
-    if (c == '\n') {
-      *out += "\\n";
-    } else if (c == '\r') {
-      *out += "\\r";
-    } else {
-      *out += c;
-    }
-  }
-}
-
 // An operator's reason as stored and audited; "operator retry: " and the
 // reason fit the 1024 bytes of a delivery's reason.
 constexpr std::size_t kOperatorReasonBytes = 1000;
 }  // namespace
-
-void BrokerImpl::Audit(const std::string& line) {
-  if (audit_body_.empty()) {
-    // The turn's record will follow the current head, stamped with the
-    // turn's time: its digest can start now.
-    auto [id, hash] = store_->AuditHead();
-    audit_start_ = AuditStart{id + 1, hash, turn_now_};
-    audit_hasher_.Start(store::AuditHashPrefix(hash, id + 1, turn_now_, kAuditActor, kAuditKind));
-    audit_sent_ = 0;
-  }
-  AppendOneLine(line, &audit_body_);
-  audit_body_ += '\n';
-  if (audit_body_.size() - audit_sent_ >= kAuditPiece) {
-    audit_hasher_.Add(audit_body_.substr(audit_sent_));
-    audit_sent_ = audit_body_.size();
-  }
-}
-
-void BrokerImpl::FlushAudit(Millis now) {
-  if (audit_body_.empty()) return;
-  std::string body = std::move(audit_body_);
-  audit_body_.clear();
-  if (turn_failed_) {
-    audit_hasher_.Abandon();
-    return;
-  }
-  auto [id, hash] = store_->AuditHead();
-  Result<std::uint64_t> appended = std::uint64_t{0};
-  if (id + 1 == audit_start_.id && hash == audit_start_.prev_hash && now == audit_start_.at) {
-    audit_hasher_.Add(body.substr(audit_sent_));
-    appended = store_->AppendAuditHashed(now, kAuditActor, kAuditKind, body, audit_hasher_.Finish());
-  } else {
-    // Another record joined the chain first (an operator action in this
-    // turn), or the lines predate the turn: hashed here instead.
-    audit_hasher_.Abandon();
-    appended = store_->AppendAudit(now, kAuditActor, kAuditKind, body);
-  }
-  if (!appended.ok()) StoreFailed(appended.status());
-}
 
 void BrokerImpl::HandleActions(Millis now) {
   for (auto& [request, promise] : actions_.Drain()) {
     // The transitions of the turn so far are recorded before the action's
     // own record: the chain keeps the order in which things happened,
     // which `yilian audit verify` relies on to know each row's last state.
-    FlushAudit(now);
+    if (Status s = audit_->Flush(now, turn_.failed()); !s.ok()) StoreFailed(s);
     http::ActionOutcome out;
-    if (turn_failed_) {
-      out.status = Status::Unavailable("store unavailable: " + turn_error_.message());
+    if (turn_.failed()) {
+      out.status = Status::Unavailable("store unavailable: " + turn_.error().message());
     } else {
       switch (request.kind) {
         case http::ActionRequest::Kind::kRetry:
@@ -264,9 +203,9 @@ void BrokerImpl::HandleActions(Millis now) {
     }
     // Answered when the turn's fate is known.
     auto shared = std::make_shared<std::promise<http::ActionOutcome>>(std::move(promise));
-    on_commit_.push_back([shared, out] { shared->set_value(out); });
-    on_abort_.push_back([this, shared] {
-      shared->set_value(http::ActionOutcome{Status::Unavailable("store unavailable: " + turn_error_.message()), {}});
+    turn_.OnCommit([shared, out] { shared->set_value(out); });
+    turn_.OnAbort([this, shared] {
+      shared->set_value(http::ActionOutcome{Status::Unavailable("store unavailable: " + turn_.error().message()), {}});
     });
   }
 }
@@ -297,7 +236,7 @@ http::ActionOutcome BrokerImpl::Retry(const http::ActionRequest& a, Millis now) 
   if (!updated.value()) return {Status::Unavailable("delivery changed meanwhile; try again"), {}};
   StageCaseRecompute(r.seq, now);
   int index = AgencyIndex(a.agency);
-  on_commit_.push_back([this, index, uscc = r.uscc, seq = r.seq] { agencies_[index]->queue.Insert(uscc, seq); });
+  turn_.OnCommit([this, index, uscc = r.uscc, seq = r.seq] { agencies_[index]->queue.Insert(uscc, seq); });
   auto audit = store_->AppendAudit(now, a.actor, "retry",
                                    "event=" + a.event_id + " agency=" + a.agency + " from=" +
                                        std::string(store::ToString(before)) + " reason=" + reason);
@@ -333,7 +272,7 @@ http::ActionOutcome BrokerImpl::Replay(const http::ActionRequest& a, Millis now)
     StageCaseRecompute(r.seq, now);
     queued.emplace_back(r.uscc, r.seq);
   }
-  on_commit_.push_back([this, index, queued] {
+  turn_.OnCommit([this, index, queued] {
     for (const auto& [uscc, seq] : queued) {
       agencies_[index]->queue.Insert(uscc, seq);
       replays_.insert(MakeInflightKey(static_cast<std::uint32_t>(index), seq));

@@ -1,0 +1,66 @@
+// TurnContext: what one turn of the broker loop carries between the parts
+// of the server. A turn receives a batch of messages, handles them in one
+// store transaction, commits it, then runs the effects staged for the
+// outcome: after a commit, the effects that publish the new state (queues,
+// in-flight tables, replies); after a rollback, those that undo what was
+// staged in memory and refuse what cannot be answered. Nothing a client
+// sees depends on a write before that write is committed.
+//
+// Loop thread only.
+#pragma once
+
+#include <functional>
+#include <utility>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/status.h"
+
+namespace yilian::server {
+
+class TurnContext {
+ public:
+  // A new turn at `now`: nothing staged, not failed, no transaction yet.
+  void Begin(Millis now) {
+    now_ = now;
+    on_commit_.clear();
+    on_abort_.clear();
+    failed_ = false;
+    error_ = Status::Ok();
+  }
+
+  Millis now() const { return now_; }
+
+  // The store transaction is open (Begin succeeded and it has not ended).
+  bool in_transaction() const { return in_transaction_; }
+  void set_in_transaction(bool open) { in_transaction_ = open; }
+
+  // A store error: everything staged is rolled back, and the turn stages
+  // nothing more. The first error is kept.
+  void Fail(const Status& status) {
+    if (failed_) return;
+    failed_ = true;
+    error_ = status;
+  }
+  bool failed() const { return failed_; }
+  const Status& error() const { return error_; }
+
+  // Effects run in staging order once the turn has committed, or has
+  // rolled back.
+  void OnCommit(std::function<void()> fn) { on_commit_.push_back(std::move(fn)); }
+  void OnAbort(std::function<void()> fn) { on_abort_.push_back(std::move(fn)); }
+  // Runs the effects of the outcome (failed(): the rollback's).
+  void RunEffects() {
+    for (auto& fn : failed_ ? on_abort_ : on_commit_) fn();
+  }
+
+ private:
+  Millis now_ = 0;
+  bool in_transaction_ = false;
+  bool failed_ = false;
+  Status error_;
+  std::vector<std::function<void()>> on_commit_;
+  std::vector<std::function<void()>> on_abort_;
+};
+
+}  // namespace yilian::server
