@@ -67,11 +67,11 @@ std::set<std::string> ReservedSessionClasses(const config::BrokerConfig& config)
 BrokerImpl::BrokerImpl(config::BrokerConfig config, Clock* clock)
     : config_(std::move(config)),
       clock_(clock),
+      log_(GetLogger("broker")),
       router_(config_.agencies),
       quota_(SessionQuota::Limits{config_.max_connections, config_.publisher_sessions_per_identity,
                                   config_.agency_sessions_per_identity, config_.watcher_sessions_per_identity},
-             ReservedSessionClasses(config_)),
-      log_(GetLogger("broker")) {
+             ReservedSessionClasses(config_)) {
   validation_options_.max_event_bytes = config_.max_event_bytes;
   validation_options_.strict_uscc_checksum = config_.strict_uscc_checksum;
   // Publishes arrive as Protobuf; the parser has verified UTF-8 (proto3).
@@ -266,7 +266,7 @@ void BrokerImpl::Turn() {
         if (!socket_.recv(rest, zmq::recv_flags::dontwait) || !rest.more()) break;
       }
       if (extra) {
-        SendError(routing_id.to_string(), v1::BAD_REQUEST, "one Envelope per message: multi-frame refused");
+        outbox_.SendError(routing_id.to_string(), v1::BAD_REQUEST, "one Envelope per message: multi-frame refused");
         continue;
       }
     } catch (const zmq::error_t& e) {
@@ -331,7 +331,7 @@ void BrokerImpl::Turn() {
     if (now - s.last_send >= interval) {
       v1::Envelope hb;
       hb.mutable_heartbeat();
-      Reply(rid, hb);
+      outbox_.Reply(rid, hb);
     }
   }
   Flush();
@@ -366,10 +366,7 @@ void BrokerImpl::UpdateGauges(Millis now) {
   for (const auto& [role, n] : roles) metrics_.Sessions(role, n);
 }
 
-void BrokerImpl::StoreFailed(const Status& status) {
-  if (!turn_.failed()) log_->error("store failure, rolling back this turn: {}", status.ToString());
-  turn_.Fail(status);
-}
+void BrokerImpl::StoreFailed(const Status& status) { turn_.Fail(status); }
 
 void BrokerImpl::Predecode(Incoming& in, google::protobuf::Arena* arena) const {
   // Decoded on a turn arena: one reset per turn instead of a free per
@@ -417,10 +414,10 @@ void BrokerImpl::HandleMessage(Incoming& in) {
       e->set_path("");
       e->set_code("UNDECODABLE");
       e->set_message(ack->message());
-      Reply(routing_id, reply);
+      outbox_.Reply(routing_id, reply);
       return;
     }
-    SendError(routing_id, v1::BAD_REQUEST, "message is not a yilian.v1.Envelope (" + std::to_string(body.size()) +
+    outbox_.SendError(routing_id, v1::BAD_REQUEST, "message is not a yilian.v1.Envelope (" + std::to_string(body.size()) +
                                                " bytes could not be decoded)");
     return;
   }
@@ -432,7 +429,7 @@ void BrokerImpl::HandleMessage(Incoming& in) {
     if (auto unlogged = revoked_keys_log_.Admit(key))
       log_->warn("refused a message: CURVE key {}... is no longer in the keys file{}", key.substr(0, 8),
                  LogThrottle::Suppressed(*unlogged));
-    SendError(routing_id, v1::FORBIDDEN, "key revoked");
+    outbox_.SendError(routing_id, v1::FORBIDDEN, "key revoked");
     DropSession(routing_id, "key revoked");
     return;
   }
@@ -442,7 +439,7 @@ void BrokerImpl::HandleMessage(Incoming& in) {
   }
   auto it = sessions_.find(routing_id);
   if (it == sessions_.end()) {
-    if (!env.has_bye()) SendError(routing_id, v1::UNKNOWN_SESSION, "no session: send Hello first");
+    if (!env.has_bye()) outbox_.SendError(routing_id, v1::UNKNOWN_SESSION, "no session: send Hello first");
     return;
   }
   Session& session = it->second;
@@ -467,7 +464,7 @@ void BrokerImpl::HandleMessage(Incoming& in) {
       break;
     case v1::Envelope::kBye: DropSession(routing_id, "said goodbye"); break;
     default:
-      SendError(routing_id, v1::BAD_REQUEST,
+      outbox_.SendError(routing_id, v1::BAD_REQUEST,
                 "unexpected message from a client (envelope field " + std::to_string(env.body_case()) + ")");
   }
 }
@@ -487,7 +484,7 @@ std::string_view BrokerImpl::DecodePublish(const zmq::message_t& body, v1::Envel
 void BrokerImpl::HandleHello(const std::string& routing_id, const v1::Hello& hello, const auth::Principal& principal,
                              const std::string& key) {
   if (hello.version() != v1::PROTOCOL_V1) {
-    SendError(routing_id, v1::UNSUPPORTED_VERSION,
+    outbox_.SendError(routing_id, v1::UNSUPPORTED_VERSION,
               "protocol version " + std::to_string(hello.version()) + " not supported; this broker speaks 1");
     return;
   }
@@ -515,7 +512,7 @@ void BrokerImpl::HandleHello(const std::string& routing_id, const v1::Hello& hel
   const std::string quota_class = kind ? SessionQuota::Class(*kind, rule ? rule->id : "") : "";
   if (kind) {
     if (auto refused = quota_.Check(quota_identity, *kind, quota_class)) {
-      SendError(routing_id, v1::OVER_LIMIT, refused->message);
+      outbox_.SendError(routing_id, v1::OVER_LIMIT, refused->message);
       metrics_.SessionRefused(SessionQuota::ToString(refused->reason));
       LogSessionRefusal(principal, quota_class, refused->message);
       return;
@@ -535,12 +532,12 @@ void BrokerImpl::HandleHello(const std::string& routing_id, const v1::Hello& hel
   if (s.role == v1::CONSUMER) {
     if (!router_.IsKnownAgency(hello.agency())) {
       const std::string agency = ClientText(hello.agency(), 64);
-      SendError(routing_id, v1::UNKNOWN_AGENCY, "agency '" + agency + "' is not configured");
+      outbox_.SendError(routing_id, v1::UNKNOWN_AGENCY, "agency '" + agency + "' is not configured");
       log_->warn("refused consumer '{}': unknown agency '{}'", s.name, agency);
       return;
     }
     if (hello.credit() == 0) {
-      SendError(routing_id, v1::BAD_REQUEST, "a CONSUMER needs credit >= 1");
+      outbox_.SendError(routing_id, v1::BAD_REQUEST, "a CONSUMER needs credit >= 1");
       return;
     }
     s.agency = AgencyIndex(hello.agency());
@@ -549,7 +546,7 @@ void BrokerImpl::HandleHello(const std::string& routing_id, const v1::Hello& hel
   } else if (s.role == v1::WATCHER) {
     s.credit = std::min(hello.credit() == 0 ? 64u : hello.credit(), config_.max_credit);
   } else if (s.role != v1::PUBLISHER) {
-    SendError(routing_id, v1::BAD_REQUEST, "Hello.role must be PUBLISHER, CONSUMER or WATCHER");
+    outbox_.SendError(routing_id, v1::BAD_REQUEST, "Hello.role must be PUBLISHER, CONSUMER or WATCHER");
     return;
   }
   s.session_id = std::to_string(clock_->NowMillis()) + "-" + std::to_string(++session_counter_);
@@ -567,7 +564,7 @@ void BrokerImpl::HandleHello(const std::string& routing_id, const v1::Hello& hel
              s.agency >= 0 ? agencies_[s.agency]->id : "", s.credit);
   if (kind) quota_.Opened(s.quota_identity, s.quota_class);
   sessions_.emplace(routing_id, std::move(s));
-  Reply(routing_id, env);
+  outbox_.Reply(routing_id, env);
 }
 
 void BrokerImpl::LogSessionRefusal(const auth::Principal& principal, const std::string& cls,
@@ -618,69 +615,9 @@ void BrokerImpl::SweepSessions(Millis now) {
     DropSession(rid, sessions_.at(rid).unreachable ? "unreachable" : "heartbeats stopped");
 }
 
-void BrokerImpl::Reply(const std::string& routing_id, const v1::Envelope& env) {
-  ReplyBytes(routing_id, env.SerializeAsString());
-}
-
-namespace {
-
-// `reply`'s ack refused because the store cannot take the turn.
-void MarkStoreUnavailable(v1::Envelope* reply, const std::string& detail) {
-  const std::string message = "store unavailable: " + ScrubPersonalData(detail) + "; send again";
-  if (reply->has_publish_ack()) {
-    auto* a = reply->mutable_publish_ack();
-    a->set_status(v1::REFUSED);
-    a->set_error(v1::STORE_UNAVAILABLE);
-    a->set_message(message);
-    a->clear_sequence();
-    a->clear_agencies();
-  } else if (reply->has_result_ack()) {
-    auto* a = reply->mutable_result_ack();
-    a->set_status(v1::RESULT_REFUSED);
-    a->set_error(v1::STORE_UNAVAILABLE);
-    a->set_message(message);
-  }
-}
-
-}  // namespace
-
-void BrokerImpl::ReplyAfterCommit(const std::string& routing_id, v1::Envelope reply, std::function<void()> effects) {
-  turn_.OnAbort([this, routing_id, reply]() mutable {
-    MarkStoreUnavailable(&reply, turn_.error().message());
-    Reply(routing_id, reply);
-  });
-  turn_.OnCommit([this, routing_id, reply = std::move(reply), effects = std::move(effects)] {
-    if (effects) effects();
-    Reply(routing_id, reply);
-  });
-}
-
-void BrokerImpl::RefuseForStore(const std::string& routing_id, v1::Envelope reply, const Status& status) {
-  if (!status.ok()) StoreFailed(status);
-  MarkStoreUnavailable(&reply, turn_.error().message());
-  Reply(routing_id, reply);
-}
-
-void BrokerImpl::ReplyBytes(const std::string& routing_id, std::string bytes) {
-  auto it = sessions_.find(routing_id);
-  if (it != sessions_.end() && it->second.batch_acks && AppendAck(bytes, &pending_acks_[routing_id])) return;
-  outbox_.push_back(Outgoing{routing_id, std::move(bytes), 0});
-}
-
-void BrokerImpl::SendError(const std::string& routing_id, v1::ErrorCode code, const std::string& message) {
-  v1::Envelope env;
-  env.mutable_error()->set_code(code);
-  env.mutable_error()->set_message(message);
-  Reply(routing_id, env);
-}
-
 void BrokerImpl::Flush() {
-  for (const auto& [routing_id, acks] : pending_acks_) {
-    if (!acks.empty()) outbox_.push_back(Outgoing{routing_id, EncodeAcks(acks), 0});
-  }
-  pending_acks_.clear();
   Millis now = clock_->NowMillis();
-  for (auto& out : outbox_) {
+  for (auto& out : outbox_.Take()) {
     bool sent = false;
     try {
       if (socket_.send(zmq::buffer(out.routing_id), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
@@ -706,7 +643,6 @@ void BrokerImpl::Flush() {
       next_sweep_ = now;
     }
   }
-  outbox_.clear();
 }
 
 }  // namespace yilian::server

@@ -34,6 +34,8 @@
 #include "server/audit_trail.h"
 #include "server/metrics.h"
 #include "server/session_quota.h"
+#include "server/outbox.h"
+#include "server/tables.h"
 #include "server/turn_context.h"
 #include "store/store.h"
 #include "validation/validation.h"
@@ -48,61 +50,6 @@ std::string EncodeDeterministic(const google::protobuf::MessageLite& message);
 // Envelope{deliver: head + event} with `event_bytes` (an encoded
 // EnterpriseEvent) appended as Deliver.event without decoding it.
 std::string EncodeDeliver(const v1::Deliver& head, const std::string& event_bytes);
-
-// (agency index, sequence) packed into one integer.
-using InflightKey = std::uint64_t;
-inline InflightKey MakeInflightKey(std::uint32_t agency, Sequence seq) { return (seq << 16) | agency; }
-
-struct Session {
-  std::string routing_id;
-  std::string session_id;
-  v1::ClientRole role = v1::CLIENT_ROLE_UNSPECIFIED;
-  std::string name;
-  int agency = -1;  // index into agencies_, CONSUMER only
-  std::uint32_t credit = 0;
-  std::uint32_t in_use = 0;
-  Millis last_recv = 0;
-  Millis last_send = 0;
-  std::uint32_t publishes_this_turn = 0;
-  bool unreachable = false;  // a send to it failed: drop at the next sweep
-  bool batch_acks = false;   // Hello.batch_acks: a turn's acks go out as one Acks
-  std::string key;           // CURVE public key (Z85); empty in --insecure-dev
-  auth::Principal principal;
-  std::string quota_identity;  // as counted by SessionQuota ("" in --insecure-dev)
-  std::string quota_class;
-  std::unordered_set<InflightKey> inflight;
-  std::unordered_set<std::uint64_t> updates;  // WATCHER: case updates outstanding
-};
-
-struct AgencyState {
-  std::string id;
-  // Minimum necessary: fields this agency may see. Always set once the
-  // agency exists (an allow-list that fails to compile becomes the empty
-  // list: only the always-kept fields go out).
-  std::optional<security::FieldFilter> filter;
-  delivery::AgencyQueue queue;
-  std::vector<std::string> consumers;  // routing ids, round-robin
-  std::size_t next_consumer = 0;
-  // Enterprises with an event accepted for this agency in the current turn
-  // (not in `queue` before the commit): their later events wait.
-  std::unordered_set<delivery::UsccKey, delivery::UsccKeyHash> staged;
-};
-
-struct Inflight {
-  std::string routing_id;
-  std::string event_id;
-  delivery::UsccKey key;
-  std::uint32_t attempts = 0;  // including this hand-over
-  Millis deadline = 0;
-};
-
-// A deadline to check: a delivery's (agency >= 0) or a whole case's (-1).
-struct Deadline {
-  Millis due;
-  Sequence seq;
-  int agency;
-  bool operator>(const Deadline& o) const { return due > o.due; }
-};
 
 // Why a delivery goes back to its queue.
 enum class ReleaseCause { kRetry, kTimeout, kLostAdapter };
@@ -154,17 +101,6 @@ class BrokerImpl {
   // cannot flood the log.
   void LogSessionRefusal(const auth::Principal& principal, const std::string& cls, const std::string& why);
   void SweepSessions(Millis now);
-  void Reply(const std::string& routing_id, const v1::Envelope& env);
-  // The one way an answer that depends on this turn's writes leaves: after
-  // the commit, with `effects` run first; or, if the turn rolls back, as
-  // the same ack refused with STORE_UNAVAILABLE, so that the client sends
-  // again. `reply` holds a PublishAck or a ResultAck.
-  void ReplyAfterCommit(const std::string& routing_id, v1::Envelope reply, std::function<void()> effects = {});
-  // Marks the turn failed with `status` (StoreFailed) and turns `reply`'s
-  // ack into the STORE_UNAVAILABLE refusal, sent at once.
-  void RefuseForStore(const std::string& routing_id, v1::Envelope reply, const Status& status);
-  void ReplyBytes(const std::string& routing_id, std::string bytes);
-  void SendError(const std::string& routing_id, v1::ErrorCode code, const std::string& message);
   void Flush();
   int PollTimeoutMs(Millis now);
   int AgencyIndex(const std::string& id);  // creates bank:<code> agencies on demand
@@ -254,6 +190,7 @@ class BrokerImpl {
 
   config::BrokerConfig config_;
   Clock* clock_;
+  std::shared_ptr<spdlog::logger> log_;
   routing::Router router_;
   validation::Options validation_options_;
   std::unique_ptr<store::Store> store_;
@@ -272,7 +209,7 @@ class BrokerImpl {
   std::string endpoint_;
   std::atomic<bool> stop_requested_{false};
 
-  std::unordered_map<std::string, Session> sessions_;
+  SessionTable sessions_;
   SessionQuota quota_;  // admission of sessions; counts what sessions_ holds
   // Repeated warnings caused by clients, one line per key every 10 s at
   // most: session refusals (by identity), messages of revoked keys (by key)
@@ -288,18 +225,9 @@ class BrokerImpl {
   std::unordered_map<Sequence, std::shared_ptr<const store::EventPayload>> payload_cache_;
   std::deque<Sequence> payload_cache_order_;
 
-  // The current turn: its transaction, its effects, and the replies.
-  TurnContext turn_;
-  struct Outgoing {
-    std::string routing_id;
-    std::string bytes;
-    InflightKey delivery = 0;  // non-zero for a Deliver
-  };
-  std::vector<Outgoing> outbox_;
-  // The turn's acks to sessions that take them batched (Hello.batch_acks):
-  // the encoded body of each one's Acks message, sent when the turn's
-  // messages go out.
-  std::unordered_map<std::string, std::string> pending_acks_;
+  // The current turn: its transaction and effects, and what it sends.
+  TurnContext turn_{log_};
+  Outbox outbox_{sessions_, turn_};
 
   // Case updates for watchers: open ones in id order, and those out.
   std::deque<store::CaseUpdateRecord> open_updates_;
@@ -343,7 +271,6 @@ class BrokerImpl {
   Millis next_sweep_ = 0;
   std::uint64_t session_counter_ = 0;
   std::mt19937_64 rng_{std::random_device{}()};
-  std::shared_ptr<spdlog::logger> log_;
 };
 
 }  // namespace yilian::server

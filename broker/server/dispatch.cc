@@ -171,7 +171,7 @@ void BrokerImpl::StageHandOver(int index, const std::string& routing_id, Sequenc
         inflight_[ikey] = std::move(inflight);
         auto it = sessions_.find(routing_id);
         if (it != sessions_.end()) it->second.inflight.insert(ikey);
-        outbox_.push_back(Outgoing{routing_id, std::move(bytes), ikey});
+        outbox_.Deliver(routing_id, std::move(bytes), ikey);
       });
   turn_.OnAbort([this, routing_id] {
     auto it = sessions_.find(routing_id);
@@ -271,7 +271,7 @@ void BrokerImpl::Dispatch(Millis now) {
         inflight_[ikey] = inflight;
         auto it = sessions_.find(rid);
         if (it != sessions_.end()) it->second.inflight.insert(ikey);
-        outbox_.push_back(Outgoing{rid, std::move(bytes), ikey});
+        outbox_.Deliver(rid, std::move(bytes), ikey);
       });
       turn_.OnAbort([this, index, rid, item = *item] {
         agencies_[index]->queue.Release(item.key, item.seq, item.attempts, 0);
@@ -388,7 +388,7 @@ void BrokerImpl::SweepInflight(Millis now) {
 
 void BrokerImpl::HandleCredit(Session& session, const v1::Credit& credit) {
   if (session.role != v1::CONSUMER) {
-    SendError(session.routing_id, v1::FORBIDDEN, "only a CONSUMER has credit");
+    outbox_.SendError(session.routing_id, v1::FORBIDDEN, "only a CONSUMER has credit");
     return;
   }
   std::uint64_t total = static_cast<std::uint64_t>(session.credit) + credit.add();
@@ -405,7 +405,7 @@ void BrokerImpl::HandleResult(Session& session, const v1::Result& result) {
     ack->set_status(v1::RESULT_REFUSED);
     ack->set_error(code);
     ack->set_message(message);
-    Reply(rid, reply);
+    outbox_.Reply(rid, reply);
   };
   if (session.role != v1::CONSUMER) {
     log_->warn("session {} ('{}') is not a consumer but sent Result", session.session_id, session.name);
@@ -423,7 +423,7 @@ void BrokerImpl::HandleResult(Session& session, const v1::Result& result) {
       outcome != v1::OUTCOME_RETRY) {
     return refuse(v1::BAD_REQUEST, "Result.outcome must be ACCEPTED, PROCESSED, REJECTED or RETRY");
   }
-  if (turn_.failed()) return RefuseForStore(rid, reply, Status::Ok());
+  if (turn_.failed()) return outbox_.RefuseForStore(rid, reply, Status::Ok());
 
   // Fast path: the answer to a delivery this broker has outstanding; its
   // stored state is known to be DELIVERED with the inflight attempts.
@@ -437,10 +437,10 @@ void BrokerImpl::HandleResult(Session& session, const v1::Result& result) {
   }
   if (!known) {
     auto seq = store_->FindSequence(result.event_id());
-    if (!seq.ok()) return RefuseForStore(rid, reply, seq.status());
+    if (!seq.ok()) return outbox_.RefuseForStore(rid, reply, seq.status());
     if (!seq.value()) return refuse(v1::UNKNOWN_DELIVERY, "no event '" + ack->event_id() + "'");
     auto found = store_->GetDelivery(*seq.value(), agency_id);
-    if (!found.ok()) return RefuseForStore(rid, reply, found.status());
+    if (!found.ok()) return outbox_.RefuseForStore(rid, reply, found.status());
     if (!found.value()) {
       return refuse(v1::UNKNOWN_DELIVERY, "event '" + ack->event_id() + "' is not for agency '" + agency_id + "'");
     }
@@ -453,7 +453,7 @@ void BrokerImpl::HandleResult(Session& session, const v1::Result& result) {
     // Read inside this turn's transaction: true only once the turn commits.
     ack->set_status(v1::RESULT_ALREADY_SETTLED);
     ack->set_message(std::string("already ") + std::string(store::ToString(before)));
-    ReplyAfterCommit(rid, reply);
+    outbox_.ReplyAfterCommit(rid, reply);
     return;
   }
   if (attempts == 0) return refuse(v1::UNKNOWN_DELIVERY, "event '" + ack->event_id() + "' was not handed over yet");
@@ -497,7 +497,7 @@ void BrokerImpl::HandleResult(Session& session, const v1::Result& result) {
 
   if (effect != Effect::kNone) {
     auto updated = store_->UpdateDelivery(record, before, attempts);
-    if (!updated.ok()) return RefuseForStore(rid, reply, updated.status());
+    if (!updated.ok()) return outbox_.RefuseForStore(rid, reply, updated.status());
     if (!updated.value()) return refuse(v1::STORE_UNAVAILABLE, "delivery changed concurrently; send again");
     AuditLine("delivery seq=" + std::to_string(record.seq) + " agency=" + agency_id + " " +
           std::string(store::ToString(before)) + "->" + std::string(store::ToString(record.state)) +
@@ -507,7 +507,7 @@ void BrokerImpl::HandleResult(Session& session, const v1::Result& result) {
       // deregistration go to it too (other agencies' references are read
       // from the delivery rows).
       if (Status s = store_->UpsertReference(record.uscc, agency_id, record.reference, now); !s.ok())
-        return RefuseForStore(rid, reply, s);
+        return outbox_.RefuseForStore(rid, reply, s);
     }
     if (effect == Effect::kSettle) StageCaseSettled(record.seq, key, index, record.state, now);
   }
@@ -520,7 +520,7 @@ void BrokerImpl::HandleResult(Session& session, const v1::Result& result) {
                              : outcome == v1::OUTCOME_REJECTED  ? "rejected"
                                                                 : "retry";
   bool dead_now = record.state == DeliveryState::kDead && effect != Effect::kNone;
-  ReplyAfterCommit(rid, std::move(reply),
+  outbox_.ReplyAfterCommit(rid, std::move(reply),
                    [this, ikey, index, key, seq = record.seq, effect, attempts, not_before, outcome_name, dead_now] {
                      auto inf = inflight_.find(ikey);
                      if (inf != inflight_.end()) {

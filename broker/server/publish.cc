@@ -34,11 +34,11 @@ void BrokerImpl::HandlePublish(Session& session, const v1::Publish& publish, Inc
     ack->set_error(code);
     ack->set_message(ScrubPersonalData(message));
     metrics_.Published("refused");
-    Reply(rid, reply);
+    outbox_.Reply(rid, reply);
   };
   auto refuse_for_store = [&](const Status& status) {
     metrics_.Published("refused");
-    RefuseForStore(rid, reply, status);
+    outbox_.RefuseForStore(rid, reply, status);
   };
 
   if (session.role != v1::PUBLISHER) {
@@ -106,7 +106,7 @@ void BrokerImpl::HandlePublish(Session& session, const v1::Publish& publish, Inc
     for (const auto& a : found.agencies) ack->add_agencies(a);
     // A duplicate may race the original's commit in this same turn: confirm
     // only after the turn commits, like the original.
-    ReplyAfterCommit(rid, reply, [this] { metrics_.Published("duplicate"); });
+    outbox_.ReplyAfterCommit(rid, reply, [this] { metrics_.Published("duplicate"); });
     return true;
   };
 
@@ -220,7 +220,7 @@ void BrokerImpl::HandlePublish(Session& session, const v1::Publish& publish, Inc
   Millis case_deadline = stored.case_deadline_at;
   auto cached =
       std::make_shared<const store::EventPayload>(store::EventPayload{std::move(stored.event_id), std::move(payload)});
-  ReplyAfterCommit(rid, std::move(reply),
+  outbox_.ReplyAfterCommit(rid, std::move(reply),
                    [this, s, indexes = std::move(indexes), uscc = std::move(stored.uscc), cached = std::move(cached),
                     deadlines = std::move(deadlines), handed_over = std::move(stored.handed_over), case_deadline] {
                      for (std::size_t i = 0; i < indexes.size(); ++i) {

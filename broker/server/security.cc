@@ -156,7 +156,7 @@ void BrokerImpl::ReloadKeysIfChanged() {
     auto& s = sessions_.at(rid);
     log_->warn("key of identity '{}' was revoked or changed role; closing session {}",
                ClientText(s.principal.identity, 64), s.session_id);
-    SendError(rid, v1::FORBIDDEN, "key revoked");
+    outbox_.SendError(rid, v1::FORBIDDEN, "key revoked");
     DropSession(rid, "key revoked");
   }
 }
@@ -181,7 +181,7 @@ std::optional<auth::Principal> BrokerImpl::PrincipalOf(const zmq::message_t& bod
 void BrokerImpl::Refuse(const std::string& routing_id, const auth::Principal& p, const std::string& what, bool drop) {
   // `what` is built from client text already made printable.
   log_->warn("refused: identity '{}' (role {}) may not {}", ClientText(p.identity, 64), ClientText(p.role, 64), what);
-  SendError(routing_id, v1::FORBIDDEN, "identity '" + p.identity + "' (role " + p.role + ") may not " + what);
+  outbox_.SendError(routing_id, v1::FORBIDDEN, "identity '" + p.identity + "' (role " + p.role + ") may not " + what);
   if (drop) DropSession(routing_id, "forbidden");
 }
 

@@ -115,14 +115,14 @@ void BrokerImpl::DispatchCaseUpdates() {
       ++session.in_use;
       session.updates.insert(r.id);
       updates_out_[r.id] = {rid, r};
-      Reply(rid, env);
+      outbox_.Reply(rid, env);
     }
   }
 }
 
 void BrokerImpl::HandleUpdateAck(Session& session, const v1::UpdateAck& ack) {
   if (session.role != v1::WATCHER) {
-    SendError(session.routing_id, v1::FORBIDDEN, "only a WATCHER acknowledges case updates");
+    outbox_.SendError(session.routing_id, v1::FORBIDDEN, "only a WATCHER acknowledges case updates");
     return;
   }
   if (turn_.failed() || !turn_.in_transaction()) return;  // the watcher acknowledges again after a resend

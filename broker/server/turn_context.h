@@ -10,8 +10,11 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <utility>
 #include <vector>
+
+#include <spdlog/logger.h>
 
 #include "common/clock.h"
 #include "common/status.h"
@@ -20,6 +23,8 @@ namespace yilian::server {
 
 class TurnContext {
  public:
+  explicit TurnContext(std::shared_ptr<spdlog::logger> log) : log_(std::move(log)) {}
+
   // A new turn at `now`: nothing staged, not failed, no transaction yet.
   void Begin(Millis now) {
     now_ = now;
@@ -36,9 +41,10 @@ class TurnContext {
   void set_in_transaction(bool open) { in_transaction_ = open; }
 
   // A store error: everything staged is rolled back, and the turn stages
-  // nothing more. The first error is kept.
+  // nothing more. The first error is kept and logged.
   void Fail(const Status& status) {
     if (failed_) return;
+    log_->error("store failure, rolling back this turn: {}", status.ToString());
     failed_ = true;
     error_ = status;
   }
@@ -55,6 +61,7 @@ class TurnContext {
   }
 
  private:
+  std::shared_ptr<spdlog::logger> log_;
   Millis now_ = 0;
   bool in_transaction_ = false;
   bool failed_ = false;
