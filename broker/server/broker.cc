@@ -90,10 +90,11 @@ Status BrokerImpl::Open() {
   store_ = std::move(store).value();
   audit_ = std::make_unique<AuditTrail>(config_, store_.get(), log_);
   if (Status s = audit_->SetUpAnchors(secure_); !s.ok()) return s;
+  tracking_ = std::make_unique<Tracking>(store_.get(), turn_, outbox_, *audit_, metrics_, sessions_, agencies_, log_);
   if (!config_.strict_uscc_checksum)
     log_->warn("validation.strict_uscc_checksum is false: USCCs with a wrong check character are accepted");
   if (Status s = Recover(); !s.ok()) return s;
-  return RecoverTracking();
+  return tracking_->Recover();
 }
 
 int BrokerImpl::AgencyIndex(const std::string& id) {
@@ -216,7 +217,7 @@ int BrokerImpl::PollTimeoutMs(Millis now) {
     if (a->queue.HasReady(now)) return 0;
     if (auto w = a->queue.NextWakeup()) wake = std::min(wake, *w);
   }
-  if (!open_updates_.empty()) {
+  if (tracking_->HasOpenUpdates()) {
     for (const auto& [rid, s] : sessions_)
       if (s.role == v1::WATCHER && s.in_use < s.credit) return 0;
   }
@@ -228,7 +229,7 @@ int BrokerImpl::PollTimeoutMs(Millis now) {
 void BrokerImpl::Turn() {
   Millis now = clock_->NowMillis();
   turn_.Begin(now);
-  settled_this_turn_.clear();
+  tracking_->BeginTurn();
   for (auto& agency : agencies_) agency->staged.clear();
   arena_.Reset();
   predecode_arena_.Reset();
@@ -249,7 +250,7 @@ void BrokerImpl::Turn() {
   if (secure_) HandleZap();
   if (now >= next_deadline_sweep_ && !turn_.failed()) {
     ReloadKeysIfChanged();
-    SweepDeadlines(now);
+    tracking_->SweepDeadlines(now);
     UpdateGauges(now);
     next_deadline_sweep_ = now + 1000;
   }
@@ -306,7 +307,7 @@ void BrokerImpl::Turn() {
 
   HandleActions(now);
   if (!turn_.failed()) Dispatch(now);
-  if (!turn_.failed()) DispatchCaseUpdates();
+  if (!turn_.failed()) tracking_->DispatchCaseUpdates();
   if (turn_.in_transaction()) {
     if (Status s = audit_->Flush(now, turn_.failed()); !s.ok()) StoreFailed(s);
   }
@@ -460,7 +461,7 @@ void BrokerImpl::HandleMessage(Incoming& in) {
     case v1::Envelope::kCredit: HandleCredit(session, env.credit()); break;
     case v1::Envelope::kUpdateAck:
       if (!dev && !p.CanWatch()) return Refuse(routing_id, p, "acknowledge case updates", false), void();
-      HandleUpdateAck(session, env.update_ack());
+      tracking_->HandleUpdateAck(session, env.update_ack());
       break;
     case v1::Envelope::kBye: DropSession(routing_id, "said goodbye"); break;
     default:
@@ -585,15 +586,7 @@ void BrokerImpl::DropSession(const std::string& routing_id, const char* why) {
     auto& consumers = agencies_[s.agency]->consumers;
     consumers.erase(std::remove(consumers.begin(), consumers.end(), routing_id), consumers.end());
   }
-  // Case updates it had not acknowledged go back, in order, for the next watcher.
-  std::vector<std::uint64_t> updates(s.updates.begin(), s.updates.end());
-  std::sort(updates.rbegin(), updates.rend());
-  for (std::uint64_t id : updates) {
-    auto it = updates_out_.find(id);
-    if (it == updates_out_.end()) continue;
-    open_updates_.push_front(it->second.second);
-    updates_out_.erase(it);
-  }
+  tracking_->ReturnUpdates(s);
   Millis now = clock_->NowMillis();
   for (InflightKey ikey : s.inflight) {
     auto inf = inflight_.find(ikey);

@@ -36,6 +36,7 @@
 #include "server/session_quota.h"
 #include "server/outbox.h"
 #include "server/tables.h"
+#include "server/tracking.h"
 #include "server/turn_context.h"
 #include "store/store.h"
 #include "validation/validation.h"
@@ -144,24 +145,7 @@ class BrokerImpl {
   void StageRelease(InflightKey ikey, const Inflight& inflight, ReleaseCause cause, Millis retry_after,
                     const std::string& reason, Millis now);
   void ReturnCredit(const std::string& routing_id, InflightKey ikey);
-  // --- tracking.cc: cases, case updates, deadlines, audit, operator actions ---
-  Status RecoverTracking();
-  // After a delivery of `seq` settled (or was re-opened) in this turn:
-  // recomputes the case state and stages the case update.
-  // `last_processed`: the settled delivery was PROCESSED and no other is
-  // unsettled, so an in-progress case is complete without reading the
-  // delivery states.
-  void StageCaseRecompute(Sequence seq, Millis now, bool last_processed = false);
-  // After the delivery of `seq` to agency `index` settled as `state` in
-  // this turn: recomputes the case unless the case state cannot have
-  // changed (PROCESSED while another agency still has `seq` unsettled,
-  // known from the queues without reading the store).
-  void StageCaseSettled(Sequence seq, const delivery::UsccKey& key, int index, store::DeliveryState state, Millis now);
-  void StageCaseUpdate(Sequence seq, v1::CaseUpdateKind kind, const std::string& agency, Millis now);
-  void DispatchCaseUpdates();
-  void HandleUpdateAck(Session& session, const v1::UpdateAck& ack);
-  void SweepDeadlines(Millis now);
-  void AddDeadline(Millis due, Sequence seq, int agency);
+  // --- operator_actions.cc ---
   void HandleActions(Millis now);
   http::ActionOutcome Retry(const http::ActionRequest& a, Millis now);
   http::ActionOutcome Replay(const http::ActionRequest& a, Millis now);
@@ -206,6 +190,8 @@ class BrokerImpl {
   std::optional<security::FieldCipher> cipher_;  // personal fields at rest
   // The audit record of each turn and the chain's anchors (after Open).
   std::unique_ptr<AuditTrail> audit_;
+  // Cases, case updates and deadlines (after Open).
+  std::unique_ptr<Tracking> tracking_;
   std::string endpoint_;
   std::atomic<bool> stop_requested_{false};
 
@@ -218,7 +204,7 @@ class BrokerImpl {
   LogThrottle revoked_keys_log_{clock_, 10000};
   LogThrottle handshakes_log_{clock_, 10000};
   LogThrottle free_space_log_{clock_, 60000};
-  std::vector<std::unique_ptr<AgencyState>> agencies_;
+  AgencyTable agencies_;
   std::unordered_map<std::string, int> agency_index_;
   std::unordered_map<InflightKey, Inflight> inflight_;
 
@@ -229,10 +215,6 @@ class BrokerImpl {
   TurnContext turn_{log_};
   Outbox outbox_{sessions_, turn_};
 
-  // Case updates for watchers: open ones in id order, and those out.
-  std::deque<store::CaseUpdateRecord> open_updates_;
-  std::unordered_map<std::uint64_t, std::pair<std::string, store::CaseUpdateRecord>> updates_out_;
-  std::priority_queue<Deadline, std::vector<Deadline>, std::greater<Deadline>> deadlines_;
   Millis next_deadline_sweep_ = 0;
   // Messages received in the current turn are decoded here. The first
   // block is ours and survives Reset(): a typical turn allocates nothing
@@ -257,9 +239,6 @@ class BrokerImpl {
   // The agencies' filters for Predecode, as of the turn's start (agencies
   // created during a turn are seen from the next one).
   std::vector<std::pair<std::string, const security::FieldFilter*>> predecode_filters_;
-  // Deliveries settled in the current turn (their queues learn it only at
-  // commit).
-  std::unordered_set<InflightKey> settled_this_turn_;
   // Deliveries re-opened by an operator's replay: (agency, seq).
   std::unordered_set<InflightKey> replays_;
   http::ActionQueue actions_;

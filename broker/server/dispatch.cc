@@ -39,7 +39,7 @@ Status BrokerImpl::Recover() {
       ++requeued;
     }
     int index = AgencyIndex(r.agency);
-    if (r.deadline_at > 0 && !r.overdue) AddDeadline(r.deadline_at, r.seq, index);
+    if (r.deadline_at > 0 && !r.overdue) tracking_->AddDeadline(r.deadline_at, r.seq, index);
     if (r.replay) replays_.insert(MakeInflightKey(static_cast<std::uint32_t>(index), r.seq));
     ++count;
   });
@@ -302,7 +302,7 @@ void BrokerImpl::StageUnusable(int index, const delivery::AgencyQueue::Item& ite
   }
   log_->error("dead letter: seq {} uscc {} agency {}: {}", item.seq, record.uscc, agency.id, reason);
   AuditLine("delivery seq=" + std::to_string(item.seq) + " agency=" + agency.id + " PENDING->DEAD (" + reason + ")");
-  StageCaseSettled(item.seq, item.key, index, DeliveryState::kDead, now);
+  tracking_->StageCaseSettled(item.seq, item.key, index, DeliveryState::kDead, now);
   InflightKey ikey = MakeInflightKey(static_cast<std::uint32_t>(index), item.seq);
   turn_.OnCommit([this, index, ikey, item] {
     metrics_.DeadLetter(agencies_[index]->id);
@@ -353,7 +353,7 @@ void BrokerImpl::StageRelease(InflightKey ikey, const Inflight& inflight, Releas
   if (dead) {
     log_->warn("dead letter: seq {} uscc {} agency {} after {} attempts ({})", seq, record.uscc, agency.id,
                inflight.attempts, reason);
-    StageCaseSettled(seq, inflight.key, static_cast<int>(index), DeliveryState::kDead, now);
+    tracking_->StageCaseSettled(seq, inflight.key, static_cast<int>(index), DeliveryState::kDead, now);
   } else {
     log_->info("redelivery scheduled: seq {} uscc {} agency {} attempt {} in {} ms ({})", seq, record.uscc, agency.id,
                inflight.attempts + 1, not_before ? not_before - now : 0, reason);
@@ -509,7 +509,7 @@ void BrokerImpl::HandleResult(Session& session, const v1::Result& result) {
       if (Status s = store_->UpsertReference(record.uscc, agency_id, record.reference, now); !s.ok())
         return outbox_.RefuseForStore(rid, reply, s);
     }
-    if (effect == Effect::kSettle) StageCaseSettled(record.seq, key, index, record.state, now);
+    if (effect == Effect::kSettle) tracking_->StageCaseSettled(record.seq, key, index, record.state, now);
   }
   log_->debug("result {} for event {} seq {} uscc {} agency {} attempt {}", v1::Outcome_Name(outcome), ack->event_id(),
               record.seq, record.uscc, agency_id, attempts);

@@ -215,7 +215,7 @@ void BrokerImpl::HandlePublish(Session& session, const v1::Publish& publish, Inc
     StageHandOver(indexes[i], direct[i], s, stored.event_id, key, views[i], now);
   }
   // A case no agency must act on (e.g. most filings) is complete at once.
-  if (stored.agencies.empty()) StageCaseUpdate(s, v1::CASE_COMPLETED, "", now);
+  if (stored.agencies.empty()) tracking_->StageCaseUpdate(s, v1::CASE_COMPLETED, "", now);
   std::vector<Millis> deadlines = stored.agency_deadlines;
   Millis case_deadline = stored.case_deadline_at;
   auto cached =
@@ -235,9 +235,9 @@ void BrokerImpl::HandlePublish(Session& session, const v1::Publish& publish, Inc
                                      agency.id);
                          agency.queue.Append(uscc, s, 1);
                        }
-                       AddDeadline(deadlines[i], s, indexes[i]);
+                       tracking_->AddDeadline(deadlines[i], s, indexes[i]);
                      }
-                     AddDeadline(case_deadline, s, -1);
+                     tracking_->AddDeadline(case_deadline, s, -1);
                      log_->debug("accepted event {} uscc {} seq {} for {} agencies", cached->event_id, uscc, s,
                                  indexes.size());
                      CachePayload(s, cached);

@@ -5,6 +5,7 @@
 // Loop thread only.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -74,6 +75,10 @@ struct Deadline {
   int agency;
   bool operator>(const Deadline& o) const { return due > o.due; }
 };
+
+// Agencies by index (broker.cc AgencyIndex adds them; their queues are the
+// deliveries').
+using AgencyTable = std::vector<std::unique_ptr<AgencyState>>;
 
 // Sessions by routing id (broker.cc: hello, heartbeats, drop).
 using SessionTable = std::unordered_map<std::string, Session>;

@@ -30,8 +30,11 @@ void BrokerProcess::Start() {
   process_ = Process::Start(argv, dir_ + "/broker.stdout", dir_ + "/broker.stderr");
   bool up = PollUntil(
       [&] {
+        // The HTTP API starts right after the broker's socket: a test may
+        // use either as soon as this returns.
         std::string log = ReadFile(log_path());
-        return log.size() > before && log.find("listening on", before) != std::string::npos;
+        return log.size() > before && log.find("listening on", before) != std::string::npos &&
+               log.find("HTTP API and dashboard on", before) != std::string::npos;
       },
       20000);
   if (!up) {

@@ -17,7 +17,8 @@ class BrokerProcess {
   explicit BrokerProcess(const std::string& extra_yaml = "");
   ~BrokerProcess();
 
-  // Starts (or restarts) the broker and waits until it listens.
+  // Starts (or restarts) the broker and waits until it listens, on its
+  // socket and on its HTTP port.
   void Start();
   // Tests of security run the broker with CURVE (their config names the
   // keys); all others run it with --insecure-dev.
