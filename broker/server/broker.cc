@@ -77,7 +77,7 @@ BrokerImpl::BrokerImpl(config::BrokerConfig config, Clock* clock)
   // Publishes arrive as Protobuf; the parser has verified UTF-8 (proto3).
   validation_options_.utf8_already_verified = true;
   for (const auto& a : config_.agencies)
-    if (!a.IsBankTemplate()) AgencyIndex(a.id);
+    if (!a.IsBankTemplate()) agencies_.Index(a.id);
 }
 
 Status BrokerImpl::Open() {
@@ -95,28 +95,6 @@ Status BrokerImpl::Open() {
     log_->warn("validation.strict_uscc_checksum is false: USCCs with a wrong check character are accepted");
   if (Status s = Recover(); !s.ok()) return s;
   return tracking_->Recover();
-}
-
-int BrokerImpl::AgencyIndex(const std::string& id) {
-  auto it = agency_index_.find(id);
-  if (it != agency_index_.end()) return it->second;
-  int index = static_cast<int>(agencies_.size());
-  auto state = std::make_unique<AgencyState>();
-  state->id = id;
-  const config::AgencyConfig* rule = router_.RuleFor(id);
-  security::FieldAllowList list = rule && !rule->fields.empty() ? security::FieldAllowList{rule->fields}
-                                                                 : security::DefaultAllowList(id);
-  auto filter = security::FieldFilter::Create(list);
-  if (filter.ok()) {
-    state->filter = std::move(filter).value();
-  } else {
-    log_->error("agency {}: field allow-list unusable, sending only the always-kept fields: {}", id,
-                filter.status().message());
-    state->filter = security::FieldFilter::Create(security::FieldAllowList{}).value();
-  }
-  agencies_.push_back(std::move(state));
-  agency_index_.emplace(id, index);
-  return index;
 }
 
 Status BrokerImpl::Bind() {
@@ -541,7 +519,7 @@ void BrokerImpl::HandleHello(const std::string& routing_id, const v1::Hello& hel
       outbox_.SendError(routing_id, v1::BAD_REQUEST, "a CONSUMER needs credit >= 1");
       return;
     }
-    s.agency = AgencyIndex(hello.agency());
+    s.agency = agencies_.Index(hello.agency());
     s.credit = std::min(hello.credit(), config_.max_credit);
     agencies_[s.agency]->consumers.push_back(routing_id);
   } else if (s.role == v1::WATCHER) {

@@ -104,7 +104,6 @@ class BrokerImpl {
   void SweepSessions(Millis now);
   void Flush();
   int PollTimeoutMs(Millis now);
-  int AgencyIndex(const std::string& id);  // creates bank:<code> agencies on demand
 
   // --- security.cc: CURVE keys, ZAP, roles, audit anchors ---
   Status SetUpSecurity();
@@ -204,8 +203,7 @@ class BrokerImpl {
   LogThrottle revoked_keys_log_{clock_, 10000};
   LogThrottle handshakes_log_{clock_, 10000};
   LogThrottle free_space_log_{clock_, 60000};
-  AgencyTable agencies_;
-  std::unordered_map<std::string, int> agency_index_;
+  Agencies agencies_{router_, log_};
   std::unordered_map<InflightKey, Inflight> inflight_;
 
   std::unordered_map<Sequence, std::shared_ptr<const store::EventPayload>> payload_cache_;

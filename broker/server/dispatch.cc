@@ -27,7 +27,7 @@ Status BrokerImpl::Recover() {
   std::string requeued_lines;
   std::size_t requeued = 0;
   Status s = store_->ForEachUnsettled([&](const DeliveryRecord& r) {
-    AgencyState& agency = *agencies_[AgencyIndex(r.agency)];
+    AgencyState& agency = *agencies_[agencies_.Index(r.agency)];
     agency.queue.Append(r.uscc, r.seq, r.attempts, r.state == DeliveryState::kPending ? r.next_attempt_at : 0);
     if (r.state == DeliveryState::kAccepted) {
       agency.queue.MarkBusy(r.uscc, r.seq);
@@ -38,7 +38,7 @@ Status BrokerImpl::Recover() {
                         " DELIVERED->PENDING attempt=" + std::to_string(r.attempts) + " (broker restart)\n";
       ++requeued;
     }
-    int index = AgencyIndex(r.agency);
+    int index = agencies_.Index(r.agency);
     if (r.deadline_at > 0 && !r.overdue) tracking_->AddDeadline(r.deadline_at, r.seq, index);
     if (r.replay) replays_.insert(MakeInflightKey(static_cast<std::uint32_t>(index), r.seq));
     ++count;

@@ -82,7 +82,7 @@ http::ActionOutcome BrokerImpl::Retry(const http::ActionRequest& a, Millis now) 
   if (!updated.ok()) return StoreFailed(updated.status()), http::ActionOutcome{updated.status(), {}};
   if (!updated.value()) return {Status::Unavailable("delivery changed meanwhile; try again"), {}};
   tracking_->StageCaseRecompute(r.seq, now);
-  int index = AgencyIndex(a.agency);
+  int index = agencies_.Index(a.agency);
   turn_.OnCommit([this, index, uscc = r.uscc, seq = r.seq] { agencies_[index]->queue.Insert(uscc, seq); });
   auto audit = store_->AppendAudit(now, a.actor, "retry",
                                    "event=" + a.event_id + " agency=" + a.agency + " from=" +
@@ -99,7 +99,7 @@ http::ActionOutcome BrokerImpl::Retry(const http::ActionRequest& a, Millis now) 
 http::ActionOutcome BrokerImpl::Replay(const http::ActionRequest& a, Millis now) {
   if (!router_.IsKnownAgency(a.agency))
     return {Status::NotFound("agency '" + ClientText(a.agency, 64) + "' is not configured"), {}};
-  int index = AgencyIndex(a.agency);
+  int index = agencies_.Index(a.agency);
   std::vector<DeliveryRecord> rows;
   Status s = store_->ForEachSettledSince(a.agency, a.since, [&](const DeliveryRecord& r) { rows.push_back(r); });
   if (!s.ok()) return StoreFailed(s), http::ActionOutcome{s, {}};

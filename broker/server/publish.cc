@@ -169,7 +169,7 @@ void BrokerImpl::HandlePublish(Session& session, const v1::Publish& publish, Inc
   // this turn's transaction and leaves right after the commit, instead of
   // being stored PENDING, handed over in a later turn and updated.
   std::vector<int> indexes;
-  for (const auto& a : stored.agencies) indexes.push_back(AgencyIndex(a));
+  for (const auto& a : stored.agencies) indexes.push_back(agencies_.Index(a));
   const delivery::UsccKey key = delivery::UsccKey::From(event.uscc());
   std::vector<std::string> direct(indexes.size());
   std::vector<std::string> views(indexes.size());

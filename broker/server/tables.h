@@ -16,8 +16,13 @@
 #include "common/clock.h"
 #include "common/ids.h"
 #include "delivery/agency_queue.h"
+#include "routing/routing.h"
 #include "security/field_filter.h"
 #include "yilian/v1/protocol.pb.h"
+
+namespace spdlog {
+class logger;
+}
 
 namespace yilian::server {
 
@@ -76,9 +81,27 @@ struct Deadline {
   bool operator>(const Deadline& o) const { return due > o.due; }
 };
 
-// Agencies by index (broker.cc AgencyIndex adds them; their queues are the
-// deliveries').
-using AgencyTable = std::vector<std::unique_ptr<AgencyState>>;
+// Agencies by index, in the order they became known (the configured ones
+// first, then each bank:<code> as an event or a consumer names it). An
+// agency is never removed: its index is a stable key (InflightKey).
+class Agencies {
+ public:
+  Agencies(const routing::Router& router, std::shared_ptr<spdlog::logger> log)
+      : router_(router), log_(std::move(log)) {}
+
+  // The index of agency `id`, created with its allow-list on first use.
+  int Index(const std::string& id);
+  std::size_t size() const { return table_.size(); }
+  const std::unique_ptr<AgencyState>& operator[](std::size_t i) const { return table_[i]; }
+  auto begin() const { return table_.begin(); }
+  auto end() const { return table_.end(); }
+
+ private:
+  const routing::Router& router_;
+  std::shared_ptr<spdlog::logger> log_;
+  std::vector<std::unique_ptr<AgencyState>> table_;
+  std::unordered_map<std::string, int> index_;
+};
 
 // Sessions by routing id (broker.cc: hello, heartbeats, drop).
 using SessionTable = std::unordered_map<std::string, Session>;

@@ -15,7 +15,7 @@ using store::DeliveryRecord;
 using store::DeliveryState;
 
 Tracking::Tracking(store::Store* store, TurnContext& turn, Outbox& outbox, AuditTrail& audit, BrokerMetrics& metrics,
-                   SessionTable& sessions, const AgencyTable& agencies, std::shared_ptr<spdlog::logger> log)
+                   SessionTable& sessions, const Agencies& agencies, std::shared_ptr<spdlog::logger> log)
     : store_(store),
       turn_(turn),
       outbox_(outbox),

@@ -38,7 +38,7 @@ namespace yilian::server {
 class Tracking {
  public:
   Tracking(store::Store* store, TurnContext& turn, Outbox& outbox, AuditTrail& audit, BrokerMetrics& metrics,
-           SessionTable& sessions, const AgencyTable& agencies, std::shared_ptr<spdlog::logger> log);
+           SessionTable& sessions, const Agencies& agencies, std::shared_ptr<spdlog::logger> log);
 
   // At start: the unacknowledged case updates and the open case deadlines.
   Status Recover();
@@ -75,7 +75,7 @@ class Tracking {
   AuditTrail& audit_;
   BrokerMetrics& metrics_;
   SessionTable& sessions_;
-  const AgencyTable& agencies_;
+  const Agencies& agencies_;
   std::shared_ptr<spdlog::logger> log_;
 
   // Case updates: open ones in id order, and those out (id -> watcher, update).
