@@ -91,9 +91,12 @@ Status BrokerImpl::Open() {
   audit_ = std::make_unique<AuditTrail>(config_, store_.get(), log_);
   if (Status s = audit_->SetUpAnchors(secure_); !s.ok()) return s;
   tracking_ = std::make_unique<Tracking>(store_.get(), turn_, outbox_, *audit_, metrics_, sessions_, agencies_, log_);
+  deliveries_ = std::make_unique<Deliveries>(Deliveries::Parts{config_, clock_, store_.get(), turn_, outbox_, *audit_,
+                                                               *tracking_, metrics_, sessions_, agencies_, cipher_,
+                                                               log_});
   if (!config_.strict_uscc_checksum)
     log_->warn("validation.strict_uscc_checksum is false: USCCs with a wrong check character are accepted");
-  if (Status s = Recover(); !s.ok()) return s;
+  if (Status s = deliveries_->Recover(); !s.ok()) return s;
   return tracking_->Recover();
 }
 
@@ -222,7 +225,7 @@ void BrokerImpl::Turn() {
 
   if (now >= next_sweep_ && !turn_.failed()) {
     SweepSessions(now);
-    SweepInflight(now);
+    deliveries_->SweepInflight(now);
     next_sweep_ = now + kSweepIntervalMs;
   }
   if (secure_) HandleZap();
@@ -284,7 +287,7 @@ void BrokerImpl::Turn() {
   }
 
   HandleActions(now);
-  if (!turn_.failed()) Dispatch(now);
+  if (!turn_.failed()) deliveries_->Dispatch(now);
   if (!turn_.failed()) tracking_->DispatchCaseUpdates();
   if (turn_.in_transaction()) {
     if (Status s = audit_->Flush(now, turn_.failed()); !s.ok()) StoreFailed(s);
@@ -434,9 +437,9 @@ void BrokerImpl::HandleMessage(Incoming& in) {
     case v1::Envelope::kResult:
       if (!dev && (session.agency < 0 || !p.IsAgency(agencies_[session.agency]->id)))
         return Refuse(routing_id, p, "send results", false), void();
-      HandleResult(session, env.result());
+      deliveries_->HandleResult(session, env.result());
       break;
-    case v1::Envelope::kCredit: HandleCredit(session, env.credit()); break;
+    case v1::Envelope::kCredit: deliveries_->HandleCredit(session, env.credit()); break;
     case v1::Envelope::kUpdateAck:
       if (!dev && !p.CanWatch()) return Refuse(routing_id, p, "acknowledge case updates", false), void();
       tracking_->HandleUpdateAck(session, env.update_ack());
@@ -565,14 +568,7 @@ void BrokerImpl::DropSession(const std::string& routing_id, const char* why) {
     consumers.erase(std::remove(consumers.begin(), consumers.end(), routing_id), consumers.end());
   }
   tracking_->ReturnUpdates(s);
-  Millis now = clock_->NowMillis();
-  for (InflightKey ikey : s.inflight) {
-    auto inf = inflight_.find(ikey);
-    if (inf == inflight_.end()) continue;
-    // The inflight entry stays until the release commits; the sweep retries
-    // it if this turn is rolled back, since its session is gone.
-    StageRelease(ikey, inf->second, ReleaseCause::kLostAdapter, 0, "adapter connection lost", now);
-  }
+  deliveries_->ReleaseSession(s, clock_->NowMillis());
   if (!it->second.quota_class.empty()) quota_.Closed(it->second.quota_identity, it->second.quota_class);
   sessions_.erase(it);
 }
@@ -602,11 +598,7 @@ void BrokerImpl::Flush() {
       if (it != sessions_.end()) it->second.last_send = now;
       continue;
     }
-    if (out.delivery != 0) {
-      // Not handed over: let the sweep return it to the queue at once.
-      auto inf = inflight_.find(out.delivery);
-      if (inf != inflight_.end()) inf->second.deadline = now;
-    }
+    if (out.delivery != 0) deliveries_->Unsent(out.delivery, now);
     if (it != sessions_.end() && !it->second.unreachable) {
       log_->warn("session {} unreachable or full; dropping it", it->second.session_id);
       // Dropped by the next sweep, inside that turn's transaction.

@@ -36,6 +36,7 @@
 #include "server/session_quota.h"
 #include "server/outbox.h"
 #include "server/tables.h"
+#include "server/deliveries.h"
 #include "server/tracking.h"
 #include "server/turn_context.h"
 #include "store/store.h"
@@ -48,12 +49,7 @@ namespace yilian::server {
 // entries sorted): what the store holds and what duplicates are compared by.
 std::string EncodeDeterministic(const google::protobuf::MessageLite& message);
 
-// Envelope{deliver: head + event} with `event_bytes` (an encoded
-// EnterpriseEvent) appended as Deliver.event without decoding it.
-std::string EncodeDeliver(const v1::Deliver& head, const std::string& event_bytes);
 
-// Why a delivery goes back to its queue.
-enum class ReleaseCause { kRetry, kTimeout, kLostAdapter };
 
 class BrokerImpl {
  public:
@@ -125,25 +121,6 @@ class BrokerImpl {
   static std::string_view DecodePublish(const zmq::message_t& body, v1::Envelope* env,
                                         google::protobuf::Arena* arena);
 
-  // --- dispatch.cc ---
-  Status Recover();
-  // The next consumer session of agency `index` (round-robin) with credit
-  // left, or nullptr.
-  Session* ConsumerWithCredit(int index);
-  // Stages the first hand-over of a just accepted event (stored DELIVERED
-  // by the caller) to the consumer `routing_id`: credit, audit, and the
-  // Deliver with `view` once the turn commits.
-  void StageHandOver(int index, const std::string& routing_id, Sequence seq, const std::string& event_id,
-                     const delivery::UsccKey& key, const std::string& view, Millis now);
-  void Dispatch(Millis now);
-  void HandleResult(Session& session, const v1::Result& result);
-  void HandleCredit(Session& session, const v1::Credit& credit);
-  void SweepInflight(Millis now);
-  // Stages the return of an outstanding delivery to its queue (or DEAD when
-  // attempts are exhausted). Returns false if the store refused.
-  void StageRelease(InflightKey ikey, const Inflight& inflight, ReleaseCause cause, Millis retry_after,
-                    const std::string& reason, Millis now);
-  void ReturnCredit(const std::string& routing_id, InflightKey ikey);
   // --- operator_actions.cc ---
   void HandleActions(Millis now);
   http::ActionOutcome Retry(const http::ActionRequest& a, Millis now);
@@ -152,21 +129,7 @@ class BrokerImpl {
   // Adds a line to this turn's audit record of state transitions.
   void AuditLine(const std::string& line) { audit_->Add(line, turn_.now()); }
 
-  // The stored event for a delivery (personal fields in clear), from the
-  // cache or the store. nullptr after a store failure, or, with `*corrupt`
-  // set to why, when the stored event cannot be decoded or decrypted.
-  std::shared_ptr<const store::EventPayload> PayloadFor(Sequence seq, std::string* corrupt);
-  // A stored payload as its deterministic encoding in clear (decrypted when
-  // personal fields are stored encrypted); an error says why it is unusable.
-  Result<std::string> StoredPlaintext(const std::string& stored) const;
-  // The event as agency `index` may see it (minimum necessary), encoded;
-  // filtered on the wire, without decoding the event.
-  Result<std::string> ViewFor(int index, const std::string& plaintext);
-  // A delivery whose stored event is unusable cannot ever be handed over:
-  // it becomes a dead letter with `reason` instead of stalling its queue.
-  void StageUnusable(int index, const delivery::AgencyQueue::Item& item, const std::string& reason, Millis now);
   Status BuildFilters();
-  void CachePayload(Sequence seq, std::shared_ptr<const store::EventPayload> payload);
 
   // Marks the turn failed after a store error: everything staged is rolled back.
   void StoreFailed(const Status& status);
@@ -191,6 +154,8 @@ class BrokerImpl {
   std::unique_ptr<AuditTrail> audit_;
   // Cases, case updates and deadlines (after Open).
   std::unique_ptr<Tracking> tracking_;
+  // Queues, hand-overs and results (after Open).
+  std::unique_ptr<Deliveries> deliveries_;
   std::string endpoint_;
   std::atomic<bool> stop_requested_{false};
 
@@ -204,10 +169,6 @@ class BrokerImpl {
   LogThrottle handshakes_log_{clock_, 10000};
   LogThrottle free_space_log_{clock_, 60000};
   Agencies agencies_{router_, log_};
-  std::unordered_map<InflightKey, Inflight> inflight_;
-
-  std::unordered_map<Sequence, std::shared_ptr<const store::EventPayload>> payload_cache_;
-  std::deque<Sequence> payload_cache_order_;
 
   // The current turn: its transaction and effects, and what it sends.
   TurnContext turn_{log_};
@@ -237,8 +198,6 @@ class BrokerImpl {
   // The agencies' filters for Predecode, as of the turn's start (agencies
   // created during a turn are seen from the next one).
   std::vector<std::pair<std::string, const security::FieldFilter*>> predecode_filters_;
-  // Deliveries re-opened by an operator's replay: (agency, seq).
-  std::unordered_set<InflightKey> replays_;
   http::ActionQueue actions_;
   BrokerMetrics metrics_;
   void UpdateGauges(Millis now);
@@ -247,7 +206,6 @@ class BrokerImpl {
 
   Millis next_sweep_ = 0;
   std::uint64_t session_counter_ = 0;
-  std::mt19937_64 rng_{std::random_device{}()};
 };
 
 }  // namespace yilian::server

@@ -83,7 +83,7 @@ http::ActionOutcome BrokerImpl::Retry(const http::ActionRequest& a, Millis now) 
   if (!updated.value()) return {Status::Unavailable("delivery changed meanwhile; try again"), {}};
   tracking_->StageCaseRecompute(r.seq, now);
   int index = agencies_.Index(a.agency);
-  turn_.OnCommit([this, index, uscc = r.uscc, seq = r.seq] { agencies_[index]->queue.Insert(uscc, seq); });
+  turn_.OnCommit([this, index, uscc = r.uscc, seq = r.seq] { deliveries_->Reopened(index, uscc, seq, false); });
   auto audit = store_->AppendAudit(now, a.actor, "retry",
                                    "event=" + a.event_id + " agency=" + a.agency + " from=" +
                                        std::string(store::ToString(before)) + " reason=" + reason);
@@ -121,8 +121,7 @@ http::ActionOutcome BrokerImpl::Replay(const http::ActionRequest& a, Millis now)
   }
   turn_.OnCommit([this, index, queued] {
     for (const auto& [uscc, seq] : queued) {
-      agencies_[index]->queue.Insert(uscc, seq);
-      replays_.insert(MakeInflightKey(static_cast<std::uint32_t>(index), seq));
+      deliveries_->Reopened(index, uscc, seq, true);
     }
   });
   auto audit = store_->AppendAudit(now, a.actor, "replay",

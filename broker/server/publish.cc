@@ -88,7 +88,7 @@ void BrokerImpl::HandlePublish(Session& session, const v1::Publish& publish, Inc
     // A duplicate holds the same event as the stored one (stored payloads
     // are encrypted with a fresh IV each time, so they are decrypted to
     // compare).
-    auto stored_plaintext = StoredPlaintext(found.payload);
+    auto stored_plaintext = deliveries_->StoredPlaintext(found.payload);
     if (!stored_plaintext.ok()) {
       log_->error("event {} (seq {}) is stored but {}", event.event_id(), found.seq,
                   stored_plaintext.status().message());
@@ -179,7 +179,7 @@ void BrokerImpl::HandlePublish(Session& session, const v1::Publish& publish, Inc
     const bool idle = !agency.queue.HasEnterprise(key) && !agency.staged.count(key);
     agency.staged.insert(key);
     if (!idle) continue;
-    Session* consumer = ConsumerWithCredit(indexes[i]);
+    Session* consumer = deliveries_->ConsumerWithCredit(indexes[i]);
     if (consumer == nullptr) continue;
     // Computed ahead by Predecode when the agency was known then.
     auto ahead = std::find_if(in.views.begin(), in.views.end(),
@@ -187,7 +187,7 @@ void BrokerImpl::HandlePublish(Session& session, const v1::Publish& publish, Inc
     if (ahead != in.views.end()) {
       views[i] = std::move(ahead->second);
     } else {
-      auto view = ViewFor(indexes[i], payload);
+      auto view = deliveries_->ViewFor(indexes[i], payload);
       if (!view.ok()) continue;  // cannot happen for an event just encoded; the queue will dead-letter it
       views[i] = std::move(view).value();
     }
@@ -212,7 +212,7 @@ void BrokerImpl::HandlePublish(Session& session, const v1::Publish& publish, Inc
   Sequence s = seq.value();
   for (std::size_t i = 0; i < indexes.size(); ++i) {
     if (direct[i].empty()) continue;
-    StageHandOver(indexes[i], direct[i], s, stored.event_id, key, views[i], now);
+    deliveries_->StageHandOver(indexes[i], direct[i], s, stored.event_id, key, views[i], now);
   }
   // A case no agency must act on (e.g. most filings) is complete at once.
   if (stored.agencies.empty()) tracking_->StageCaseUpdate(s, v1::CASE_COMPLETED, "", now);
@@ -240,7 +240,7 @@ void BrokerImpl::HandlePublish(Session& session, const v1::Publish& publish, Inc
                      tracking_->AddDeadline(case_deadline, s, -1);
                      log_->debug("accepted event {} uscc {} seq {} for {} agencies", cached->event_id, uscc, s,
                                  indexes.size());
-                     CachePayload(s, cached);
+                     deliveries_->CachePayload(s, cached);
                      metrics_.Published("accepted");
                    });
 }

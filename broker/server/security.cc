@@ -77,10 +77,6 @@ Status BrokerImpl::BuildFilters() {
   return Status::Ok();
 }
 
-Result<std::string> BrokerImpl::ViewFor(int index, const std::string& plaintext) {
-  return agencies_[index]->filter->PruneEncoded(plaintext);
-}
-
 void BrokerImpl::HandleZap() {
   // ZAP 1.0 (RFC 27): version, request id, domain, address, identity,
   // mechanism, credentials.
