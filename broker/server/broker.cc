@@ -94,6 +94,8 @@ Status BrokerImpl::Open() {
   deliveries_ = std::make_unique<Deliveries>(Deliveries::Parts{config_, clock_, store_.get(), turn_, outbox_, *audit_,
                                                                *tracking_, metrics_, sessions_, agencies_, cipher_,
                                                                log_});
+  operator_actions_ = std::make_unique<OperatorActions>(OperatorActions::Parts{
+      config_, store_.get(), turn_, *audit_, *tracking_, *deliveries_, agencies_, router_, log_});
   if (!config_.strict_uscc_checksum)
     log_->warn("validation.strict_uscc_checksum is false: USCCs with a wrong check character are accepted");
   if (Status s = deliveries_->Recover(); !s.ok()) return s;
@@ -286,7 +288,7 @@ void BrokerImpl::Turn() {
     }
   }
 
-  HandleActions(now);
+  operator_actions_->Perform(actions_, now);
   if (!turn_.failed()) deliveries_->Dispatch(now);
   if (!turn_.failed()) tracking_->DispatchCaseUpdates();
   if (turn_.in_transaction()) {

@@ -37,6 +37,7 @@
 #include "server/outbox.h"
 #include "server/tables.h"
 #include "server/deliveries.h"
+#include "server/operator_actions.h"
 #include "server/tracking.h"
 #include "server/turn_context.h"
 #include "store/store.h"
@@ -121,11 +122,6 @@ class BrokerImpl {
   static std::string_view DecodePublish(const zmq::message_t& body, v1::Envelope* env,
                                         google::protobuf::Arena* arena);
 
-  // --- operator_actions.cc ---
-  void HandleActions(Millis now);
-  http::ActionOutcome Retry(const http::ActionRequest& a, Millis now);
-  http::ActionOutcome Replay(const http::ActionRequest& a, Millis now);
-  http::ActionOutcome Resolve(const http::ActionRequest& a, Millis now);
   // Adds a line to this turn's audit record of state transitions.
   void AuditLine(const std::string& line) { audit_->Add(line, turn_.now()); }
 
@@ -156,6 +152,8 @@ class BrokerImpl {
   std::unique_ptr<Tracking> tracking_;
   // Queues, hand-overs and results (after Open).
   std::unique_ptr<Deliveries> deliveries_;
+  // Operators' retries, replays and resolutions (after Open).
+  std::unique_ptr<OperatorActions> operator_actions_;
   std::string endpoint_;
   std::atomic<bool> stop_requested_{false};
 

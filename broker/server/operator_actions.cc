@@ -7,10 +7,21 @@
 #include "common/client_text.h"
 #include "common/log.h"
 #include "delivery/state_machine.h"
-#include "server/broker_impl.h"
+#include "server/operator_actions.h"
 #include "store/cases.h"
 
 namespace yilian::server {
+
+OperatorActions::OperatorActions(Parts p)
+    : config_(p.config),
+      store_(p.store),
+      turn_(p.turn),
+      audit_(&p.audit),
+      tracking_(&p.tracking),
+      deliveries_(&p.deliveries),
+      agencies_(p.agencies),
+      router_(p.router),
+      log_(std::move(p.log)) {}
 
 using store::CaseState;
 using store::DeliveryRecord;
@@ -22,12 +33,12 @@ namespace {
 constexpr std::size_t kOperatorReasonBytes = 1000;
 }  // namespace
 
-void BrokerImpl::HandleActions(Millis now) {
-  for (auto& [request, promise] : actions_.Drain()) {
+void OperatorActions::Perform(http::ActionQueue& queue, Millis now) {
+  for (auto& [request, promise] : queue.Drain()) {
     // The transitions of the turn so far are recorded before the action's
     // own record: the chain keeps the order in which things happened,
     // which `yilian audit verify` relies on to know each row's last state.
-    if (Status s = audit_->Flush(now, turn_.failed()); !s.ok()) StoreFailed(s);
+    if (Status s = audit_->Flush(now, turn_.failed()); !s.ok()) turn_.Fail(s);
     http::ActionOutcome out;
     if (turn_.failed()) {
       out.status = Status::Unavailable("store unavailable: " + turn_.error().message());
@@ -57,13 +68,13 @@ void BrokerImpl::HandleActions(Millis now) {
   }
 }
 
-http::ActionOutcome BrokerImpl::Retry(const http::ActionRequest& a, Millis now) {
+http::ActionOutcome OperatorActions::Retry(const http::ActionRequest& a, Millis now) {
   http::ActionOutcome out;
   auto seq = store_->FindSequence(a.event_id);
-  if (!seq.ok()) return StoreFailed(seq.status()), http::ActionOutcome{seq.status(), {}};
+  if (!seq.ok()) return turn_.Fail(seq.status()), http::ActionOutcome{seq.status(), {}};
   if (!seq.value()) return {Status::NotFound("no event '" + ClientText(a.event_id, 128) + "'"), {}};
   auto found = store_->GetDelivery(*seq.value(), a.agency);
-  if (!found.ok()) return StoreFailed(found.status()), http::ActionOutcome{found.status(), {}};
+  if (!found.ok()) return turn_.Fail(found.status()), http::ActionOutcome{found.status(), {}};
   // The event id is a stored event's from here on (validated when it was
   // published); the agency is a configured one once its delivery is found.
   if (!found.value())
@@ -79,7 +90,7 @@ http::ActionOutcome BrokerImpl::Retry(const http::ActionRequest& a, Millis now) 
   const std::uint32_t attempts = stored.attempts;
   const DeliveryRecord& r = moved.value().record;
   auto updated = store_->UpdateDelivery(r, before, attempts);
-  if (!updated.ok()) return StoreFailed(updated.status()), http::ActionOutcome{updated.status(), {}};
+  if (!updated.ok()) return turn_.Fail(updated.status()), http::ActionOutcome{updated.status(), {}};
   if (!updated.value()) return {Status::Unavailable("delivery changed meanwhile; try again"), {}};
   tracking_->StageCaseRecompute(r.seq, now);
   int index = agencies_.Index(a.agency);
@@ -87,7 +98,7 @@ http::ActionOutcome BrokerImpl::Retry(const http::ActionRequest& a, Millis now) 
   auto audit = store_->AppendAudit(now, a.actor, "retry",
                                    "event=" + a.event_id + " agency=" + a.agency + " from=" +
                                        std::string(store::ToString(before)) + " reason=" + reason);
-  if (!audit.ok()) return StoreFailed(audit.status()), http::ActionOutcome{audit.status(), {}};
+  if (!audit.ok()) return turn_.Fail(audit.status()), http::ActionOutcome{audit.status(), {}};
   log_->info("operator {} retries event {} for {} (was {})", a.actor, a.event_id, a.agency, store::ToString(before));
   out.result.set_action("retry");
   out.result.set_affected(1);
@@ -96,13 +107,13 @@ http::ActionOutcome BrokerImpl::Retry(const http::ActionRequest& a, Millis now) 
   return out;
 }
 
-http::ActionOutcome BrokerImpl::Replay(const http::ActionRequest& a, Millis now) {
+http::ActionOutcome OperatorActions::Replay(const http::ActionRequest& a, Millis now) {
   if (!router_.IsKnownAgency(a.agency))
     return {Status::NotFound("agency '" + ClientText(a.agency, 64) + "' is not configured"), {}};
   int index = agencies_.Index(a.agency);
   std::vector<DeliveryRecord> rows;
   Status s = store_->ForEachSettledSince(a.agency, a.since, [&](const DeliveryRecord& r) { rows.push_back(r); });
-  if (!s.ok()) return StoreFailed(s), http::ActionOutcome{s, {}};
+  if (!s.ok()) return turn_.Fail(s), http::ActionOutcome{s, {}};
   std::vector<std::pair<std::string, Sequence>> queued;
   std::string lines;  // one per re-opened delivery, for the audit record
   for (const DeliveryRecord& stored : rows) {
@@ -112,7 +123,7 @@ http::ActionOutcome BrokerImpl::Replay(const http::ActionRequest& a, Millis now)
     if (!moved.ok()) continue;  // only settled rows are read: not refused
     const DeliveryRecord& r = moved.value().record;
     auto updated = store_->UpdateDelivery(r, before, attempts);
-    if (!updated.ok()) return StoreFailed(updated.status()), http::ActionOutcome{updated.status(), {}};
+    if (!updated.ok()) return turn_.Fail(updated.status()), http::ActionOutcome{updated.status(), {}};
     if (!updated.value()) continue;
     lines += "\ndelivery seq=" + std::to_string(r.seq) + " agency=" + a.agency + " " +
              std::string(store::ToString(before)) + "->PENDING replay";
@@ -128,7 +139,7 @@ http::ActionOutcome BrokerImpl::Replay(const http::ActionRequest& a, Millis now)
                                    "agency=" + a.agency + " since=" + std::to_string(a.since) +
                                        " deliveries=" + std::to_string(queued.size()) +
                                        " reason=" + ClientText(a.reason, kOperatorReasonBytes) + lines);
-  if (!audit.ok()) return StoreFailed(audit.status()), http::ActionOutcome{audit.status(), {}};
+  if (!audit.ok()) return turn_.Fail(audit.status()), http::ActionOutcome{audit.status(), {}};
   log_->info("operator {} replays {} deliveries of {} since {}", a.actor, queued.size(), a.agency, a.since);
   http::ActionOutcome out;
   out.result.set_action("replay");
@@ -138,20 +149,20 @@ http::ActionOutcome BrokerImpl::Replay(const http::ActionRequest& a, Millis now)
   return out;
 }
 
-http::ActionOutcome BrokerImpl::Resolve(const http::ActionRequest& a, Millis now) {
+http::ActionOutcome OperatorActions::Resolve(const http::ActionRequest& a, Millis now) {
   auto seq = store_->FindSequence(a.event_id);
-  if (!seq.ok()) return StoreFailed(seq.status()), http::ActionOutcome{seq.status(), {}};
+  if (!seq.ok()) return turn_.Fail(seq.status()), http::ActionOutcome{seq.status(), {}};
   if (!seq.value()) return {Status::NotFound("no event '" + ClientText(a.event_id, 128) + "'"), {}};
   auto row = store_->GetCase(*seq.value());
-  if (!row.ok()) return StoreFailed(row.status()), http::ActionOutcome{row.status(), {}};
+  if (!row.ok()) return turn_.Fail(row.status()), http::ActionOutcome{row.status(), {}};
   if (row.value() && row.value()->state == CaseState::kCompleted)
     return {Status::FailedPrecondition("case '" + a.event_id + "' is already COMPLETED"), {}};
   const std::string reason = ClientText(a.reason, kOperatorReasonBytes);
   if (Status s = store_->SetCaseResolution(*seq.value(), "resolved by " + a.actor + ": " + reason, now); !s.ok())
-    return StoreFailed(s), http::ActionOutcome{s, {}};
+    return turn_.Fail(s), http::ActionOutcome{s, {}};
   tracking_->StageCaseUpdate(*seq.value(), v1::CASE_RESOLVED, "", now);
   auto audit = store_->AppendAudit(now, a.actor, "resolve", "event=" + a.event_id + " reason=" + reason);
-  if (!audit.ok()) return StoreFailed(audit.status()), http::ActionOutcome{audit.status(), {}};
+  if (!audit.ok()) return turn_.Fail(audit.status()), http::ActionOutcome{audit.status(), {}};
   log_->info("operator {} resolved case {} by hand", a.actor, a.event_id);
   http::ActionOutcome out;
   out.result.set_action("resolve");
