@@ -72,10 +72,6 @@ BrokerImpl::BrokerImpl(config::BrokerConfig config, Clock* clock)
       quota_(SessionQuota::Limits{config_.max_connections, config_.publisher_sessions_per_identity,
                                   config_.agency_sessions_per_identity, config_.watcher_sessions_per_identity},
              ReservedSessionClasses(config_)) {
-  validation_options_.max_event_bytes = config_.max_event_bytes;
-  validation_options_.strict_uscc_checksum = config_.strict_uscc_checksum;
-  // Publishes arrive as Protobuf; the parser has verified UTF-8 (proto3).
-  validation_options_.utf8_already_verified = true;
   for (const auto& a : config_.agencies)
     if (!a.IsBankTemplate()) agencies_.Index(a.id);
 }
@@ -94,6 +90,9 @@ Status BrokerImpl::Open() {
   deliveries_ = std::make_unique<Deliveries>(Deliveries::Parts{config_, clock_, store_.get(), turn_, outbox_, *audit_,
                                                                *tracking_, metrics_, sessions_, agencies_, cipher_,
                                                                log_});
+  publishing_ = std::make_unique<Publishing>(Publishing::Parts{config_, clock_, store_.get(), turn_, outbox_, metrics_,
+                                                                router_, agencies_, *deliveries_, *tracking_, cipher_,
+                                                                log_});
   operator_actions_ = std::make_unique<OperatorActions>(OperatorActions::Parts{
       config_, store_.get(), turn_, *audit_, *tracking_, *deliveries_, agencies_, router_, log_});
   if (!config_.strict_uscc_checksum)
@@ -263,15 +262,12 @@ void BrokerImpl::Turn() {
     in.body = std::move(body);
   }
   if (!batch_.empty()) metrics_.TurnMessages(batch_.size());
-  if (predecode_filters_.size() != agencies_.size()) {
-    predecode_filters_.clear();
-    for (const auto& a : agencies_) predecode_filters_.emplace_back(a->id, &*a->filter);
-  }
+  publishing_->BeginTurn();
   // Decoding and validation need nothing of the loop's state: with enough
   // messages, the predecoder's thread does them ahead of the handling, on
   // the other core.
   if (batch_.size() >= kPredecodeMinMessages) {
-    predecoder_.Start(batch_.size(), [this](std::size_t i) { Predecode(batch_[i], &predecode_arena_); });
+    predecoder_.Start(batch_.size(), [this](std::size_t i) { publishing_->Predecode(batch_[i], &predecode_arena_); });
     // The run ends before the batch is touched again, also if handling throws.
     struct FinishRun {
       InOrderWorker& worker;
@@ -283,7 +279,7 @@ void BrokerImpl::Turn() {
     }
   } else {
     for (auto& in : batch_) {
-      Predecode(in, &arena_);
+      publishing_->Predecode(in, &arena_);
       HandleMessage(in);
     }
   }
@@ -352,33 +348,6 @@ void BrokerImpl::UpdateGauges(Millis now) {
 
 void BrokerImpl::StoreFailed(const Status& status) { turn_.Fail(status); }
 
-void BrokerImpl::Predecode(Incoming& in, google::protobuf::Arena* arena) const {
-  // Decoded on a turn arena: one reset per turn instead of a free per
-  // field. Nothing of it may outlive the turn (effects copy what they keep).
-  auto* env = google::protobuf::Arena::CreateMessage<v1::Envelope>(arena);
-  // A Publish is decoded with its event's bytes kept: they are what the
-  // store keeps and the agencies receive, with no second encoding.
-  in.raw_event = DecodePublish(in.body, env, arena);
-  if (in.raw_event.empty() && !env->ParseFromArray(in.body.data(), static_cast<int>(in.body.size()))) return;
-  in.env = env;
-  if (!env->has_publish() || !env->publish().has_event()) return;
-  const v1::EnterpriseEvent& event = env->publish().event();
-  in.errors = validation::Validate(event, validation_options_);
-  in.validated = true;
-  if (!in.errors.empty()) return;
-  in.route = router_.Route(event);
-  // The agencies' views of a valid event as published: what hand-overs in
-  // this turn send.
-  if (in.raw_event.empty() || !in.route->ok()) return;
-  for (const auto& id : in.route->value()) {
-    auto f = std::find_if(predecode_filters_.begin(), predecode_filters_.end(),
-                          [&](const auto& e) { return e.first == id; });
-    if (f == predecode_filters_.end()) continue;
-    auto view = f->second->PruneEncoded(in.raw_event);
-    if (view.ok()) in.views.emplace_back(id, std::move(view).value());
-  }
-}
-
 void BrokerImpl::HandleMessage(Incoming& in) {
   const std::string& routing_id = in.routing_id;
   const zmq::message_t& body = in.body;
@@ -434,7 +403,7 @@ void BrokerImpl::HandleMessage(Incoming& in) {
     case v1::Envelope::kHeartbeat: break;
     case v1::Envelope::kPublish:
       if (!dev && !p.CanPublish()) return Refuse(routing_id, p, "publish", false), void();
-      HandlePublish(session, env.publish(), in);
+      publishing_->HandlePublish(session, env.publish(), in);
       break;
     case v1::Envelope::kResult:
       if (!dev && (session.agency < 0 || !p.IsAgency(agencies_[session.agency]->id)))
@@ -451,18 +420,6 @@ void BrokerImpl::HandleMessage(Incoming& in) {
       outbox_.SendError(routing_id, v1::BAD_REQUEST,
                 "unexpected message from a client (envelope field " + std::to_string(env.body_case()) + ")");
   }
-}
-
-std::string_view BrokerImpl::DecodePublish(const zmq::message_t& body, v1::Envelope* env,
-                                           google::protobuf::Arena* arena) {
-  auto view = ScanPublish(std::string_view(static_cast<const char*>(body.data()), body.size()));
-  if (!view) return {};
-  auto* event = google::protobuf::Arena::CreateMessage<v1::EnterpriseEvent>(arena);
-  if (!event->ParseFromArray(view->event.data(), static_cast<int>(view->event.size()))) return {};
-  v1::Publish* publish = env->mutable_publish();
-  publish->set_correlation_id(view->correlation_id);
-  publish->unsafe_arena_set_allocated_event(event);
-  return view->event;
 }
 
 void BrokerImpl::HandleHello(const std::string& routing_id, const v1::Hello& hello, const auth::Principal& principal,

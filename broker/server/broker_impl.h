@@ -38,6 +38,7 @@
 #include "server/tables.h"
 #include "server/deliveries.h"
 #include "server/operator_actions.h"
+#include "server/publishing.h"
 #include "server/tracking.h"
 #include "server/turn_context.h"
 #include "store/store.h"
@@ -46,9 +47,6 @@
 
 namespace yilian::server {
 
-// The deterministic encoding of `message` (fields in number order, map
-// entries sorted): what the store holds and what duplicates are compared by.
-std::string EncodeDeterministic(const google::protobuf::MessageLite& message);
 
 
 
@@ -73,23 +71,6 @@ class BrokerImpl {
   // --- broker.cc: loop, sessions, I/O ---
   Status Bind();
   void Turn();
-  // A message received in this turn, and what Predecode made of it.
-  struct Incoming {
-    std::string routing_id;
-    zmq::message_t body;
-    v1::Envelope* env = nullptr;  // decoded on a turn arena; null if it does not decode
-    std::string_view raw_event;   // a Publish's event as the publisher encoded it, when known
-    bool validated = false;       // a Publish with an event: `errors` are its validation's
-    std::vector<validation::FieldError> errors;
-    // A valid Publish: its route, and the event as each agency the route
-    // names may see it (agency id, view), for the agencies known when the
-    // turn began.
-    std::optional<Result<std::vector<std::string>>> route;
-    std::vector<std::pair<std::string, std::string>> views;
-  };
-  // Decodes the message, and validates a Publish's event: pure work on
-  // `in` and `arena` only, so it may run on the predecoder's thread.
-  void Predecode(Incoming& in, google::protobuf::Arena* arena) const;
   void HandleMessage(Incoming& in);
   void HandleHello(const std::string& routing_id, const v1::Hello& hello, const auth::Principal& principal,
                    const std::string& key);
@@ -112,16 +93,6 @@ class BrokerImpl {
   // Logs and answers a refused message; drops the session if `drop`.
   void Refuse(const std::string& routing_id, const auth::Principal& p, const std::string& what, bool drop);
 
-  // --- publish.cc ---
-  // `in`: the message, with what Predecode made of it (the event as the
-  // publisher encoded it, when known; validation, route and views).
-  void HandlePublish(Session& session, const v1::Publish& publish, Incoming& in);
-  // Decodes `body` into `env` (allocated on `arena`) if it is a Publish with
-  // an event that decodes; returns the event's bytes then (a view into
-  // `body`), else empty.
-  static std::string_view DecodePublish(const zmq::message_t& body, v1::Envelope* env,
-                                        google::protobuf::Arena* arena);
-
   // Adds a line to this turn's audit record of state transitions.
   void AuditLine(const std::string& line) { audit_->Add(line, turn_.now()); }
 
@@ -134,7 +105,6 @@ class BrokerImpl {
   Clock* clock_;
   std::shared_ptr<spdlog::logger> log_;
   routing::Router router_;
-  validation::Options validation_options_;
   std::unique_ptr<store::Store> store_;
 
   zmq::context_t context_{1};
@@ -152,6 +122,8 @@ class BrokerImpl {
   std::unique_ptr<Tracking> tracking_;
   // Queues, hand-overs and results (after Open).
   std::unique_ptr<Deliveries> deliveries_;
+  // The publish path (after Open).
+  std::unique_ptr<Publishing> publishing_;
   // Operators' retries, replays and resolutions (after Open).
   std::unique_ptr<OperatorActions> operator_actions_;
   std::string endpoint_;
@@ -193,9 +165,6 @@ class BrokerImpl {
   std::vector<char> predecode_block_ = std::vector<char>(1024 * 1024);
   google::protobuf::Arena predecode_arena_{TurnArenaOptions(predecode_block_)};
   InOrderWorker predecoder_;
-  // The agencies' filters for Predecode, as of the turn's start (agencies
-  // created during a turn are seen from the next one).
-  std::vector<std::pair<std::string, const security::FieldFilter*>> predecode_filters_;
   http::ActionQueue actions_;
   BrokerMetrics metrics_;
   void UpdateGauges(Millis now);
