@@ -5,23 +5,22 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <openssl/err.h>
-#include <openssl/ssl.h>
-
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
 #include <map>
-#include <optional>
-#include <cctype>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -380,7 +379,8 @@ class FrontDoor::Impl {
 
   void Expire(Conn* conn) {
     switch (conn->phase) {
-      case Phase::kHandshake: return Close(conn, "handshake");
+      case Phase::kHandshake:
+        return Close(conn, "handshake");
       case Phase::kHead:
       case Phase::kBody:
         observer_("timeout", conn->exchange.peer_ip);
@@ -389,21 +389,29 @@ class FrontDoor::Impl {
                                                ? "the request line and headers did not arrive in time "
                                                  "(http.header_timeout_ms)"
                                                : "the request body did not arrive in time (http.read_timeout_ms)"));
-      case Phase::kWriting: return Close(conn, "timeout");
-      case Phase::kLingering: return Close(conn, nullptr);
-      case Phase::kWorking: return;
+      case Phase::kWriting:
+        return Close(conn, "timeout");
+      case Phase::kLingering:
+        return Close(conn, nullptr);
+      case Phase::kWorking:
+        return;
     }
   }
 
   // Reads or writes what the socket allows in the connection's phase.
   void Progress(Conn* conn) {
     switch (conn->phase) {
-      case Phase::kHandshake: return Handshake(conn);
+      case Phase::kHandshake:
+        return Handshake(conn);
       case Phase::kHead:
-      case Phase::kBody: return ReadRequest(conn);
-      case Phase::kWriting: return WriteResponse(conn);
-      case Phase::kLingering: return Linger(conn);
-      case Phase::kWorking: return;
+      case Phase::kBody:
+        return ReadRequest(conn);
+      case Phase::kWriting:
+        return WriteResponse(conn);
+      case Phase::kLingering:
+        return Linger(conn);
+      case Phase::kWorking:
+        return;
     }
   }
 
@@ -416,9 +424,14 @@ class FrontDoor::Impl {
       return ReadRequest(conn);
     }
     switch (SSL_get_error(conn->ssl, rc)) {
-      case SSL_ERROR_WANT_READ: conn->events = POLLIN; return;
-      case SSL_ERROR_WANT_WRITE: conn->events = POLLOUT; return;
-      default: return Close(conn, "handshake");
+      case SSL_ERROR_WANT_READ:
+        conn->events = POLLIN;
+        return;
+      case SSL_ERROR_WANT_WRITE:
+        conn->events = POLLOUT;
+        return;
+      default:
+        return Close(conn, "handshake");
     }
   }
 
@@ -437,10 +450,16 @@ class FrontDoor::Impl {
     int n = SSL_read(conn->ssl, buf, static_cast<int>(size));
     if (n > 0) return n;
     switch (SSL_get_error(conn->ssl, n)) {
-      case SSL_ERROR_WANT_READ: conn->events = POLLIN; return -1;
-      case SSL_ERROR_WANT_WRITE: conn->events = POLLOUT; return -1;
-      case SSL_ERROR_ZERO_RETURN: return 0;
-      default: return -2;
+      case SSL_ERROR_WANT_READ:
+        conn->events = POLLIN;
+        return -1;
+      case SSL_ERROR_WANT_WRITE:
+        conn->events = POLLOUT;
+        return -1;
+      case SSL_ERROR_ZERO_RETURN:
+        return 0;
+      default:
+        return -2;
     }
   }
 
@@ -448,8 +467,8 @@ class FrontDoor::Impl {
     std::string& in = conn->exchange.request;
     char buf[kReadChunk];
     for (;;) {
-      std::size_t room = conn->phase == Phase::kBody ? conn->want - in.size()
-                                                     : options_.max_header_bytes + 1 - in.size();
+      std::size_t room =
+          conn->phase == Phase::kBody ? conn->want - in.size() : options_.max_header_bytes + 1 - in.size();
       ssize_t n = ReadSome(conn, buf, std::min(room, sizeof buf));
       if (n == -1) return;
       if (n <= 0) return Close(conn, nullptr);  // the client went away
@@ -463,12 +482,12 @@ class FrontDoor::Impl {
             observer_("too_large", conn->exchange.peer_ip);
             const bool line = in.find('\n') == std::string::npos;
             const std::string limit = std::to_string(options_.max_header_bytes);
-            return Respond(conn, line ? ErrorResponse(414, "URI Too Long", "URI_TOO_LONG",
-                                                      "the request line is longer than " + limit +
-                                                          " bytes (http.max_header_bytes)")
-                                      : ErrorResponse(431, "Request Header Fields Too Large", "HEADERS_TOO_LARGE",
-                                                      "the request head is larger than " + limit +
-                                                          " bytes (http.max_header_bytes)"));
+            return Respond(
+                conn,
+                line ? ErrorResponse(414, "URI Too Long", "URI_TOO_LONG",
+                                     "the request line is longer than " + limit + " bytes (http.max_header_bytes)")
+                     : ErrorResponse(431, "Request Header Fields Too Large", "HEADERS_TOO_LARGE",
+                                     "the request head is larger than " + limit + " bytes (http.max_header_bytes)"));
           }
           continue;
         }
@@ -530,9 +549,14 @@ class FrontDoor::Impl {
         continue;
       }
       switch (SSL_get_error(conn->ssl, n)) {
-        case SSL_ERROR_WANT_READ: conn->events = POLLIN; return;
-        case SSL_ERROR_WANT_WRITE: conn->events = POLLOUT; return;
-        default: return Close(conn, nullptr);
+        case SSL_ERROR_WANT_READ:
+          conn->events = POLLIN;
+          return;
+        case SSL_ERROR_WANT_WRITE:
+          conn->events = POLLOUT;
+          return;
+        default:
+          return Close(conn, nullptr);
       }
     }
     // Written: say goodbye, then read what the client still sends until it

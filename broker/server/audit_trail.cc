@@ -53,8 +53,8 @@ Status AuditTrail::SetUpAnchors(bool secure) {
   auto writer = audit::AnchorWriter::Open(path, std::move(key).value());
   if (!writer.ok()) return writer.status();
   anchors_ = std::move(writer).value();
-  log_->info("audit chain head signed to {} at most every {} ms (key from {})", path,
-             config_.audit_anchor_interval_ms, config_.audit_key_file);
+  log_->info("audit chain head signed to {} at most every {} ms (key from {})", path, config_.audit_anchor_interval_ms,
+             config_.audit_key_file);
   return Status::Ok();
 }
 

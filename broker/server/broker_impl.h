@@ -47,6 +47,9 @@
 
 namespace yilian::server {
 
+// The broker's version, as Welcome.broker_version tells it.
+inline constexpr const char* kBrokerVersion = "0.1.0";
+
 
 
 
@@ -72,6 +75,7 @@ class BrokerImpl {
   Status Bind();
   void Turn();
   void HandleMessage(Incoming& in);
+  // --- sessions.cc ---
   void HandleHello(const std::string& routing_id, const v1::Hello& hello, const auth::Principal& principal,
                    const std::string& key);
   void DropSession(const std::string& routing_id, const char* why);

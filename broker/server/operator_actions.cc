@@ -2,12 +2,13 @@
 // the broker loop's turn: each is a transition of the delivery state
 // machine or of the case, with its own audit record, answered once the
 // turn's fate is known.
+#include "server/operator_actions.h"
+
 #include <algorithm>
 
 #include "common/client_text.h"
 #include "common/log.h"
 #include "delivery/state_machine.h"
-#include "server/operator_actions.h"
 #include "store/cases.h"
 
 namespace yilian::server {
@@ -96,8 +97,8 @@ http::ActionOutcome OperatorActions::Retry(const http::ActionRequest& a, Millis 
   int index = agencies_.Index(a.agency);
   turn_.OnCommit([this, index, uscc = r.uscc, seq = r.seq] { deliveries_->Reopened(index, uscc, seq, false); });
   auto audit = store_->AppendAudit(now, a.actor, "retry",
-                                   "event=" + a.event_id + " agency=" + a.agency + " from=" +
-                                       std::string(store::ToString(before)) + " reason=" + reason);
+                                   "event=" + a.event_id + " agency=" + a.agency +
+                                       " from=" + std::string(store::ToString(before)) + " reason=" + reason);
   if (!audit.ok()) return turn_.Fail(audit.status()), http::ActionOutcome{audit.status(), {}};
   log_->info("operator {} retries event {} for {} (was {})", a.actor, a.event_id, a.agency, store::ToString(before));
   out.result.set_action("retry");

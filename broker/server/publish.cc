@@ -81,8 +81,7 @@ void Publishing::Predecode(Incoming& in, google::protobuf::Arena* arena) const {
   // this turn send.
   if (in.raw_event.empty() || !in.route->ok()) return;
   for (const auto& id : in.route->value()) {
-    auto f = std::find_if(filters_.begin(), filters_.end(),
-                          [&](const auto& e) { return e.first == id; });
+    auto f = std::find_if(filters_.begin(), filters_.end(), [&](const auto& e) { return e.first == id; });
     if (f == filters_.end()) continue;
     auto view = f->second->PruneEncoded(in.raw_event);
     if (view.ok()) in.views.emplace_back(id, std::move(view).value());
@@ -249,8 +248,8 @@ void Publishing::HandlePublish(Session& session, const v1::Publish& publish, Inc
     Session* consumer = deliveries_->ConsumerWithCredit(indexes[i]);
     if (consumer == nullptr) continue;
     // Computed ahead by Predecode when the agency was known then.
-    auto ahead = std::find_if(in.views.begin(), in.views.end(),
-                              [&](const auto& v) { return v.first == stored.agencies[i]; });
+    auto ahead =
+        std::find_if(in.views.begin(), in.views.end(), [&](const auto& v) { return v.first == stored.agencies[i]; });
     if (ahead != in.views.end()) {
       views[i] = std::move(ahead->second);
     } else {
@@ -287,29 +286,28 @@ void Publishing::HandlePublish(Session& session, const v1::Publish& publish, Inc
   Millis case_deadline = stored.case_deadline_at;
   auto cached =
       std::make_shared<const store::EventPayload>(store::EventPayload{std::move(stored.event_id), std::move(payload)});
-  outbox_.ReplyAfterCommit(rid, std::move(reply),
-                   [this, s, indexes = std::move(indexes), uscc = std::move(stored.uscc), cached = std::move(cached),
-                    deadlines = std::move(deadlines), handed_over = std::move(stored.handed_over), case_deadline] {
-                     for (std::size_t i = 0; i < indexes.size(); ++i) {
-                       AgencyState& agency = *agencies_[indexes[i]];
-                       if (!handed_over[i]) {
-                         agency.queue.Append(uscc, s);
-                       } else if (!agency.queue.AppendHandedOver(uscc, s)) {
-                         // Cannot happen (the enterprise was idle here when
-                         // staged); keep the order and let the delivery's ack
-                         // timeout send it again.
-                         log_->error("seq {} handed over to {} while the enterprise had unsettled events there", s,
-                                     agency.id);
-                         agency.queue.Append(uscc, s, 1);
-                       }
-                       tracking_->AddDeadline(deadlines[i], s, indexes[i]);
-                     }
-                     tracking_->AddDeadline(case_deadline, s, -1);
-                     log_->debug("accepted event {} uscc {} seq {} for {} agencies", cached->event_id, uscc, s,
-                                 indexes.size());
-                     deliveries_->CachePayload(s, cached);
-                     metrics_.Published("accepted");
-                   });
+  outbox_.ReplyAfterCommit(
+      rid, std::move(reply),
+      [this, s, indexes = std::move(indexes), uscc = std::move(stored.uscc), cached = std::move(cached),
+       deadlines = std::move(deadlines), handed_over = std::move(stored.handed_over), case_deadline] {
+        for (std::size_t i = 0; i < indexes.size(); ++i) {
+          AgencyState& agency = *agencies_[indexes[i]];
+          if (!handed_over[i]) {
+            agency.queue.Append(uscc, s);
+          } else if (!agency.queue.AppendHandedOver(uscc, s)) {
+            // Cannot happen (the enterprise was idle here when
+            // staged); keep the order and let the delivery's ack
+            // timeout send it again.
+            log_->error("seq {} handed over to {} while the enterprise had unsettled events there", s, agency.id);
+            agency.queue.Append(uscc, s, 1);
+          }
+          tracking_->AddDeadline(deadlines[i], s, indexes[i]);
+        }
+        tracking_->AddDeadline(case_deadline, s, -1);
+        log_->debug("accepted event {} uscc {} seq {} for {} agencies", cached->event_id, uscc, s, indexes.size());
+        deliveries_->CachePayload(s, cached);
+        metrics_.Published("accepted");
+      });
 }
 
 }  // namespace yilian::server

@@ -93,8 +93,7 @@ class Publishing {
   // Decodes `body` into `env` (allocated on `arena`) if it is a Publish with
   // an event that decodes; returns the event's bytes then (a view into
   // `body`), else empty.
-  static std::string_view DecodePublish(const zmq::message_t& body, v1::Envelope* env,
-                                        google::protobuf::Arena* arena);
+  static std::string_view DecodePublish(const zmq::message_t& body, v1::Envelope* env, google::protobuf::Arena* arena);
 
   const config::BrokerConfig& config_;
   Clock* clock_;

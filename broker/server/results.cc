@@ -30,9 +30,9 @@ void Deliveries::StageRelease(InflightKey ikey, const Inflight& inflight, Releas
   AgencyState& agency = *agencies_[index];
   const DeliveryRecord out = delivery::KnownRecord(seq, agency.id, std::string(inflight.key.view()),
                                                    DeliveryState::kDelivered, inflight.attempts);
-  delivery::Step step{cause == ReleaseCause::kLostAdapter ? delivery::Input::kAdapterLost
-                                                          : delivery::Input::kAckTimeout,
-                      now, reason, retry_after};
+  delivery::Step step{
+      cause == ReleaseCause::kLostAdapter ? delivery::Input::kAdapterLost : delivery::Input::kAckTimeout, now, reason,
+      retry_after};
   if (step.input == delivery::Input::kAckTimeout) step.jitter = std::uniform_real_distribution<double>(0.0, 1.0)(rng_);
   auto moved = delivery::Apply(out, step, config_.retry);
   if (!moved.ok()) return log_->error("release of seq {} to {}: {}", seq, agency.id, moved.status().message());
@@ -50,8 +50,8 @@ void Deliveries::StageRelease(InflightKey ikey, const Inflight& inflight, Releas
     return;
   }
   AuditLine("delivery seq=" + std::to_string(seq) + " agency=" + agency.id + " DELIVERED->" +
-        std::string(store::ToString(record.state)) + " attempt=" + std::to_string(inflight.attempts) + " (" + reason +
-        ")");
+            std::string(store::ToString(record.state)) + " attempt=" + std::to_string(inflight.attempts) + " (" +
+            reason + ")");
   if (dead) {
     log_->warn("dead letter: seq {} uscc {} agency {} after {} attempts ({})", seq, record.uscc, agency.id,
                inflight.attempts, reason);
@@ -180,7 +180,8 @@ void Deliveries::HandleResult(Session& session, const v1::Result& result) {
       step.retry_after_ms = static_cast<Millis>(result.retry_after_ms());
       step.jitter = std::uniform_real_distribution<double>(0.0, 1.0)(rng_);
       break;
-    default: break;
+    default:
+      break;
   }
   auto moved = delivery::Apply(record, step, config_.retry);
   if (!moved.ok()) return refuse(v1::BAD_REQUEST, moved.status().message());
@@ -188,9 +189,9 @@ void Deliveries::HandleResult(Session& session, const v1::Result& result) {
   // What the queues do once the turn commits.
   enum class Effect { kNone, kHold, kSettle, kRelease } effect = Effect::kNone;
   if (moved.value().changed) {
-    effect = record.state == DeliveryState::kAccepted  ? Effect::kHold
-             : store::IsSettled(record.state)          ? Effect::kSettle
-                                                       : Effect::kRelease;
+    effect = record.state == DeliveryState::kAccepted ? Effect::kHold
+             : store::IsSettled(record.state)         ? Effect::kSettle
+                                                      : Effect::kRelease;
   }
   const Millis not_before = record.next_attempt_at;
   if (effect == Effect::kSettle && step.input == delivery::Input::kRetry)
@@ -202,8 +203,8 @@ void Deliveries::HandleResult(Session& session, const v1::Result& result) {
     if (!updated.ok()) return outbox_.RefuseForStore(rid, reply, updated.status());
     if (!updated.value()) return refuse(v1::STORE_UNAVAILABLE, "delivery changed concurrently; send again");
     AuditLine("delivery seq=" + std::to_string(record.seq) + " agency=" + agency_id + " " +
-          std::string(store::ToString(before)) + "->" + std::string(store::ToString(record.state)) +
-          " attempt=" + std::to_string(attempts) + " by=" + session.name);
+              std::string(store::ToString(before)) + "->" + std::string(store::ToString(record.state)) +
+              " attempt=" + std::to_string(attempts) + " by=" + session.name);
     if (record.state == DeliveryState::kProcessed && !record.reference.empty() && agency_id.rfind("bank:", 0) == 0) {
       // The bank that now holds the account: later changes and the
       // deregistration go to it too (other agencies' references are read
@@ -222,27 +223,33 @@ void Deliveries::HandleResult(Session& session, const v1::Result& result) {
                              : outcome == v1::OUTCOME_REJECTED  ? "rejected"
                                                                 : "retry";
   bool dead_now = record.state == DeliveryState::kDead && effect != Effect::kNone;
-  outbox_.ReplyAfterCommit(rid, std::move(reply),
-                   [this, ikey, index, key, seq = record.seq, effect, attempts, not_before, outcome_name, dead_now] {
-                     auto inf = inflight_.find(ikey);
-                     if (inf != inflight_.end()) {
-                       ReturnCredit(inf->second.routing_id, ikey);
-                       inflight_.erase(inf);
-                     }
-                     AgencyState& agency = *agencies_[index];
-                     metrics_.Result(agency.id, outcome_name);
-                     if (effect == Effect::kRelease) metrics_.Retry(agency.id);
-                     if (dead_now) metrics_.DeadLetter(agency.id);
-                     switch (effect) {
-                       case Effect::kHold: agency.queue.Hold(key, seq); break;
-                       case Effect::kSettle:
-                         agency.queue.Settle(key, seq);
-                         replays_.erase(ikey);
-                         break;
-                       case Effect::kRelease: agency.queue.Release(key, seq, attempts, not_before); break;
-                       case Effect::kNone: break;
-                     }
-                   });
+  outbox_.ReplyAfterCommit(
+      rid, std::move(reply),
+      [this, ikey, index, key, seq = record.seq, effect, attempts, not_before, outcome_name, dead_now] {
+        auto inf = inflight_.find(ikey);
+        if (inf != inflight_.end()) {
+          ReturnCredit(inf->second.routing_id, ikey);
+          inflight_.erase(inf);
+        }
+        AgencyState& agency = *agencies_[index];
+        metrics_.Result(agency.id, outcome_name);
+        if (effect == Effect::kRelease) metrics_.Retry(agency.id);
+        if (dead_now) metrics_.DeadLetter(agency.id);
+        switch (effect) {
+          case Effect::kHold:
+            agency.queue.Hold(key, seq);
+            break;
+          case Effect::kSettle:
+            agency.queue.Settle(key, seq);
+            replays_.erase(ikey);
+            break;
+          case Effect::kRelease:
+            agency.queue.Release(key, seq, attempts, not_before);
+            break;
+          case Effect::kNone:
+            break;
+        }
+      });
 }
 
 void Deliveries::ReleaseSession(const Session& session, Millis now) {

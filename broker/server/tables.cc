@@ -11,8 +11,8 @@ int Agencies::Index(const std::string& id) {
   auto state = std::make_unique<AgencyState>();
   state->id = id;
   const config::AgencyConfig* rule = router_.RuleFor(id);
-  security::FieldAllowList list = rule && !rule->fields.empty() ? security::FieldAllowList{rule->fields}
-                                                                 : security::DefaultAllowList(id);
+  security::FieldAllowList list =
+      rule && !rule->fields.empty() ? security::FieldAllowList{rule->fields} : security::DefaultAllowList(id);
   auto filter = security::FieldFilter::Create(list);
   if (filter.ok()) {
     state->filter = std::move(filter).value();

@@ -51,7 +51,7 @@ void Tracking::StageCaseUpdate(Sequence seq, v1::CaseUpdateKind kind, const std:
 }
 
 void Tracking::StageCaseSettled(Sequence seq, const delivery::UsccKey& key, int index, DeliveryState state,
-                                  Millis now) {
+                                Millis now) {
   settled_this_turn_.insert(MakeInflightKey(static_cast<std::uint32_t>(index), seq));
   if (state == DeliveryState::kProcessed) {
     // Every unsettled delivery is in its agency's queue; one still there
@@ -94,7 +94,8 @@ void Tracking::StageCaseRecompute(Sequence seq, Millis now, bool last_processed)
   if (Status s = store_->SetCaseState(seq, next, next == CaseState::kCompleted ? now : 0); !s.ok())
     return turn_.Fail(s);
   audit_.Add("case seq=" + std::to_string(seq) + " " + v1::CaseState_Name(static_cast<v1::CaseState>(before)) + "->" +
-        v1::CaseState_Name(static_cast<v1::CaseState>(next)), turn_.now());
+                 v1::CaseState_Name(static_cast<v1::CaseState>(next)),
+             turn_.now());
   if (next == CaseState::kCompleted) {
     StageCaseUpdate(seq, v1::CASE_COMPLETED, "", now);
     double seconds = static_cast<double>(now - row.value()->published_at) / 1000.0;

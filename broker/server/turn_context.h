@@ -9,12 +9,12 @@
 // Loop thread only.
 #pragma once
 
+#include <spdlog/logger.h>
+
 #include <functional>
 #include <memory>
 #include <utility>
 #include <vector>
-
-#include <spdlog/logger.h>
 
 #include "common/clock.h"
 #include "common/status.h"
