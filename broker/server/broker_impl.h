@@ -1,7 +1,24 @@
-// Private state of Broker, shared by broker.cc (loop, sessions, I/O),
-// publish.cc (publish handling) and dispatch.cc (deliveries and results).
-// Everything here is owned and used by the loop thread only, except
-// stop_requested_.
+// BrokerImpl: the broker's loop and what it owns. broker.cc holds the loop
+// and the turn (receive a batch, begin the transaction, hand each message
+// to its part, commit, run the effects, send the outbox), sessions.cc the
+// sessions, security.cc the keys and ZAP. The rest of the work is done by
+// the parts it owns: Publishing (publishing.h), Deliveries (deliveries.h),
+// Tracking (tracking.h), OperatorActions (operator_actions.h), with the
+// turn's TurnContext, Outbox and AuditTrail between them.
+// docs/architecture.md draws them.
+//
+// Threads (docs/architecture.md, "Threads"):
+//   loop          everything here, and the parts; the store's writer.
+//   predecoder    Publishing::Predecode on a turn's batch, ahead of the
+//                 loop; touches only the messages and the turn's filters.
+//   audit hasher  AuditTrail's SM3 of the turn's record.
+//   checkpointer  the store's WAL checkpoints, on its own connection.
+//   anchor writer the signed chain heads, to the anchor file.
+//   HTTP          the front door's thread and its workers (http/): they
+//                 reach the loop only through actions_ (ActionQueue),
+//                 serving_ and stop_requested_ (atomics), the metrics'
+//                 text, and the token ring (immutable after start).
+//   TLS watcher   the HTTPS certificate files (http/http_server.cc).
 #pragma once
 
 #include <google/protobuf/arena.h>
