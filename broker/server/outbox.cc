@@ -48,13 +48,18 @@ void Outbox::Deliver(const std::string& routing_id, std::string bytes, InflightK
 }
 
 void Outbox::ReplyAfterCommit(const std::string& routing_id, v1::Envelope reply, std::function<void()> effects) {
-  turn_.OnAbort([this, routing_id, reply]() mutable {
-    MarkStoreUnavailable(&reply, turn_.error().message());
-    Reply(routing_id, reply);
+  // Encoded once, for the commit (the common case); a rollback decodes it
+  // again to turn it into the refusal.
+  auto bytes = std::make_shared<std::string>(reply.SerializeAsString());
+  turn_.OnAbort([this, routing_id, bytes] {
+    v1::Envelope refusal;
+    refusal.ParseFromString(*bytes);
+    MarkStoreUnavailable(&refusal, turn_.error().message());
+    Reply(routing_id, refusal);
   });
-  turn_.OnCommit([this, routing_id, reply = std::move(reply), effects = std::move(effects)] {
+  turn_.OnCommit([this, routing_id, bytes, effects = std::move(effects)] {
     if (effects) effects();
-    Reply(routing_id, reply);
+    ReplyBytes(routing_id, std::move(*bytes));
   });
 }
 
