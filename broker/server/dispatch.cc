@@ -168,6 +168,7 @@ Session* Deliveries::ConsumerWithCredit(int index) {
 
 void Deliveries::StageHandOver(int index, const std::string& routing_id, Sequence seq, const std::string& event_id,
                                const delivery::UsccKey& key, const std::string& view, Millis now) {
+  turn_.AssertInLoopThread();
   AgencyState& agency = *agencies_[index];
   Session& session = sessions_.at(routing_id);
   ++session.in_use;
@@ -195,6 +196,7 @@ void Deliveries::StageHandOver(int index, const std::string& routing_id, Sequenc
 }
 
 void Deliveries::Dispatch(Millis now) {
+  turn_.AssertInLoopThread();
   std::uint32_t budget = config_.max_batch;
   for (std::size_t index = 0; index < agencies_.size() && budget > 0; ++index) {
     AgencyState& agency = *agencies_[index];

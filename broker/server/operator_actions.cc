@@ -35,6 +35,7 @@ constexpr std::size_t kOperatorReasonBytes = 1000;
 }  // namespace
 
 void OperatorActions::Perform(http::ActionQueue& queue, Millis now) {
+  turn_.AssertInLoopThread();
   for (auto& [request, promise] : queue.Drain()) {
     // The transitions of the turn so far are recorded before the action's
     // own record: the chain keeps the order in which things happened,

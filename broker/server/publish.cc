@@ -89,6 +89,7 @@ void Publishing::Predecode(Incoming& in, google::protobuf::Arena* arena) const {
 }
 
 void Publishing::HandlePublish(Session& session, const v1::Publish& publish, Incoming& in) {
+  turn_.AssertInLoopThread();
   const std::string_view raw_event = in.raw_event;
   const std::string rid = session.routing_id;
   v1::Envelope reply;

@@ -76,6 +76,7 @@ void Deliveries::StageRelease(InflightKey ikey, const Inflight& inflight, Releas
 }
 
 void Deliveries::SweepInflight(Millis now) {
+  turn_.AssertInLoopThread();
   std::vector<std::pair<InflightKey, Inflight>> expired;
   for (const auto& [ikey, inf] : inflight_) {
     bool lost = !sessions_.count(inf.routing_id);
@@ -98,6 +99,7 @@ void Deliveries::HandleCredit(Session& session, const v1::Credit& credit) {
 }
 
 void Deliveries::HandleResult(Session& session, const v1::Result& result) {
+  turn_.AssertInLoopThread();
   const std::string rid = session.routing_id;
   v1::Envelope reply;
   v1::ResultAck* ack = reply.mutable_result_ack();
@@ -253,6 +255,7 @@ void Deliveries::HandleResult(Session& session, const v1::Result& result) {
 }
 
 void Deliveries::ReleaseSession(const Session& session, Millis now) {
+  turn_.AssertInLoopThread();
   for (InflightKey ikey : session.inflight) {
     auto inf = inflight_.find(ikey);
     if (inf == inflight_.end()) continue;

@@ -52,6 +52,7 @@ void Tracking::StageCaseUpdate(Sequence seq, v1::CaseUpdateKind kind, const std:
 
 void Tracking::StageCaseSettled(Sequence seq, const delivery::UsccKey& key, int index, DeliveryState state,
                                 Millis now) {
+  turn_.AssertInLoopThread();
   settled_this_turn_.insert(MakeInflightKey(static_cast<std::uint32_t>(index), seq));
   if (state == DeliveryState::kProcessed) {
     // Every unsettled delivery is in its agency's queue; one still there
@@ -105,6 +106,7 @@ void Tracking::StageCaseRecompute(Sequence seq, Millis now, bool last_processed)
 }
 
 void Tracking::DispatchCaseUpdates() {
+  turn_.AssertInLoopThread();
   for (auto& [rid, session] : sessions_) {
     if (session.role != v1::WATCHER) continue;
     while (!open_updates_.empty() && session.in_use < session.credit && !turn_.failed()) {
@@ -150,6 +152,7 @@ void Tracking::HandleUpdateAck(Session& session, const v1::UpdateAck& ack) {
 }
 
 void Tracking::SweepDeadlines(Millis now) {
+  turn_.AssertInLoopThread();
   while (!deadlines_.empty() && deadlines_.top().due <= now && !turn_.failed()) {
     Deadline d = deadlines_.top();
     deadlines_.pop();

@@ -11,8 +11,10 @@
 
 #include <spdlog/logger.h>
 
+#include <cassert>
 #include <functional>
 #include <memory>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -26,7 +28,10 @@ class TurnContext {
   explicit TurnContext(std::shared_ptr<spdlog::logger> log) : log_(std::move(log)) {}
 
   // A new turn at `now`: nothing staged, not failed, no transaction yet.
+  // The thread of the first turn is the loop thread from then on.
   void Begin(Millis now) {
+    if (loop_thread_ == std::thread::id()) loop_thread_ = std::this_thread::get_id();
+    AssertInLoopThread();
     now_ = now;
     on_commit_.clear();
     on_abort_.clear();
@@ -35,6 +40,13 @@ class TurnContext {
   }
 
   Millis now() const { return now_; }
+
+  // The parts of the server call this where they start work (debug builds):
+  // everything they touch is the loop's, unguarded (muduo's
+  // assertInLoopThread).
+  void AssertInLoopThread() const {
+    assert(loop_thread_ == std::thread::id() || loop_thread_ == std::this_thread::get_id());
+  }
 
   // The store transaction is open (Begin succeeded and it has not ended).
   bool in_transaction() const { return in_transaction_; }
@@ -62,6 +74,7 @@ class TurnContext {
 
  private:
   std::shared_ptr<spdlog::logger> log_;
+  std::thread::id loop_thread_;
   Millis now_ = 0;
   bool in_transaction_ = false;
   bool failed_ = false;
