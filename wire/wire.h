@@ -55,15 +55,26 @@ constexpr std::uint32_t MakeTag(std::uint32_t field, WireType type) {
 // --- Writing ---
 
 constexpr std::size_t VarintSize(std::uint64_t value) {
-  return (static_cast<std::size_t>(std::bit_width(value | 1)) + 6) / 7;
+  // 1 + floor(log2(value) / 7) without a division, as protobuf computes it.
+  const auto log2 = static_cast<std::size_t>(std::countl_zero(value | 1) ^ 63);
+  return (log2 * 9 + 73) / 64;
 }
 
+// One- and two-byte varints (tags, small lengths) take the short paths, as
+// in protobuf's own writer.
 inline char* WriteVarint(std::uint64_t value, char* p) {
-  while (value >= 0x80) {
-    *p++ = static_cast<char>(value | 0x80);
+  p[0] = static_cast<char>(value);
+  if (value < 0x80) return p + 1;
+  p[0] = static_cast<char>(value | 0x80);
+  value >>= 7;
+  p[1] = static_cast<char>(value);
+  if (value < 0x80) return p + 2;
+  p += 2;
+  do {
+    p[-1] = static_cast<char>(p[-1] | 0x80);
     value >>= 7;
-  }
-  *p++ = static_cast<char>(value);
+    *p++ = static_cast<char>(value);
+  } while (value >= 0x80);
   return p;
 }
 
