@@ -4,15 +4,15 @@
 // (docs/storage.md section 6), through a read-only CaseReader, so it may run
 // beside a live broker or on a copy of its data directory. With the audit
 // key it also checks the signed chain heads of the anchor file
-// (audit/anchor.h), which a rewrite of the database cannot forge.
+// (yilian/audit/anchor.h), which a rewrite of the database cannot forge.
 #include <fstream>
 #include <iostream>
 
-#include "audit/anchor.h"
 #include "cli/commands.h"
 #include "cli/io.h"
 #include "common/clock.h"
-#include "store/case_reader.h"
+#include "yilian/audit/anchor.h"
+#include "yilian/store/case_reader.h"
 
 namespace yilian::cli {
 namespace {

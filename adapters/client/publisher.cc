@@ -1,11 +1,7 @@
 #include "client/publisher.h"
 
-#include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/wire_format_lite.h>
-
-#include <cstring>
-
 #include "common/log.h"
+#include "wire/wire.h"
 
 namespace yilian::client {
 namespace {
@@ -38,26 +34,12 @@ std::uint64_t Publisher::PublishEncoded(std::string event) {
 }
 
 std::string EncodePublish(std::uint64_t correlation_id, std::string_view event) {
-  using google::protobuf::internal::WireFormatLite;
-  using google::protobuf::io::CodedOutputStream;
-  const std::uint32_t correlation_tag = WireFormatLite::MakeTag(1, WireFormatLite::WIRETYPE_VARINT);
-  const std::uint32_t event_tag = WireFormatLite::MakeTag(2, WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
-  const std::uint32_t publish_tag = WireFormatLite::MakeTag(3, WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
-  const std::size_t inner = CodedOutputStream::VarintSize32(correlation_tag) +
-                            CodedOutputStream::VarintSize64(correlation_id) +
-                            CodedOutputStream::VarintSize32(event_tag) +
-                            CodedOutputStream::VarintSize32(static_cast<std::uint32_t>(event.size())) + event.size();
-  std::string out(CodedOutputStream::VarintSize32(publish_tag) +
-                      CodedOutputStream::VarintSize32(static_cast<std::uint32_t>(inner)) + inner,
-                  '\0');
-  auto* p = reinterpret_cast<std::uint8_t*>(out.data());
-  p = CodedOutputStream::WriteVarint32ToArray(publish_tag, p);
-  p = CodedOutputStream::WriteVarint32ToArray(static_cast<std::uint32_t>(inner), p);
-  p = CodedOutputStream::WriteVarint32ToArray(correlation_tag, p);
-  p = CodedOutputStream::WriteVarint64ToArray(correlation_id, p);
-  p = CodedOutputStream::WriteVarint32ToArray(event_tag, p);
-  p = CodedOutputStream::WriteVarint32ToArray(static_cast<std::uint32_t>(event.size()), p);
-  std::memcpy(p, event.data(), event.size());
+  const std::size_t inner = wire::VarintFieldSize(v1::Publish::kCorrelationIdFieldNumber, correlation_id) +
+                            wire::LengthDelimitedSize(v1::Publish::kEventFieldNumber, event.size());
+  std::string out(wire::LengthDelimitedSize(v1::Envelope::kPublishFieldNumber, inner), '\0');
+  char* p = wire::WriteLengthPrefix(v1::Envelope::kPublishFieldNumber, inner, out.data());
+  p = wire::WriteVarintField(v1::Publish::kCorrelationIdFieldNumber, correlation_id, p);
+  wire::WriteLengthDelimited(v1::Publish::kEventFieldNumber, event, p);
   return out;
 }
 

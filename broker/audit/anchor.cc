@@ -1,4 +1,4 @@
-#include "audit/anchor.h"
+#include "yilian/audit/anchor.h"
 
 #include <charconv>
 #include <cstring>

@@ -27,9 +27,9 @@
 #include <string>
 #include <thread>
 
-#include "audit/anchor.h"
 #include "common/clock.h"
 #include "common/status.h"
+#include "yilian/audit/anchor.h"
 
 namespace yilian::audit {
 

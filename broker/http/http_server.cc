@@ -17,7 +17,7 @@
 #include "common/log_throttle.h"
 #include "http/tls_identity.h"
 #include "http/web_assets.h"
-#include "store/case_reader.h"
+#include "yilian/store/case_reader.h"
 
 namespace yilian::http {
 namespace {

@@ -12,6 +12,8 @@
 #include <utility>
 #include <vector>
 
+#include "wire/wire.h"
+
 namespace yilian::security {
 
 namespace internal {
@@ -182,114 +184,15 @@ void PruneWith(const PathNode& root, v1::EnterpriseEvent* event) {
   FilterChanges(root, event);
 }
 
-// --- The same filter on the wire format ---
-
-constexpr int kMaxWireDepth = 32;
-
-// One field of an encoded message: its tag and value bytes in the input.
-struct WireField {
-  std::uint32_t number = 0;
-  int wire_type = 0;
-  const char* begin = nullptr;    // first byte of the tag
-  const char* tag_end = nullptr;  // first byte after the tag
-  const char* end = nullptr;      // first byte after the value
-  std::string_view payload;       // the content of a length-delimited value
-};
-
-class WireReader {
- public:
-  explicit WireReader(std::string_view data) : p_(data.data()), end_(data.data() + data.size()) {}
-
-  bool done() const { return p_ == end_; }
-
-  // Reads the next field; false on malformed input. An end-group tag is
-  // returned as a field of wire type 4 for the caller to match.
-  bool Next(WireField* f, int depth) {
-    f->begin = p_;
-    std::uint64_t tag = 0;
-    if (!Varint(&tag) || tag > 0xffffffffu || (tag >> 3) == 0) return false;
-    f->tag_end = p_;
-    f->number = static_cast<std::uint32_t>(tag >> 3);
-    f->wire_type = static_cast<int>(tag & 7);
-    f->payload = {};
-    switch (f->wire_type) {
-      case 0: {
-        std::uint64_t ignored = 0;
-        if (!Varint(&ignored)) return false;
-        break;
-      }
-      case 1:
-        if (!Skip(8)) return false;
-        break;
-      case 5:
-        if (!Skip(4)) return false;
-        break;
-      case 2: {
-        std::uint64_t length = 0;
-        if (!Varint(&length) || length > static_cast<std::uint64_t>(end_ - p_)) return false;
-        f->payload = std::string_view(p_, static_cast<std::size_t>(length));
-        p_ += length;
-        break;
-      }
-      case 3: {  // a group: skip to its matching end
-        if (depth >= kMaxWireDepth) return false;
-        for (;;) {
-          WireField inner;
-          if (!Next(&inner, depth + 1)) return false;
-          if (inner.wire_type == 4) {
-            if (inner.number != f->number) return false;
-            break;
-          }
-        }
-        break;
-      }
-      case 4:
-        break;
-      default:
-        return false;
-    }
-    f->end = p_;
-    return true;
-  }
-
- private:
-  bool Varint(std::uint64_t* value) {
-    std::uint64_t result = 0;
-    for (int shift = 0; shift < 64 && p_ != end_; shift += 7) {
-      auto byte = static_cast<std::uint8_t>(*p_++);
-      result |= static_cast<std::uint64_t>(byte & 0x7f) << shift;
-      if ((byte & 0x80) == 0) {
-        *value = result;
-        return true;
-      }
-    }
-    return false;
-  }
-  bool Skip(std::size_t n) {
-    if (static_cast<std::size_t>(end_ - p_) < n) return false;
-    p_ += n;
-    return true;
-  }
-
-  const char* p_;
-  const char* end_;
-};
-
-void AppendVarint(std::string* out, std::uint64_t value) {
-  while (value >= 0x80) {
-    out->push_back(static_cast<char>((value & 0x7f) | 0x80));
-    value >>= 7;
-  }
-  out->push_back(static_cast<char>(value));
-}
+// --- The same filter on the wire format (wire/wire.h) ---
 
 // What the parser does with a field whose wire type is not the declared
 // one: it keeps it as an unknown field (which pruning drops).
-bool WireTypeMatches(const pb::FieldDescriptor* field, int wire_type) {
+bool WireTypeMatches(const pb::FieldDescriptor* field, wire::WireType wire_type) {
   using pb::internal::WireFormatLite;
   auto expected = WireFormatLite::WireTypeForFieldType(static_cast<WireFormatLite::FieldType>(field->type()));
-  if (wire_type == static_cast<int>(expected)) return true;
-  return field->is_packable() && wire_type == WireFormatLite::WIRETYPE_LENGTH_DELIMITED;
+  if (static_cast<int>(wire_type) == static_cast<int>(expected)) return true;
+  return field->is_packable() && wire_type == wire::WireType::kLengthDelimited;
 }
 
 // FilterChanges for one encoded, already pruned FieldChange: false if the
@@ -299,11 +202,11 @@ bool KeepChangeWire(const PathNode& root, std::string* change) {
   const PathNode* enterprise = root.Child("enterprise");
   if (enterprise == nullptr) return false;
   std::string_view name;
-  WireReader reader(*change);
+  wire::Reader reader(*change);
   while (!reader.done()) {
-    WireField f;
-    if (!reader.Next(&f, 0)) return false;
-    if (f.number == v1::FieldChange::kFieldFieldNumber && f.wire_type == 2) name = f.payload;
+    wire::Field f;
+    if (!reader.ReadField(&f)) return false;
+    if (f.number == v1::FieldChange::kFieldFieldNumber && f.type == wire::WireType::kLengthDelimited) name = f.payload;
   }
   const pb::FieldDescriptor* field = v1::Enterprise::descriptor()->FindFieldByName(std::string(name));
   if (field == nullptr) return false;
@@ -315,10 +218,10 @@ bool KeepChangeWire(const PathNode& root, std::string* change) {
   }
   if (full) return true;
   std::string kept;
-  WireReader again(*change);
+  wire::Reader again(*change);
   while (!again.done()) {
-    WireField f;
-    if (!again.Next(&f, 0)) return false;
+    wire::Field f;
+    if (!again.ReadField(&f)) return false;
     if (f.number == v1::FieldChange::kOldValueFieldNumber || f.number == v1::FieldChange::kNewValueFieldNumber)
       continue;
     kept.append(f.begin, f.end);
@@ -332,14 +235,14 @@ bool KeepChangeWire(const PathNode& root, std::string* change) {
 // top-level EnterpriseEvent, whose `changes` get the content filter.
 bool PruneWire(const pb::Descriptor* type, const PathNode* node, const PathNode* root, std::string_view in,
                std::string* out, int depth) {
-  if (depth > kMaxWireDepth) return false;
-  WireReader reader(in);
+  if (depth > wire::kMaxDepth) return false;
+  wire::Reader reader(in);
   while (!reader.done()) {
-    WireField f;
-    if (!reader.Next(&f, depth) || f.wire_type == 4) return false;
+    wire::Field f;
+    if (!reader.ReadField(&f, depth) || f.type == wire::WireType::kEndGroup) return false;
     const pb::FieldDescriptor* field = type->FindFieldByNumber(static_cast<int>(f.number));
-    if (field == nullptr || !WireTypeMatches(field, f.wire_type)) continue;  // unknown: dropped
-    const PathNode* child = nullptr;                                         // nullptr: keep the field whole
+    if (field == nullptr || !WireTypeMatches(field, f.type)) continue;  // unknown: dropped
+    const PathNode* child = nullptr;                                    // nullptr: keep the field whole
     if (node != nullptr) {
       child = node->by_index[static_cast<std::size_t>(field->index())];
       if (child == nullptr) continue;
@@ -367,12 +270,12 @@ bool PruneWire(const pb::Descriptor* type, const PathNode* node, const PathNode*
         out->resize(tag_at);
         continue;
       }
-      AppendVarint(out, change.size());
+      wire::AppendVarint(change.size(), out);
       out->append(change);
       continue;
     }
     std::string length;
-    AppendVarint(&length, out->size() - content_at);
+    wire::AppendVarint(out->size() - content_at, &length);
     out->insert(content_at, length);
   }
   return true;

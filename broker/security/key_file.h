@@ -1,7 +1,7 @@
 // Reading a secret key file: a regular file that only its owner may access
 // (mode 0600 or stricter), holding one line of text such as 64 hex
 // characters. Shared by the data key (field_cipher.h) and the audit anchor
-// key (audit/anchor.h), so both are refused for the same reasons with the
+// key (yilian/audit/anchor.h), so both are refused for the same reasons with the
 // same messages.
 //
 // Ownership: the returned text belongs to the caller, who wipes it

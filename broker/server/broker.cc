@@ -1,8 +1,5 @@
 #include "server/broker.h"
 
-#include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
-
 #include <sys/statvfs.h>
 
 #include <algorithm>
@@ -19,16 +16,6 @@
 #include "server/publish_wire.h"
 
 namespace yilian::server {
-
-std::string EncodeDeterministic(const google::protobuf::MessageLite& message) {
-  // Sized once, written into place: no growing of the string.
-  std::string out(message.ByteSizeLong(), '\0');
-  google::protobuf::io::ArrayOutputStream array(out.data(), static_cast<int>(out.size()));
-  google::protobuf::io::CodedOutputStream coded(&array);
-  coded.SetSerializationDeterministic(true);
-  message.SerializeWithCachedSizes(&coded);
-  return out;
-}
 
 namespace {
 constexpr Millis kSweepIntervalMs = 100;

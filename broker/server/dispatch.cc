@@ -1,11 +1,6 @@
 // Deliveries, first half: recovery of the queues, payloads and agency
 // views, and hand-over under credit (results.cc has the answers).
-#include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
-#include <google/protobuf/wire_format_lite.h>
-
 #include <algorithm>
-#include <cstring>
 
 #include "common/client_text.h"
 #include "common/log.h"
@@ -13,6 +8,7 @@
 #include "delivery/state_machine.h"
 #include "server/broker_impl.h"
 #include "server/deliveries.h"
+#include "wire/wire.h"
 
 namespace yilian::server {
 
@@ -131,26 +127,12 @@ void Deliveries::CachePayload(Sequence seq, std::shared_ptr<const store::EventPa
 // as field Deliver.event as they are. One allocation; field order does not
 // matter on the wire.
 std::string EncodeDeliver(const v1::Deliver& head, const std::string& event_bytes) {
-  using google::protobuf::internal::WireFormatLite;
-  using google::protobuf::io::CodedOutputStream;
-  const std::size_t head_size = head.ByteSizeLong();
-  const std::uint32_t event_tag =
-      WireFormatLite::MakeTag(v1::Deliver::kEventFieldNumber, WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
-  const std::uint32_t deliver_tag =
-      WireFormatLite::MakeTag(v1::Envelope::kDeliverFieldNumber, WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
-  const std::size_t inner = head_size + CodedOutputStream::VarintSize32(event_tag) +
-                            CodedOutputStream::VarintSize32(static_cast<std::uint32_t>(event_bytes.size())) +
-                            event_bytes.size();
-  std::string out;
-  out.resize(CodedOutputStream::VarintSize32(deliver_tag) +
-             CodedOutputStream::VarintSize32(static_cast<std::uint32_t>(inner)) + inner);
-  auto* p = reinterpret_cast<std::uint8_t*>(out.data());
-  p = CodedOutputStream::WriteVarint32ToArray(deliver_tag, p);
-  p = CodedOutputStream::WriteVarint32ToArray(static_cast<std::uint32_t>(inner), p);
-  p = head.SerializeWithCachedSizesToArray(p);
-  p = CodedOutputStream::WriteVarint32ToArray(event_tag, p);
-  p = CodedOutputStream::WriteVarint32ToArray(static_cast<std::uint32_t>(event_bytes.size()), p);
-  std::memcpy(p, event_bytes.data(), event_bytes.size());
+  const std::size_t inner =
+      head.ByteSizeLong() + wire::LengthDelimitedSize(v1::Deliver::kEventFieldNumber, event_bytes.size());
+  std::string out(wire::LengthDelimitedSize(v1::Envelope::kDeliverFieldNumber, inner), '\0');
+  char* p = wire::WriteLengthPrefix(v1::Envelope::kDeliverFieldNumber, inner, out.data());
+  p = reinterpret_cast<char*>(head.SerializeWithCachedSizesToArray(reinterpret_cast<std::uint8_t*>(p)));
+  wire::WriteLengthDelimited(v1::Deliver::kEventFieldNumber, event_bytes, p);
   return out;
 }
 

@@ -1,4 +1,4 @@
-// Wire-format helpers of the broker's hot paths. Pure functions.
+// Wire-format helpers of the broker's hot paths, over wire/wire.h. Pure functions.
 //
 // ScanPublish: finds, without decoding it, the event inside an encoded
 // Envelope that carries a Publish in its plain shape: one Envelope field,

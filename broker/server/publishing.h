@@ -35,6 +35,7 @@
 #include "server/turn_context.h"
 #include "store/store.h"
 #include "validation/validation.h"
+#include "wire/wire.h"
 #include "yilian/v1/protocol.pb.h"
 
 namespace spdlog {
@@ -45,7 +46,7 @@ namespace yilian::server {
 
 // The deterministic encoding of `message` (fields in number order, map
 // entries sorted): what the store holds and what duplicates are compared by.
-std::string EncodeDeterministic(const google::protobuf::MessageLite& message);
+using wire::EncodeDeterministic;
 
 // A message received in a turn, and what Predecode made of it.
 struct Incoming {

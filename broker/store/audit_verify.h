@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "common/status.h"
-#include "store/case_reader.h"
+#include "yilian/store/case_reader.h"
 #include "yilian/v1/tracking.pb.h"
 
 namespace yilian::store {

@@ -13,8 +13,8 @@
 
 #include "common/clock.h"
 #include "common/status.h"
-#include "store/case_reader.h"
 #include "store/sqlite_util.h"
+#include "yilian/store/case_reader.h"
 #include "yilian/v1/tracking.pb.h"
 
 namespace yilian::store {

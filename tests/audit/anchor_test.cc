@@ -1,9 +1,9 @@
-// The audit anchor line (audit/anchor.h) and the broker's anchor file writer
+// The audit anchor line (yilian/audit/anchor.h) and the broker's anchor file writer
 // (audit/anchor_writer.h): signed lines round-trip, every changed field or
 // another key fails the signature, malformed lines are refused with a
 // reason, the key file is held to the data key's rules, and the writer
 // appends one synced line per head to a file only its owner may read.
-#include "audit/anchor.h"
+#include "yilian/audit/anchor.h"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>

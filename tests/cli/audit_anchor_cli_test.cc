@@ -19,12 +19,12 @@
 #include <map>
 #include <set>
 
-#include "audit/anchor.h"
 #include "cli/sample.h"
 #include "cli_run.h"
 #include "client/publisher.h"
 #include "common/digest.h"
 #include "testing/broker_fixture.h"
+#include "yilian/audit/anchor.h"
 #include "yilian/v1/tracking.pb.h"
 
 namespace yilian {

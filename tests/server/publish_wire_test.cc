@@ -100,6 +100,20 @@ TEST(ScanPublish, LeavesOtherShapesToTheGeneralPath) {
   EXPECT_FALSE(ScanPublish(wrap(inner + field2(ev) + field2(ev))).has_value()) << "event twice";
   EXPECT_FALSE(ScanPublish(wrap(inner + field2(ev) + std::string("\x18\x01", 2))).has_value()) << "unknown field 3";
   EXPECT_FALSE(ScanPublish(wrap(inner + inner + field2(ev))).has_value()) << "correlation id twice";
+  // Malformed in ways protobuf refuses too: a zero tag or a cut tag after
+  // the event, the Publish's length with bits beyond 32 (2^32 + its size).
+  const std::string publish = inner + field2(ev);
+  std::string long_length;
+  for (std::uint64_t n = publish.size() + (std::uint64_t{1} << 32); n > 0; n >>= 7)
+    long_length += static_cast<char>((n & 0x7f) | (n >= 0x80 ? 0x80 : 0));
+  for (const auto& [what, bytes] : std::vector<std::pair<std::string, std::string>>{
+           {"a zero tag", wrap(publish + std::string(1, '\0'))},
+           {"a cut tag", wrap(publish + "\x80")},
+           {"a length beyond 32 bits", "\x1a" + long_length + publish},
+       }) {
+    EXPECT_FALSE(ScanPublish(bytes).has_value()) << what;
+    ExpectAgreesWithProtobuf(bytes);
+  }
 }
 
 TEST(ScanPublish, AgreesWithProtobufOnDamagedEnvelopes) {

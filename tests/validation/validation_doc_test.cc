@@ -374,7 +374,7 @@ TEST_F(ValidationDocTest, CodesTableListsExactlyTheCodesTheValidatorDefines) {
   EXPECT_EQ(in_rules, d.codes) << "every code of section 2 has a rule, and every rule's code is in section 2";
 
   // The codes the validator can report are its named constants.
-  const std::string source = doc::ReadTextFile(YILIAN_SOURCE_DIR "/broker/validation/validation.cc");
+  const std::string source = doc::ReadTextFile(YILIAN_SOURCE_DIR "/validation/validation.cc");
   ASSERT_FALSE(source.empty());
   std::set<std::string> defined;
   const std::regex constant(R"re(constexpr std::string_view k\w+ = "([A-Z][A-Z0-9_]*)";)re");

@@ -1,7 +1,7 @@
 // Identities and roles of the peers of a broker: CURVE key pairs, the
 // broker's keys file (public key -> identity and role), and HTTP bearer
-// tokens. Parsing and lookups only; the ZAP handler (zap.h) and the broker
-// loop enforce them.
+// tokens. Parsing and lookups only; the broker's ZAP handler
+// (broker/server/security.cc) and its loop enforce them.
 //
 // Roles: "publisher" (publishes events, receives case updates), "agency:<id>"
 // (consumes that agency's deliveries and nothing else), "admin" (operator

@@ -29,7 +29,7 @@ struct CaseFilter {
 };
 
 // A signed chain head from the anchor file, its signature already checked
-// by the caller (audit/anchor.h): the chain must hold record `id` with
+// by the caller (yilian/audit/anchor.h): the chain must hold record `id` with
 // `hash`. `where` names it in problems ("anchor file line 3").
 struct AuditAnchorPoint {
   std::uint64_t id = 0;
