@@ -108,7 +108,10 @@ int RunDriver(System& system, const DriverArgs& a) {
   system.Finish();
   if (!error.ok()) {
     std::fprintf(stderr, "%s %s run failed: %s\n", info.system.c_str(), info.mode.c_str(), error.ToString().c_str());
-    if (!a.json.empty()) AppendJsonError(a.json, info, error);
+    if (!a.json.empty()) {
+      if (Status s = AppendJsonError(a.json, info, error); !s.ok())
+        std::fprintf(stderr, "cannot record the failure in %s: %s\n", a.json.c_str(), s.ToString().c_str());
+    }
     return 1;
   }
   return 0;

@@ -333,9 +333,10 @@ class SqliteCaseReader final : public CaseReader {
   }
   Result<v1::AuditVerifyReport> VerifyAudit(const std::vector<AuditAnchorPoint>& anchors) override {
     // One consistent snapshot of the chain, its recorded head and the rows.
-    sqlite::ExecSql(db_, "BEGIN", "audit snapshot");
+    if (Status s = sqlite::ExecSql(db_, "BEGIN", "audit snapshot"); !s.ok()) return s;
     auto r = VerifyAuditTrail(db_, anchors);
-    sqlite::ExecSql(db_, "COMMIT", "audit snapshot");
+    // A read-only snapshot: ending it cannot lose anything, but say so if it fails.
+    if (Status s = sqlite::ExecSql(db_, "COMMIT", "audit snapshot"); !s.ok() && r.ok()) return s;
     return r;
   }
 

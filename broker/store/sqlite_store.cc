@@ -607,7 +607,9 @@ class SqliteStore final : public Store {
   Status InTransaction(const std::string& what, const std::string& sql) {
     Status s = Exec("BEGIN IMMEDIATE;" + sql + "COMMIT;");
     if (!s.ok()) {
-      if (!sqlite3_get_autocommit(db_)) sqlite::ExecSql(db_, "ROLLBACK", "store");
+      // The first failure is the one to report; a failed rollback leaves
+      // the connection to SQLite's own rollback when it closes.
+      if (!sqlite3_get_autocommit(db_)) (void)sqlite::ExecSql(db_, "ROLLBACK", "store");
       return Status(s.code(), "cannot " + what + ": " + s.message());
     }
     return Status::Ok();
