@@ -193,7 +193,7 @@ TEST_F(HttpSinkTest, SameIdempotencyKeyNeverMakesASecondRecord) {
   EXPECT_EQ(sink->Submit(TaxSubmission()).kind, Kind::kPending);
   EXPECT_EQ(sink->Submit(TaxSubmission()).kind, Kind::kPending);
   EXPECT_EQ(QueryText(dir_ + "/agency.db", "SELECT COUNT(*) FROM yl_push"), "1");
-  sim_->Step();
+  ASSERT_TRUE(sim_->Step().ok());
   EXPECT_EQ(sink->Submit(TaxSubmission()).kind, Kind::kProcessed);  // the record's answer
   EXPECT_EQ(QueryText(dir_ + "/agency.db", "SELECT COUNT(*) FROM yl_push"), "1");
   EXPECT_EQ(QueryText(dir_ + "/agency.db", "SELECT COUNT(*) FROM yl_receipt"), "1");
