@@ -415,6 +415,19 @@ class FrontDoor::Impl {
     }
   }
 
+  // After an SSL call returned `rc` <= 0: true if OpenSSL only waits for the
+  // socket (conn->events then says which way); false for anything else,
+  // whose SSL_get_error code goes to *error.
+  static bool WouldBlock(Conn* conn, int rc, int* error = nullptr) {
+    const int e = SSL_get_error(conn->ssl, rc);
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+      conn->events = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
+      return true;
+    }
+    if (error) *error = e;
+    return false;
+  }
+
   void Handshake(Conn* conn) {
     ERR_clear_error();
     int rc = SSL_accept(conn->ssl);
@@ -423,16 +436,7 @@ class FrontDoor::Impl {
       conn->deadline = Steady::now() + std::chrono::milliseconds(options_.header_timeout_ms);
       return ReadRequest(conn);
     }
-    switch (SSL_get_error(conn->ssl, rc)) {
-      case SSL_ERROR_WANT_READ:
-        conn->events = POLLIN;
-        return;
-      case SSL_ERROR_WANT_WRITE:
-        conn->events = POLLOUT;
-        return;
-      default:
-        return Close(conn, "handshake");
-    }
+    if (!WouldBlock(conn, rc)) Close(conn, "handshake");
   }
 
   // >0 bytes read; 0 the client closed; -1 nothing now (events set); -2 error.
@@ -449,18 +453,9 @@ class FrontDoor::Impl {
     ERR_clear_error();
     int n = SSL_read(conn->ssl, buf, static_cast<int>(size));
     if (n > 0) return n;
-    switch (SSL_get_error(conn->ssl, n)) {
-      case SSL_ERROR_WANT_READ:
-        conn->events = POLLIN;
-        return -1;
-      case SSL_ERROR_WANT_WRITE:
-        conn->events = POLLOUT;
-        return -1;
-      case SSL_ERROR_ZERO_RETURN:
-        return 0;
-      default:
-        return -2;
-    }
+    int error = 0;
+    if (WouldBlock(conn, n, &error)) return -1;
+    return error == SSL_ERROR_ZERO_RETURN ? 0 : -2;
   }
 
   void ReadRequest(Conn* conn) {
@@ -548,16 +543,8 @@ class FrontDoor::Impl {
         conn->sent += static_cast<std::size_t>(n);
         continue;
       }
-      switch (SSL_get_error(conn->ssl, n)) {
-        case SSL_ERROR_WANT_READ:
-          conn->events = POLLIN;
-          return;
-        case SSL_ERROR_WANT_WRITE:
-          conn->events = POLLOUT;
-          return;
-        default:
-          return Close(conn, nullptr);
-      }
+      if (!WouldBlock(conn, n)) Close(conn, nullptr);
+      return;
     }
     // Written: say goodbye, then read what the client still sends until it
     // closes, so that closing with unread bytes does not reset the

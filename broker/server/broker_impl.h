@@ -119,8 +119,6 @@ class BrokerImpl {
 
   Status BuildFilters();
 
-  // Marks the turn failed after a store error: everything staged is rolled back.
-  void StoreFailed(const Status& status);
 
   config::BrokerConfig config_;
   Clock* clock_;
@@ -188,6 +186,8 @@ class BrokerImpl {
   InOrderWorker predecoder_;
   http::ActionQueue actions_;
   BrokerMetrics metrics_;
+  // --- operator_view.cc: the HTTP API and the gauges ---
+  Status StartHttp();
   void UpdateGauges(Millis now);
   std::unique_ptr<http::HttpServer> http_;
   std::atomic<bool> serving_{false};
