@@ -86,7 +86,7 @@ DeliveryRecord KnownRecord(Sequence seq, std::string agency, std::string uscc, D
   return r;
 }
 
-Result<Transition> Apply(const DeliveryRecord& record, const Step& step, const config::RetryPolicy& policy) {
+Result<Transition> Apply(DeliveryRecord record, const Step& step, const config::RetryPolicy& policy) {
   const int state = static_cast<int>(record.state);
   const int input = static_cast<int>(step.input);
   if (state < 0 || state >= kStates || input < 0 || input >= kInputs)
@@ -97,8 +97,7 @@ Result<Transition> Apply(const DeliveryRecord& record, const Step& step, const c
   // An answer to a delivery never handed over answers nothing.
   if (IsAnswer(step.input) && record.attempts == 0) return Refused(record, step.input, "before any hand-over");
 
-  Transition t;
-  t.record = record;
+  Transition t{false, std::move(record)};
   DeliveryRecord& r = t.record;
   if (rule == Rule::kSame) return t;
   t.changed = true;

@@ -78,6 +78,6 @@ store::DeliveryRecord KnownRecord(Sequence seq, std::string agency, std::string 
 
 // The record after `step`, or kFailedPrecondition naming the state and the
 // input when the machine refuses it.
-Result<Transition> Apply(const store::DeliveryRecord& record, const Step& step, const config::RetryPolicy& policy);
+Result<Transition> Apply(store::DeliveryRecord record, const Step& step, const config::RetryPolicy& policy);
 
 }  // namespace yilian::delivery

@@ -159,6 +159,7 @@ int BrokerImpl::PollTimeoutMs(Millis now) {
 void BrokerImpl::Turn() {
   Millis now = clock_->NowMillis();
   turn_.Begin(now);
+  outbox_.BeginTurn();
   tracking_->BeginTurn();
   for (auto& agency : agencies_) agency->staged.clear();
   arena_.Reset();

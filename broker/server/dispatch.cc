@@ -218,7 +218,7 @@ void Deliveries::Dispatch(Millis now) {
       DeliveryRecord queued = delivery::KnownRecord(item->seq, agency.id, std::string(item->key.view()),
                                                     DeliveryState::kPending, item->attempts);
       queued.replay = replay;
-      auto step = delivery::Apply(queued, {delivery::Input::kHandOver, now}, config_.retry);
+      auto step = delivery::Apply(std::move(queued), {delivery::Input::kHandOver, now}, config_.retry);
       if (!step.ok()) {  // a queue item is PENDING by construction: never refused
         log_->error("hand-over of seq {} to {}: {}", item->seq, agency.id, step.status().message());
         agency.queue.Release(item->key, item->seq, item->attempts, now + config_.retry.initial_backoff_ms);

@@ -47,20 +47,15 @@ void Outbox::Deliver(const std::string& routing_id, std::string bytes, InflightK
   messages_.push_back(Message{routing_id, std::move(bytes), delivery});
 }
 
-void Outbox::ReplyAfterCommit(const std::string& routing_id, v1::Envelope reply, std::function<void()> effects) {
-  // Encoded once, for the commit (the common case); a rollback decodes it
-  // again to turn it into the refusal.
-  auto bytes = std::make_shared<std::string>(reply.SerializeAsString());
-  turn_.OnAbort([this, routing_id, bytes] {
-    v1::Envelope refusal;
-    refusal.ParseFromString(*bytes);
-    MarkStoreUnavailable(&refusal, turn_.error().message());
-    Reply(routing_id, refusal);
-  });
-  turn_.OnCommit([this, routing_id, bytes, effects = std::move(effects)] {
-    if (effects) effects();
-    ReplyBytes(routing_id, std::move(*bytes));
-  });
+Outbox::Staged* Outbox::Stage(const std::string& routing_id, const v1::Envelope& reply) {
+  return &staged_.emplace_back(Staged{routing_id, reply.SerializeAsString()});
+}
+
+void Outbox::Refuse(const Staged& staged) {
+  v1::Envelope refusal;
+  refusal.ParseFromString(staged.bytes);
+  MarkStoreUnavailable(&refusal, turn_.error().message());
+  Reply(staged.routing_id, refusal);
 }
 
 void Outbox::RefuseForStore(const std::string& routing_id, v1::Envelope reply, const Status& status) {

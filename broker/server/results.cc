@@ -28,13 +28,13 @@ void Deliveries::StageRelease(InflightKey ikey, const Inflight& inflight, Releas
   std::uint32_t index = static_cast<std::uint32_t>(ikey & 0xffff);
   Sequence seq = ikey >> 16;
   AgencyState& agency = *agencies_[index];
-  const DeliveryRecord out = delivery::KnownRecord(seq, agency.id, std::string(inflight.key.view()),
+  DeliveryRecord out = delivery::KnownRecord(seq, agency.id, std::string(inflight.key.view()),
                                                    DeliveryState::kDelivered, inflight.attempts);
   delivery::Step step{
       cause == ReleaseCause::kLostAdapter ? delivery::Input::kAdapterLost : delivery::Input::kAckTimeout, now, reason,
       retry_after};
   if (step.input == delivery::Input::kAckTimeout) step.jitter = std::uniform_real_distribution<double>(0.0, 1.0)(rng_);
-  auto moved = delivery::Apply(out, step, config_.retry);
+  auto moved = delivery::Apply(std::move(out), step, config_.retry);
   if (!moved.ok()) return log_->error("release of seq {} to {}: {}", seq, agency.id, moved.status().message());
   const DeliveryRecord& record = moved.value().record;
   const bool dead = record.state == DeliveryState::kDead;
@@ -185,7 +185,7 @@ void Deliveries::HandleResult(Session& session, const v1::Result& result) {
     default:
       break;
   }
-  auto moved = delivery::Apply(record, step, config_.retry);
+  auto moved = delivery::Apply(std::move(record), step, config_.retry);
   if (!moved.ok()) return refuse(v1::BAD_REQUEST, moved.status().message());
   record = std::move(moved.value().record);
   // What the queues do once the turn commits.
