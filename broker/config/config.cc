@@ -137,6 +137,15 @@ const std::vector<KeyDef>& Keys() {
       {"store.synchronous", "full", "full|normal",
        "full: fsync before every confirm; normal: survive process crash, not power loss",
        [](const YAML::Node& n, BrokerConfig& c) { return ReadString(n, {"full", "normal"}, &c.store_synchronous); }},
+      {"store.backend", "sqlite", "sqlite|postgresql",
+       "sqlite: the embedded store in data_dir; postgresql: the database of store.postgresql.conninfo",
+       [](const YAML::Node& n, BrokerConfig& c) { return ReadString(n, {"sqlite", "postgresql"}, &c.store_backend); }},
+      {"store.postgresql.conninfo", "", "libpq connection string",
+       "the PostgreSQL database of store.backend postgresql, e.g. \"host=db1,db2 port=5432,5432 dbname=yilian "
+       "user=yilian target_session_attrs=read-write\" (a multi-host string follows a promoted standby)",
+       [](const YAML::Node& n, BrokerConfig& c) { return ReadString(n, {}, &c.store_postgresql_conninfo); }},
+      U32_KEY("store.postgresql.statement_timeout_ms", store_postgresql_statement_timeout_ms, 10000, 100, 3600000,
+              "PostgreSQL statement timeout in ms, for every statement but COMMIT (never cancelled)"),
       U32_KEY("store.free_space_warn_mib", free_space_warn_mib, 1024, 0, 1048576,
               "warn (log, metric yilian_store_free_warn_bytes) when the data directory's file system has less "
               "free space than this, in MiB (0: never)"),
@@ -363,6 +372,12 @@ Result<BrokerConfig> ParseConfig(const std::string& yaml_text, const std::string
     return Fail(origin, c.http_tls_cert_file.empty() ? "http.tls_cert_file" : "http.tls_key_file",
                 "required with " + std::string(c.http_tls_cert_file.empty() ? "http.tls_key_file" : "http.tls_cert_file") +
                     " (HTTPS needs both)");
+  if (c.store_backend == "postgresql" && c.store_postgresql_conninfo.empty())
+    return Fail(origin, "store.postgresql.conninfo", "required with store.backend postgresql");
+  if (c.store_backend == "postgresql" && !c.http_listen.empty())
+    return Fail(origin, "http.listen",
+                "the HTTP API does not read the PostgreSQL store yet: set http.listen to \"\" with store.backend "
+                "postgresql");
   if (!c.audit_anchor_file.empty() && c.audit_key_file.empty())
     return Fail(origin, "audit.anchor_file", "needs security.audit_key_file: the anchors are signed with it");
   if (!c.http_tls_client_ca_file.empty() && c.http_tls_cert_file.empty())

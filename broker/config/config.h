@@ -71,6 +71,13 @@ struct BrokerConfig {
   // "full": fsync the WAL on every commit (a confirm survives power loss);
   // "normal": a confirm survives a process crash but not a power loss.
   std::string store_synchronous = "full";
+  // "sqlite" (embedded, in data_dir) or "postgresql" (store.postgresql.*).
+  std::string store_backend = "sqlite";
+  // A libpq connection string; multi-host with target_session_attrs=read-write
+  // to follow a promoted standby.
+  std::string store_postgresql_conninfo;
+  // Every statement but COMMIT, in ms.
+  std::uint32_t store_postgresql_statement_timeout_ms = 10000;
   std::uint32_t max_batch = 4096;
   std::uint32_t payload_cache_entries = 8192;
 

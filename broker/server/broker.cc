@@ -62,9 +62,17 @@ BrokerImpl::BrokerImpl(config::BrokerConfig config, Clock* clock)
 Status BrokerImpl::Open() {
   if (Status s = SetUpSecurity(); !s.ok()) return s;
   if (Status s = BuildFilters(); !s.ok()) return s;
-  store::StoreOptions options;
-  options.synchronous = config_.store_synchronous;
-  auto store = store::Store::OpenSqlite(config_.data_dir, options);
+  Result<std::unique_ptr<store::Store>> store = Status::Internal("no store");
+  if (config_.store_backend == "postgresql") {
+    store::PostgresOptions options;
+    options.conninfo = config_.store_postgresql_conninfo;
+    options.statement_timeout_ms = static_cast<int>(config_.store_postgresql_statement_timeout_ms);
+    store = store::Store::OpenPostgres(options);
+  } else {
+    store::StoreOptions options;
+    options.synchronous = config_.store_synchronous;
+    store = store::Store::OpenSqlite(config_.data_dir, options);
+  }
   if (!store.ok()) return store.status();
   store_ = std::move(store).value();
   audit_ = std::make_unique<AuditTrail>(config_, store_.get(), log_);

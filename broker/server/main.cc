@@ -75,8 +75,9 @@ int main(int argc, char** argv) {
     return 2;
   }
   auto log = yilian::GetLogger("broker");
-  log->info("starting: data dir {}, {} agencies configured, store.synchronous={}", config.data_dir,
-            config.agencies.size(), config.store_synchronous);
+  // The conninfo is not logged: it may hold a password.
+  log->info("starting: data dir {}, {} agencies configured, store.backend={}, store.synchronous={}", config.data_dir,
+            config.agencies.size(), config.store_backend, config.store_synchronous);
 
   auto broker = yilian::server::Broker::Create(config);
   if (!broker.ok()) {

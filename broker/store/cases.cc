@@ -30,6 +30,8 @@ constexpr const char* kCaseColumns =
     if (v_ > 0) *(msg)->mutable_##field() = TimeUtil::MillisecondsToTimestamp(v_); \
   } while (0)
 
+}  // namespace
+
 v1::AgencyState ToApiState(int state) {
   switch (state) {
     case 0:
@@ -47,6 +49,8 @@ v1::AgencyState ToApiState(int state) {
   }
   return v1::AGENCY_STATE_UNSPECIFIED;
 }
+
+namespace {
 
 double Quantile(std::vector<double>& v, double q) {
   if (v.empty()) return 0;

@@ -37,6 +37,9 @@ class CaseQueries {
   sqlite::Stmt by_seq_, by_id_, deliveries_;
 };
 
+// A stored delivery state (DeliveryState's value) as the API names it.
+v1::AgencyState ToApiState(int state);
+
 // The text the audit hash covers: AuditHashPrefix(...) followed by the body.
 std::string AuditHashInput(const std::string& prev_hash, std::uint64_t id, Millis at, const std::string& actor,
                            const std::string& kind, const std::string& body);

@@ -34,6 +34,15 @@ struct StoreOptions {
   int cache_kib = 16 * 1024;
 };
 
+// The PostgreSQL store (config keys store.postgresql.*).
+struct PostgresOptions {
+  // A libpq connection string; a multi-host one with
+  // target_session_attrs=read-write follows a promoted standby.
+  std::string conninfo;
+  // Every statement but COMMIT (never cancelled: docs/storage.md).
+  int statement_timeout_ms = 10000;
+};
+
 struct EventSummary {
   Sequence seq = 0;
   std::string payload;  // as stored (personal fields encrypted with a data key)
@@ -51,6 +60,8 @@ class Store {
 
   // Opens (creating if needed) the embedded SQLite store in `dir`.
   static Result<std::unique_ptr<Store>> OpenSqlite(const std::string& dir, const StoreOptions& options);
+  // Connects to PostgreSQL, creating the schema if the database has none.
+  static Result<std::unique_ptr<Store>> OpenPostgres(const PostgresOptions& options);
 
   virtual Status Begin() = 0;
   virtual Status Commit() = 0;

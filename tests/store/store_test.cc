@@ -1,6 +1,9 @@
-// The SQLite store against real files in a fresh temporary directory: what
-// is committed is there after a reopen, what is rolled back is not, delivery
+// The store against real files in a fresh temporary directory (SQLite) and
+// against a private PostgreSQL server (StoreTest runs on both): what is
+// committed is there after a reopen, what is rolled back is not, delivery
 // updates are compare-and-set, and recovery sees exactly the unsettled rows.
+// SqliteStoreTest holds what only the SQLite store has: its files, its
+// lock, its checkpoints and its schema migrations.
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 #include <stdlib.h>
@@ -14,6 +17,7 @@
 
 #include "store/schema.h"
 #include "store/store.h"
+#include "testing/postgres.h"
 #include "testing/process.h"
 
 namespace yilian::store {
@@ -37,8 +41,11 @@ StoredEvent MakeEvent(std::string id, std::string uscc, std::uint64_t revision, 
 // Bytes a text column would cut short: NULs at the start, middle and end.
 const std::string kBinaryPayload("\0\x08\x01\x12\x00yilian\xff\xfe\0", 14);
 
-class SqliteStoreTest : public ::testing::Test {
+class StoreFixture : public ::testing::Test {
  protected:
+  // "sqlite" or "postgresql".
+  virtual std::string backend() const { return "sqlite"; }
+
   void SetUp() override {
     char tmpl[] = "/tmp/yilian_store_test_XXXXXX";
     ASSERT_NE(mkdtemp(tmpl), nullptr);
@@ -47,11 +54,25 @@ class SqliteStoreTest : public ::testing::Test {
   }
   void TearDown() override {
     store_.reset();
+    postgres_.reset();
     std::error_code ec;
     if (!root_.empty()) std::filesystem::remove_all(root_, ec);
   }
 
   void OpenStore() {
+    if (backend() == "postgresql") {
+      if (!postgres_) {
+        std::string error;
+        postgres_ = yilian::testing::TestPostgres::Start({}, &error);
+        ASSERT_TRUE(postgres_) << error;
+      }
+      PostgresOptions options;
+      options.conninfo = postgres_->conninfo();
+      auto r = Store::OpenPostgres(options);
+      ASSERT_TRUE(r.ok()) << r.status().ToString();
+      store_ = std::move(r.value());
+      return;
+    }
     auto r = Store::OpenSqlite(dir_, StoreOptions{});
     ASSERT_TRUE(r.ok()) << r.status().ToString();
     store_ = std::move(r.value());
@@ -98,8 +119,21 @@ class SqliteStoreTest : public ::testing::Test {
 
   std::string root_;
   std::string dir_;
+  std::unique_ptr<yilian::testing::TestPostgres> postgres_;
   std::unique_ptr<Store> store_;
 };
+
+// What every store promises: runs on each backend.
+class StoreTest : public StoreFixture, public ::testing::WithParamInterface<std::string> {
+ protected:
+  std::string backend() const override { return GetParam(); }
+};
+
+INSTANTIATE_TEST_SUITE_P(Backends, StoreTest, ::testing::Values("sqlite", "postgresql"),
+                         [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
+
+// What only the SQLite store has.
+class SqliteStoreTest : public StoreFixture {};
 
 TEST_F(SqliteStoreTest, OpenCreatesDirectoryAndFiles) {
   ASSERT_FALSE(std::filesystem::exists(dir_));
@@ -133,7 +167,7 @@ TEST_F(SqliteStoreTest, SynchronousNormalOpens) {
   ASSERT_TRUE(r.ok()) << r.status().ToString();
 }
 
-TEST_F(SqliteStoreTest, EmptyStoreAnswersNotFound) {
+TEST_P(StoreTest, EmptyStoreAnswersNotFound) {
   OpenStore();
   auto ev = store_->FindEvent("nope");
   ASSERT_TRUE(ev.ok());
@@ -153,7 +187,7 @@ TEST_F(SqliteStoreTest, EmptyStoreAnswersNotFound) {
   EXPECT_TRUE(Unsettled().empty());
 }
 
-TEST_F(SqliteStoreTest, InsertedEventRoundTrips) {
+TEST_P(StoreTest, InsertedEventRoundTrips) {
   OpenStore();
   const std::vector<std::string> agencies = {"bank:ICBC", "housing_fund", "social_insurance", "tax"};
   ASSERT_TRUE(store_->Begin().ok());
@@ -184,7 +218,7 @@ TEST_F(SqliteStoreTest, InsertedEventRoundTrips) {
   EXPECT_EQ(store_->CountEvents().value(), 1);
 }
 
-TEST_F(SqliteStoreTest, OnePendingDeliveryPerAgency) {
+TEST_P(StoreTest, OnePendingDeliveryPerAgency) {
   OpenStore();
   const std::vector<std::string> agencies = {"housing_fund", "social_insurance", "tax"};
   Sequence seq = Insert(MakeEvent("evt-1", "91110000100000001A", 1, agencies, "p"));
@@ -209,7 +243,7 @@ TEST_F(SqliteStoreTest, OnePendingDeliveryPerAgency) {
   for (size_t i = 0; i < rows.size(); ++i) EXPECT_EQ(rows[i].agency, agencies[i]);
 }
 
-TEST_F(SqliteStoreTest, HandedOverDeliveryIsInsertedDeliveredWithOneAttempt) {
+TEST_P(StoreTest, HandedOverDeliveryIsInsertedDeliveredWithOneAttempt) {
   OpenStore();
   StoredEvent e = MakeEvent("evt-1", "91110000100000001A", 1, {"bank:ICBC", "tax"}, "p");
   e.handed_over = {false, true};
@@ -246,7 +280,7 @@ TEST_F(SqliteStoreTest, CommittedPagesReachTheDatabaseFileWhileTheStoreIsOpen) {
       << "yilian.db stayed at " << std::filesystem::file_size(db) << " bytes";
 }
 
-TEST_F(SqliteStoreTest, AResultWithoutTimestampsKeepsTheHandOverTimes) {
+TEST_P(StoreTest, AResultWithoutTimestampsKeepsTheHandOverTimes) {
   OpenStore();
   Sequence seq = Insert(MakeEvent("evt-1", "91110000100000001A", 1, {"tax"}, "p"));
   ASSERT_TRUE(store_->Begin().ok());
@@ -276,7 +310,7 @@ TEST_F(SqliteStoreTest, AResultWithoutTimestampsKeepsTheHandOverTimes) {
   EXPECT_EQ(got.last_delivered_at, kNow + 1);
 }
 
-TEST_F(SqliteStoreTest, EventWithoutAgenciesHasNoDeliveries) {
+TEST_P(StoreTest, EventWithoutAgenciesHasNoDeliveries) {
   OpenStore();
   Sequence seq = Insert(MakeEvent("evt-filed", "91110000100000001A", 1, {}, "p"));
   auto found = store_->FindEvent("evt-filed");
@@ -286,7 +320,7 @@ TEST_F(SqliteStoreTest, EventWithoutAgenciesHasNoDeliveries) {
   EXPECT_TRUE(Unsettled().empty());
 }
 
-TEST_F(SqliteStoreTest, SequencesIncreaseAndRevisionFollowsTheLatestEvent) {
+TEST_P(StoreTest, SequencesIncreaseAndRevisionFollowsTheLatestEvent) {
   OpenStore();
   Sequence s1 = Insert(MakeEvent("e1", "91110000100000001A", 1, {"tax"}, "a"));
   Sequence s2 = Insert(MakeEvent("e2", "91110000100000002B", 4, {"tax"}, "b"));
@@ -301,7 +335,7 @@ TEST_F(SqliteStoreTest, SequencesIncreaseAndRevisionFollowsTheLatestEvent) {
 
 // The broker relies on it: a stored event_id is a conflict that leaves the
 // turn's transaction usable, with nothing of the refused event in it.
-TEST_F(SqliteStoreTest, DuplicateEventIdIsAConflictAndTheTurnGoesOn) {
+TEST_P(StoreTest, DuplicateEventIdIsAConflictAndTheTurnGoesOn) {
   OpenStore();
   Insert(MakeEvent("dup", "91110000100000001A", 1, {"tax"}, "a"));
   ASSERT_TRUE(store_->Begin().ok());
@@ -321,7 +355,7 @@ TEST_F(SqliteStoreTest, DuplicateEventIdIsAConflictAndTheTurnGoesOn) {
   EXPECT_EQ(Unsettled().size(), 3u);
 }
 
-TEST_F(SqliteStoreTest, UpdateDeliveryIsCompareAndSet) {
+TEST_P(StoreTest, UpdateDeliveryIsCompareAndSet) {
   OpenStore();
   Sequence seq = Insert(MakeEvent("evt-1", "91110000100000001A", 1, {"tax", "social_insurance"}, "p"));
 
@@ -378,7 +412,7 @@ TEST_F(SqliteStoreTest, UpdateDeliveryIsCompareAndSet) {
   EXPECT_EQ(Get(seq, "tax").reference, "REF-1");
 }
 
-TEST_F(SqliteStoreTest, CommitSurvivesReopen) {
+TEST_P(StoreTest, CommitSurvivesReopen) {
   OpenStore();
   Sequence seq = Insert(MakeEvent("evt-1", "91110000100000001A", 3, {"tax", "bank:ABC"}, kBinaryPayload));
   Move(seq, "tax", DeliveryState::kAccepted, 2);
@@ -398,7 +432,7 @@ TEST_F(SqliteStoreTest, CommitSurvivesReopen) {
   EXPECT_GT(next, seq);
 }
 
-TEST_F(SqliteStoreTest, RollbackDiscardsTheTransaction) {
+TEST_P(StoreTest, RollbackDiscardsTheTransaction) {
   OpenStore();
   Sequence kept = Insert(MakeEvent("kept", "91110000100000001A", 1, {"tax"}, "k"));
 
@@ -430,7 +464,7 @@ TEST_F(SqliteStoreTest, RollbackDiscardsTheTransaction) {
   check();
 }
 
-TEST_F(SqliteStoreTest, RequeueDeliveredKeepsAttempts) {
+TEST_P(StoreTest, RequeueDeliveredKeepsAttempts) {
   OpenStore();
   Sequence seq = Insert(MakeEvent("evt-1", "91110000100000001A", 1,
                                   {"a_delivered", "b_accepted", "c_processed", "d_pending", "e_delivered"}, "p"));
@@ -460,7 +494,7 @@ TEST_F(SqliteStoreTest, RequeueDeliveredKeepsAttempts) {
   EXPECT_EQ(Get(seq, "a_delivered").state, DeliveryState::kPending);
 }
 
-TEST_F(SqliteStoreTest, ForEachUnsettledReturnsOnlyUnsettledInSequenceOrder) {
+TEST_P(StoreTest, ForEachUnsettledReturnsOnlyUnsettledInSequenceOrder) {
   OpenStore();
   Sequence s1 = Insert(MakeEvent("e1", "91110000100000001A", 1, {"tax", "social_insurance"}, "1"));
   Sequence s2 = Insert(MakeEvent("e2", "91110000100000002B", 1, {"tax", "housing_fund"}, "2"));
@@ -489,7 +523,7 @@ TEST_F(SqliteStoreTest, ForEachUnsettledReturnsOnlyUnsettledInSequenceOrder) {
   EXPECT_EQ(rows[2].attempts, 2u);
 }
 
-TEST_F(SqliteStoreTest, ForEachUnsettledIsInSequenceOrderAcrossManyEvents) {
+TEST_P(StoreTest, ForEachUnsettledIsInSequenceOrderAcrossManyEvents) {
   OpenStore();
   ASSERT_TRUE(store_->Begin().ok());
   for (int i = 0; i < 200; ++i) {
@@ -637,7 +671,7 @@ TEST_F(SqliteStoreTest, FailedMigrationLeavesTheVersion1StoreAsItWas) {
   sqlite3_close(db);
 }
 
-TEST_F(SqliteStoreTest, AgencyNumberOfARolledBackTurnIsNotKept) {
+TEST_P(StoreTest, AgencyNumberOfARolledBackTurnIsNotKept) {
   OpenStore();
   ASSERT_TRUE(store_->Begin().ok());
   ASSERT_TRUE(store_->InsertEvent(MakeEvent("dropped", "91110000100000001A", 1, {"bank:NEW"}, "d"), kNow).ok());

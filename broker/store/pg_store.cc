@@ -1,0 +1,811 @@
+// PostgreSQL implementation of Store (docs/storage.md, "The PostgreSQL
+// store"): the same tables and promises as the SQLite store, over one libpq
+// connection, one transaction per broker loop turn (group commit).
+//
+// Portable to PostgreSQL-compatible engines: READ COMMITTED, no
+// LISTEN/NOTIFY, no UNLOGGED tables, no session state that a failover
+// loses (what a connection sets is set again on every connect). Beyond
+// standard SQL it uses: BIGSERIAL, BYTEA, INSERT ... ON CONFLICT, and
+// RETURNING.
+#include <algorithm>
+#include <chrono>
+#include <thread>
+#include <unordered_map>
+
+#include <google/protobuf/util/time_util.h>
+
+#include "common/digest.h"
+#include "common/log.h"
+#include "store/cases.h"
+#include "store/pg_util.h"
+#include "store/schema.h"
+#include "store/store.h"
+
+namespace yilian::store {
+namespace {
+
+using pg::GetInt;
+using pg::GetText;
+using pg::Params;
+
+// The statements, prepared on every connection under the name "y<index>".
+enum Q : int {
+  kFindEvent,
+  kLastRevision,
+  kInsertEvent,
+  kInsertDelivery,
+  kInsertAgency,
+  kUpsertEnterprise,
+  kFindSeq,
+  kGetDelivery,
+  kUpdateDelivery,
+  kLoadPayload,
+  kLoadEventPayload,
+  kUnsettled,
+  kCountEvents,
+  kDeliveryStates,
+  kGetCase,
+  kSetCaseState,
+  kSetCaseOverdue,
+  kSetDeliveryOverdue,
+  kSetResolution,
+  kUpsertRef,
+  kBanksHolding,
+  kInsertUpdate,
+  kAckUpdate,
+  kInsertAudit,
+  kSetAuditHead,
+  kSettledSince,
+  kOpenDeadlines,
+  kOpenUpdates,
+  kCaseBySeq,
+  kCaseDeliveries,
+  kStatementCount
+};
+
+constexpr const char* kCaseColumns =
+    "seq, event_id, uscc, type, revision, published_at, case_state, completed_at, deadline_at, overdue, "
+    "resolution, name";
+
+std::string StatementSql(int q) {
+  const std::string cols = DeliveryColumnList();
+  switch (q) {
+    case kFindEvent: return "SELECT seq, payload, agencies FROM events WHERE event_id = $1";
+    case kLastRevision: return "SELECT last_revision FROM enterprises WHERE uscc = $1";
+    case kInsertEvent:
+      // A stored event_id inserts nothing and returns no row: a conflict,
+      // and unlike a failed statement it leaves the transaction usable.
+      return "INSERT INTO events (event_id, uscc, revision, type, agencies, payload, published_at, name, "
+             "deadline_at, case_state, completed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) "
+             "ON CONFLICT (event_id) DO NOTHING RETURNING seq";
+    case kInsertDelivery:
+      return "INSERT INTO deliveries (id, seq, agency, uscc, state, attempts, next_attempt_at, updated_at, "
+             "deadline_at, first_delivered_at, last_delivered_at) VALUES ($9, $1, $2, $3, $6, $7, 0, $4, $5, $8, $8)";
+    case kInsertAgency: return "INSERT INTO agencies (id, name) VALUES ($1, $2)";
+    case kUpsertEnterprise:
+      return "INSERT INTO enterprises (uscc, last_revision, last_seq) VALUES ($1, $2, $3) ON CONFLICT (uscc) DO "
+             "UPDATE SET last_revision = excluded.last_revision, last_seq = excluded.last_seq";
+    case kFindSeq: return "SELECT seq FROM events WHERE event_id = $1";
+    case kGetDelivery: return "SELECT " + cols + " FROM deliveries WHERE id = $1";
+    case kUpdateDelivery:
+      // Timestamps only move forward from 0: a 0 keeps what is stored.
+      return "UPDATE deliveries SET state = $1, attempts = $2, next_attempt_at = $3, updated_at = $4, "
+             "reference = $5, reason = $6, "
+             "first_delivered_at = CASE WHEN $10::bigint > 0 AND first_delivered_at = 0 THEN $10::bigint ELSE "
+             "first_delivered_at END, "
+             "last_delivered_at = CASE WHEN $11::bigint > 0 THEN $11::bigint ELSE last_delivered_at END, "
+             "accepted_at = CASE WHEN $12::bigint > 0 THEN $12::bigint ELSE accepted_at END, "
+             "settled_at = $13, replay = CASE WHEN $14::bigint > 0 THEN 1 ELSE replay END "
+             "WHERE id = $7 AND state = $8 AND attempts = $9";
+    case kLoadPayload: return "SELECT payload FROM events WHERE seq = $1";
+    case kLoadEventPayload: return "SELECT event_id, payload FROM events WHERE seq = $1";
+    case kUnsettled: return "SELECT " + cols + " FROM deliveries WHERE state < 3 ORDER BY id";
+    case kCountEvents: return "SELECT COUNT(*) FROM events";
+    case kDeliveryStates: return "SELECT agency, state FROM deliveries WHERE id >= $1 AND id < $2";
+    case kGetCase:
+      return "SELECT case_state, overdue, deadline_at, published_at, uscc, "
+             "CASE WHEN resolution <> '' THEN 1 ELSE 0 END FROM events WHERE seq = $1";
+    case kSetCaseState: return "UPDATE events SET case_state = $1, completed_at = $2 WHERE seq = $3";
+    case kSetCaseOverdue: return "UPDATE events SET overdue = 1 WHERE seq = $1";
+    case kSetDeliveryOverdue: return "UPDATE deliveries SET overdue = 1 WHERE id = $1";
+    case kSetResolution:
+      return "UPDATE events SET resolution = $1, case_state = 2, completed_at = $2 WHERE seq = $3";
+    case kUpsertRef:
+      return "INSERT INTO enterprise_refs (uscc, agency, reference, updated_at) VALUES ($1, $2, $3, $4) "
+             "ON CONFLICT (uscc, agency) DO UPDATE SET reference = excluded.reference, updated_at = "
+             "excluded.updated_at";
+    case kBanksHolding:
+      return "SELECT agency FROM enterprise_refs WHERE uscc = $1 AND agency LIKE 'bank:%' ORDER BY agency";
+    case kInsertUpdate:
+      return "INSERT INTO case_updates (seq, kind, agency, at) VALUES ($1, $2, $3, $4) RETURNING id";
+    case kAckUpdate: return "UPDATE case_updates SET acked = 1 WHERE id = $1 AND acked = 0";
+    case kInsertAudit:
+      return "INSERT INTO audit (id, at, actor, kind, body, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7)";
+    case kSetAuditHead:
+      return "INSERT INTO meta (key, value) VALUES ('audit_head', $1) ON CONFLICT (key) DO UPDATE SET value = "
+             "excluded.value";
+    case kSettledSince:
+      return "SELECT " + DeliveryColumnList("d.") +
+             " FROM deliveries d JOIN events e ON e.seq = d.seq WHERE d.agency = $1 AND d.state >= 3 AND "
+             "e.published_at >= $2 ORDER BY d.id";
+    case kOpenDeadlines:
+      return "SELECT seq, deadline_at FROM events WHERE case_state <> 2 AND deadline_at > 0 AND overdue = 0";
+    case kOpenUpdates: return "SELECT id, seq, kind, agency, at FROM case_updates WHERE acked = 0 ORDER BY id";
+    case kCaseBySeq: return std::string("SELECT ") + kCaseColumns + " FROM events WHERE seq = $1";
+    case kCaseDeliveries:
+      return "SELECT agency, state, attempts, reference, reason, first_delivered_at, last_delivered_at, "
+             "accepted_at, settled_at, deadline_at, overdue, replay FROM deliveries WHERE id >= $1 AND id < $2 "
+             "ORDER BY agency";
+  }
+  return "";
+}
+
+// The deliveries table of YILIAN_DELIVERIES_V2_COLUMNS (schema.h, the one
+// definition of its columns) with PostgreSQL's 64-bit integers.
+std::string PgDeliveriesTable() {
+  std::string columns = YILIAN_DELIVERIES_V2_COLUMNS;
+  std::string out = "CREATE TABLE IF NOT EXISTS deliveries (\n";
+  for (std::size_t at = 0;;) {
+    std::size_t found = columns.find("INTEGER", at);
+    if (found == std::string::npos) {
+      out += columns.substr(at);
+      break;
+    }
+    out += columns.substr(at, found - at) + "BIGINT";
+    at = found + 7;
+  }
+  return out;
+}
+
+std::string PgSchemaSql() {
+  return R"sql(
+CREATE TABLE IF NOT EXISTS events (
+  seq          BIGSERIAL PRIMARY KEY,
+  event_id     TEXT    NOT NULL UNIQUE,
+  uscc         TEXT    NOT NULL,
+  revision     BIGINT  NOT NULL,
+  type         BIGINT  NOT NULL,
+  agencies     TEXT    NOT NULL,
+  payload      BYTEA   NOT NULL,
+  published_at BIGINT  NOT NULL,
+  name         TEXT    NOT NULL DEFAULT '',
+  case_state   BIGINT  NOT NULL DEFAULT 1,
+  completed_at BIGINT  NOT NULL DEFAULT 0,
+  deadline_at  BIGINT  NOT NULL DEFAULT 0,
+  overdue      BIGINT  NOT NULL DEFAULT 0,
+  resolution   TEXT    NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS events_by_uscc ON events (uscc, seq);
+CREATE INDEX IF NOT EXISTS events_by_state ON events (case_state, seq);
+CREATE TABLE IF NOT EXISTS enterprises (
+  uscc          TEXT PRIMARY KEY,
+  last_revision BIGINT NOT NULL,
+  last_seq      BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS agencies (
+  id   BIGINT PRIMARY KEY,
+  name TEXT   NOT NULL UNIQUE
+);
+)sql" + PgDeliveriesTable() +
+         R"sql(CREATE INDEX IF NOT EXISTS deliveries_by_state ON deliveries (state, id);
+CREATE TABLE IF NOT EXISTS enterprise_refs (
+  uscc       TEXT   NOT NULL,
+  agency     TEXT   NOT NULL,
+  reference  TEXT   NOT NULL,
+  updated_at BIGINT NOT NULL,
+  PRIMARY KEY (uscc, agency)
+);
+CREATE TABLE IF NOT EXISTS case_updates (
+  id     BIGSERIAL PRIMARY KEY,
+  seq    BIGINT NOT NULL,
+  kind   BIGINT NOT NULL,
+  agency TEXT   NOT NULL DEFAULT '',
+  at     BIGINT NOT NULL,
+  acked  BIGINT NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS case_updates_open ON case_updates (acked, id);
+CREATE TABLE IF NOT EXISTS audit (
+  id        BIGINT PRIMARY KEY,
+  at        BIGINT NOT NULL,
+  actor     TEXT   NOT NULL,
+  kind      TEXT   NOT NULL,
+  body      TEXT   NOT NULL,
+  prev_hash TEXT   NOT NULL,
+  hash      TEXT   NOT NULL
+);
+)sql";
+}
+
+std::string JoinAgencies(const std::vector<std::string>& agencies) {
+  std::string out;
+  for (const auto& a : agencies) {
+    if (!out.empty()) out += ',';
+    out += a;
+  }
+  return out;
+}
+
+std::vector<std::string> SplitAgencies(std::string_view s) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start < s.size()) {
+    std::size_t comma = s.find(',', start);
+    if (comma == std::string_view::npos) comma = s.size();
+    out.emplace_back(s.substr(start, comma - start));
+    start = comma + 1;
+  }
+  return out;
+}
+
+// A row selected with DeliveryColumnList(), in that order.
+DeliveryRecord ReadDelivery(const PGresult* r, int row) {
+  DeliveryRecord d;
+  d.seq = static_cast<Sequence>(GetInt(r, row, 0));
+  d.agency = GetText(r, row, 1);
+  d.uscc = GetText(r, row, 2);
+  d.state = static_cast<DeliveryState>(GetInt(r, row, 3));
+  d.attempts = static_cast<std::uint32_t>(GetInt(r, row, 4));
+  d.next_attempt_at = GetInt(r, row, 5);
+  d.updated_at = GetInt(r, row, 6);
+  d.reference = GetText(r, row, 7);
+  d.reason = GetText(r, row, 8);
+  d.first_delivered_at = GetInt(r, row, 9);
+  d.last_delivered_at = GetInt(r, row, 10);
+  d.accepted_at = GetInt(r, row, 11);
+  d.settled_at = GetInt(r, row, 12);
+  d.deadline_at = GetInt(r, row, 13);
+  d.overdue = GetInt(r, row, 14) != 0;
+  d.replay = GetInt(r, row, 15) != 0;
+  return d;
+}
+
+void SetTime(Millis ms, google::protobuf::Timestamp* t) {
+  *t = google::protobuf::util::TimeUtil::MillisecondsToTimestamp(ms);
+}
+
+class PgStore final : public Store {
+ public:
+  ~PgStore() override {
+    if (conn_) PQfinish(conn_);
+  }
+
+  Status Open(const PostgresOptions& options) {
+    options_ = options;
+    if (Status s = Connect(); !s.ok()) return s;
+    if (Status s = PrepareSchema(); !s.ok()) return s;
+    return LoadState();
+  }
+
+  Status Begin() override {
+    if (!connected()) {
+      if (Status s = Reconnect(); !s.ok()) return s;
+    }
+    return Simple("BEGIN", "begin").status();
+  }
+
+  Status Commit() override {
+    replication_cancelled_ = false;
+    // The broker never cancels a COMMIT: one that waits for a synchronous
+    // standby and is cancelled is committed here but maybe not there.
+    auto r = Simple("SET LOCAL statement_timeout = 0; COMMIT", "commit");
+    if (!r.ok()) {
+      if (!connected())
+        return Status::Unavailable("commit: the connection to PostgreSQL was lost during COMMIT, so whether the "
+                                   "turn committed is unknown; nothing of it is confirmed: " +
+                                   r.status().message());
+      return r.status();
+    }
+    // A transaction that had a failed statement answers COMMIT with ROLLBACK.
+    if (std::string_view(PQcmdStatus(r.value().get())) != "COMMIT")
+      return Status::Unavailable("commit: PostgreSQL rolled the transaction back");
+    if (replication_cancelled_)
+      return Status::Unavailable("commit: the wait for the synchronous standby was cancelled; the turn is not "
+                                 "confirmed as replicated");
+    committed_audit_ = {audit_id_, audit_hash_};
+    new_agencies_.clear();
+    return Status::Ok();
+  }
+
+  void Rollback() override {
+    if (connected() && PQtransactionStatus(conn_) != PQTRANS_IDLE) (void)Simple("ROLLBACK", "rollback");
+    audit_id_ = committed_audit_.first;
+    audit_hash_ = committed_audit_.second;
+    for (const auto& name : new_agencies_) agency_numbers_.erase(name);
+    next_agency_number_ -= static_cast<std::int64_t>(new_agencies_.size());
+    new_agencies_.clear();
+  }
+
+  Result<std::optional<EventSummary>> FindEvent(const std::string& event_id) override {
+    auto r = Run(kFindEvent, Params().Text(event_id), "find event");
+    if (!r.ok()) return r.status();
+    const PGresult* res = r.value().get();
+    if (PQntuples(res) == 0) return std::optional<EventSummary>();
+    EventSummary e;
+    e.seq = static_cast<Sequence>(GetInt(res, 0, 0));
+    e.payload = GetText(res, 0, 1);
+    e.agencies = SplitAgencies(GetText(res, 0, 2));
+    return std::optional<EventSummary>(std::move(e));
+  }
+
+  Result<std::uint64_t> LastRevision(const std::string& uscc) override {
+    auto r = Run(kLastRevision, Params().Text(uscc), "last revision");
+    if (!r.ok()) return r.status();
+    if (PQntuples(r.value().get()) == 0) return std::uint64_t{0};
+    return static_cast<std::uint64_t>(GetInt(r.value().get(), 0, 0));
+  }
+
+  Result<Sequence> InsertEvent(const StoredEvent& event, Millis now) override {
+    const bool empty = event.agencies.empty();
+    Params p;
+    p.Text(event.event_id)
+        .Text(event.uscc)
+        .Int(static_cast<std::int64_t>(event.revision))
+        .Int(event.type)
+        .Text(JoinAgencies(event.agencies))
+        .Bytes(event.payload)
+        .Int(event.published_at)
+        .Text(event.enterprise_name)
+        .Int(event.case_deadline_at)
+        .Int(static_cast<int>(empty ? CaseState::kCompleted : CaseState::kInProgress))
+        .Int(empty ? now : 0);
+    auto r = Run(kInsertEvent, p, "insert event");
+    if (!r.ok()) return r.status();
+    if (PQntuples(r.value().get()) == 0) return Status::Conflict("event_id '" + event.event_id + "' is stored");
+    const Sequence seq = static_cast<Sequence>(GetInt(r.value().get(), 0, 0));
+    for (std::size_t i = 0; i < event.agencies.size(); ++i) {
+      Result<std::int64_t> number = NumberAgency(event.agencies[i]);
+      if (!number.ok()) return number.status();
+      const bool handed_over = i < event.handed_over.size() && event.handed_over[i];
+      Params d;
+      d.Int(static_cast<std::int64_t>(seq))
+          .Text(event.agencies[i])
+          .Text(event.uscc)
+          .Int(now)
+          .Int(i < event.agency_deadlines.size() ? event.agency_deadlines[i] : 0)
+          .Int(static_cast<int>(handed_over ? DeliveryState::kDelivered : DeliveryState::kPending))
+          .Int(handed_over ? 1 : 0)
+          .Int(handed_over ? now : 0)
+          .Int(DeliveryKey(seq, *number));
+      if (auto ins = Run(kInsertDelivery, d, "insert delivery"); !ins.ok()) return ins.status();
+    }
+    Params e;
+    e.Text(event.uscc).Int(static_cast<std::int64_t>(event.revision)).Int(static_cast<std::int64_t>(seq));
+    if (auto up = Run(kUpsertEnterprise, e, "upsert enterprise"); !up.ok()) return up.status();
+    return seq;
+  }
+
+  Result<std::optional<Sequence>> FindSequence(const std::string& event_id) override {
+    auto r = Run(kFindSeq, Params().Text(event_id), "find sequence");
+    if (!r.ok()) return r.status();
+    if (PQntuples(r.value().get()) == 0) return std::optional<Sequence>();
+    return std::optional<Sequence>(static_cast<Sequence>(GetInt(r.value().get(), 0, 0)));
+  }
+
+  Result<std::optional<DeliveryRecord>> GetDelivery(Sequence seq, const std::string& agency) override {
+    std::optional<std::int64_t> key = FindDeliveryKey(seq, agency);
+    if (!key) return std::optional<DeliveryRecord>();
+    auto r = Run(kGetDelivery, Params().Int(*key), "get delivery");
+    if (!r.ok()) return r.status();
+    if (PQntuples(r.value().get()) == 0) return std::optional<DeliveryRecord>();
+    return std::optional<DeliveryRecord>(ReadDelivery(r.value().get(), 0));
+  }
+
+  Result<bool> UpdateDelivery(const DeliveryRecord& d, DeliveryState expected_state,
+                              std::uint32_t expected_attempts) override {
+    std::optional<std::int64_t> key = FindDeliveryKey(d.seq, d.agency);
+    if (!key) return false;
+    Params p;
+    p.Int(static_cast<int>(d.state))
+        .Int(d.attempts)
+        .Int(d.next_attempt_at)
+        .Int(d.updated_at)
+        .Text(d.reference)
+        .Text(d.reason)
+        .Int(*key)
+        .Int(static_cast<int>(expected_state))
+        .Int(expected_attempts)
+        .Int(d.first_delivered_at)
+        .Int(d.last_delivered_at)
+        .Int(d.accepted_at)
+        .Int(d.settled_at)
+        .Int(d.replay ? 1 : 0);
+    auto r = Run(kUpdateDelivery, p, "update delivery");
+    if (!r.ok()) return r.status();
+    return std::string_view(PQcmdTuples(r.value().get())) == "1";
+  }
+
+  Result<std::string> LoadPayload(Sequence seq) override {
+    auto r = Run(kLoadPayload, Params().Int(static_cast<std::int64_t>(seq)), "load payload");
+    if (!r.ok()) return r.status();
+    if (PQntuples(r.value().get()) == 0) return Status::NotFound("no event with sequence " + std::to_string(seq));
+    return GetText(r.value().get(), 0, 0);
+  }
+
+  Result<EventPayload> LoadEventPayload(Sequence seq) override {
+    auto r = Run(kLoadEventPayload, Params().Int(static_cast<std::int64_t>(seq)), "load event payload");
+    if (!r.ok()) return r.status();
+    if (PQntuples(r.value().get()) == 0) return Status::NotFound("no event with sequence " + std::to_string(seq));
+    return EventPayload{GetText(r.value().get(), 0, 0), GetText(r.value().get(), 0, 1)};
+  }
+
+  Result<std::vector<std::pair<std::string, DeliveryState>>> DeliveryStates(Sequence seq) override {
+    auto r = Run(kDeliveryStates, Params().Int(DeliveryKey(seq, 0)).Int(DeliveryKey(seq + 1, 0)), "delivery states");
+    if (!r.ok()) return r.status();
+    std::vector<std::pair<std::string, DeliveryState>> out;
+    const PGresult* res = r.value().get();
+    for (int i = 0; i < PQntuples(res); ++i)
+      out.emplace_back(GetText(res, i, 0), static_cast<DeliveryState>(GetInt(res, i, 1)));
+    return out;
+  }
+
+  Result<std::optional<CaseRow>> GetCase(Sequence seq) override {
+    auto r = Run(kGetCase, Params().Int(static_cast<std::int64_t>(seq)), "get case");
+    if (!r.ok()) return r.status();
+    const PGresult* res = r.value().get();
+    if (PQntuples(res) == 0) return std::optional<CaseRow>();
+    CaseRow c;
+    c.state = static_cast<CaseState>(GetInt(res, 0, 0));
+    c.overdue = GetInt(res, 0, 1) != 0;
+    c.deadline_at = GetInt(res, 0, 2);
+    c.published_at = GetInt(res, 0, 3);
+    c.uscc = GetText(res, 0, 4);
+    c.resolved = GetInt(res, 0, 5) != 0;
+    return std::optional<CaseRow>(std::move(c));
+  }
+
+  Status SetCaseState(Sequence seq, CaseState state, Millis completed_at) override {
+    return Run(kSetCaseState,
+               Params().Int(static_cast<int>(state)).Int(completed_at).Int(static_cast<std::int64_t>(seq)),
+               "set case state")
+        .status();
+  }
+
+  Status SetCaseOverdue(Sequence seq) override {
+    return Run(kSetCaseOverdue, Params().Int(static_cast<std::int64_t>(seq)), "set case overdue").status();
+  }
+
+  Status SetDeliveryOverdue(Sequence seq, const std::string& agency) override {
+    std::optional<std::int64_t> key = FindDeliveryKey(seq, agency);
+    if (!key) return Status::Ok();
+    return Run(kSetDeliveryOverdue, Params().Int(*key), "set delivery overdue").status();
+  }
+
+  Status SetCaseResolution(Sequence seq, const std::string& resolution, Millis at) override {
+    return Run(kSetResolution, Params().Text(resolution).Int(at).Int(static_cast<std::int64_t>(seq)), "resolve case")
+        .status();
+  }
+
+  Result<std::optional<v1::Case>> LoadCase(Sequence seq) override {
+    auto r = Run(kCaseBySeq, Params().Int(static_cast<std::int64_t>(seq)), "read case");
+    if (!r.ok()) return r.status();
+    const PGresult* e = r.value().get();
+    if (PQntuples(e) == 0) return std::optional<v1::Case>();
+    v1::Case c;
+    c.set_sequence(static_cast<Sequence>(GetInt(e, 0, 0)));
+    c.set_event_id(GetText(e, 0, 1));
+    c.set_uscc(GetText(e, 0, 2));
+    c.set_type(static_cast<v1::EventType>(GetInt(e, 0, 3)));
+    c.set_revision(static_cast<std::uint64_t>(GetInt(e, 0, 4)));
+    if (Millis t = GetInt(e, 0, 5); t > 0) SetTime(t, c.mutable_published_at());
+    c.set_state(static_cast<v1::CaseState>(GetInt(e, 0, 6)));
+    if (Millis t = GetInt(e, 0, 7); t > 0) SetTime(t, c.mutable_completed_at());
+    if (Millis t = GetInt(e, 0, 8); t > 0) SetTime(t, c.mutable_deadline_at());
+    c.set_overdue(GetInt(e, 0, 9) != 0);
+    c.set_resolution(GetText(e, 0, 10));
+    c.set_enterprise_name(GetText(e, 0, 11));
+    auto d = Run(kCaseDeliveries, Params().Int(DeliveryKey(seq, 0)).Int(DeliveryKey(seq + 1, 0)),
+                 "read case deliveries");
+    if (!d.ok()) return d.status();
+    const PGresult* rows = d.value().get();
+    for (int i = 0; i < PQntuples(rows); ++i) {
+      auto* a = c.add_agencies();
+      a->set_agency(GetText(rows, i, 0));
+      a->set_state(ToApiState(static_cast<int>(GetInt(rows, i, 1))));
+      a->set_attempts(static_cast<std::uint32_t>(GetInt(rows, i, 2)));
+      a->set_reference(GetText(rows, i, 3));
+      a->set_reason(GetText(rows, i, 4));
+      if (Millis t = GetInt(rows, i, 5); t > 0) SetTime(t, a->mutable_first_delivered_at());
+      if (Millis t = GetInt(rows, i, 6); t > 0) SetTime(t, a->mutable_last_delivered_at());
+      if (Millis t = GetInt(rows, i, 7); t > 0) SetTime(t, a->mutable_accepted_at());
+      if (Millis t = GetInt(rows, i, 8); t > 0) SetTime(t, a->mutable_settled_at());
+      if (Millis t = GetInt(rows, i, 9); t > 0) SetTime(t, a->mutable_deadline_at());
+      a->set_overdue(GetInt(rows, i, 10) != 0);
+      a->set_replay(GetInt(rows, i, 11) != 0);
+    }
+    return std::optional<v1::Case>(std::move(c));
+  }
+
+  Status UpsertReference(const std::string& uscc, const std::string& agency, const std::string& reference,
+                         Millis at) override {
+    return Run(kUpsertRef, Params().Text(uscc).Text(agency).Text(reference).Int(at), "upsert reference").status();
+  }
+
+  Result<std::vector<std::string>> BanksHolding(const std::string& uscc) override {
+    auto r = Run(kBanksHolding, Params().Text(uscc), "banks holding");
+    if (!r.ok()) return r.status();
+    std::vector<std::string> out;
+    for (int i = 0; i < PQntuples(r.value().get()); ++i) out.push_back(GetText(r.value().get(), i, 0));
+    return out;
+  }
+
+  Result<std::uint64_t> InsertCaseUpdate(const CaseUpdateRecord& u) override {
+    auto r = Run(kInsertUpdate,
+                 Params().Int(static_cast<std::int64_t>(u.seq)).Int(u.kind).Text(u.agency).Int(u.at),
+                 "insert case update");
+    if (!r.ok()) return r.status();
+    return static_cast<std::uint64_t>(GetInt(r.value().get(), 0, 0));
+  }
+
+  Result<bool> AckCaseUpdate(std::uint64_t id) override {
+    auto r = Run(kAckUpdate, Params().Int(static_cast<std::int64_t>(id)), "ack case update");
+    if (!r.ok()) return r.status();
+    return std::string_view(PQcmdTuples(r.value().get())) == "1";
+  }
+
+  Result<std::uint64_t> AppendAudit(Millis at, const std::string& actor, const std::string& kind,
+                                    const std::string& body) override {
+    std::string hash = Sm3Hex(AuditHashInput(audit_hash_, audit_id_ + 1, at, actor, kind, body));
+    return AppendAuditHashed(at, actor, kind, body, hash);
+  }
+
+  std::pair<std::uint64_t, std::string> AuditHead() const override { return {audit_id_, audit_hash_}; }
+
+  Result<std::uint64_t> AppendAuditHashed(Millis at, const std::string& actor, const std::string& kind,
+                                          const std::string& body, const std::string& hash) override {
+    if (hash.empty()) return Status::Internal("SM3 is not available from OpenSSL");
+    const std::uint64_t id = audit_id_ + 1;
+    Params p;
+    p.Int(static_cast<std::int64_t>(id)).Int(at).Text(actor).Text(kind).Text(body).Text(audit_hash_).Text(hash);
+    if (auto r = Run(kInsertAudit, p, "append audit"); !r.ok()) return r.status();
+    if (auto r = Run(kSetAuditHead, Params().Text(std::to_string(id) + ":" + hash), "audit head"); !r.ok())
+      return r.status();
+    audit_id_ = id;
+    audit_hash_ = hash;
+    return id;
+  }
+
+  Status ForEachSettledSince(const std::string& agency, Millis since,
+                             const std::function<void(const DeliveryRecord&)>& fn) override {
+    auto r = Run(kSettledSince, Params().Text(agency).Int(since), "scan settled deliveries");
+    if (!r.ok()) return r.status();
+    for (int i = 0; i < PQntuples(r.value().get()); ++i) fn(ReadDelivery(r.value().get(), i));
+    return Status::Ok();
+  }
+
+  Result<std::int64_t> RequeueDelivered() override {
+    if (!connected()) {
+      if (Status s = Reconnect(); !s.ok()) return s;
+    }
+    auto r = Simple("UPDATE deliveries SET state = 0 WHERE state = 1", "requeue delivered");
+    if (!r.ok()) return r.status();
+    return std::stoll(PQcmdTuples(r.value().get()));
+  }
+
+  Status ForEachUnsettled(const std::function<void(const DeliveryRecord&)>& fn) override {
+    auto r = Run(kUnsettled, Params(), "scan unsettled deliveries");
+    if (!r.ok()) return r.status();
+    for (int i = 0; i < PQntuples(r.value().get()); ++i) fn(ReadDelivery(r.value().get(), i));
+    return Status::Ok();
+  }
+
+  Status ForEachOpenCaseDeadline(const std::function<void(Sequence, Millis)>& fn) override {
+    auto r = Run(kOpenDeadlines, Params(), "scan case deadlines");
+    if (!r.ok()) return r.status();
+    const PGresult* res = r.value().get();
+    for (int i = 0; i < PQntuples(res); ++i) fn(static_cast<Sequence>(GetInt(res, i, 0)), GetInt(res, i, 1));
+    return Status::Ok();
+  }
+
+  Status ForEachOpenCaseUpdate(const std::function<void(const CaseUpdateRecord&)>& fn) override {
+    auto r = Run(kOpenUpdates, Params(), "scan case updates");
+    if (!r.ok()) return r.status();
+    const PGresult* res = r.value().get();
+    for (int i = 0; i < PQntuples(res); ++i) {
+      CaseUpdateRecord u;
+      u.id = static_cast<std::uint64_t>(GetInt(res, i, 0));
+      u.seq = static_cast<Sequence>(GetInt(res, i, 1));
+      u.kind = static_cast<int>(GetInt(res, i, 2));
+      u.agency = GetText(res, i, 3);
+      u.at = GetInt(res, i, 4);
+      fn(u);
+    }
+    return Status::Ok();
+  }
+
+  Result<std::int64_t> CountEvents() override {
+    auto r = Run(kCountEvents, Params(), "count events");
+    if (!r.ok()) return r.status();
+    return GetInt(r.value().get(), 0, 0);
+  }
+
+ private:
+  bool connected() const { return conn_ != nullptr && PQstatus(conn_) == CONNECTION_OK; }
+
+  // A connection to a server that takes writes (with a multi-host
+  // conninfo, target_session_attrs=read-write picks the primary), with the
+  // session settings and the prepared statements.
+  Status Connect() {
+    if (conn_) PQfinish(conn_);
+    conn_ = PQconnectdb(options_.conninfo.c_str());
+    if (PQstatus(conn_) != CONNECTION_OK) {
+      std::string message = PQerrorMessage(conn_);
+      while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
+      PQfinish(conn_);
+      conn_ = nullptr;
+      return Status::Unavailable("cannot connect to PostgreSQL: " + message);
+    }
+    PQsetNoticeProcessor(conn_, &PgStore::OnNotice, this);
+    std::string settings = "SET statement_timeout = " + std::to_string(options_.statement_timeout_ms) +
+                           "; SET default_transaction_isolation = 'read committed'; SET client_min_messages = warning";
+    if (auto r = Simple(settings, "session settings"); !r.ok()) return r.status();
+    if (auto r = Simple("SELECT pg_is_in_recovery()", "server role"); !r.ok()) {
+      return r.status();
+    } else if (GetText(r.value().get(), 0, 0) == "t") {
+      return Status::Unavailable("PostgreSQL server is a standby (read-only); the store needs the primary");
+    }
+    prepared_ = false;
+    return Status::Ok();
+  }
+
+  Status Prepare() {
+    for (int q = 0; q < kStatementCount; ++q) {
+      const std::string name = "y" + std::to_string(q);
+      pg::ResultPtr r(PQprepare(conn_, name.c_str(), StatementSql(q).c_str(), 0, nullptr));
+      if (!r || PQresultStatus(r.get()) != PGRES_COMMAND_OK)
+        return pg::Classify(conn_, r.get(), "prepare statement " + name);
+    }
+    prepared_ = true;
+    return Status::Ok();
+  }
+
+  // After a lost connection: connect again, at most once per backoff step,
+  // and read back what the last committed state says (the turn whose
+  // COMMIT was lost may or may not be in it).
+  Status Reconnect() {
+    const auto now = std::chrono::steady_clock::now();
+    if (now < next_reconnect_)
+      return Status::Unavailable("PostgreSQL is unreachable; the next attempt to reconnect is in " +
+                                 std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                    next_reconnect_ - now)
+                                                    .count()) +
+                                 " ms");
+    Status s = Connect();
+    if (s.ok()) s = LoadState();
+    if (!s.ok()) {
+      backoff_ms_ = std::min<std::int64_t>(backoff_ms_ == 0 ? 100 : backoff_ms_ * 2, 5000);
+      next_reconnect_ = now + std::chrono::milliseconds(backoff_ms_);
+      return s;
+    }
+    if (backoff_ms_ > 0) GetLogger("store")->info("connected to PostgreSQL again");
+    backoff_ms_ = 0;
+    return Status::Ok();
+  }
+
+  static void OnNotice(void* self, const char* message) {
+    std::string_view m(message);
+    if (m.find("synchronous replication") != std::string_view::npos && m.find("cancel") != std::string_view::npos)
+      static_cast<PgStore*>(self)->replication_cancelled_ = true;
+  }
+
+  // A statement without parameters, results in text (simple protocol:
+  // several statements in one string are one round trip).
+  Result<pg::ResultPtr> Simple(const std::string& sql, const char* what) {
+    if (!connected()) return pg::Classify(conn_, nullptr, what);
+    pg::ResultPtr r(PQexec(conn_, sql.c_str()));
+    const ExecStatusType st = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) return pg::Classify(conn_, r.get(), what);
+    return r;
+  }
+
+  Result<pg::ResultPtr> Run(int q, const Params& params, const char* what) {
+    if (!connected()) return pg::Classify(conn_, nullptr, what);
+    if (!prepared_) {
+      if (Status s = Prepare(); !s.ok()) return s;
+    }
+    params.Arrays(&values_, &lengths_, &formats_);
+    const std::string name = "y" + std::to_string(q);
+    pg::ResultPtr r(PQexecPrepared(conn_, name.c_str(), params.size(), values_.data(), lengths_.data(),
+                                   formats_.data(), 1));
+    const ExecStatusType st = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) return pg::Classify(conn_, r.get(), what);
+    return r;
+  }
+
+  // Creates the schema in a new database and refuses one written by a
+  // newer broker, under a lock, so that two brokers starting together do
+  // not both create it.
+  Status PrepareSchema() {
+    auto created = Simple("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)", "schema");
+    if (!created.ok() && created.status().code() != StatusCode::kConflict) return created.status();
+    const std::string current = std::to_string(kSchemaVersion);
+    std::string sql = "BEGIN; LOCK TABLE meta IN EXCLUSIVE MODE;" + PgSchemaSql() +
+                      "INSERT INTO meta (key, value) VALUES ('schema_version', '" + current +
+                      "') ON CONFLICT (key) DO NOTHING; SELECT value FROM meta WHERE key = 'schema_version'";
+    auto r = Simple(sql, "create the schema");
+    if (!r.ok()) {
+      (void)Simple("ROLLBACK", "rollback");
+      return r.status();
+    }
+    const std::string version = GetText(r.value().get(), 0, 0);
+    if (version != current) {
+      (void)Simple("ROLLBACK", "rollback");
+      return Status::FailedPrecondition("PostgreSQL store has schema version " + version + ", this broker needs " +
+                                        current);
+    }
+    return Simple("COMMIT", "create the schema").status();
+  }
+
+  // The agency numbers and the audit chain's head, as committed.
+  Status LoadState() {
+    agency_numbers_.clear();
+    new_agencies_.clear();
+    next_agency_number_ = 1;
+    auto agencies = Simple("SELECT id, name FROM agencies", "read agency numbers");
+    if (!agencies.ok()) return agencies.status();
+    for (int i = 0; i < PQntuples(agencies.value().get()); ++i) {
+      const std::int64_t id = std::stoll(GetText(agencies.value().get(), i, 0));
+      agency_numbers_[GetText(agencies.value().get(), i, 1)] = id;
+      next_agency_number_ = std::max(next_agency_number_, id + 1);
+    }
+    auto head = Simple("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1", "read audit head");
+    if (!head.ok()) return head.status();
+    audit_id_ = 0;
+    audit_hash_.clear();
+    if (PQntuples(head.value().get()) == 1) {
+      audit_id_ = std::stoull(GetText(head.value().get(), 0, 0));
+      audit_hash_ = GetText(head.value().get(), 0, 1);
+    }
+    committed_audit_ = {audit_id_, audit_hash_};
+    return Status::Ok();
+  }
+
+  static std::int64_t DeliveryKey(Sequence seq, std::int64_t agency_number) {
+    return static_cast<std::int64_t>(seq) * kAgencySlots + agency_number;
+  }
+
+  std::optional<std::int64_t> FindDeliveryKey(Sequence seq, const std::string& agency) const {
+    auto it = agency_numbers_.find(agency);
+    if (it == agency_numbers_.end()) return std::nullopt;
+    return DeliveryKey(seq, it->second);
+  }
+
+  Result<std::int64_t> NumberAgency(const std::string& agency) {
+    auto it = agency_numbers_.find(agency);
+    if (it != agency_numbers_.end()) return it->second;
+    if (next_agency_number_ >= kAgencySlots)
+      return Status::ResourceExhausted("the store has numbered " + std::to_string(kAgencySlots - 1) +
+                                       " agencies, the most a delivery key holds; cannot add '" + agency + "'");
+    if (auto r = Run(kInsertAgency, Params().Int(next_agency_number_).Text(agency), "number agency"); !r.ok())
+      return r.status();
+    agency_numbers_.emplace(agency, next_agency_number_);
+    new_agencies_.push_back(agency);
+    return next_agency_number_++;
+  }
+
+  PostgresOptions options_;
+  PGconn* conn_ = nullptr;
+  bool prepared_ = false;
+  bool replication_cancelled_ = false;
+  std::int64_t backoff_ms_ = 0;
+  std::chrono::steady_clock::time_point next_reconnect_{};
+  std::uint64_t audit_id_ = 0;
+  std::string audit_hash_;
+  std::pair<std::uint64_t, std::string> committed_audit_;
+  std::unordered_map<std::string, std::int64_t> agency_numbers_;
+  std::int64_t next_agency_number_ = 1;
+  std::vector<std::string> new_agencies_;
+  // Reused for each statement's parameters.
+  std::vector<const char*> values_;
+  std::vector<int> lengths_;
+  std::vector<int> formats_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> Store::OpenPostgres(const PostgresOptions& options) {
+  auto store = std::make_unique<PgStore>();
+  if (Status s = store->Open(options); !s.ok()) return s;
+  return std::unique_ptr<Store>(std::move(store));
+}
+
+}  // namespace yilian::store
