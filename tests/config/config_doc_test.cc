@@ -99,17 +99,22 @@ std::string ValueText(const YAML::Node& n) {
   return text + "]";
 }
 
-std::map<std::string, std::string> Flatten(const YAML::Node& root) {
-  std::map<std::string, std::string> out;
-  for (const auto& kv : root) {
-    const std::string key = kv.first.Scalar();
+// "a: {b: {c: 1}}" as {"a.b.c": "1"}, at any depth.
+void FlattenInto(const YAML::Node& node, const std::string& prefix, std::map<std::string, std::string>* out) {
+  for (const auto& kv : node) {
+    const std::string key = prefix.empty() ? kv.first.Scalar() : prefix + "." + kv.first.Scalar();
     if (key == "agencies") continue;
     if (kv.second.IsMap()) {
-      for (const auto& inner : kv.second) out[key + "." + inner.first.Scalar()] = ValueText(inner.second);
+      FlattenInto(kv.second, key, out);
     } else {
-      out[key] = ValueText(kv.second);
+      (*out)[key] = ValueText(kv.second);
     }
   }
+}
+
+std::map<std::string, std::string> Flatten(const YAML::Node& root) {
+  std::map<std::string, std::string> out;
+  FlattenInto(root, "", &out);
   return out;
 }
 

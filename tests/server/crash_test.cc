@@ -2,7 +2,8 @@
 // agencies, the broker is killed several times at random moments and
 // restarted. Afterwards every confirmed event was processed by every
 // required agency, each (USCC, agency) sequence was handed over in publish
-// order, and every repeated hand-over carried a higher attempt number.
+// order, and every repeated hand-over carried a higher attempt number. The
+// same on each store: SQLite, and a private PostgreSQL server.
 #include <signal.h>
 
 #include <chrono>
@@ -14,6 +15,7 @@
 
 #include "cli/sample.h"
 #include "testing/broker_fixture.h"
+#include "testing/postgres.h"
 #include "validation/json.h"
 #include "yilian/v1/tools.pb.h"
 
@@ -24,10 +26,26 @@ using testing::BrokerProcess;
 using testing::PollUntil;
 using testing::Process;
 
-TEST(CrashTest, KilledBrokerLosesNothingAndKeepsPerEnterpriseOrder) {
-  BrokerProcess broker(
+class CrashTest : public ::testing::TestWithParam<std::string> {};
+
+INSTANTIATE_TEST_SUITE_P(Stores, CrashTest, ::testing::Values("sqlite", "postgresql"),
+                         [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
+
+TEST_P(CrashTest, KilledBrokerLosesNothingAndKeepsPerEnterpriseOrder) {
+  const std::string extra =
       "delivery:\n  ack_timeout_ms: 3000\n"
-      "retry:\n  initial_backoff_ms: 50\n  max_backoff_ms: 500\n  max_attempts: 1000\n");
+      "retry:\n  initial_backoff_ms: 50\n  max_backoff_ms: 500\n  max_attempts: 1000\n";
+  std::unique_ptr<testing::TestPostgres> postgres;
+  std::unique_ptr<BrokerProcess> process;
+  if (GetParam() == "postgresql") {
+    std::string error;
+    postgres = testing::TestPostgres::Start({}, &error);
+    ASSERT_TRUE(postgres) << error;
+    process = std::make_unique<BrokerProcess>(extra, postgres->conninfo());
+  } else {
+    process = std::make_unique<BrokerProcess>(extra);
+  }
+  BrokerProcess& broker = *process;
   broker.Start();
   const std::string dir = broker.dir();
 
@@ -90,6 +108,15 @@ TEST(CrashTest, KilledBrokerLosesNothingAndKeepsPerEnterpriseOrder) {
       << broker.QueryInt("SELECT COUNT(*) FROM deliveries WHERE state <> 3") << " deliveries unsettled";
   EXPECT_EQ(broker.QueryInt("SELECT COUNT(*) FROM events"), static_cast<long long>(events.size()));
 
+  // Each stored event's agencies, by event id.
+  std::map<std::string, std::string> routes;
+  for (const auto& row : broker.QueryColumn("SELECT event_id || ' ' || agencies FROM events")) {
+    const std::size_t space = row.find(' ');
+    ASSERT_NE(space, std::string::npos) << row;
+    routes[row.substr(0, space)] = row.substr(space + 1);
+  }
+  ASSERT_EQ(routes.size(), events.size());
+
   for (const auto& agency : agencies) {
     auto lines = testing::ReadLines(dir + "/" + agency + ".log");
     std::map<std::string, std::uint64_t> last_revision;  // per USCC
@@ -113,7 +140,7 @@ TEST(CrashTest, KilledBrokerLosesNothingAndKeepsPerEnterpriseOrder) {
     }
     // Each event that names this agency reached it.
     for (const auto& id : confirmed) {
-      std::string routed = broker.Query("SELECT agencies FROM events WHERE event_id = '" + id + "'");
+      const std::string& routed = routes[id];
       if (("," + routed + ",").find("," + agency + ",") == std::string::npos) continue;
       EXPECT_TRUE(seen.count(id)) << agency << " never received " << id;
     }

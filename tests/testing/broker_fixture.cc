@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "testing/postgres.h"
+
 namespace yilian::testing {
 
 BrokerProcess::BrokerProcess(const std::string& extra_yaml) {
@@ -14,6 +16,15 @@ BrokerProcess::BrokerProcess(const std::string& extra_yaml) {
   http_port_ = FreeTcpPort();
   WriteFile(config_path(), "heartbeat:\n  interval_ms: 200\n  liveness: 3\nhttp:\n  listen: 127.0.0.1:" +
                                std::to_string(http_port_) + "\n" + extra_yaml);
+}
+
+BrokerProcess::BrokerProcess(const std::string& extra_yaml, const std::string& postgres_conninfo)
+    : postgres_conninfo_(postgres_conninfo) {
+  dir_ = MakeTempDir("yilian-broker-test");
+  endpoint_ = "tcp://127.0.0.1:" + std::to_string(FreeTcpPort());
+  WriteFile(config_path(), "heartbeat:\n  interval_ms: 200\n  liveness: 3\nhttp:\n  listen: \"\"\nstore:\n"
+                           "  backend: postgresql\n  postgresql:\n    conninfo: \"" +
+                               postgres_conninfo + "\"\n" + extra_yaml);
 }
 
 BrokerProcess::~BrokerProcess() {
@@ -34,7 +45,7 @@ void BrokerProcess::Start() {
         // use either as soon as this returns.
         std::string log = ReadFile(log_path());
         return log.size() > before && log.find("listening on", before) != std::string::npos &&
-               log.find("HTTP API and dashboard on", before) != std::string::npos;
+               (http_port_ == 0 || log.find("HTTP API and dashboard on", before) != std::string::npos);
       },
       20000);
   if (!up) {
@@ -61,6 +72,11 @@ int BrokerProcess::Stop() {
 }
 
 std::string BrokerProcess::Query(const std::string& sql) const {
+  if (!postgres_conninfo_.empty()) {
+    std::string error;
+    std::vector<std::string> rows = QueryColumn(sql);
+    return rows.empty() ? "" : rows[0];
+  }
   sqlite3* db = nullptr;
   std::string path = data_dir() + "/yilian.db";
   std::string out;
@@ -82,6 +98,12 @@ std::string BrokerProcess::Query(const std::string& sql) const {
 }
 
 bool BrokerProcess::Exec(const std::string& sql) const {
+  if (!postgres_conninfo_.empty()) {
+    std::string error;
+    Psql(postgres_conninfo_, sql, &error);
+    if (!error.empty()) std::cerr << "exec failed: " << error << " in " << sql << "\n";
+    return error.empty();
+  }
   sqlite3* db = nullptr;
   std::string path = data_dir() + "/yilian.db";
   bool ok = false;
@@ -93,6 +115,41 @@ bool BrokerProcess::Exec(const std::string& sql) const {
   }
   sqlite3_close(db);
   return ok;
+}
+
+std::vector<std::string> BrokerProcess::QueryColumn(const std::string& sql) const {
+  std::vector<std::string> rows;
+  if (!postgres_conninfo_.empty()) {
+    std::string error;
+    const std::string out = Psql(postgres_conninfo_, sql, &error);
+    if (!error.empty()) std::cerr << "query failed: " << error << " in " << sql << "\n";
+    // psql -At: one line per row, columns separated by '|'.
+    for (std::size_t at = 0; at < out.size();) {
+      std::size_t end = out.find('\n', at);
+      if (end == std::string::npos) end = out.size();
+      const std::string line = out.substr(at, end - at);
+      rows.push_back(line.substr(0, line.find('|')));
+      at = end + 1;
+    }
+    return rows;
+  }
+  sqlite3* db = nullptr;
+  const std::string path = data_dir() + "/yilian.db";
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+    sqlite3_busy_timeout(db, 5000);
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr) == SQLITE_OK) {
+      while (sqlite3_step(stmt) == SQLITE_ROW) {
+        const unsigned char* t = sqlite3_column_text(stmt, 0);
+        rows.emplace_back(t ? reinterpret_cast<const char*>(t) : "");
+      }
+    } else {
+      std::cerr << "query failed: " << sqlite3_errmsg(db) << " in " << sql << "\n";
+    }
+    sqlite3_finalize(stmt);
+  }
+  sqlite3_close(db);
+  return rows;
 }
 
 long long BrokerProcess::QueryInt(const std::string& sql) const {

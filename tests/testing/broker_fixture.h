@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "testing/process.h"
 
@@ -15,6 +16,10 @@ class BrokerProcess {
   // `extra_yaml` is appended to a config with short heartbeats and a free
   // HTTP port.
   explicit BrokerProcess(const std::string& extra_yaml = "");
+  // A broker on the PostgreSQL store of `postgres_conninfo` (libpq), without
+  // the HTTP API (it reads only the SQLite store); Query and Exec go to
+  // that database.
+  BrokerProcess(const std::string& extra_yaml, const std::string& postgres_conninfo);
   ~BrokerProcess();
 
   // Starts (or restarts) the broker and waits until it listens, on its
@@ -41,12 +46,15 @@ class BrokerProcess {
   // text ("" if no row).
   std::string Query(const std::string& sql) const;
   long long QueryInt(const std::string& sql) const;
+  // The first column of every row.
+  std::vector<std::string> QueryColumn(const std::string& sql) const;
   // Runs a writing statement on the store (only while the broker is
   // stopped: tests that damage the store on purpose). False on error.
   bool Exec(const std::string& sql) const;
 
  private:
   std::string dir_;
+  std::string postgres_conninfo_;  // empty: the SQLite store in data_dir()
   std::string endpoint_;
   int http_port_ = 0;
   std::unique_ptr<Process> process_;
