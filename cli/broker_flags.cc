@@ -5,7 +5,9 @@
 namespace yilian::cli {
 
 void AddBrokerFlags(CLI::App* cmd, BrokerFlags* flags) {
-  cmd->add_option("--broker", flags->broker, "broker endpoint")->envname("YILIAN_BROKER")->capture_default_str();
+  cmd->add_option("--broker", flags->broker,
+                  "broker endpoint, or several separated by commas (an active broker and its standbys: the "
+                  "client follows the active one)")->envname("YILIAN_BROKER")->capture_default_str();
   cmd->add_option("--server-key", flags->server_key,
                   "the broker's CURVE public key (Z85 text or a .pub file); needs --key")
       ->envname("YILIAN_SERVER_KEY");

@@ -11,7 +11,33 @@ Millis Now() { return SystemClock::Default()->NowMillis(); }
 }  // namespace
 
 Connection::Connection(zmq::context_t& context, ClientOptions options)
-    : context_(context), options_(std::move(options)), backoff_ms_(options_.reconnect_min_ms) {}
+    : context_(context), options_(std::move(options)), backoff_ms_(options_.reconnect_min_ms) {
+  for (std::size_t at = 0; at <= options_.endpoint.size();) {
+    std::size_t comma = options_.endpoint.find(',', at);
+    if (comma == std::string::npos) comma = options_.endpoint.size();
+    std::string one = options_.endpoint.substr(at, comma - at);
+    while (!one.empty() && one.front() == ' ') one.erase(one.begin());
+    while (!one.empty() && one.back() == ' ') one.pop_back();
+    if (!one.empty()) endpoints_.push_back(one);
+    at = comma + 1;
+  }
+  if (endpoints_.empty()) endpoints_.push_back(options_.endpoint);
+}
+
+void Connection::SwitchEndpoint(const std::string& endpoint) {
+  if (!endpoint.empty()) {
+    for (std::size_t i = 0; i < endpoints_.size(); ++i)
+      if (endpoints_[i] == endpoint) {
+        current_ = i;
+        return;
+      }
+    // An active broker not in the list (e.g. added later): follow it too.
+    endpoints_.push_back(endpoint);
+    current_ = endpoints_.size() - 1;
+    return;
+  }
+  current_ = (current_ + 1) % endpoints_.size();
+}
 
 Connection::~Connection() { Close(); }
 
@@ -25,7 +51,7 @@ void Connection::Open(Millis now) {
     socket_->set(zmq::sockopt::curve_publickey, options_.public_key);
     socket_->set(zmq::sockopt::curve_secretkey, options_.secret_key);
   }
-  socket_->connect(options_.endpoint);
+  socket_->connect(endpoints_[current_]);
   v1::Envelope env;
   v1::Hello* hello = env.mutable_hello();
   hello->set_version(v1::PROTOCOL_V1);
@@ -41,7 +67,7 @@ void Connection::Open(Millis now) {
 
 void Connection::Reset(Millis now, const char* why) {
   if (socket_) {
-    GetLogger("client")->info("{}: reconnecting to {} in {} ms ({})", options_.name, options_.endpoint,
+    GetLogger("client")->info("{}: reconnecting to {} in {} ms ({})", options_.name, endpoints_[current_],
                               backoff_ms_, why);
     socket_.reset();
   }
@@ -98,6 +124,7 @@ std::optional<v1::Envelope> Connection::Poll(int timeout_ms) {
       }
     }
     if (state_ == State::kHelloSent && now >= hello_deadline_) {
+      if (endpoints_.size() > 1) SwitchEndpoint("");
       Reset(now, "no Welcome in time");
       continue;
     }
@@ -105,6 +132,7 @@ std::optional<v1::Envelope> Connection::Poll(int timeout_ms) {
       Millis interval = welcome_.heartbeat_interval_ms();
       Millis limit = interval * std::max<std::uint32_t>(2, welcome_.heartbeat_liveness());
       if (now - last_recv_ > limit) {
+        if (endpoints_.size() > 1) SwitchEndpoint("");
         Reset(now, "broker heartbeats stopped");
         continue;
       }
@@ -145,6 +173,19 @@ std::optional<v1::Envelope> Connection::Poll(int timeout_ms) {
             continue;
           case v1::Envelope::kError:
             last_error_ = env.error();
+            if (env.error().code() == v1::NOT_LEADER) {
+              // A standby: go to the active broker it names (or, if none
+              // is active yet, the next endpoint) after the usual backoff,
+              // so that clients do not spin while no broker leads.
+              const bool named = !env.error().leader_endpoint().empty();
+              SwitchEndpoint(env.error().leader_endpoint());
+              Reset(Now(), "the broker is a standby");
+              if (named) {
+                backoff_ms_ = options_.reconnect_min_ms;
+                next_attempt_ = Now();
+              }
+              continue;
+            }
             if (env.error().code() == v1::UNKNOWN_SESSION || env.error().code() == v1::SHUTTING_DOWN) {
               Reset(Now(), "broker does not know this session");
               backoff_ms_ = options_.reconnect_min_ms;

@@ -2,7 +2,9 @@
 // socket. Sends Hello, waits for Welcome, keeps heartbeats in both
 // directions, and reconnects with a new socket (and a new Hello) with
 // exponential backoff when the broker goes silent, refuses the session, or
-// restarts.
+// restarts. With several broker endpoints (an active broker and its
+// standbys), it follows the one a standby names in NOT_LEADER, and tries
+// the next one when a broker is silent.
 //
 // Ownership: the zmq::context_t passed in must outlive the Connection.
 // Concurrency: one thread per Connection (ZeroMQ sockets are not
@@ -13,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <zmq.hpp>
 
@@ -22,6 +25,7 @@
 namespace yilian::client {
 
 struct ClientOptions {
+  // One endpoint, or several separated by commas (high availability).
   std::string endpoint = "tcp://127.0.0.1:7700";
   v1::ClientRole role = v1::PUBLISHER;
   std::string agency;          // CONSUMER only
@@ -67,6 +71,8 @@ class Connection {
   const v1::Welcome& welcome() const { return welcome_; }
   // The last connection-level Error the broker sent (e.g. UNKNOWN_AGENCY).
   const std::optional<v1::Error>& last_error() const { return last_error_; }
+  // The endpoint of the current (or next) connection.
+  const std::string& endpoint() const { return endpoints_[current_]; }
 
  private:
   enum class State { kIdle, kHelloSent, kReady };
@@ -75,8 +81,13 @@ class Connection {
   bool SendRaw(const v1::Envelope& envelope);
   bool SendBytes(std::string_view bytes);
 
+  // Moves to the next endpoint, or to `endpoint` if it is given.
+  void SwitchEndpoint(const std::string& endpoint);
+
   zmq::context_t& context_;
   ClientOptions options_;
+  std::vector<std::string> endpoints_;
+  std::size_t current_ = 0;
   std::optional<zmq::socket_t> socket_;
   State state_ = State::kIdle;
   v1::Welcome welcome_;

@@ -146,6 +146,13 @@ const std::vector<KeyDef>& Keys() {
        [](const YAML::Node& n, BrokerConfig& c) { return ReadString(n, {}, &c.store_postgresql_conninfo); }},
       U32_KEY("store.postgresql.statement_timeout_ms", store_postgresql_statement_timeout_ms, 10000, 100, 3600000,
               "PostgreSQL statement timeout in ms, for every statement but COMMIT (never cancelled)"),
+      U32_KEY("ha.lease_ms", ha_lease_ms, 5000, 1000, 600000,
+              "store.backend postgresql: the active broker's lease in ms, renewed every turn; a standby takes "
+              "over once it has expired"),
+      {"ha.advertised_endpoint", "", "endpoint",
+       "the ZeroMQ endpoint a standby names to clients for this broker when it is active (\"\": the endpoint "
+       "it listens on, as bound)",
+       [](const YAML::Node& n, BrokerConfig& c) { return ReadString(n, {}, &c.ha_advertised_endpoint); }},
       U32_KEY("store.free_space_warn_mib", free_space_warn_mib, 1024, 0, 1048576,
               "warn (log, metric yilian_store_free_warn_bytes) when the data directory's file system has less "
               "free space than this, in MiB (0: never)"),

@@ -78,6 +78,10 @@ struct BrokerConfig {
   std::string store_postgresql_conninfo;
   // Every statement but COMMIT, in ms.
   std::uint32_t store_postgresql_statement_timeout_ms = 10000;
+  // High availability (store.backend postgresql): the leader's lease, and
+  // the endpoint a standby names to clients ("": the bound listen endpoint).
+  std::uint32_t ha_lease_ms = 5000;
+  std::string ha_advertised_endpoint;
   std::uint32_t max_batch = 4096;
   std::uint32_t payload_cache_entries = 8192;
 

@@ -402,7 +402,7 @@ void HttpServer::Routes() {
   s.Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
     bool ok = !options_.ready || options_.ready();
     res.status = ok ? 200 : 503;
-    res.set_content(ok ? "{\"status\":\"ready\"}" : "{\"status\":\"starting\"}", "application/json");
+    res.set_content(ok ? "{\"status\":\"ready\"}" : "{\"status\":\"not_ready\"}", "application/json");
   });
 
   s.Get(R"(/api/v1/cases/([^/]+))", [with_reader](const httplib::Request& req, httplib::Response& res) {

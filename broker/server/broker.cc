@@ -67,6 +67,7 @@ Status BrokerImpl::Open() {
     store::PostgresOptions options;
     options.conninfo = config_.store_postgresql_conninfo;
     options.statement_timeout_ms = static_cast<int>(config_.store_postgresql_statement_timeout_ms);
+    options.lease_ms = static_cast<int>(config_.ha_lease_ms);
     store = store::Store::OpenPostgres(options);
   } else {
     store::StoreOptions options;
@@ -77,19 +78,13 @@ Status BrokerImpl::Open() {
   store_ = std::move(store).value();
   audit_ = std::make_unique<AuditTrail>(config_, store_.get(), log_);
   if (Status s = audit_->SetUpAnchors(secure_); !s.ok()) return s;
-  tracking_ = std::make_unique<Tracking>(store_.get(), turn_, outbox_, *audit_, metrics_, sessions_, agencies_, log_);
-  deliveries_ = std::make_unique<Deliveries>(Deliveries::Parts{config_, clock_, store_.get(), turn_, outbox_, *audit_,
-                                                               *tracking_, metrics_, sessions_, agencies_, cipher_,
-                                                               log_});
-  publishing_ = std::make_unique<Publishing>(Publishing::Parts{config_, clock_, store_.get(), turn_, outbox_, metrics_,
-                                                                router_, agencies_, *deliveries_, *tracking_, cipher_,
-                                                                log_});
-  operator_actions_ = std::make_unique<OperatorActions>(OperatorActions::Parts{
-      config_, store_.get(), turn_, *audit_, *tracking_, *deliveries_, agencies_, router_, log_});
   if (!config_.strict_uscc_checksum)
     log_->warn("validation.strict_uscc_checksum is false: USCCs with a wrong check character are accepted");
-  if (Status s = deliveries_->Recover(); !s.ok()) return s;
-  return tracking_->Recover();
+  metrics_.Leader(false);
+  // SQLite: one broker per data directory, always the active one. On
+  // PostgreSQL the loop takes the lease once it listens (leadership.cc).
+  if (config_.store_backend == "postgresql") return Status::Ok();
+  return BecomeLeader();
 }
 
 Status BrokerImpl::Bind() {
@@ -122,7 +117,7 @@ Status BrokerImpl::Bind() {
 Status BrokerImpl::Run() {
   if (Status s = Bind(); !s.ok()) return s;
   if (Status s = StartHttp(); !s.ok()) return s;
-  serving_ = true;
+  serving_ = leading_;
   while (!stop_requested_.load()) {
     Millis now = clock_->NowMillis();
     zmq::pollitem_t items[] = {{socket_.handle(), 0, ZMQ_POLLIN, 0}, {secure_ ? zap_.handle() : nullptr, 0, ZMQ_POLLIN, 0}};
@@ -144,6 +139,7 @@ Status BrokerImpl::Run() {
 }
 
 int BrokerImpl::PollTimeoutMs(Millis now) {
+  if (!leading_) return static_cast<int>(std::clamp<Millis>(next_lead_attempt_ - now, 0, kSweepIntervalMs));
   Millis wake = now + kSweepIntervalMs;
   for (const auto& a : agencies_) {
     bool has_credit = false;
@@ -168,6 +164,7 @@ void BrokerImpl::Turn() {
   Millis now = clock_->NowMillis();
   turn_.Begin(now);
   outbox_.BeginTurn();
+  if (!leading_) return StandbyTurn(now);
   tracking_->BeginTurn();
   for (auto& agency : agencies_) agency->staged.clear();
   arena_.Reset();
@@ -176,9 +173,17 @@ void BrokerImpl::Turn() {
   for (auto& [rid, s] : sessions_) s.publishes_this_turn = 0;
 
   if (Status s = store_->Begin(); !s.ok()) {
+    if (!store_->leading()) return StepDown(s.message(), now);
     turn_.Fail(s);
   } else {
     turn_.set_in_transaction(true);
+  }
+  if (store_->TakeReconnected()) {
+    // A turn whose COMMIT was lost with the connection may have committed:
+    // read everything again from the store, as a takeover does.
+    store_->Rollback();
+    turn_.set_in_transaction(false);
+    return StepDown("reconnected to the store after losing the connection", now);
   }
 
   if (now >= next_sweep_ && !turn_.failed()) {

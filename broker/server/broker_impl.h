@@ -8,7 +8,9 @@
 // docs/architecture.md draws them.
 //
 // Threads (docs/architecture.md, "Threads"):
-//   loop          everything here, and the parts; the store's writer.
+//   loop          everything here, and the parts; the store's writer. The
+//                 parts exist while this broker is the active one
+//                 (leadership.cc); a standby has none.
 //   predecoder    Publishing::Predecode on a turn's batch, ahead of the
 //                 loop; touches only the messages and the turn's filters.
 //   audit hasher  AuditTrail's SM3 of the turn's record.
@@ -186,6 +188,16 @@ class BrokerImpl {
   InOrderWorker predecoder_;
   http::ActionQueue actions_;
   BrokerMetrics metrics_;
+  // --- leadership.cc: active and standby brokers on one PostgreSQL store ---
+  static std::string MakeNodeId();
+  // Creates the parts and reads their state from the store (a start, or a
+  // takeover).
+  Status BecomeLeader();
+  // Forgets every session and everything read from the store.
+  void StepDown(const std::string& why, Millis now);
+  void StandbyTurn(Millis now);
+  void SendNotLeader(const std::string& routing_id);
+
   // --- operator_view.cc: the HTTP API and the gauges ---
   Status StartHttp();
   void UpdateGauges(Millis now);
@@ -194,6 +206,14 @@ class BrokerImpl {
 
   Millis next_sweep_ = 0;
   std::uint64_t session_counter_ = 0;
+
+  // Leadership (leadership.cc): whether this broker is the active one; its
+  // node id for the lease; the active broker's endpoint as a standby last
+  // read it; when a standby next tries to take the lease.
+  bool leading_ = false;
+  std::string node_ = MakeNodeId();
+  std::string leader_endpoint_;
+  Millis next_lead_attempt_ = 0;
 };
 
 }  // namespace yilian::server

@@ -59,6 +59,11 @@ BrokerMetrics::BrokerMetrics()
                          {}} {
   for (const char* reason : {"refused", "evicted", "handshake", "timeout", "too_large"})
     Add(http_early_closes_, reason, {{"reason", reason}});
+  leader_ = &BuildGauge()
+                 .Name("yilian_leader")
+                 .Help("1 while this broker is the active one (holds the lease; always with SQLite), 0 as a standby")
+                 .Register(*registry_)
+                 .Add({});
   store_free_ = &BuildGauge()
                      .Name("yilian_store_free_bytes")
                      .Help("Free space on the file system of the data directory (for the broker's user)")

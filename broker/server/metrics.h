@@ -43,6 +43,7 @@ class BrokerMetrics {
     Get(oldest_waiting_, agency, "agency").Set(seconds);
   }
   void Sessions(const std::string& role, double n) { Get(sessions_, role, "role").Set(n); }
+  void Leader(bool leading) { leader_->Set(leading ? 1 : 0); }
   void StoreFreeSpace(double free_bytes, double warn_bytes) {
     store_free_->Set(free_bytes);
     store_free_warn_->Set(warn_bytes);
@@ -98,6 +99,7 @@ class BrokerMetrics {
   Cached<prometheus::Gauge> sessions_;
   Cached<prometheus::Counter> sessions_refused_;
   Cached<prometheus::Counter> http_early_closes_;
+  prometheus::Gauge* leader_;
   prometheus::Gauge* store_free_;
   prometheus::Gauge* store_free_warn_;
   prometheus::Histogram* case_completion_;

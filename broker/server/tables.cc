@@ -26,4 +26,13 @@ int Agencies::Index(const std::string& id) {
   return index;
 }
 
+void Agencies::ClearQueues() {
+  for (auto& agency : table_) {
+    agency->queue = delivery::AgencyQueue();
+    agency->consumers.clear();
+    agency->next_consumer = 0;
+    agency->staged.clear();
+  }
+}
+
 }  // namespace yilian::server

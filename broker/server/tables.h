@@ -95,6 +95,9 @@ class Agencies {
   const std::unique_ptr<AgencyState>& operator[](std::size_t i) const { return table_[i]; }
   auto begin() const { return table_.begin(); }
   auto end() const { return table_.end(); }
+  // Empties every queue, consumer list and staged set (the agencies and
+  // their numbers stay): a broker that steps down keeps nothing.
+  void ClearQueues();
 
  private:
   const routing::Router& router_;

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <chrono>
 #include <thread>
+#include <utility>
 #include <unordered_map>
 
 #include <google/protobuf/util/time_util.h>
@@ -204,6 +205,15 @@ CREATE TABLE IF NOT EXISTS case_updates (
   acked  BIGINT NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS case_updates_open ON case_updates (acked, id);
+CREATE TABLE IF NOT EXISTS leader (
+  id         BIGINT      PRIMARY KEY,
+  node       TEXT        NOT NULL,
+  endpoint   TEXT        NOT NULL,
+  epoch      BIGINT      NOT NULL,
+  expires_at TIMESTAMPTZ NOT NULL
+);
+INSERT INTO leader (id, node, endpoint, epoch, expires_at) VALUES (1, '', '', 0, '-infinity')
+  ON CONFLICT (id) DO NOTHING;
 CREATE TABLE IF NOT EXISTS audit (
   id        BIGINT PRIMARY KEY,
   at        BIGINT NOT NULL,
@@ -276,11 +286,75 @@ class PgStore final : public Store {
     return LoadState();
   }
 
+  Result<bool> TryLead(const LeaderClaim& claim) override {
+    claim_ = claim;
+    if (!connected()) {
+      if (Status s = Reconnect(); !s.ok()) return s;
+    }
+    // One statement: the lease is free (expired) or already ours; a broker
+    // whose turn holds the row makes this wait (at most lock_timeout).
+    const std::string sql =
+        "BEGIN; SET LOCAL lock_timeout = 1000; UPDATE leader SET node = " + Literal(claim.node) +
+        ", endpoint = " + Literal(claim.endpoint) + ", epoch = epoch + 1, expires_at = clock_timestamp() + " +
+        std::to_string(options_.lease_ms) +
+        " * interval '1 millisecond' WHERE id = 1 AND (expires_at < clock_timestamp() OR node = " +
+        Literal(claim.node) + ") RETURNING epoch";
+    auto r = Simple(sql, "take the lease");
+    if (!r.ok()) {
+      (void)Simple("ROLLBACK", "rollback");
+      // Waiting for another broker's turn to end is not an error.
+      if (r.status().code() == StatusCode::kUnavailable && connected()) {
+        GetLogger("store")->debug("lease: {}", r.status().message());
+        return false;
+      }
+      return r.status();
+    }
+    const bool won = PQntuples(r.value().get()) == 1;
+    const std::int64_t epoch = won ? std::stoll(GetText(r.value().get(), 0, 0)) : 0;
+    if (auto c = Simple("COMMIT", "take the lease"); !c.ok()) return c.status();
+    if (won) {
+      // Another broker may have written since: its agency numbers and its
+      // audit records.
+      if (Status s = LoadState(); !s.ok()) return s;
+      epoch_ = epoch;
+      leading_ = true;
+    }
+    return won;
+  }
+
+  bool leading() const override { return leading_; }
+
+  bool TakeReconnected() override { return std::exchange(reconnected_, false); }
+
+  Result<std::string> LeaderEndpoint() override {
+    if (!connected()) {
+      if (Status s = Reconnect(); !s.ok()) return s;
+    }
+    auto r = Simple("SELECT endpoint FROM leader WHERE id = 1 AND expires_at > clock_timestamp()", "read the lease");
+    if (!r.ok()) return r.status();
+    if (PQntuples(r.value().get()) == 0) return std::string();
+    return GetText(r.value().get(), 0, 0);
+  }
+
   Status Begin() override {
     if (!connected()) {
       if (Status s = Reconnect(); !s.ok()) return s;
     }
-    return Simple("BEGIN", "begin").status();
+    if (!leading_) return Status::Unavailable("this broker does not hold the lease");
+    // The fence: the lease is renewed only if it is still this broker's
+    // epoch and alive; the row stays locked until the turn ends, so a
+    // takeover waits for the turn and every later turn of this broker fails.
+    auto r = Simple("BEGIN; UPDATE leader SET expires_at = clock_timestamp() + " + std::to_string(options_.lease_ms) +
+                        " * interval '1 millisecond' WHERE id = 1 AND node = " + Literal(claim_.node) +
+                        " AND epoch = " + std::to_string(epoch_) + " AND expires_at > clock_timestamp()",
+                    "begin");
+    if (!r.ok()) return r.status();
+    if (std::string_view(PQcmdTuples(r.value().get())) != "1") {
+      (void)Simple("ROLLBACK", "rollback");
+      leading_ = false;
+      return Status::Unavailable("this broker lost the lease (expired, or another broker took over)");
+    }
+    return Status::Ok();
   }
 
   Status Commit() override {
@@ -636,6 +710,7 @@ class PgStore final : public Store {
     }
     PQsetNoticeProcessor(conn_, &PgStore::OnNotice, this);
     std::string settings = "SET statement_timeout = " + std::to_string(options_.statement_timeout_ms) +
+                           "; SET idle_in_transaction_session_timeout = " + std::to_string(options_.lease_ms) +
                            "; SET default_transaction_isolation = 'read committed'; SET client_min_messages = warning";
     if (auto r = Simple(settings, "session settings"); !r.ok()) return r.status();
     if (auto r = Simple("SELECT pg_is_in_recovery()", "server role"); !r.ok()) {
@@ -678,7 +753,17 @@ class PgStore final : public Store {
     }
     if (backoff_ms_ > 0) GetLogger("store")->info("connected to PostgreSQL again");
     backoff_ms_ = 0;
+    reconnected_ = true;
     return Status::Ok();
+  }
+
+  // `text` as an SQL string literal (for the statements sent as text).
+  std::string Literal(const std::string& text) const {
+    char* quoted = PQescapeLiteral(conn_, text.data(), text.size());
+    if (quoted == nullptr) return "''";
+    std::string out(quoted);
+    PQfreemem(quoted);
+    return out;
   }
 
   static void OnNotice(void* self, const char* message) {
@@ -784,6 +869,10 @@ class PgStore final : public Store {
 
   PostgresOptions options_;
   PGconn* conn_ = nullptr;
+  LeaderClaim claim_;
+  std::int64_t epoch_ = 0;
+  bool leading_ = false;
+  bool reconnected_ = false;
   bool prepared_ = false;
   bool replication_cancelled_ = false;
   std::int64_t backoff_ms_ = 0;

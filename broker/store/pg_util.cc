@@ -60,7 +60,8 @@ Status Classify(PGconn* conn, const PGresult* r, std::string_view what) {
   if (conn == nullptr || PQstatus(conn) != CONNECTION_OK) return Status::Unavailable(std::move(text));
   const std::string state = SqlState(r);
   const std::string klass = state.substr(0, 2);
-  if (state.empty() || klass == "08" || klass == "57" || klass == "53" || klass == "40" || state == "25006")
+  if (state.empty() || klass == "08" || klass == "57" || klass == "53" || klass == "40" || state == "25006" ||
+      state == "55P03")
     return Status::Unavailable(std::move(text));
   if (state == "23505") return Status::Conflict(std::move(text));
   if (klass == "XX") return Status::Corruption(std::move(text));

@@ -63,7 +63,8 @@ std::string SqlState(const PGresult* r);
 
 // A Status for a failed command: what was done, the server's message, and
 // a code from the SQLSTATE class. Connection failures, a server shutting
-// down, a read-only (standby) server and failed serialization are
+// down, a read-only (standby) server, a lock not obtained in time and
+// failed serialization are
 // kUnavailable: the operation may succeed again later or elsewhere.
 Status Classify(PGconn* conn, const PGresult* r, std::string_view what);
 

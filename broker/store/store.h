@@ -41,6 +41,16 @@ struct PostgresOptions {
   std::string conninfo;
   // Every statement but COMMIT (never cancelled: docs/storage.md).
   int statement_timeout_ms = 10000;
+  // The leader's lease (ha.lease_ms), by the database's clock; also the
+  // time after which the server ends a session idle inside a transaction,
+  // so that a paused broker does not hold the lease row's lock.
+  int lease_ms = 5000;
+};
+
+// Who a broker is, for the lease (several brokers on one database).
+struct LeaderClaim {
+  std::string node;      // unique per broker process
+  std::string endpoint;  // where clients reach it (ha.advertised_endpoint)
 };
 
 struct EventSummary {
@@ -63,6 +73,29 @@ class Store {
   // Connects to PostgreSQL, creating the schema if the database has none.
   static Result<std::unique_ptr<Store>> OpenPostgres(const PostgresOptions& options);
 
+  // --- Leadership: several brokers may share a PostgreSQL database; the
+  // one holding the lease (a row with an epoch, renewed by every Begin) is
+  // the only one that writes (docs/storage.md section 13). The SQLite store
+  // has one broker per data directory and always leads. ---
+  // Takes the lease if no live one is held by another broker. True if this
+  // store now leads.
+  virtual Result<bool> TryLead(const LeaderClaim& claim) {
+    (void)claim;
+    return true;
+  }
+  // False once Begin found the lease lost (expired, or taken by another
+  // broker): the transaction was not begun and nothing more is written
+  // until TryLead succeeds again.
+  virtual bool leading() const { return true; }
+  // True once after the store reconnected to the database: a turn whose
+  // COMMIT was lost may have committed, so what the broker keeps in memory
+  // must be read again from the store.
+  virtual bool TakeReconnected() { return false; }
+  // The endpoint of the broker that holds the lease ("" if none does).
+  virtual Result<std::string> LeaderEndpoint() { return std::string(); }
+
+  // Begins the turn's transaction; with a lease, also renews it (fenced:
+  // fails, and leading() turns false, if another broker took it over).
   virtual Status Begin() = 0;
   virtual Status Commit() = 0;
   virtual void Rollback() = 0;

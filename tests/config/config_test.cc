@@ -70,6 +70,7 @@ const std::vector<UintKey>& UintKeys() {
       {"limits.watcher_sessions_per_identity", 1, 100000,
        [](const BrokerConfig& c) { return c.watcher_sessions_per_identity; }},
       {"store.free_space_warn_mib", 0, 1048576, [](const BrokerConfig& c) { return c.free_space_warn_mib; }},
+      {"ha.lease_ms", 1000, 600000, [](const BrokerConfig& c) { return c.ha_lease_ms; }},
       {"store.postgresql.statement_timeout_ms", 100, 3600000,
        [](const BrokerConfig& c) { return c.store_postgresql_statement_timeout_ms; }},
       {"store.max_batch", 1, 100000, [](const BrokerConfig& c) { return c.max_batch; }},
@@ -142,7 +143,7 @@ TEST(ConfigScalarKeys, EveryDescribedKeyIsCoveredByTheseTests) {
   // DescribeKeys lists each key name on an unindented line. A key added to
   // the table without a test here makes this fail.
   std::set<std::string> covered = {"listen", "data_dir", "log.level", "log.file", "retry.multiplier",
-                                   "retry.jitter", "store.synchronous", "store.backend", "store.postgresql.conninfo", "validation.strict_uscc_checksum",
+                                   "retry.jitter", "store.synchronous", "store.backend", "store.postgresql.conninfo", "ha.advertised_endpoint", "validation.strict_uscc_checksum",
                                    "http.listen", "http.tls_cert_file", "http.tls_key_file", "http.tls_client_ca_file",
                                    "http.allowed_hosts",
                                    "security.server_key_file", "security.keys_file",

@@ -71,6 +71,8 @@ class StoreFixture : public ::testing::Test {
       auto r = Store::OpenPostgres(options);
       ASSERT_TRUE(r.ok()) << r.status().ToString();
       store_ = std::move(r.value());
+      auto lead = store_->TryLead({"test-node", "tcp://127.0.0.1:1"});
+      ASSERT_TRUE(lead.ok() && lead.value()) << lead.status().ToString();
       return;
     }
     auto r = Store::OpenSqlite(dir_, StoreOptions{});

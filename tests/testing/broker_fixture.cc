@@ -62,6 +62,10 @@ void BrokerProcess::Kill(int sig) {
   process_.reset();
 }
 
+void BrokerProcess::Signal(int sig) {
+  if (process_) process_->Signal(sig);
+}
+
 int BrokerProcess::Stop() {
   if (!process_) return -1;
   process_->Signal(SIGTERM);

@@ -29,6 +29,8 @@ class BrokerProcess {
   // keys); all others run it with --insecure-dev.
   void set_insecure(bool insecure) { insecure_ = insecure; }
   void Kill(int sig);
+  // Sends `sig` without waiting (SIGSTOP, SIGCONT).
+  void Signal(int sig);
   // SIGTERM and wait; returns the exit code.
   int Stop();
 

@@ -1,0 +1,125 @@
+// Leadership: several brokers on one PostgreSQL store, one active. The
+// active broker holds the store's lease (renewed by every turn's Begin);
+// a standby answers every client with NOT_LEADER, naming the active
+// broker, and tries to take the lease once a second. Taking it means
+// reading everything the broker keeps in memory again from the store, as
+// at a start; losing it (or reconnecting to the store, after which a lost
+// COMMIT may have committed) means forgetting it all and every session.
+// With SQLite the broker always leads. docs/storage.md section 13.
+#include <unistd.h>
+
+#include <random>
+
+#include "common/client_text.h"
+#include "server/broker_impl.h"
+
+namespace yilian::server {
+namespace {
+constexpr Millis kLeadIntervalMs = 1000;
+}  // namespace
+
+std::string BrokerImpl::MakeNodeId() {
+  char host[256] = {};
+  if (gethostname(host, sizeof(host) - 1) != 0) host[0] = '\0';
+  std::random_device rd;
+  char suffix[9];
+  std::snprintf(suffix, sizeof(suffix), "%08x", rd());
+  return std::string(host) + "/" + std::to_string(getpid()) + "/" + suffix;
+}
+
+Status BrokerImpl::BecomeLeader() {
+  tracking_ = std::make_unique<Tracking>(store_.get(), turn_, outbox_, *audit_, metrics_, sessions_, agencies_, log_);
+  deliveries_ = std::make_unique<Deliveries>(Deliveries::Parts{config_, clock_, store_.get(), turn_, outbox_, *audit_,
+                                                               *tracking_, metrics_, sessions_, agencies_, cipher_,
+                                                               log_});
+  publishing_ = std::make_unique<Publishing>(Publishing::Parts{config_, clock_, store_.get(), turn_, outbox_, metrics_,
+                                                                router_, agencies_, *deliveries_, *tracking_, cipher_,
+                                                                log_});
+  operator_actions_ = std::make_unique<OperatorActions>(OperatorActions::Parts{
+      config_, store_.get(), turn_, *audit_, *tracking_, *deliveries_, agencies_, router_, log_});
+  if (Status s = deliveries_->Recover(); !s.ok()) return s;
+  if (Status s = tracking_->Recover(); !s.ok()) return s;
+  leading_ = true;
+  serving_ = true;
+  metrics_.Leader(true);
+  return Status::Ok();
+}
+
+void BrokerImpl::StepDown(const std::string& why, Millis now) {
+  auto leader = store_->LeaderEndpoint();
+  leader_endpoint_ = leader.ok() ? leader.value() : "";
+  log_->warn("stepping down as the active broker: {}; {} sessions closed", why, sessions_.size());
+  leading_ = false;
+  serving_ = false;
+  metrics_.Leader(false);
+  for (const auto& [rid, s] : sessions_) {
+    SendNotLeader(rid);
+    if (!s.quota_class.empty()) quota_.Closed(s.quota_identity, s.quota_class);
+  }
+  leader_endpoint_.clear();  // the standby's turn says who leads now
+  sessions_.clear();
+  agencies_.ClearQueues();
+  operator_actions_.reset();
+  publishing_.reset();
+  deliveries_.reset();
+  tracking_.reset();
+  Flush();
+  next_lead_attempt_ = now;
+}
+
+void BrokerImpl::SendNotLeader(const std::string& routing_id) {
+  v1::Envelope env;
+  auto* e = env.mutable_error();
+  e->set_code(v1::NOT_LEADER);
+  e->set_leader_endpoint(leader_endpoint_);
+  e->set_message(leader_endpoint_.empty() ? "this broker is a standby and no broker is active yet: try again"
+                                          : "this broker is a standby: the active broker is " + leader_endpoint_);
+  outbox_.Reply(routing_id, env);
+}
+
+void BrokerImpl::StandbyTurn(Millis now) {
+  if (now >= next_lead_attempt_) {
+    next_lead_attempt_ = now + kLeadIntervalMs;
+    const std::string advertised = config_.ha_advertised_endpoint.empty() ? endpoint_ : config_.ha_advertised_endpoint;
+    auto won = store_->TryLead(store::LeaderClaim{node_, advertised});
+    (void)store_->TakeReconnected();  // nothing is kept in memory as a standby
+    if (won.ok() && won.value()) {
+      log_->info("this broker is now the active one (node {}, clients at {})", node_, advertised);
+      if (Status s = BecomeLeader(); !s.ok()) {
+        log_->error("taking over failed, staying a standby: {}", s.ToString());
+        leading_ = false;
+        serving_ = false;
+        agencies_.ClearQueues();
+        return;
+      }
+      return;
+    }
+    if (!won.ok()) log_->warn("cannot take the lease: {}", won.status().message());
+    else log_->debug("standby: the lease is held by another broker");
+    auto leader = store_->LeaderEndpoint();
+    const std::string was = leader_endpoint_;
+    leader_endpoint_ = leader.ok() ? leader.value() : "";
+    if (leader_endpoint_ != was)
+      log_->info("standby: the active broker is {}", leader_endpoint_.empty() ? "(none)" : leader_endpoint_);
+  }
+  if (secure_) HandleZap();
+  for (std::uint32_t i = 0; i < config_.max_batch; ++i) {
+    zmq::message_t routing_id, body;
+    try {
+      if (!socket_.recv(routing_id, zmq::recv_flags::dontwait)) break;
+      if (!routing_id.more()) continue;
+      if (!socket_.recv(body, zmq::recv_flags::dontwait)) continue;
+      while (body.more()) {
+        zmq::message_t rest;
+        if (!socket_.recv(rest, zmq::recv_flags::dontwait) || !rest.more()) break;
+      }
+    } catch (const zmq::error_t& e) {
+      if (e.num() != EINTR) log_->error("receive failed: {}", e.what());
+      break;
+    }
+    SendNotLeader(routing_id.to_string());
+  }
+  Flush();
+}
+
+}  // namespace yilian::server

@@ -1,0 +1,117 @@
+// High availability on PostgreSQL: two brokers on one database, one of them
+// active (it holds the lease), the other a standby that answers NOT_LEADER
+// and takes over once the lease has expired. Under load, with the
+// publisher and the four consumers given both endpoints: the active broker
+// is SIGKILLed, or paused past its lease and resumed. Afterwards every
+// confirmed event reached every agency it names, in order per (USCC,
+// agency), repeats with a higher attempt (testing/guarantees.h), and a
+// resumed old leader has stepped down instead of writing.
+#include <signal.h>
+
+#include <chrono>
+#include <random>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "testing/broker_fixture.h"
+#include "testing/guarantees.h"
+#include "testing/postgres.h"
+
+namespace yilian {
+namespace {
+
+using testing::BrokerProcess;
+using testing::PollUntil;
+
+constexpr int kLeaseMs = 2000;
+
+const std::string& Extra() {
+  static const std::string extra =
+      "delivery:\n  ack_timeout_ms: 3000\n"
+      "retry:\n  initial_backoff_ms: 50\n  max_backoff_ms: 500\n  max_attempts: 1000\n"
+      "ha:\n  lease_ms: " +
+      std::to_string(kLeaseMs) + "\n";
+  return extra;
+}
+
+bool LogHas(const BrokerProcess& b, const std::string& text) {
+  return testing::ReadFile(b.log_path()).find(text) != std::string::npos;
+}
+
+class FailoverTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string error;
+    postgres_ = testing::TestPostgres::Start({}, &error);
+    ASSERT_TRUE(postgres_) << error;
+    a_ = std::make_unique<BrokerProcess>(Extra(), postgres_->conninfo());
+    b_ = std::make_unique<BrokerProcess>(Extra(), postgres_->conninfo());
+    a_->Start();
+    ASSERT_TRUE(PollUntil([&] { return LogHas(*a_, "is now the active one"); }, 10000)) << testing::ReadFile(a_->log_path());
+    b_->Start();
+    ASSERT_TRUE(PollUntil([&] { return LogHas(*b_, "standby: the active broker is " + a_->endpoint()); }, 10000))
+        << testing::ReadFile(b_->log_path());
+    brokers_ = a_->endpoint() + "," + b_->endpoint();
+  }
+
+  // Waits until b has taken over; returns the milliseconds from `since`.
+  long long AwaitTakeover(std::chrono::steady_clock::time_point since) {
+    const bool took = PollUntil([&] { return LogHas(*b_, "is now the active one"); }, kLeaseMs + 10000);
+    EXPECT_TRUE(took) << testing::ReadFile(b_->log_path());
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - since).count();
+  }
+
+  std::unique_ptr<testing::TestPostgres> postgres_;
+  std::unique_ptr<BrokerProcess> a_, b_;
+  std::string brokers_;
+};
+
+TEST_F(FailoverTest, TheStandbyTakesOverFromAKilledBrokerAndNothingIsLost) {
+  const std::string dir = a_->dir();
+  const auto events = guarantees::SampleEvents();
+  auto consumers = guarantees::StartConsumers(brokers_, dir);
+  auto publisher = guarantees::StartPublisher(brokers_, dir, events, 600);
+  std::mt19937 rng(std::random_device{}());
+  // Fault injection at a random point of publishing and delivering.
+  std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(300, 1500)(rng)));
+  a_->Kill(SIGKILL);
+  const long long takeover_ms = AwaitTakeover(std::chrono::steady_clock::now());
+  EXPECT_LE(takeover_ms, kLeaseMs + 3000);
+  RecordProperty("takeover_ms", static_cast<int>(takeover_ms));
+  int code = -1;
+  ASSERT_TRUE(publisher->WaitExit(150000, &code)) << "publisher hung";
+  ASSERT_EQ(code, 0) << testing::ReadFile(dir + "/publish.err");
+  std::size_t repeated = 0;
+  guarantees::Check(*b_, dir, events, &repeated);
+  RecordProperty("repeated_handovers", static_cast<int>(repeated));
+  for (auto& c : consumers) c->Signal(SIGTERM);
+}
+
+TEST_F(FailoverTest, APausedBrokerPastItsLeaseStepsDownAndTheGuaranteesHold) {
+  const std::string dir = a_->dir();
+  const auto events = guarantees::SampleEvents();
+  auto consumers = guarantees::StartConsumers(brokers_, dir);
+  auto publisher = guarantees::StartPublisher(brokers_, dir, events, 600);
+  std::mt19937 rng(std::random_device{}());
+  std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(300, 1500)(rng)));
+  a_->Signal(SIGSTOP);
+  const long long takeover_ms = AwaitTakeover(std::chrono::steady_clock::now());
+  EXPECT_LE(takeover_ms, kLeaseMs + 3000);
+  RecordProperty("takeover_ms", static_cast<int>(takeover_ms));
+  // The old leader wakes up: its next turn finds the lease gone.
+  a_->Signal(SIGCONT);
+  EXPECT_TRUE(PollUntil([&] { return LogHas(*a_, "stepping down as the active broker"); }, 10000))
+      << testing::ReadFile(a_->log_path());
+  EXPECT_TRUE(PollUntil([&] { return LogHas(*a_, "standby: the active broker is " + b_->endpoint()); }, 10000))
+      << testing::ReadFile(a_->log_path());
+  int code = -1;
+  ASSERT_TRUE(publisher->WaitExit(150000, &code)) << "publisher hung";
+  ASSERT_EQ(code, 0) << testing::ReadFile(dir + "/publish.err");
+  std::size_t repeated = 0;
+  guarantees::Check(*b_, dir, events, &repeated);
+  for (auto& c : consumers) c->Signal(SIGTERM);
+}
+
+}  // namespace
+}  // namespace yilian
