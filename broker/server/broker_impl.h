@@ -159,6 +159,7 @@ class BrokerImpl {
   LogThrottle revoked_keys_log_{clock_, 10000};
   LogThrottle handshakes_log_{clock_, 10000};
   LogThrottle free_space_log_{clock_, 60000};
+  LogThrottle lease_log_{clock_, 10000};
   Agencies agencies_{router_, log_};
 
   // The current turn: its transaction and effects, and what it sends.

@@ -94,7 +94,10 @@ void BrokerImpl::StandbyTurn(Millis now) {
       }
       return;
     }
-    if (!won.ok()) log_->warn("cannot take the lease: {}", won.status().message());
+    if (!won.ok()) {
+      if (auto unlogged = lease_log_.Admit("lease"))
+        log_->warn("cannot take the lease: {}{}", won.status().message(), LogThrottle::Suppressed(*unlogged));
+    }
     else log_->debug("standby: the lease is held by another broker");
     auto leader = store_->LeaderEndpoint();
     const std::string was = leader_endpoint_;

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "common/log_throttle.h"
 #include "common/status.h"
 
 namespace yilian::server {
@@ -53,10 +54,13 @@ class TurnContext {
   void set_in_transaction(bool open) { in_transaction_ = open; }
 
   // A store error: everything staged is rolled back, and the turn stages
-  // nothing more. The first error is kept and logged.
+  // nothing more. The first error is kept and logged (throttled).
   void Fail(const Status& status) {
     if (failed_) return;
-    log_->error("store failure, rolling back this turn: {}", status.ToString());
+    // While the store stays down every turn fails the same way: one line
+    // every 10 s, with the count of those not logged.
+    if (auto unlogged = failures_log_.Admit("store"))
+      log_->error("store failure, rolling back this turn: {}{}", status.ToString(), LogThrottle::Suppressed(*unlogged));
     failed_ = true;
     error_ = status;
   }
@@ -81,6 +85,7 @@ class TurnContext {
   Status error_;
   std::vector<std::function<void()>> on_commit_;
   std::vector<std::function<void()>> on_abort_;
+  LogThrottle failures_log_{SystemClock::Default(), 10000};
 };
 
 }  // namespace yilian::server
