@@ -26,6 +26,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--max-batch", yo.max_batch, "store.max_batch (0: the broker's default)")
       ->check(CLI::Range(0, 100000));
+  app.add_option("--postgresql", yo.postgresql,
+                 "run the broker on the PostgreSQL store of this libpq connection string (its public schema is "
+                 "emptied before each run) instead of SQLite");
   app.add_option("--broker-bin", yo.broker_bin, "yilian-broker to run (may be a wrapper script)")
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);

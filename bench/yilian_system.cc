@@ -7,6 +7,7 @@
 
 #include "client/consumer.h"
 #include "client/publisher.h"
+#include "testing/postgres.h"
 
 namespace yilian::bench {
 namespace {
@@ -111,6 +112,9 @@ YilianSystem::YilianSystem(YilianOptions options) : options_(std::move(options))
 YilianSystem::~YilianSystem() { Finish(); }
 
 std::string YilianSystem::durability() const {
+  if (!options_.postgresql.empty())
+    return "store.backend=postgresql: PublishAck and ResultAck leave after PostgreSQL's COMMIT returned "
+           "(synchronous_commit=on: fsynced on the primary, and on a synchronous standby if one is named)";
   if (options_.sync == "full")
     return "store.synchronous=full: PublishAck and ResultAck leave after the SQLite WAL commit is fsynced "
            "(group commit per turn); survives a process crash and a power loss";
@@ -130,6 +134,13 @@ Status YilianSystem::Prepare(const Topology& topology, const Workload& workload)
   dir_ = testing::MakeTempDir("yilian-bench");
   endpoint_ = "tcp://127.0.0.1:" + std::to_string(testing::FreeTcpPort());
   std::string yaml = "store:\n  synchronous: " + options_.sync + "\n";
+  if (!options_.postgresql.empty()) {
+    // A new, empty schema each run, like the new data directory of SQLite.
+    std::string error;
+    testing::Psql(options_.postgresql, "DROP SCHEMA public CASCADE; CREATE SCHEMA public", &error);
+    if (!error.empty()) return Status::Unavailable("cannot empty the PostgreSQL schema: " + error);
+    yaml += "  backend: postgresql\n  postgresql:\n    conninfo: \"" + options_.postgresql + "\"\nhttp:\n  listen: \"\"\n";
+  }
   if (options_.max_batch > 0) yaml += "  max_batch: " + std::to_string(options_.max_batch) + "\n";
   yaml += "log:\n  level: warn\nagencies:\n";
   for (int i = 0; i < topology.agencies; ++i)

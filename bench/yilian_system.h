@@ -22,6 +22,9 @@ struct YilianOptions {
   std::string broker_bin;
   std::string sync = "full";  // store.synchronous
   int max_batch = 0;          // store.max_batch; 0: the broker's default
+  // Non-empty: the PostgreSQL store of this libpq connection string (its
+  // tables are dropped before each run), instead of SQLite.
+  std::string postgresql;
 };
 
 class YilianSystem : public System {
@@ -31,7 +34,9 @@ class YilianSystem : public System {
 
   std::string name() const override { return "yilian"; }
   std::string durability() const override;
-  std::string durability_class() const override { return options_.sync == "full" ? "fsync" : "no-fsync"; }
+  std::string durability_class() const override {
+    return !options_.postgresql.empty() || options_.sync == "full" ? "fsync" : "no-fsync";
+  }
   std::string versions() const override;
   bool acks_answered() const override { return true; }
 
