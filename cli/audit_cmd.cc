@@ -1,8 +1,9 @@
-// `yilian audit verify --data-dir DIR [--audit-key KEY [--anchor-file F]]`:
-// checks the store's SM3-chained audit trail and compares every delivery's
-// and case's state with the state the trail says it reached
-// (docs/storage.md section 6), through a read-only CaseReader, so it may run
-// beside a live broker or on a copy of its data directory. With the audit
+// `yilian audit verify (--data-dir DIR | --postgresql CONNINFO) [--audit-key
+// KEY [--anchor-file F]]`: checks the store's SM3-chained audit trail and
+// compares every delivery's and case's state with the state the trail says
+// it reached (docs/storage.md section 6), through a read-only CaseReader on
+// the SQLite store of the data directory or on the PostgreSQL store, so it
+// may run beside a live broker or on a copy of its store. With the audit
 // key it also checks the signed chain heads of the anchor file
 // (yilian/audit/anchor.h), which a rewrite of the database cannot forge.
 #include <fstream>
@@ -21,6 +22,7 @@ constexpr int kMaxProblems = 100;
 
 struct AuditVerifyArgs {
   std::string data_dir;
+  std::string postgresql;  // libpq connection string, instead of data_dir
   std::string audit_key;
   std::string anchor_file;
 };
@@ -63,6 +65,16 @@ bool ReadAnchors(const std::string& path, const audit::AnchorKey& key, std::vect
 }
 
 int RunAuditVerify(const AuditVerifyArgs& args) {
+  if (args.data_dir.empty() == args.postgresql.empty()) {
+    std::cerr << "yilian audit verify: give the store: --data-dir (SQLite) or --postgresql (a libpq connection "
+                 "string), one of them\n";
+    return 2;
+  }
+  if (!args.postgresql.empty() && !args.audit_key.empty() && args.anchor_file.empty()) {
+    std::cerr << "yilian audit verify: --audit-key with --postgresql needs --anchor-file (the broker's "
+                 "audit.anchor_file, by default audit-anchors.log in the parent of its data_dir)\n";
+    return 2;
+  }
   if (!args.anchor_file.empty() && args.audit_key.empty()) {
     std::cerr << "yilian audit verify: --anchor-file needs --audit-key (the key the anchors are signed with)\n";
     return 2;
@@ -83,7 +95,8 @@ int RunAuditVerify(const AuditVerifyArgs& args) {
       return 2;
     }
   }
-  auto reader = store::CaseReader::Open(args.data_dir);
+  auto reader = args.postgresql.empty() ? store::CaseReader::Open(args.data_dir)
+                                        : store::CaseReader::OpenPostgres(args.postgresql);
   if (!reader.ok()) {
     std::cerr << "yilian audit verify: " << reader.status().message() << "\n";
     return 2;
@@ -129,13 +142,21 @@ void AddAuditCommand(CLI::App& app, int* exit_code) {
   auto args = std::make_shared<AuditVerifyArgs>();
   CLI::App* verify = group->add_subcommand(
       "verify", "check the SM3 hash chain, the recorded head, the signed anchors and every row's state");
-  verify->add_option("--data-dir", args->data_dir, "the broker's data directory (holding yilian.db)")->required();
+  CLI::Option* data_dir =
+      verify->add_option("--data-dir", args->data_dir, "the broker's data directory (holding yilian.db)");
+  CLI::Option* postgresql = verify->add_option(
+      "--postgresql", args->postgresql,
+      "instead of --data-dir: the PostgreSQL store (store.backend postgresql), as a libpq connection string "
+      "(store.postgresql.conninfo)");
+  data_dir->excludes(postgresql);
+  postgresql->excludes(data_dir);
   verify->add_option("--audit-key", args->audit_key,
                      "the broker's security.audit_key_file: check the chain against the signed anchors");
   verify->add_option("--anchor-file", args->anchor_file,
                      "the anchors to check (default: audit-anchors.log in the parent of --data-dir)");
   verify->footer(
-      "Opens the store read-only and prints an AuditVerifyReport JSON line. Exit 0 if the trail is intact and "
+      "Opens the store read-only (--data-dir or --postgresql, one of them) and prints an AuditVerifyReport JSON "
+      "line. Exit 0 if the trail is intact and "
       "every delivery and case is in the state the trail says; 1 if a record was edited, removed, reordered or "
       "added, an anchor is forged or no longer in the chain, or a row's state differs; 2 if the store, the key or "
       "the anchor file cannot be read. Without --audit-key a consistent rewrite of the whole chain is not "

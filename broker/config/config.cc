@@ -381,10 +381,6 @@ Result<BrokerConfig> ParseConfig(const std::string& yaml_text, const std::string
                     " (HTTPS needs both)");
   if (c.store_backend == "postgresql" && c.store_postgresql_conninfo.empty())
     return Fail(origin, "store.postgresql.conninfo", "required with store.backend postgresql");
-  if (c.store_backend == "postgresql" && !c.http_listen.empty())
-    return Fail(origin, "http.listen",
-                "the HTTP API does not read the PostgreSQL store yet: set http.listen to \"\" with store.backend "
-                "postgresql");
   if (!c.audit_anchor_file.empty() && c.audit_key_file.empty())
     return Fail(origin, "audit.anchor_file", "needs security.audit_key_file: the anchors are signed with it");
   if (!c.http_tls_client_ca_file.empty() && c.http_tls_cert_file.empty())

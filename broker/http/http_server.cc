@@ -279,7 +279,8 @@ void HttpServer::Routes() {
   auto with_reader = [this, reader_mu, reader](httplib::Response& res, auto&& fn) {
     std::lock_guard<std::mutex> lock(*reader_mu);
     if (!*reader) {
-      auto opened = store::CaseReader::Open(options_.data_dir);
+      auto opened = options_.postgres_conninfo.empty() ? store::CaseReader::Open(options_.data_dir)
+                                                       : store::CaseReader::OpenPostgres(options_.postgres_conninfo);
       if (!opened.ok()) return SendError(res, 503, "UNAVAILABLE", opened.status().message());
       *reader = std::move(opened).value();
     }

@@ -1,6 +1,8 @@
 // HttpServer: the broker's HTTP API (/api/v1/...), health endpoints and the
 // dashboard (static files served at /). Reads go to a read-only CaseReader
-// on the store; operator actions go to the broker loop via ActionQueue.
+// on the store (the SQLite store in data_dir, or the PostgreSQL store of
+// postgres_conninfo); operator actions go to the broker loop via
+// ActionQueue.
 // JSON bodies use protobuf's canonical proto3 JSON mapping. Errors are JSON
 // {code, message} with the matching HTTP status. See docs/http-api.md.
 //
@@ -47,6 +49,9 @@ struct HttpOptions {
   // by; empty: clients are not asked for a certificate.
   std::string tls_client_ca_file;
   std::string data_dir;
+  // Non-empty: the store is PostgreSQL's (store.postgresql.conninfo), and
+  // the API reads it there instead of data_dir's SQLite file.
+  std::string postgres_conninfo;
   // Host header values answered (lower case, no port); others get 421.
   // Empty: the loopback names when `listen` is on loopback, any otherwise.
   std::vector<std::string> allowed_hosts;

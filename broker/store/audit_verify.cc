@@ -10,20 +10,15 @@
 #include "common/digest.h"
 #include "store/cases.h"
 #include "store/records.h"
-#include "store/sqlite_util.h"
+#include "store/sql_rows.h"
 
 namespace yilian::store {
 namespace {
 
-using sqlite::BindText;
-using sqlite::ColumnText;
-using sqlite::Use;
+using sql::StepResult;
+using sql::Use;
 
 constexpr int kMaxProblems = 100;
-
-Status Err(sqlite3* db, const char* what) {
-  return sqlite::Classify(sqlite3_errcode(db), std::string(what) + ": " + sqlite3_errmsg(db));
-}
 
 bool IsDeliveryStateName(std::string_view name) {
   for (int s = 0; s <= 5; ++s)
@@ -91,12 +86,15 @@ struct Audited {
 
 class TrailCheck {
  public:
-  TrailCheck(sqlite3* db, v1::AuditVerifyReport* report) : db_(db), report_(report) {}
+  TrailCheck(sql::ReadConnection* conn, v1::AuditVerifyReport* report) : conn_(conn), report_(report) {}
 
   Status Prepare() {
-    if (Status s = seq_of_.Prepare(db_, "SELECT seq FROM events WHERE event_id = ?1"); !s.ok()) return s;
-    if (Status s = event_of_.Prepare(db_, "SELECT event_id, published_at FROM events WHERE seq = ?1"); !s.ok())
-      return s;
+    auto seq_of = conn_->Prepare("SELECT seq FROM events WHERE event_id = ?1");
+    if (!seq_of.ok()) return seq_of.status();
+    seq_of_ = std::move(seq_of).value();
+    auto event_of = conn_->Prepare("SELECT event_id, published_at FROM events WHERE seq = ?1");
+    if (!event_of.ok()) return event_of.status();
+    event_of_ = std::move(event_of).value();
     return Status::Ok();
   }
 
@@ -117,9 +115,9 @@ class TrailCheck {
   void AddMismatch(const char* kind, Sequence seq, const std::string& event_id, const std::string& agency,
                    const std::string& stored, const Audited& audited);
 
-  sqlite3* db_;
+  sql::ReadConnection* conn_;
   v1::AuditVerifyReport* report_;
-  sqlite::Stmt seq_of_, event_of_;
+  std::unique_ptr<sql::Statement> seq_of_, event_of_;
   std::map<std::pair<Sequence, std::string>, Audited> deliveries_;
   std::map<Sequence, Audited> cases_;
 };
@@ -129,21 +127,21 @@ Status TrailCheck::CheckChain(const std::vector<AuditAnchorPoint>& anchors) {
   for (const auto& a : anchors) by_id.emplace(a.id, &a);
   std::map<const AuditAnchorPoint*, bool> seen;
 
-  sqlite::Stmt stmt;
-  if (Status s = stmt.Prepare(db_, "SELECT id, at, actor, kind, body, prev_hash, hash FROM audit ORDER BY id"); !s.ok())
-    return s;
+  auto stmt =
+      conn_->Prepare("SELECT id, at, actor, kind, body, prev_hash, hash FROM audit ORDER BY id", sql::Rows::kMany);
+  if (!stmt.ok()) return stmt.status();
   std::string prev;
   std::uint64_t expected_id = 1;
   {
-    Use u(stmt);
+    Use u(*stmt.value());
     for (;;) {
-      int rc = sqlite3_step(*u);
-      if (rc == SQLITE_DONE) break;
-      if (rc != SQLITE_ROW) return Err(db_, "read audit");
-      auto id = static_cast<std::uint64_t>(sqlite3_column_int64(*u, 0));
-      Millis at = sqlite3_column_int64(*u, 1);
-      std::string actor = ColumnText(*u, 2), kind = ColumnText(*u, 3), body = ColumnText(*u, 4);
-      std::string prev_hash = ColumnText(*u, 5), hash = ColumnText(*u, 6);
+      StepResult rc = u->Step();
+      if (rc == StepResult::kDone) break;
+      if (rc == StepResult::kError) return u->Error("read audit");
+      auto id = static_cast<std::uint64_t>(u->Int(0));
+      Millis at = u->Int(1);
+      std::string actor = u->Text(2), kind = u->Text(3), body = u->Text(4);
+      std::string prev_hash = u->Text(5), hash = u->Text(6);
       const std::string record = "record " + std::to_string(id);
       if (id != expected_id)
         Problem(record + ": expected id " + std::to_string(expected_id) + " (records removed or reordered)");
@@ -182,10 +180,12 @@ Status TrailCheck::CheckChain(const std::vector<AuditAnchorPoint>& anchors) {
     report_->set_unanchored_records(last_id > anchored ? last_id - anchored : 0);
   }
 
-  sqlite::Stmt head;
-  if (Status s = head.Prepare(db_, "SELECT value FROM meta WHERE key = 'audit_head'"); !s.ok()) return s;
-  Use u(head);
-  std::string stored_head = sqlite3_step(*u) == SQLITE_ROW ? ColumnText(*u, 0) : std::string();
+  auto head = conn_->Prepare("SELECT value FROM meta WHERE key = 'audit_head'");
+  if (!head.ok()) return head.status();
+  Use u(*head.value());
+  StepResult rc = u->Step();
+  if (rc == StepResult::kError) return u->Error("read audit head");
+  std::string stored_head = rc == StepResult::kRow ? u->Text(0) : std::string();
   std::string actual_head = report_->records() ? std::to_string(last_id) + ":" + prev : std::string();
   if (stored_head != actual_head)
     Problem("chain head is '" + actual_head + "' but the store recorded '" + stored_head +
@@ -284,23 +284,23 @@ void TrailCheck::ApplyLine(std::uint64_t id, std::string_view line) {
 }
 
 Result<std::optional<Sequence>> TrailCheck::SequenceOf(std::uint64_t record, std::string_view event_id) {
-  Use u(seq_of_);
-  BindText(*u, 1, event_id);
-  int rc = sqlite3_step(*u);
-  if (rc == SQLITE_ROW) return std::optional<Sequence>(static_cast<Sequence>(sqlite3_column_int64(*u, 0)));
-  if (rc != SQLITE_DONE) return Err(db_, "read events");
+  Use u(*seq_of_);
+  u->Bind(1, event_id);
+  StepResult rc = u->Step();
+  if (rc == StepResult::kRow) return std::optional<Sequence>(static_cast<Sequence>(u->Int(0)));
+  if (rc == StepResult::kError) return u->Error("read events");
   Problem("record " + std::to_string(record) + ": names event '" + Shorten(event_id, 128) +
           "', which is not in the store (removed)");
   return std::optional<Sequence>();
 }
 
 Result<std::optional<std::pair<std::string, Millis>>> TrailCheck::EventOf(Sequence seq) {
-  Use u(event_of_);
-  sqlite3_bind_int64(*u, 1, static_cast<sqlite3_int64>(seq));
-  int rc = sqlite3_step(*u);
-  if (rc == SQLITE_DONE) return std::optional<std::pair<std::string, Millis>>();
-  if (rc != SQLITE_ROW) return Err(db_, "read events");
-  return std::optional<std::pair<std::string, Millis>>(std::make_pair(ColumnText(*u, 0), sqlite3_column_int64(*u, 1)));
+  Use u(*event_of_);
+  u->Bind(1, static_cast<std::int64_t>(seq));
+  StepResult rc = u->Step();
+  if (rc == StepResult::kDone) return std::optional<std::pair<std::string, Millis>>();
+  if (rc == StepResult::kError) return u->Error("read events");
+  return std::optional<std::pair<std::string, Millis>>(std::make_pair(u->Text(0), u->Int(1)));
 }
 
 Status TrailCheck::DeriveReplay(std::uint64_t id, std::string_view agency, Millis since) {
@@ -339,24 +339,22 @@ void TrailCheck::AddMismatch(const char* kind, Sequence seq, const std::string& 
 }
 
 Status TrailCheck::CheckRows() {
-  sqlite::Stmt rows;
-  if (Status s =
-          rows.Prepare(db_,
-                       "SELECT d.seq, d.agency, d.state, COALESCE(e.event_id, ''), e.seq IS NULL FROM deliveries d "
-                       "LEFT JOIN events e ON e.seq = d.seq ORDER BY d.id");
-      !s.ok())
-    return s;
+  auto rows = conn_->Prepare(
+      "SELECT d.seq, d.agency, d.state, COALESCE(e.event_id, ''), CASE WHEN e.seq IS NULL THEN 1 ELSE 0 END "
+      "FROM deliveries d LEFT JOIN events e ON e.seq = d.seq ORDER BY d.id",
+      sql::Rows::kMany);
+  if (!rows.ok()) return rows.status();
   {
-    Use u(rows);
+    Use u(*rows.value());
     for (;;) {
-      int rc = sqlite3_step(*u);
-      if (rc == SQLITE_DONE) break;
-      if (rc != SQLITE_ROW) return Err(db_, "read deliveries");
-      auto seq = static_cast<Sequence>(sqlite3_column_int64(*u, 0));
-      std::string agency = ColumnText(*u, 1);
-      std::string stored = DeliveryStateName(sqlite3_column_int(*u, 2));
+      StepResult rc = u->Step();
+      if (rc == StepResult::kDone) break;
+      if (rc == StepResult::kError) return u->Error("read deliveries");
+      auto seq = static_cast<Sequence>(u->Int(0));
+      std::string agency = u->Text(1);
+      std::string stored = DeliveryStateName(static_cast<int>(u->Int(2)));
       report_->set_deliveries_checked(report_->deliveries_checked() + 1);
-      if (sqlite3_column_int(*u, 4) != 0)
+      if (u->Int(4) != 0)
         Problem("delivery seq=" + std::to_string(seq) + " agency=" + agency + " has no events row (removed)");
       Audited expected{"PENDING", 0};  // what an accepted publish inserts
       auto it = deliveries_.find({seq, agency});
@@ -364,7 +362,7 @@ Status TrailCheck::CheckRows() {
         expected = std::move(it->second);
         deliveries_.erase(it);
       }
-      if (stored != expected.state) AddMismatch("delivery", seq, ColumnText(*u, 3), agency, stored, expected);
+      if (stored != expected.state) AddMismatch("delivery", seq, u->Text(3), agency, stored, expected);
     }
   }
   for (const auto& [key, audited] : deliveries_) {
@@ -373,25 +371,24 @@ Status TrailCheck::CheckRows() {
     AddMismatch("delivery", key.first, event.value() ? event.value()->first : "", key.second, "", audited);
   }
 
-  sqlite::Stmt events;
-  if (Status s = events.Prepare(db_, "SELECT seq, event_id, case_state, agencies FROM events ORDER BY seq"); !s.ok())
-    return s;
-  Use u(events);
+  auto events = conn_->Prepare("SELECT seq, event_id, case_state, agencies FROM events ORDER BY seq", sql::Rows::kMany);
+  if (!events.ok()) return events.status();
+  Use u(*events.value());
   for (;;) {
-    int rc = sqlite3_step(*u);
-    if (rc == SQLITE_DONE) break;
-    if (rc != SQLITE_ROW) return Err(db_, "read events");
-    auto seq = static_cast<Sequence>(sqlite3_column_int64(*u, 0));
-    std::string stored = CaseStateName(sqlite3_column_int(*u, 2));
+    StepResult rc = u->Step();
+    if (rc == StepResult::kDone) break;
+    if (rc == StepResult::kError) return u->Error("read events");
+    auto seq = static_cast<Sequence>(u->Int(0));
+    std::string stored = CaseStateName(static_cast<int>(u->Int(2)));
     report_->set_cases_checked(report_->cases_checked() + 1);
     // A case is inserted IN_PROGRESS, or COMPLETED when no agency must act.
-    Audited expected{ColumnText(*u, 3).empty() ? "COMPLETED" : "IN_PROGRESS", 0};
+    Audited expected{u->Text(3).empty() ? "COMPLETED" : "IN_PROGRESS", 0};
     auto it = cases_.find(seq);
     if (it != cases_.end()) {
       expected = std::move(it->second);
       cases_.erase(it);
     }
-    if (stored != expected.state) AddMismatch("case", seq, ColumnText(*u, 1), "", stored, expected);
+    if (stored != expected.state) AddMismatch("case", seq, u->Text(1), "", stored, expected);
   }
   for (const auto& [seq, audited] : cases_) AddMismatch("case", seq, "", "", "", audited);
   return Status::Ok();
@@ -399,9 +396,10 @@ Status TrailCheck::CheckRows() {
 
 }  // namespace
 
-Result<v1::AuditVerifyReport> VerifyAuditTrail(sqlite3* db, const std::vector<AuditAnchorPoint>& anchors) {
+Result<v1::AuditVerifyReport> VerifyAuditTrail(sql::ReadConnection* conn,
+                                               const std::vector<AuditAnchorPoint>& anchors) {
   v1::AuditVerifyReport report;
-  TrailCheck check(db, &report);
+  TrailCheck check(conn, &report);
   if (Status s = check.Prepare(); !s.ok()) return s;
   if (Status s = check.CheckChain(anchors); !s.ok()) return s;
   if (Status s = check.CheckRows(); !s.ok()) return s;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <map>
+#include <tuple>
 #include <vector>
 
 #include "store/audit_verify.h"
@@ -12,9 +13,8 @@
 namespace yilian::store {
 
 using google::protobuf::util::TimeUtil;
-using sqlite::BindText;
-using sqlite::ColumnText;
-using sqlite::Use;
+using sql::StepResult;
+using sql::Use;
 
 namespace {
 
@@ -59,10 +59,6 @@ double Quantile(std::vector<double>& v, double q) {
   return v[std::min(i, v.size() - 1)];
 }
 
-Status Err(sqlite3* db, const char* what) {
-  return sqlite::Classify(sqlite3_errcode(db), std::string(what) + ": " + sqlite3_errmsg(db));
-}
-
 }  // namespace
 
 std::string AuditHashPrefix(const std::string& prev_hash, std::uint64_t id, Millis at, const std::string& actor,
@@ -76,100 +72,108 @@ std::string AuditHashInput(const std::string& prev_hash, std::uint64_t id, Milli
 }
 
 Status CaseQueries::Prepare() {
-  std::string cols = kCaseColumns;
-  if (Status s = by_seq_.Prepare(db_, "SELECT " + cols + " FROM events WHERE seq = ?1"); !s.ok()) return s;
-  if (Status s = by_id_.Prepare(db_, "SELECT " + cols + " FROM events WHERE event_id = ?1"); !s.ok()) return s;
-  return deliveries_.Prepare(db_,
-                             "SELECT agency, state, attempts, reference, reason, first_delivered_at, "
-                             "last_delivered_at, accepted_at, settled_at, deadline_at, overdue, replay "
-                             "FROM deliveries WHERE id >= ?1 AND id < ?2 ORDER BY agency");
+  const std::string cols = kCaseColumns;
+  auto prepare = [&](std::unique_ptr<sql::Statement>* out, const std::string& text) -> Status {
+    auto stmt = conn_->Prepare(text);
+    if (!stmt.ok()) return stmt.status();
+    *out = std::move(stmt).value();
+    return Status::Ok();
+  };
+  if (Status s = prepare(&by_seq_, "SELECT " + cols + " FROM events WHERE seq = ?1"); !s.ok()) return s;
+  if (Status s = prepare(&by_id_, "SELECT " + cols + " FROM events WHERE event_id = ?1"); !s.ok()) return s;
+  return prepare(&deliveries_,
+                 "SELECT agency, state, attempts, reference, reason, first_delivered_at, "
+                 "last_delivered_at, accepted_at, settled_at, deadline_at, overdue, replay "
+                 "FROM deliveries WHERE id >= ?1 AND id < ?2 ORDER BY id");
 }
 
-Status CaseQueries::FillCase(sqlite3_stmt* r, v1::Case* c) {
-  Sequence seq = static_cast<Sequence>(sqlite3_column_int64(r, 0));
+Status CaseQueries::FillCase(const sql::Statement& r, v1::Case* c) {
+  Sequence seq = static_cast<Sequence>(r.Int(0));
   c->set_sequence(seq);
-  c->set_event_id(ColumnText(r, 1));
-  c->set_uscc(ColumnText(r, 2));
-  c->set_type(static_cast<v1::EventType>(sqlite3_column_int(r, 3)));
-  c->set_revision(static_cast<std::uint64_t>(sqlite3_column_int64(r, 4)));
-  SET_TIME(sqlite3_column_int64(r, 5), c, published_at);
-  c->set_state(static_cast<v1::CaseState>(sqlite3_column_int(r, 6)));
-  SET_TIME(sqlite3_column_int64(r, 7), c, completed_at);
-  SET_TIME(sqlite3_column_int64(r, 8), c, deadline_at);
-  c->set_overdue(sqlite3_column_int(r, 9) != 0);
-  c->set_resolution(ColumnText(r, 10));
-  c->set_enterprise_name(ColumnText(r, 11));
-  Use u(deliveries_);
+  c->set_event_id(r.Text(1));
+  c->set_uscc(r.Text(2));
+  c->set_type(static_cast<v1::EventType>(r.Int(3)));
+  c->set_revision(static_cast<std::uint64_t>(r.Int(4)));
+  SET_TIME(r.Int(5), c, published_at);
+  c->set_state(static_cast<v1::CaseState>(r.Int(6)));
+  SET_TIME(r.Int(7), c, completed_at);
+  SET_TIME(r.Int(8), c, deadline_at);
+  c->set_overdue(r.Int(9) != 0);
+  c->set_resolution(r.Text(10));
+  c->set_enterprise_name(r.Text(11));
+  Use u(*deliveries_);
   // The event's delivery rows: the key range of its sequence (schema.h).
-  sqlite3_bind_int64(*u, 1, static_cast<sqlite3_int64>(seq) * kAgencySlots);
-  sqlite3_bind_int64(*u, 2, static_cast<sqlite3_int64>(seq + 1) * kAgencySlots);
+  u->Bind(1, static_cast<std::int64_t>(seq) * kAgencySlots);
+  u->Bind(2, static_cast<std::int64_t>(seq + 1) * kAgencySlots);
   for (;;) {
-    int rc = sqlite3_step(*u);
-    if (rc == SQLITE_DONE) break;
-    if (rc != SQLITE_ROW) return Err(db_, "read case deliveries");
+    StepResult rc = u->Step();
+    if (rc == StepResult::kDone) break;
+    if (rc == StepResult::kError) return u->Error("read case deliveries");
     auto* a = c->add_agencies();
-    a->set_agency(ColumnText(*u, 0));
-    a->set_state(ToApiState(sqlite3_column_int(*u, 1)));
-    a->set_attempts(static_cast<std::uint32_t>(sqlite3_column_int64(*u, 2)));
-    a->set_reference(ColumnText(*u, 3));
-    a->set_reason(ColumnText(*u, 4));
-    SET_TIME(sqlite3_column_int64(*u, 5), a, first_delivered_at);
-    SET_TIME(sqlite3_column_int64(*u, 6), a, last_delivered_at);
-    SET_TIME(sqlite3_column_int64(*u, 7), a, accepted_at);
-    SET_TIME(sqlite3_column_int64(*u, 8), a, settled_at);
-    SET_TIME(sqlite3_column_int64(*u, 9), a, deadline_at);
-    a->set_overdue(sqlite3_column_int(*u, 10) != 0);
-    a->set_replay(sqlite3_column_int(*u, 11) != 0);
+    a->set_agency(u->Text(0));
+    a->set_state(ToApiState(static_cast<int>(u->Int(1))));
+    a->set_attempts(static_cast<std::uint32_t>(u->Int(2)));
+    a->set_reference(u->Text(3));
+    a->set_reason(u->Text(4));
+    SET_TIME(u->Int(5), a, first_delivered_at);
+    SET_TIME(u->Int(6), a, last_delivered_at);
+    SET_TIME(u->Int(7), a, accepted_at);
+    SET_TIME(u->Int(8), a, settled_at);
+    SET_TIME(u->Int(9), a, deadline_at);
+    a->set_overdue(u->Int(10) != 0);
+    a->set_replay(u->Int(11) != 0);
   }
+  // Bytewise, whatever the database's collation.
+  std::sort(c->mutable_agencies()->begin(), c->mutable_agencies()->end(),
+            [](const v1::AgencyOutcome& x, const v1::AgencyOutcome& y) { return x.agency() < y.agency(); });
   return Status::Ok();
 }
 
-Result<std::optional<v1::Case>> CaseQueries::LoadBySeq(Sequence seq) {
-  Use u(by_seq_);
-  sqlite3_bind_int64(*u, 1, static_cast<sqlite3_int64>(seq));
-  int rc = sqlite3_step(*u);
-  if (rc == SQLITE_DONE) return std::optional<v1::Case>();
-  if (rc != SQLITE_ROW) return Err(db_, "read case");
+Result<std::optional<v1::Case>> CaseQueries::LoadOne(sql::Statement& stmt) {
+  StepResult rc = stmt.Step();
+  if (rc == StepResult::kDone) return std::optional<v1::Case>();
+  if (rc == StepResult::kError) return stmt.Error("read case");
   v1::Case c;
-  if (Status s = FillCase(*u, &c); !s.ok()) return s;
+  if (Status s = FillCase(stmt, &c); !s.ok()) return s;
   return std::optional<v1::Case>(std::move(c));
+}
+
+Result<std::optional<v1::Case>> CaseQueries::LoadBySeq(Sequence seq) {
+  Use u(*by_seq_);
+  u->Bind(1, static_cast<std::int64_t>(seq));
+  return LoadOne(*u);
 }
 
 Result<std::optional<v1::Case>> CaseQueries::LoadById(const std::string& event_id) {
-  Use u(by_id_);
-  BindText(*u, 1, event_id);
-  int rc = sqlite3_step(*u);
-  if (rc == SQLITE_DONE) return std::optional<v1::Case>();
-  if (rc != SQLITE_ROW) return Err(db_, "read case");
-  v1::Case c;
-  if (Status s = FillCase(*u, &c); !s.ok()) return s;
-  return std::optional<v1::Case>(std::move(c));
+  Use u(*by_id_);
+  u->Bind(1, event_id);
+  return LoadOne(*u);
 }
 
 Result<v1::CaseList> CaseQueries::List(const CaseFilter& f) {
-  std::string sql = std::string("SELECT ") + kCaseColumns + " FROM events WHERE 1 = 1";
-  if (!f.uscc.empty()) sql += " AND uscc = ?1";
-  if (f.state != 0) sql += " AND case_state = ?2";
-  if (!f.agency.empty()) sql += " AND seq IN (SELECT seq FROM deliveries WHERE agency = ?3)";
-  if (f.overdue_only) sql += " AND overdue = 1";
-  if (f.since > 0) sql += " AND published_at >= ?4";
-  if (f.before > 0) sql += " AND seq < ?5";
-  sql += " ORDER BY seq DESC LIMIT ?6";
-  sqlite::Stmt stmt;
-  if (Status s = stmt.Prepare(db_, sql); !s.ok()) return s;
-  Use u(stmt);
-  BindText(*u, 1, f.uscc);
-  sqlite3_bind_int(*u, 2, f.state);
-  BindText(*u, 3, f.agency);
-  sqlite3_bind_int64(*u, 4, f.since);
-  sqlite3_bind_int64(*u, 5, static_cast<sqlite3_int64>(f.before));
+  std::string text = std::string("SELECT ") + kCaseColumns + " FROM events WHERE 1 = 1";
+  if (!f.uscc.empty()) text += " AND uscc = ?1";
+  if (f.state != 0) text += " AND case_state = ?2";
+  if (!f.agency.empty()) text += " AND seq IN (SELECT seq FROM deliveries WHERE agency = ?3)";
+  if (f.overdue_only) text += " AND overdue = 1";
+  if (f.since > 0) text += " AND published_at >= ?4";
+  if (f.before > 0) text += " AND seq < ?5";
+  text += " ORDER BY seq DESC LIMIT ?6";
+  auto stmt = conn_->Prepare(text);
+  if (!stmt.ok()) return stmt.status();
+  Use u(*stmt.value());
+  u->Bind(1, f.uscc);
+  u->Bind(2, static_cast<std::int64_t>(f.state));
+  u->Bind(3, f.agency);
+  u->Bind(4, f.since);
+  u->Bind(5, static_cast<std::int64_t>(f.before));
   int limit = std::clamp(f.limit, 1, 1000);
-  sqlite3_bind_int(*u, 6, limit + 1);
+  u->Bind(6, static_cast<std::int64_t>(limit + 1));
   v1::CaseList list;
   for (;;) {
-    int rc = sqlite3_step(*u);
-    if (rc == SQLITE_DONE) break;
-    if (rc != SQLITE_ROW) return Err(db_, "list cases");
+    StepResult rc = u->Step();
+    if (rc == StepResult::kDone) break;
+    if (rc == StepResult::kError) return u->Error("list cases");
     if (list.cases_size() == limit) {
       list.set_next_cursor(std::to_string(list.cases(limit - 1).sequence()));
       break;
@@ -180,20 +184,17 @@ Result<v1::CaseList> CaseQueries::List(const CaseFilter& f) {
 }
 
 Result<std::optional<v1::EnterpriseTimeline>> CaseQueries::Timeline(const std::string& uscc) {
-  sqlite::Stmt events;
-  if (Status s =
-          events.Prepare(db_, std::string("SELECT ") + kCaseColumns + " FROM events WHERE uscc = ?1 ORDER BY seq");
-      !s.ok())
-    return s;
+  auto events = conn_->Prepare(std::string("SELECT ") + kCaseColumns + " FROM events WHERE uscc = ?1 ORDER BY seq");
+  if (!events.ok()) return events.status();
   v1::EnterpriseTimeline t;
   t.set_uscc(uscc);
   {
-    Use u(events);
-    BindText(*u, 1, uscc);
+    Use u(*events.value());
+    u->Bind(1, uscc);
     for (;;) {
-      int rc = sqlite3_step(*u);
-      if (rc == SQLITE_DONE) break;
-      if (rc != SQLITE_ROW) return Err(db_, "read timeline");
+      StepResult rc = u->Step();
+      if (rc == StepResult::kDone) break;
+      if (rc == StepResult::kError) return u->Error("read timeline");
       v1::Case* c = t.add_events();
       if (Status s = FillCase(*u, c); !s.ok()) return s;
       t.set_name(c->enterprise_name());
@@ -201,25 +202,32 @@ Result<std::optional<v1::EnterpriseTimeline>> CaseQueries::Timeline(const std::s
     }
   }
   if (t.events_size() == 0) return std::optional<v1::EnterpriseTimeline>();
-  sqlite::Stmt refs;
   // Each agency's latest reference: the last one it gave with a PROCESSED
-  // result for any of the enterprise's events.
-  if (Status s = refs.Prepare(db_,
-                              "SELECT d.agency, d.reference, d.settled_at FROM events e JOIN deliveries d ON d.id >= "
-                              "e.seq * " + std::to_string(kAgencySlots) + " AND d.id < (e.seq + 1) * " +
-                                  std::to_string(kAgencySlots) + " WHERE e.uscc = ?1 AND d.state = 3 AND d.reference <> '' "
-                              "ORDER BY d.agency, d.settled_at DESC, d.seq DESC");
-      !s.ok())
-    return s;
-  Use u(refs);
-  BindText(*u, 1, uscc);
-  while (sqlite3_step(*u) == SQLITE_ROW) {
-    std::string agency = ColumnText(*u, 0);
-    if (t.references_size() > 0 && t.references(t.references_size() - 1).agency() == agency) continue;
+  // result for any of the enterprise's events (the latest settled, the
+  // later event on a tie).
+  const std::string slots = std::to_string(kAgencySlots);
+  auto refs = conn_->Prepare(
+      "SELECT d.agency, d.reference, d.settled_at, d.seq FROM events e JOIN deliveries d ON d.id >= e.seq * " + slots +
+      " AND d.id < (e.seq + 1) * " + slots + " WHERE e.uscc = ?1 AND d.state = 3 AND d.reference <> ''");
+  if (!refs.ok()) return refs.status();
+  std::map<std::string, std::tuple<Millis, std::int64_t, std::string>> latest;  // bytewise by agency
+  Use u(*refs.value());
+  u->Bind(1, uscc);
+  for (;;) {
+    StepResult rc = u->Step();
+    if (rc == StepResult::kDone) break;
+    if (rc == StepResult::kError) return u->Error("read timeline references");
+    std::tuple<Millis, std::int64_t, std::string> ref{u->Int(2), u->Int(3), u->Text(1)};
+    auto [it, added] = latest.try_emplace(u->Text(0), ref);
+    if (!added &&
+        std::tie(std::get<0>(ref), std::get<1>(ref)) > std::tie(std::get<0>(it->second), std::get<1>(it->second)))
+      it->second = std::move(ref);
+  }
+  for (auto& [agency, ref] : latest) {
     auto* r = t.add_references();
-    r->set_agency(std::move(agency));
-    r->set_reference(ColumnText(*u, 1));
-    SET_TIME(sqlite3_column_int64(*u, 2), r, updated_at);
+    r->set_agency(agency);
+    r->set_reference(std::move(std::get<2>(ref)));
+    SET_TIME(std::get<0>(ref), r, updated_at);
   }
   return std::optional<v1::EnterpriseTimeline>(std::move(t));
 }
@@ -228,67 +236,69 @@ Result<v1::Stats> CaseQueries::ComputeStats(Millis now, std::int64_t window_seco
   v1::Stats st;
   st.set_window_seconds(static_cast<std::uint64_t>(window_seconds));
   Millis from = now - window_seconds * 1000;
-  auto each = [&](const std::string& sql, auto&& bind, auto&& row) -> Status {
-    sqlite::Stmt stmt;
-    if (Status s = stmt.Prepare(db_, sql); !s.ok()) return s;
-    Use u(stmt);
-    bind(*u);
+  // Runs `text` with ?1 = from (if the text uses it), `row` for each row.
+  auto each = [&](const std::string& text, sql::Rows rows, auto&& row) -> Status {
+    auto stmt = conn_->Prepare(text, rows);
+    if (!stmt.ok()) return stmt.status();
+    Use u(*stmt.value());
+    u->Bind(1, from);
     for (;;) {
-      int rc = sqlite3_step(*u);
-      if (rc == SQLITE_DONE) return Status::Ok();
-      if (rc != SQLITE_ROW) return Err(db_, "stats");
+      StepResult rc = u->Step();
+      if (rc == StepResult::kDone) return Status::Ok();
+      if (rc == StepResult::kError) return u->Error("stats");
       row(*u);
     }
   };
-  auto no_bind = [](sqlite3_stmt*) {};
   Status s =
-      each("SELECT case_state, COUNT(*), SUM(overdue) FROM events GROUP BY case_state", no_bind, [&](sqlite3_stmt* r) {
-        auto n = static_cast<std::uint64_t>(sqlite3_column_int64(r, 1));
-        st.set_cases(st.cases() + n);
-        switch (sqlite3_column_int(r, 0)) {
-          case 1:
-            st.set_in_progress(n);
-            break;
-          case 2:
-            st.set_completed(n);
-            break;
-          case 3:
-            st.set_attention(n);
-            break;
-        }
-        if (sqlite3_column_int(r, 0) != 2)
-          st.set_overdue(st.overdue() + static_cast<std::uint64_t>(sqlite3_column_int64(r, 2)));
-      });
+      each("SELECT case_state, COUNT(*), COUNT(CASE WHEN overdue <> 0 THEN 1 END) FROM events GROUP BY case_state",
+           sql::Rows::kFew, [&](const sql::Statement& r) {
+             auto n = static_cast<std::uint64_t>(r.Int(1));
+             st.set_cases(st.cases() + n);
+             switch (r.Int(0)) {
+               case 1:
+                 st.set_in_progress(n);
+                 break;
+               case 2:
+                 st.set_completed(n);
+                 break;
+               case 3:
+                 st.set_attention(n);
+                 break;
+             }
+             if (r.Int(0) != 2) st.set_overdue(st.overdue() + static_cast<std::uint64_t>(r.Int(2)));
+           });
   if (!s.ok()) return s;
   st.set_completion_rate(st.cases() ? static_cast<double>(st.completed()) / static_cast<double>(st.cases()) : 0.0);
 
   std::map<std::string, v1::AgencyStats> agencies;
-  s = each("SELECT agency, state, SUM(overdue), COUNT(*) FROM deliveries GROUP BY agency, state", no_bind,
-           [&](sqlite3_stmt* r) {
-             auto& a = agencies[ColumnText(r, 0)];
-             auto n = static_cast<std::uint64_t>(sqlite3_column_int64(r, 3));
-             switch (sqlite3_column_int(r, 1)) {
-               case 3:
-                 a.set_processed(a.processed() + n);
-                 break;
-               case 4:
-                 a.set_rejected(a.rejected() + n);
-                 break;
-               case 5:
-                 a.set_dead(a.dead() + n);
-                 break;
-               default:
-                 a.set_pending(a.pending() + n);
-                 a.set_overdue(a.overdue() + static_cast<std::uint64_t>(sqlite3_column_int64(r, 2)));
-             }
-           });
+  s = each(
+      "SELECT agency, state, COUNT(CASE WHEN overdue <> 0 THEN 1 END), COUNT(*) FROM deliveries "
+      "GROUP BY agency, state",
+      sql::Rows::kFew, [&](const sql::Statement& r) {
+        auto& a = agencies[r.Text(0)];
+        auto n = static_cast<std::uint64_t>(r.Int(3));
+        switch (r.Int(1)) {
+          case 3:
+            a.set_processed(a.processed() + n);
+            break;
+          case 4:
+            a.set_rejected(a.rejected() + n);
+            break;
+          case 5:
+            a.set_dead(a.dead() + n);
+            break;
+          default:
+            a.set_pending(a.pending() + n);
+            a.set_overdue(a.overdue() + static_cast<std::uint64_t>(r.Int(2)));
+        }
+      });
   if (!s.ok()) return s;
   std::map<std::string, std::vector<double>> durations;
   s = each(
       "SELECT d.agency, d.settled_at - e.published_at FROM deliveries d JOIN events e ON e.seq = d.seq "
       "WHERE d.state = 3 AND d.settled_at >= ?1",
-      [&](sqlite3_stmt* q) { sqlite3_bind_int64(q, 1, from); },
-      [&](sqlite3_stmt* r) { durations[ColumnText(r, 0)].push_back(static_cast<double>(sqlite3_column_int64(r, 1))); });
+      sql::Rows::kMany,
+      [&](const sql::Statement& r) { durations[r.Text(0)].push_back(static_cast<double>(r.Int(1))); });
   if (!s.ok()) return s;
   for (auto& [id, a] : agencies) {
     a.set_agency(id);
@@ -298,10 +308,8 @@ Result<v1::Stats> CaseQueries::ComputeStats(Millis now, std::int64_t window_seco
     *st.add_agencies() = a;
   }
   std::vector<double> cases;
-  s = each(
-      "SELECT completed_at - published_at FROM events WHERE case_state = 2 AND completed_at >= ?1",
-      [&](sqlite3_stmt* q) { sqlite3_bind_int64(q, 1, from); },
-      [&](sqlite3_stmt* r) { cases.push_back(static_cast<double>(sqlite3_column_int64(r, 0))); });
+  s = each("SELECT completed_at - published_at FROM events WHERE case_state = 2 AND completed_at >= ?1",
+           sql::Rows::kMany, [&](const sql::Statement& r) { cases.push_back(static_cast<double>(r.Int(0))); });
   if (!s.ok()) return s;
   st.set_case_median_ms(Quantile(cases, 0.5));
   st.set_case_p90_ms(Quantile(cases, 0.9));
@@ -310,51 +318,59 @@ Result<v1::Stats> CaseQueries::ComputeStats(Millis now, std::int64_t window_seco
 
 namespace {
 
-class SqliteCaseReader final : public CaseReader {
+// Both backends' reader: each call reads one snapshot.
+class SqlCaseReader final : public CaseReader {
  public:
-  ~SqliteCaseReader() override {
-    queries_.reset();
-    if (db_) sqlite3_close_v2(db_);
-  }
-  Status Open(const std::string& dir) {
-    std::string path = dir + "/yilian.db";
-    int rc = sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr);
-    if (rc != SQLITE_OK)
-      return sqlite::Classify(rc, "cannot open store '" + path + "' read-only: " + sqlite3_errstr(rc));
-    sqlite3_busy_timeout(db_, 5000);
-    queries_ = std::make_unique<CaseQueries>(db_);
-    return queries_->Prepare();
-  }
+  explicit SqlCaseReader(std::unique_ptr<sql::ReadConnection> conn) : conn_(std::move(conn)), queries_(conn_.get()) {}
+  Status Prepare() { return queries_.Prepare(); }
+
   Result<std::optional<v1::Case>> LoadCase(const std::string& event_id) override {
-    return queries_->LoadById(event_id);
+    return InSnapshot([&] { return queries_.LoadById(event_id); });
   }
-  Result<v1::CaseList> ListCases(const CaseFilter& filter) override { return queries_->List(filter); }
+  Result<v1::CaseList> ListCases(const CaseFilter& filter) override {
+    return InSnapshot([&] { return queries_.List(filter); });
+  }
   Result<std::optional<v1::EnterpriseTimeline>> Timeline(const std::string& uscc) override {
-    return queries_->Timeline(uscc);
+    return InSnapshot([&] { return queries_.Timeline(uscc); });
   }
   Result<v1::Stats> ComputeStats(Millis now, std::int64_t window_seconds) override {
-    return queries_->ComputeStats(now, window_seconds);
+    return InSnapshot([&] { return queries_.ComputeStats(now, window_seconds); });
   }
   Result<v1::AuditVerifyReport> VerifyAudit(const std::vector<AuditAnchorPoint>& anchors) override {
     // One consistent snapshot of the chain, its recorded head and the rows.
-    if (Status s = sqlite::ExecSql(db_, "BEGIN", "audit snapshot"); !s.ok()) return s;
-    auto r = VerifyAuditTrail(db_, anchors);
-    // A read-only snapshot: ending it cannot lose anything, but say so if it fails.
-    if (Status s = sqlite::ExecSql(db_, "COMMIT", "audit snapshot"); !s.ok() && r.ok()) return s;
-    return r;
+    return InSnapshot([&] { return VerifyAuditTrail(conn_.get(), anchors); });
   }
 
  private:
-  sqlite3* db_ = nullptr;
-  std::unique_ptr<CaseQueries> queries_;
+  template <typename F>
+  auto InSnapshot(F&& read) -> decltype(read()) {
+    if (Status s = conn_->BeginSnapshot(); !s.ok()) return s;
+    auto r = read();
+    // A read-only snapshot: ending it cannot lose anything, but say so if
+    // it fails.
+    if (Status s = conn_->EndSnapshot(); !s.ok() && r.ok()) return s;
+    return r;
+  }
+
+  std::unique_ptr<sql::ReadConnection> conn_;
+  CaseQueries queries_;
 };
+
+Result<std::unique_ptr<CaseReader>> MakeReader(Result<std::unique_ptr<sql::ReadConnection>> conn) {
+  if (!conn.ok()) return conn.status();
+  auto reader = std::make_unique<SqlCaseReader>(std::move(conn).value());
+  if (Status s = reader->Prepare(); !s.ok()) return s;
+  return std::unique_ptr<CaseReader>(std::move(reader));
+}
 
 }  // namespace
 
 Result<std::unique_ptr<CaseReader>> CaseReader::Open(const std::string& data_dir) {
-  auto reader = std::make_unique<SqliteCaseReader>();
-  if (Status s = reader->Open(data_dir); !s.ok()) return s;
-  return std::unique_ptr<CaseReader>(std::move(reader));
+  return MakeReader(sql::OpenSqlite(data_dir + "/yilian.db"));
+}
+
+Result<std::unique_ptr<CaseReader>> CaseReader::OpenPostgres(const std::string& conninfo) {
+  return MakeReader(sql::OpenPostgres(conninfo));
 }
 
 }  // namespace yilian::store

@@ -1,19 +1,22 @@
-// CaseQueries: the read side of tracking over one SQLite connection: a case
-// with its agency outcomes, case lists with filters, an enterprise's
-// timeline and statistics (audit-trail verification: audit_verify.h). Used by the writer
-// (inside its transaction, for case updates) and by CaseReader (its own
-// read-only connection, for the HTTP API and the CLI).
+// CaseQueries: the read side of tracking over one connection of either
+// backend (sql_rows.h): a case with its agency outcomes, case lists with
+// filters, an enterprise's timeline and statistics (audit-trail
+// verification: audit_verify.h). Used by the writers (on their own
+// connection, inside their transaction, for case updates) and by
+// CaseReader (its own read-only connection, for the HTTP API and the CLI,
+// each call in one snapshot). Agencies are listed in bytewise order of
+// their ids on both backends.
+// Ownership: the connection must outlive it.
 // Concurrency: like its connection, one thread at a time.
 #pragma once
 
-#include <sqlite3.h>
-
+#include <memory>
 #include <optional>
 #include <string>
 
 #include "common/clock.h"
 #include "common/status.h"
-#include "store/sqlite_util.h"
+#include "store/sql_rows.h"
 #include "yilian/store/case_reader.h"
 #include "yilian/v1/tracking.pb.h"
 
@@ -21,7 +24,7 @@ namespace yilian::store {
 
 class CaseQueries {
  public:
-  explicit CaseQueries(sqlite3* db) : db_(db) {}
+  explicit CaseQueries(sql::ReadConnection* conn) : conn_(conn) {}
   Status Prepare();
 
   Result<std::optional<v1::Case>> LoadBySeq(Sequence seq);
@@ -31,10 +34,12 @@ class CaseQueries {
   Result<v1::Stats> ComputeStats(Millis now, std::int64_t window_seconds);
 
  private:
-  Status FillCase(sqlite3_stmt* event_row, v1::Case* out);
+  // Reads the current row of `event` (kCaseColumns) and its deliveries.
+  Status FillCase(const sql::Statement& event, v1::Case* out);
+  Result<std::optional<v1::Case>> LoadOne(sql::Statement& stmt);
 
-  sqlite3* db_;
-  sqlite::Stmt by_seq_, by_id_, deliveries_;
+  sql::ReadConnection* conn_;
+  std::unique_ptr<sql::Statement> by_seq_, by_id_, deliveries_;
 };
 
 // A stored delivery state (DeliveryState's value) as the API names it.

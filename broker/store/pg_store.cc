@@ -13,13 +13,12 @@
 #include <utility>
 #include <unordered_map>
 
-#include <google/protobuf/util/time_util.h>
-
 #include "common/digest.h"
 #include "common/log.h"
 #include "store/cases.h"
 #include "store/pg_util.h"
 #include "store/schema.h"
+#include "store/sql_rows.h"
 #include "store/store.h"
 
 namespace yilian::store {
@@ -59,14 +58,8 @@ enum Q : int {
   kSettledSince,
   kOpenDeadlines,
   kOpenUpdates,
-  kCaseBySeq,
-  kCaseDeliveries,
   kStatementCount
 };
-
-constexpr const char* kCaseColumns =
-    "seq, event_id, uscc, type, revision, published_at, case_state, completed_at, deadline_at, overdue, "
-    "resolution, name";
 
 std::string StatementSql(int q) {
   const std::string cols = DeliveryColumnList();
@@ -132,11 +125,6 @@ std::string StatementSql(int q) {
     case kOpenDeadlines:
       return "SELECT seq, deadline_at FROM events WHERE case_state <> 2 AND deadline_at > 0 AND overdue = 0";
     case kOpenUpdates: return "SELECT id, seq, kind, agency, at FROM case_updates WHERE acked = 0 ORDER BY id";
-    case kCaseBySeq: return std::string("SELECT ") + kCaseColumns + " FROM events WHERE seq = $1";
-    case kCaseDeliveries:
-      return "SELECT agency, state, attempts, reference, reason, first_delivered_at, last_delivered_at, "
-             "accepted_at, settled_at, deadline_at, overdue, replay FROM deliveries WHERE id >= $1 AND id < $2 "
-             "ORDER BY agency";
   }
   return "";
 }
@@ -269,13 +257,10 @@ DeliveryRecord ReadDelivery(const PGresult* r, int row) {
   return d;
 }
 
-void SetTime(Millis ms, google::protobuf::Timestamp* t) {
-  *t = google::protobuf::util::TimeUtil::MillisecondsToTimestamp(ms);
-}
-
 class PgStore final : public Store {
  public:
   ~PgStore() override {
+    DropCaseQueries();
     if (conn_) PQfinish(conn_);
   }
 
@@ -550,43 +535,8 @@ class PgStore final : public Store {
   }
 
   Result<std::optional<v1::Case>> LoadCase(Sequence seq) override {
-    auto r = Run(kCaseBySeq, Params().Int(static_cast<std::int64_t>(seq)), "read case");
-    if (!r.ok()) return r.status();
-    const PGresult* e = r.value().get();
-    if (PQntuples(e) == 0) return std::optional<v1::Case>();
-    v1::Case c;
-    c.set_sequence(static_cast<Sequence>(GetInt(e, 0, 0)));
-    c.set_event_id(GetText(e, 0, 1));
-    c.set_uscc(GetText(e, 0, 2));
-    c.set_type(static_cast<v1::EventType>(GetInt(e, 0, 3)));
-    c.set_revision(static_cast<std::uint64_t>(GetInt(e, 0, 4)));
-    if (Millis t = GetInt(e, 0, 5); t > 0) SetTime(t, c.mutable_published_at());
-    c.set_state(static_cast<v1::CaseState>(GetInt(e, 0, 6)));
-    if (Millis t = GetInt(e, 0, 7); t > 0) SetTime(t, c.mutable_completed_at());
-    if (Millis t = GetInt(e, 0, 8); t > 0) SetTime(t, c.mutable_deadline_at());
-    c.set_overdue(GetInt(e, 0, 9) != 0);
-    c.set_resolution(GetText(e, 0, 10));
-    c.set_enterprise_name(GetText(e, 0, 11));
-    auto d = Run(kCaseDeliveries, Params().Int(DeliveryKey(seq, 0)).Int(DeliveryKey(seq + 1, 0)),
-                 "read case deliveries");
-    if (!d.ok()) return d.status();
-    const PGresult* rows = d.value().get();
-    for (int i = 0; i < PQntuples(rows); ++i) {
-      auto* a = c.add_agencies();
-      a->set_agency(GetText(rows, i, 0));
-      a->set_state(ToApiState(static_cast<int>(GetInt(rows, i, 1))));
-      a->set_attempts(static_cast<std::uint32_t>(GetInt(rows, i, 2)));
-      a->set_reference(GetText(rows, i, 3));
-      a->set_reason(GetText(rows, i, 4));
-      if (Millis t = GetInt(rows, i, 5); t > 0) SetTime(t, a->mutable_first_delivered_at());
-      if (Millis t = GetInt(rows, i, 6); t > 0) SetTime(t, a->mutable_last_delivered_at());
-      if (Millis t = GetInt(rows, i, 7); t > 0) SetTime(t, a->mutable_accepted_at());
-      if (Millis t = GetInt(rows, i, 8); t > 0) SetTime(t, a->mutable_settled_at());
-      if (Millis t = GetInt(rows, i, 9); t > 0) SetTime(t, a->mutable_deadline_at());
-      a->set_overdue(GetInt(rows, i, 10) != 0);
-      a->set_replay(GetInt(rows, i, 11) != 0);
-    }
-    return std::optional<v1::Case>(std::move(c));
+    if (!connected() || !cases_) return pg::Classify(conn_, nullptr, "read case");
+    return cases_->LoadBySeq(seq);
   }
 
   Status UpsertReference(const std::string& uscc, const std::string& agency, const std::string& reference,
@@ -697,8 +647,10 @@ class PgStore final : public Store {
 
   // A connection to a server that takes writes (with a multi-host
   // conninfo, target_session_attrs=read-write picks the primary), with the
-  // session settings and the prepared statements.
+  // session settings, the prepared statements (at their first use) and the
+  // case queries (CaseQueries, shared with the readers).
   Status Connect() {
+    DropCaseQueries();
     if (conn_) PQfinish(conn_);
     conn_ = PQconnectdb(options_.conninfo.c_str());
     if (PQstatus(conn_) != CONNECTION_OK) {
@@ -719,7 +671,15 @@ class PgStore final : public Store {
       return Status::Unavailable("PostgreSQL server is a standby (read-only); the store needs the primary");
     }
     prepared_ = false;
-    return Status::Ok();
+    rows_ = sql::BorrowPostgres(conn_);
+    cases_ = std::make_unique<CaseQueries>(rows_.get());
+    return cases_->Prepare();
+  }
+
+  // The case queries use the connection: gone before it is.
+  void DropCaseQueries() {
+    cases_.reset();
+    rows_.reset();
   }
 
   Status Prepare() {
@@ -873,6 +833,9 @@ class PgStore final : public Store {
   std::int64_t epoch_ = 0;
   bool leading_ = false;
   bool reconnected_ = false;
+  // The case queries on conn_ (inside the turn's transaction), made with it.
+  std::unique_ptr<sql::ReadConnection> rows_;
+  std::unique_ptr<CaseQueries> cases_;
   bool prepared_ = false;
   bool replication_cancelled_ = false;
   std::int64_t backoff_ms_ = 0;

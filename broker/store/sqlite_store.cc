@@ -141,6 +141,7 @@ class SqliteStore final : public Store {
   ~SqliteStore() override {
     checkpointer_.Stop();
     cases_.reset();
+    rows_.reset();
     // close_v2 defers the close until the member statements are finalized.
     if (db_) sqlite3_close_v2(db_);
     if (lock_fd_ >= 0) close(lock_fd_);
@@ -188,7 +189,8 @@ class SqliteStore final : public Store {
     if (Status s = checkpointer_.Start(path_, sync); !s.ok()) return s;
     if (Status s = PrepareAll(); !s.ok()) return s;
     if (Status s = LoadAgencyNumbers(); !s.ok()) return s;
-    cases_ = std::make_unique<CaseQueries>(db_);
+    rows_ = sql::BorrowSqlite(db_);
+    cases_ = std::make_unique<CaseQueries>(rows_.get());
     if (Status s = cases_->Prepare(); !s.ok()) return s;
     return LoadAuditHead();
   }
@@ -758,6 +760,8 @@ class SqliteStore final : public Store {
   std::uint64_t audit_id_ = 0;
   std::string audit_hash_;
   std::pair<std::uint64_t, std::string> committed_audit_;
+  // The case queries on this connection (inside the turn's transaction).
+  std::unique_ptr<sql::ReadConnection> rows_;
   std::unique_ptr<CaseQueries> cases_;
   // Agency name -> number in `agencies`; the names numbered in the open
   // transaction, forgotten again if it rolls back.

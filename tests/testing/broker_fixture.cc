@@ -22,9 +22,11 @@ BrokerProcess::BrokerProcess(const std::string& extra_yaml, const std::string& p
     : postgres_conninfo_(postgres_conninfo) {
   dir_ = MakeTempDir("yilian-broker-test");
   endpoint_ = "tcp://127.0.0.1:" + std::to_string(FreeTcpPort());
-  WriteFile(config_path(), "heartbeat:\n  interval_ms: 200\n  liveness: 3\nhttp:\n  listen: \"\"\nstore:\n"
-                           "  backend: postgresql\n  postgresql:\n    conninfo: \"" +
-                               postgres_conninfo + "\"\n" + extra_yaml);
+  http_port_ = FreeTcpPort();
+  WriteFile(config_path(),
+            "heartbeat:\n  interval_ms: 200\n  liveness: 3\nhttp:\n  listen: 127.0.0.1:" + std::to_string(http_port_) +
+                "\nstore:\n  backend: postgresql\n  postgresql:\n    conninfo: \"" + postgres_conninfo + "\"\n" +
+                extra_yaml);
 }
 
 BrokerProcess::~BrokerProcess() {
@@ -45,7 +47,7 @@ void BrokerProcess::Start() {
         // use either as soon as this returns.
         std::string log = ReadFile(log_path());
         return log.size() > before && log.find("listening on", before) != std::string::npos &&
-               (http_port_ == 0 || log.find("HTTP API and dashboard on", before) != std::string::npos);
+               log.find("HTTP API and dashboard on", before) != std::string::npos;
       },
       20000);
   if (!up) {

@@ -1,6 +1,6 @@
 // A running yilian-broker process for end-to-end tests: its own data
-// directory and port, a config written from YAML text, and read-only SQL
-// queries against its store file. Used from the test's main thread only.
+// directory and ports, a config written from YAML text, and SQL queries
+// against its store (the SQLite file, or its PostgreSQL database). Used from the test's main thread only.
 #pragma once
 
 #include <memory>
@@ -16,9 +16,8 @@ class BrokerProcess {
   // `extra_yaml` is appended to a config with short heartbeats and a free
   // HTTP port.
   explicit BrokerProcess(const std::string& extra_yaml = "");
-  // A broker on the PostgreSQL store of `postgres_conninfo` (libpq), without
-  // the HTTP API (it reads only the SQLite store); Query and Exec go to
-  // that database.
+  // A broker on the PostgreSQL store of `postgres_conninfo` (libpq), with
+  // its HTTP API on a free port too; Query and Exec go to that database.
   BrokerProcess(const std::string& extra_yaml, const std::string& postgres_conninfo);
   ~BrokerProcess();
 

@@ -1,6 +1,15 @@
 // CaseReader: read-only access to a broker's store for the HTTP API, the
-// dashboard and `yilian audit verify`. It opens its own connection in
-// read-only mode; SQLite's WAL lets it read while the broker writes.
+// dashboard and `yilian audit verify`, on either backend. It opens its own
+// connection in read-only mode: SQLite's WAL lets it read while the broker
+// writes; on PostgreSQL its session has default_transaction_read_only on.
+// Each call reads one snapshot (SQLite's read transaction, PostgreSQL's
+// REPEATABLE READ READ ONLY transaction): a case with its deliveries, a
+// list, a timeline, the statistics, the whole audit verification. A
+// PostgreSQL reader that finds its connection lost at the start of a call
+// (a server restart, a failover) connects again and goes on, at most once
+// per backoff step (100 ms doubling to 5 s); a call whose connection breaks
+// under way, or that cannot connect, fails with kUnavailable. Both backends
+// answer the same for the same rows; agencies are listed in bytewise order.
 // Anchor points passed to VerifyAudit are copied; nothing is kept.
 // Concurrency: one CaseReader per thread (the HTTP server guards its reader
 // with a mutex).
@@ -40,7 +49,11 @@ struct AuditAnchorPoint {
 class CaseReader {
  public:
   virtual ~CaseReader() = default;
+  // The SQLite store in `data_dir` (yilian.db).
   static Result<std::unique_ptr<CaseReader>> Open(const std::string& data_dir);
+  // The PostgreSQL store of `conninfo` (a libpq connection string, as
+  // store.postgresql.conninfo); kUnavailable if it cannot connect now.
+  static Result<std::unique_ptr<CaseReader>> OpenPostgres(const std::string& conninfo);
 
   virtual Result<std::optional<v1::Case>> LoadCase(const std::string& event_id) = 0;
   virtual Result<v1::CaseList> ListCases(const CaseFilter& filter) = 0;
