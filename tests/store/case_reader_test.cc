@@ -272,6 +272,9 @@ TEST(PostgresStoreReaderTest, ConnectsAgainOnTheNextCallAfterTheServerRestarted)
     options.conninfo = pg->conninfo();
     auto store = Store::OpenPostgres(options);
     ASSERT_TRUE(store.ok()) << store.status().ToString();
+    // Only the broker that holds the lease writes (docs/storage.md section 13).
+    auto lead = store.value()->TryLead({"test-node", "tcp://127.0.0.1:1"});
+    ASSERT_TRUE(lead.ok() && lead.value()) << lead.status().ToString();
     StoredEvent e;
     e.event_id = "evt-1";
     e.uscc = "91350100M000100Y43";
@@ -341,6 +344,8 @@ class StoreReadersAgreeTest : public ::testing::Test {
     options.conninfo = pg_->conninfo();
     auto postgres = Store::OpenPostgres(options);
     ASSERT_TRUE(postgres.ok()) << postgres.status().ToString();
+    auto lead = postgres.value()->TryLead({"test-node", "tcp://127.0.0.1:1"});
+    ASSERT_TRUE(lead.ok() && lead.value()) << lead.status().ToString();
     ASSERT_NO_FATAL_FAILURE(Fill(*sqlite.value()));
     ASSERT_NO_FATAL_FAILURE(Fill(*postgres.value()));
     auto a = CaseReader::Open(dir_ + "/data");
