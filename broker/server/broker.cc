@@ -64,6 +64,7 @@ Status BrokerImpl::Open() {
   if (Status s = BuildFilters(); !s.ok()) return s;
   Result<std::unique_ptr<store::Store>> store = Status::Internal("no store");
   if (config_.store_backend == "postgresql") {
+    if (Status s = LockDataDir(); !s.ok()) return s;
     store::PostgresOptions options;
     options.conninfo = config_.store_postgresql_conninfo;
     options.statement_timeout_ms = static_cast<int>(config_.store_postgresql_statement_timeout_ms);
@@ -116,6 +117,9 @@ Status BrokerImpl::Bind() {
 
 Status BrokerImpl::Run() {
   if (Status s = Bind(); !s.ok()) return s;
+  // A broker whose lease is free (or still its own, after a restart) is the
+  // active one before it serves HTTP.
+  if (!leading_) TryToLead(clock_->NowMillis());
   if (Status s = StartHttp(); !s.ok()) return s;
   serving_ = leading_;
   while (!stop_requested_.load()) {

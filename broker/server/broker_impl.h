@@ -75,6 +75,7 @@ inline constexpr const char* kBrokerVersion = "0.1.0";
 class BrokerImpl {
  public:
   BrokerImpl(config::BrokerConfig config, Clock* clock);
+  ~BrokerImpl();
 
   Status Open();  // store + recovery
   Status Run();
@@ -190,7 +191,12 @@ class BrokerImpl {
   http::ActionQueue actions_;
   BrokerMetrics metrics_;
   // --- leadership.cc: active and standby brokers on one PostgreSQL store ---
-  static std::string MakeNodeId();
+  // With PostgreSQL: the data directory's lock (SQLite's store takes it
+  // itself), and this broker's node id for the lease.
+  Status LockDataDir();
+  // Takes the lease if it can (and then reads the store), else notes who
+  // leads; the next attempt is a second later.
+  void TryToLead(Millis now);
   // Creates the parts and reads their state from the store (a start, or a
   // takeover).
   Status BecomeLeader();
@@ -212,7 +218,8 @@ class BrokerImpl {
   // node id for the lease; the active broker's endpoint as a standby last
   // read it; when a standby next tries to take the lease.
   bool leading_ = false;
-  std::string node_ = MakeNodeId();
+  std::string node_;
+  int data_dir_lock_ = -1;
   std::string leader_endpoint_;
   Millis next_lead_attempt_ = 0;
 };

@@ -6,11 +6,16 @@
 // at a start; losing it (or reconnecting to the store, after which a lost
 // COMMIT may have committed) means forgetting it all and every session.
 // With SQLite the broker always leads. docs/storage.md section 13.
+#include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
-#include <random>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
 
 #include "common/client_text.h"
+#include "common/file_modes.h"
 #include "server/broker_impl.h"
 
 namespace yilian::server {
@@ -18,13 +23,58 @@ namespace {
 constexpr Millis kLeadIntervalMs = 1000;
 }  // namespace
 
-std::string BrokerImpl::MakeNodeId() {
+BrokerImpl::~BrokerImpl() {
+  if (data_dir_lock_ >= 0) ::close(data_dir_lock_);
+}
+
+Status BrokerImpl::LockDataDir() {
+  std::string notice;
+  if (Status s = files::MakePrivateDir(config_.data_dir, &notice); !s.ok())
+    return Status(s.code(), "data directory: " + s.message());
+  if (!notice.empty()) log_->warn("data directory {}", notice);
+  const std::string path = config_.data_dir + "/LOCK";
+  data_dir_lock_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (data_dir_lock_ < 0) return Status::IoError("cannot open '" + path + "': " + std::strerror(errno));
+  if (flock(data_dir_lock_, LOCK_EX | LOCK_NB) != 0)
+    return Status::Unavailable("data directory '" + config_.data_dir + "' is in use by another broker (lock '" +
+                               path + "')");
+  // The node is this host's broker of this data directory: a broker that
+  // restarts there takes its own lease back at once, and no other process
+  // can be the same node while the lock is held.
   char host[256] = {};
   if (gethostname(host, sizeof(host) - 1) != 0) host[0] = '\0';
-  std::random_device rd;
-  char suffix[9];
-  std::snprintf(suffix, sizeof(suffix), "%08x", rd());
-  return std::string(host) + "/" + std::to_string(getpid()) + "/" + suffix;
+  std::error_code ec;
+  const auto absolute = std::filesystem::absolute(config_.data_dir, ec);
+  node_ = std::string(host) + ":" + (ec ? config_.data_dir : absolute.lexically_normal().string());
+  return Status::Ok();
+}
+
+void BrokerImpl::TryToLead(Millis now) {
+  next_lead_attempt_ = now + kLeadIntervalMs;
+  const std::string advertised = config_.ha_advertised_endpoint.empty() ? endpoint_ : config_.ha_advertised_endpoint;
+  auto won = store_->TryLead(store::LeaderClaim{node_, advertised});
+  (void)store_->TakeReconnected();  // nothing is kept in memory as a standby
+  if (won.ok() && won.value()) {
+    log_->info("this broker is now the active one (node {}, clients at {})", node_, advertised);
+    if (Status s = BecomeLeader(); !s.ok()) {
+      log_->error("taking over failed, staying a standby: {}", s.ToString());
+      leading_ = false;
+      serving_ = false;
+      agencies_.ClearQueues();
+    }
+    return;
+  }
+  if (!won.ok()) {
+    if (auto unlogged = lease_log_.Admit("lease"))
+      log_->warn("cannot take the lease: {}{}", won.status().message(), LogThrottle::Suppressed(*unlogged));
+  } else {
+    log_->debug("standby: the lease is held by another broker");
+  }
+  auto leader = store_->LeaderEndpoint();
+  const std::string was = leader_endpoint_;
+  leader_endpoint_ = leader.ok() ? leader.value() : "";
+  if (leader_endpoint_ != was)
+    log_->info("standby: the active broker is {}", leader_endpoint_.empty() ? "(none)" : leader_endpoint_);
 }
 
 Status BrokerImpl::BecomeLeader() {
@@ -79,31 +129,8 @@ void BrokerImpl::SendNotLeader(const std::string& routing_id) {
 
 void BrokerImpl::StandbyTurn(Millis now) {
   if (now >= next_lead_attempt_) {
-    next_lead_attempt_ = now + kLeadIntervalMs;
-    const std::string advertised = config_.ha_advertised_endpoint.empty() ? endpoint_ : config_.ha_advertised_endpoint;
-    auto won = store_->TryLead(store::LeaderClaim{node_, advertised});
-    (void)store_->TakeReconnected();  // nothing is kept in memory as a standby
-    if (won.ok() && won.value()) {
-      log_->info("this broker is now the active one (node {}, clients at {})", node_, advertised);
-      if (Status s = BecomeLeader(); !s.ok()) {
-        log_->error("taking over failed, staying a standby: {}", s.ToString());
-        leading_ = false;
-        serving_ = false;
-        agencies_.ClearQueues();
-        return;
-      }
-      return;
-    }
-    if (!won.ok()) {
-      if (auto unlogged = lease_log_.Admit("lease"))
-        log_->warn("cannot take the lease: {}{}", won.status().message(), LogThrottle::Suppressed(*unlogged));
-    }
-    else log_->debug("standby: the lease is held by another broker");
-    auto leader = store_->LeaderEndpoint();
-    const std::string was = leader_endpoint_;
-    leader_endpoint_ = leader.ok() ? leader.value() : "";
-    if (leader_endpoint_ != was)
-      log_->info("standby: the active broker is {}", leader_endpoint_.empty() ? "(none)" : leader_endpoint_);
+    TryToLead(now);
+    if (leading_) return;
   }
   if (secure_) HandleZap();
   for (std::uint32_t i = 0; i < config_.max_batch; ++i) {

@@ -352,7 +352,8 @@ TEST_F(DeliveryTest, AStoredEventThatCannotBeDecodedIsDeadLetteredAndTheQueueMov
   // Damage the first event's stored bytes: a field whose length runs past
   // the end.
   const std::string damaged = events[0].event_id();
-  ASSERT_TRUE(broker_->Exec("UPDATE events SET payload = X'0a7f41' WHERE event_id = '" + damaged + "'"));
+  const std::string bytes = broker_->on_postgres() ? "'\\x0a7f41'::bytea" : "X'0a7f41'";
+  ASSERT_TRUE(broker_->Exec("UPDATE events SET payload = " + bytes + " WHERE event_id = '" + damaged + "'"));
   broker_->Start();
   auto tax = MakeConsumer("tax");
   std::vector<std::string> got = ProcessN(*tax, events.size() - 1);
@@ -427,8 +428,10 @@ TEST_F(DeliveryTest, DeliveriesOutAtACrashGoBackToPendingOnTheAuditTrail) {
   EXPECT_EQ(broker_->QueryInt("SELECT COUNT(*) FROM deliveries WHERE agency = 'tax' AND state = 1"), 0);
   // The chain verifies with the new record in it.
   const std::string out = broker_->dir() + "/verify.out";
-  auto verify = Process::Start({testing::CliBinary(), "audit", "verify", "--data-dir", broker_->data_dir()}, out,
-                               broker_->dir() + "/verify.err");
+  auto verify = Process::Start({testing::CliBinary(), "audit", "verify",
+                                broker_->on_postgres() ? "--postgresql" : "--data-dir",
+                                broker_->on_postgres() ? broker_->postgres_conninfo() : broker_->data_dir()},
+                               out, broker_->dir() + "/verify.err");
   int code = -1;
   ASSERT_TRUE(verify->WaitExit(20000, &code));
   EXPECT_EQ(code, 0) << testing::ReadFile(out) << testing::ReadFile(broker_->dir() + "/verify.err");

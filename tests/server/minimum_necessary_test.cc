@@ -262,8 +262,7 @@ TEST_F(MinimumNecessaryTest, FreeTextOfChangesIsEncryptedAtRest) {
   events.back().mutable_deregistration()->set_reason("股东会决议解散，联系 13700001111");
   ASSERT_TRUE(PublishAccepted(broker, context, events));
   ASSERT_EQ(broker.Stop(), 0);
-  std::string raw =
-      testing::ReadFile(broker.data_dir() + "/yilian.db") + testing::ReadFile(broker.data_dir() + "/yilian.db-wal");
+  std::string raw = broker.StoreBytesAtRest();
   ASSERT_GT(raw.size(), 10000u);
   for (const std::string secret : {"11010519491231002X", "13812345678", "440524188001010014", "13999990000",
                                    "13700001111", "old-shareholders", "new-business_scope", "股东会决议解散"})

@@ -317,8 +317,7 @@ TEST_F(SecurityTest, AgenciesGetOnlyTheirFieldsAlsoOnRetryAndReplayAndNothingPer
 
   // At rest: the raw database files hold no ID or phone number in clear.
   broker_->Stop();
-  std::string raw = testing::ReadFile(broker_->data_dir() + "/yilian.db") +
-                    testing::ReadFile(broker_->data_dir() + "/yilian.db-wal");
+  std::string raw = broker_->StoreBytesAtRest();
   ASSERT_GT(raw.size(), 10000u);
   for (const auto& secret : secrets) EXPECT_EQ(raw.find(secret), std::string::npos) << "found in the store in clear";
   // Logs: the broker's, in full, never carry them unmasked.

@@ -4,6 +4,7 @@
 #include <sqlite3.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 
 #include "testing/postgres.h"
@@ -11,6 +12,17 @@
 namespace yilian::testing {
 
 BrokerProcess::BrokerProcess(const std::string& extra_yaml) {
+  const char* store = std::getenv("YILIAN_TEST_STORE");
+  if (store != nullptr && std::string(store) == "postgresql") {
+    std::string error;
+    owned_postgres_ = TestPostgres::Start({}, &error);
+    if (!owned_postgres_) {
+      std::cerr << "YILIAN_TEST_STORE=postgresql: cannot start PostgreSQL: " << error << "\n";
+      std::abort();
+    }
+    Init(extra_yaml, owned_postgres_->conninfo());
+    return;
+  }
   dir_ = MakeTempDir("yilian-broker-test");
   endpoint_ = "tcp://127.0.0.1:" + std::to_string(FreeTcpPort());
   http_port_ = FreeTcpPort();
@@ -18,8 +30,12 @@ BrokerProcess::BrokerProcess(const std::string& extra_yaml) {
                                std::to_string(http_port_) + "\n" + extra_yaml);
 }
 
-BrokerProcess::BrokerProcess(const std::string& extra_yaml, const std::string& postgres_conninfo)
-    : postgres_conninfo_(postgres_conninfo) {
+BrokerProcess::BrokerProcess(const std::string& extra_yaml, const std::string& postgres_conninfo) {
+  Init(extra_yaml, postgres_conninfo);
+}
+
+void BrokerProcess::Init(const std::string& extra_yaml, const std::string& postgres_conninfo) {
+  postgres_conninfo_ = postgres_conninfo;
   dir_ = MakeTempDir("yilian-broker-test");
   endpoint_ = "tcp://127.0.0.1:" + std::to_string(FreeTcpPort());
   http_port_ = FreeTcpPort();
@@ -31,6 +47,7 @@ BrokerProcess::BrokerProcess(const std::string& extra_yaml, const std::string& p
 
 BrokerProcess::~BrokerProcess() {
   process_.reset();
+  owned_postgres_.reset();
   if (!std::getenv("YILIAN_KEEP_TEST_DIRS")) RemoveTree(dir_);
 }
 
@@ -127,14 +144,24 @@ std::vector<std::string> BrokerProcess::QueryColumn(const std::string& sql) cons
   std::vector<std::string> rows;
   if (!postgres_conninfo_.empty()) {
     std::string error;
-    const std::string out = Psql(postgres_conninfo_, sql, &error);
+    // One value: the first column of every row, joined by a separator no
+    // stored text holds (texts may span lines). NULL reads as "".
+    std::string query = sql;
+    while (!query.empty() && (query.back() == ';' || query.back() == ' ')) query.pop_back();
+    const std::string out = Psql(postgres_conninfo_,
+                                 "SELECT count(*), string_agg(coalesce(CAST(c AS text), ''), chr(30)) || chr(31) FROM (" + query +
+                                     ") AS q(c)",
+                                 &error);
     if (!error.empty()) std::cerr << "query failed: " << error << " in " << sql << "\n";
-    // psql -At: one line per row, columns separated by '|'.
-    for (std::size_t at = 0; at < out.size();) {
-      std::size_t end = out.find('\n', at);
-      if (end == std::string::npos) end = out.size();
-      const std::string line = out.substr(at, end - at);
-      rows.push_back(line.substr(0, line.find('|')));
+    const std::size_t bar = out.find('|');
+    if (bar == std::string::npos || std::atoll(out.substr(0, bar).c_str()) == 0) return rows;
+    // chr(31) ends the value, so that psql's trimming keeps its last spaces.
+    std::string joined = out.substr(bar + 1);
+    if (!joined.empty() && joined.back() == '\x1f') joined.pop_back();
+    for (std::size_t at = 0;;) {
+      const std::size_t end = joined.find('\x1e', at);
+      rows.push_back(joined.substr(at, end == std::string::npos ? std::string::npos : end - at));
+      if (end == std::string::npos) break;
       at = end + 1;
     }
     return rows;
@@ -156,6 +183,17 @@ std::vector<std::string> BrokerProcess::QueryColumn(const std::string& sql) cons
   }
   sqlite3_close(db);
   return rows;
+}
+
+std::string BrokerProcess::StoreBytesAtRest() const {
+  if (!on_postgres()) return ReadFile(data_dir() + "/yilian.db") + ReadFile(data_dir() + "/yilian.db-wal");
+  if (!owned_postgres_) return "";
+  std::string bytes;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(owned_postgres_->dir() + "/primary", ec)) {
+    if (entry.is_regular_file(ec)) bytes += ReadFile(entry.path().string());
+  }
+  return bytes;
 }
 
 long long BrokerProcess::QueryInt(const std::string& sql) const {

@@ -11,10 +11,15 @@
 
 namespace yilian::testing {
 
+class TestPostgres;
+
 class BrokerProcess {
  public:
   // `extra_yaml` is appended to a config with short heartbeats and a free
   // HTTP port.
+  // With YILIAN_TEST_STORE=postgresql in the environment, the broker runs on
+  // a private PostgreSQL server of its own (the ctest entries named
+  // "postgresql.*" run the end-to-end suites so); otherwise on SQLite.
   explicit BrokerProcess(const std::string& extra_yaml = "");
   // A broker on the PostgreSQL store of `postgres_conninfo` (libpq), with
   // its HTTP API on a free port too; Query and Exec go to that database.
@@ -47,6 +52,13 @@ class BrokerProcess {
   // text ("" if no row).
   std::string Query(const std::string& sql) const;
   long long QueryInt(const std::string& sql) const;
+  // The store is PostgreSQL, at this connection string ("" for SQLite).
+  bool on_postgres() const { return !postgres_conninfo_.empty(); }
+  const std::string& postgres_conninfo() const { return postgres_conninfo_; }
+  // Every byte the store keeps on disk: SQLite's database and WAL files,
+  // or the files of the PostgreSQL server this broker started (tables and
+  // WAL); "" for a PostgreSQL server it did not start.
+  std::string StoreBytesAtRest() const;
   // The first column of every row.
   std::vector<std::string> QueryColumn(const std::string& sql) const;
   // Runs a writing statement on the store (only while the broker is
@@ -54,8 +66,10 @@ class BrokerProcess {
   bool Exec(const std::string& sql) const;
 
  private:
+  void Init(const std::string& extra_yaml, const std::string& postgres_conninfo);
   std::string dir_;
   std::string postgres_conninfo_;  // empty: the SQLite store in data_dir()
+  std::unique_ptr<TestPostgres> owned_postgres_;  // YILIAN_TEST_STORE=postgresql
   std::string endpoint_;
   int http_port_ = 0;
   std::unique_ptr<Process> process_;
