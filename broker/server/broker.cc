@@ -204,28 +204,14 @@ void BrokerImpl::Turn() {
   }
 
   for (std::uint32_t i = 0; i < config_.max_batch; ++i) {
-    zmq::message_t routing_id, body;
-    try {
-      if (!socket_.recv(routing_id, zmq::recv_flags::dontwait)) break;
-      if (!routing_id.more()) continue;
-      if (!socket_.recv(body, zmq::recv_flags::dontwait)) continue;
-      bool extra = body.more();
-      while (body.more()) {  // a client sent a multi-frame message: drain it
-        zmq::message_t rest;
-        if (!socket_.recv(rest, zmq::recv_flags::dontwait) || !rest.more()) break;
-      }
-      if (extra) {
-        outbox_.SendError(routing_id.to_string(), v1::BAD_REQUEST, "one Envelope per message: multi-frame refused");
-        continue;
-      }
-    } catch (const zmq::error_t& e) {
-      if (e.num() == EINTR) break;
-      log_->error("receive failed: {}", e.what());
-      break;
+    Incoming in;
+    const Received got = Receive(&in);
+    if (got == Received::kNothing) break;
+    if (got == Received::kMultiFrame) {
+      outbox_.SendError(in.routing_id, v1::BAD_REQUEST, "one Envelope per message: multi-frame refused");
+      continue;
     }
-    Incoming& in = batch_.emplace_back();
-    in.routing_id = routing_id.to_string();
-    in.body = std::move(body);
+    if (got == Received::kMessage) batch_.push_back(std::move(in));
   }
   if (!batch_.empty()) metrics_.TurnMessages(batch_.size());
   publishing_->BeginTurn();
@@ -281,6 +267,27 @@ void BrokerImpl::Turn() {
     }
   }
   Flush();
+}
+
+BrokerImpl::Received BrokerImpl::Receive(Incoming* in) {
+  zmq::message_t routing_id, body;
+  try {
+    if (!socket_.recv(routing_id, zmq::recv_flags::dontwait)) return Received::kNothing;
+    if (!routing_id.more()) return Received::kSkipped;
+    if (!socket_.recv(body, zmq::recv_flags::dontwait)) return Received::kSkipped;
+    const bool extra = body.more();
+    while (body.more()) {  // a client sent a multi-frame message: drain it
+      zmq::message_t rest;
+      if (!socket_.recv(rest, zmq::recv_flags::dontwait) || !rest.more()) break;
+    }
+    in->routing_id = routing_id.to_string();
+    if (extra) return Received::kMultiFrame;
+    in->body = std::move(body);
+    return Received::kMessage;
+  } catch (const zmq::error_t& e) {
+    if (e.num() != EINTR) log_->error("receive failed: {}", e.what());
+    return Received::kNothing;
+  }
 }
 
 void BrokerImpl::HandleMessage(Incoming& in) {

@@ -94,6 +94,12 @@ class BrokerImpl {
   // --- broker.cc: loop, sessions, I/O ---
   Status Bind();
   void Turn();
+  // One message from the socket, without waiting: kNothing when none is
+  // there (or on an error, logged), kSkipped for a frame without a body,
+  // kMultiFrame (routing id set, frames drained) for a message of several
+  // frames, else kMessage.
+  enum class Received { kNothing, kSkipped, kMultiFrame, kMessage };
+  Received Receive(Incoming* in);
   void HandleMessage(Incoming& in);
   // --- sessions.cc ---
   void HandleHello(const std::string& routing_id, const v1::Hello& hello, const auth::Principal& principal,

@@ -134,20 +134,10 @@ void BrokerImpl::StandbyTurn(Millis now) {
   }
   if (secure_) HandleZap();
   for (std::uint32_t i = 0; i < config_.max_batch; ++i) {
-    zmq::message_t routing_id, body;
-    try {
-      if (!socket_.recv(routing_id, zmq::recv_flags::dontwait)) break;
-      if (!routing_id.more()) continue;
-      if (!socket_.recv(body, zmq::recv_flags::dontwait)) continue;
-      while (body.more()) {
-        zmq::message_t rest;
-        if (!socket_.recv(rest, zmq::recv_flags::dontwait) || !rest.more()) break;
-      }
-    } catch (const zmq::error_t& e) {
-      if (e.num() != EINTR) log_->error("receive failed: {}", e.what());
-      break;
-    }
-    SendNotLeader(routing_id.to_string());
+    Incoming in;
+    const Received got = Receive(&in);
+    if (got == Received::kNothing) break;
+    if (got != Received::kSkipped) SendNotLeader(in.routing_id);
   }
   Flush();
 }

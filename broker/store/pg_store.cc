@@ -15,6 +15,7 @@
 
 #include "common/digest.h"
 #include "common/log.h"
+#include "store/agency_numbers.h"
 #include "store/cases.h"
 #include "store/pg_util.h"
 #include "store/schema.h"
@@ -361,7 +362,7 @@ class PgStore final : public Store {
       return Status::Unavailable("commit: the wait for the synchronous standby was cancelled; the turn is not "
                                  "confirmed as replicated");
     committed_audit_ = {audit_id_, audit_hash_};
-    new_agencies_.clear();
+    agency_numbers_.Committed();
     return Status::Ok();
   }
 
@@ -369,9 +370,7 @@ class PgStore final : public Store {
     if (connected() && PQtransactionStatus(conn_) != PQTRANS_IDLE) (void)Simple("ROLLBACK", "rollback");
     audit_id_ = committed_audit_.first;
     audit_hash_ = committed_audit_.second;
-    for (const auto& name : new_agencies_) agency_numbers_.erase(name);
-    next_agency_number_ -= static_cast<std::int64_t>(new_agencies_.size());
-    new_agencies_.clear();
+    agency_numbers_.RolledBack();
   }
 
   Result<std::optional<EventSummary>> FindEvent(const std::string& event_id) override {
@@ -424,7 +423,7 @@ class PgStore final : public Store {
           .Int(static_cast<int>(handed_over ? DeliveryState::kDelivered : DeliveryState::kPending))
           .Int(handed_over ? 1 : 0)
           .Int(handed_over ? now : 0)
-          .Int(DeliveryKey(seq, *number));
+          .Int(AgencyNumbers::DeliveryKey(seq, *number));
       if (auto ins = Run(kInsertDelivery, d, "insert delivery"); !ins.ok()) return ins.status();
     }
     Params e;
@@ -441,7 +440,7 @@ class PgStore final : public Store {
   }
 
   Result<std::optional<DeliveryRecord>> GetDelivery(Sequence seq, const std::string& agency) override {
-    std::optional<std::int64_t> key = FindDeliveryKey(seq, agency);
+    std::optional<std::int64_t> key = agency_numbers_.Key(seq, agency);
     if (!key) return std::optional<DeliveryRecord>();
     auto r = Run(kGetDelivery, Params().Int(*key), "get delivery");
     if (!r.ok()) return r.status();
@@ -451,7 +450,7 @@ class PgStore final : public Store {
 
   Result<bool> UpdateDelivery(const DeliveryRecord& d, DeliveryState expected_state,
                               std::uint32_t expected_attempts) override {
-    std::optional<std::int64_t> key = FindDeliveryKey(d.seq, d.agency);
+    std::optional<std::int64_t> key = agency_numbers_.Key(d.seq, d.agency);
     if (!key) return false;
     Params p;
     p.Int(static_cast<int>(d.state))
@@ -488,7 +487,9 @@ class PgStore final : public Store {
   }
 
   Result<std::vector<std::pair<std::string, DeliveryState>>> DeliveryStates(Sequence seq) override {
-    auto r = Run(kDeliveryStates, Params().Int(DeliveryKey(seq, 0)).Int(DeliveryKey(seq + 1, 0)), "delivery states");
+    auto r = Run(kDeliveryStates,
+                 Params().Int(AgencyNumbers::DeliveryKey(seq, 0)).Int(AgencyNumbers::DeliveryKey(seq + 1, 0)),
+                 "delivery states");
     if (!r.ok()) return r.status();
     std::vector<std::pair<std::string, DeliveryState>> out;
     const PGresult* res = r.value().get();
@@ -524,7 +525,7 @@ class PgStore final : public Store {
   }
 
   Status SetDeliveryOverdue(Sequence seq, const std::string& agency) override {
-    std::optional<std::int64_t> key = FindDeliveryKey(seq, agency);
+    std::optional<std::int64_t> key = agency_numbers_.Key(seq, agency);
     if (!key) return Status::Ok();
     return Run(kSetDeliveryOverdue, Params().Int(*key), "set delivery overdue").status();
   }
@@ -782,15 +783,12 @@ class PgStore final : public Store {
 
   // The agency numbers and the audit chain's head, as committed.
   Status LoadState() {
-    agency_numbers_.clear();
-    new_agencies_.clear();
-    next_agency_number_ = 1;
+    agency_numbers_.Clear();
     auto agencies = Simple("SELECT id, name FROM agencies", "read agency numbers");
     if (!agencies.ok()) return agencies.status();
     for (int i = 0; i < PQntuples(agencies.value().get()); ++i) {
       const std::int64_t id = std::stoll(GetText(agencies.value().get(), i, 0));
-      agency_numbers_[GetText(agencies.value().get(), i, 1)] = id;
-      next_agency_number_ = std::max(next_agency_number_, id + 1);
+      agency_numbers_.Load(GetText(agencies.value().get(), i, 1), id);
     }
     auto head = Simple("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1", "read audit head");
     if (!head.ok()) return head.status();
@@ -804,27 +802,10 @@ class PgStore final : public Store {
     return Status::Ok();
   }
 
-  static std::int64_t DeliveryKey(Sequence seq, std::int64_t agency_number) {
-    return static_cast<std::int64_t>(seq) * kAgencySlots + agency_number;
-  }
-
-  std::optional<std::int64_t> FindDeliveryKey(Sequence seq, const std::string& agency) const {
-    auto it = agency_numbers_.find(agency);
-    if (it == agency_numbers_.end()) return std::nullopt;
-    return DeliveryKey(seq, it->second);
-  }
-
   Result<std::int64_t> NumberAgency(const std::string& agency) {
-    auto it = agency_numbers_.find(agency);
-    if (it != agency_numbers_.end()) return it->second;
-    if (next_agency_number_ >= kAgencySlots)
-      return Status::ResourceExhausted("the store has numbered " + std::to_string(kAgencySlots - 1) +
-                                       " agencies, the most a delivery key holds; cannot add '" + agency + "'");
-    if (auto r = Run(kInsertAgency, Params().Int(next_agency_number_).Text(agency), "number agency"); !r.ok())
-      return r.status();
-    agency_numbers_.emplace(agency, next_agency_number_);
-    new_agencies_.push_back(agency);
-    return next_agency_number_++;
+    return agency_numbers_.Number(agency, "the store", [&](std::int64_t number) {
+      return Run(kInsertAgency, Params().Int(number).Text(agency), "number agency").status();
+    });
   }
 
   PostgresOptions options_;
@@ -843,9 +824,7 @@ class PgStore final : public Store {
   std::uint64_t audit_id_ = 0;
   std::string audit_hash_;
   std::pair<std::uint64_t, std::string> committed_audit_;
-  std::unordered_map<std::string, std::int64_t> agency_numbers_;
-  std::int64_t next_agency_number_ = 1;
-  std::vector<std::string> new_agencies_;
+  AgencyNumbers agency_numbers_;
   // Reused for each statement's parameters.
   std::vector<const char*> values_;
   std::vector<int> lengths_;

@@ -16,6 +16,7 @@
 #include "common/file_modes.h"
 #include "common/log.h"
 #include "common/log_throttle.h"
+#include "store/agency_numbers.h"
 #include "store/cases.h"
 #include "store/schema.h"
 #include "store/sqlite_util.h"
@@ -206,7 +207,7 @@ class SqliteStore final : public Store {
     Use u(commit_);
     if (sqlite3_step(*u) != SQLITE_DONE) return Error("commit");
     committed_audit_ = {audit_id_, audit_hash_};
-    new_agencies_.clear();
+    agency_numbers_.Committed();
     return Status::Ok();
   }
   void Rollback() override {
@@ -217,9 +218,7 @@ class SqliteStore final : public Store {
     audit_id_ = committed_audit_.first;
     audit_hash_ = committed_audit_.second;
     // Numbers handed out in the rolled-back turn were not stored.
-    for (const auto& name : new_agencies_) agency_numbers_.erase(name);
-    next_agency_number_ -= static_cast<std::int64_t>(new_agencies_.size());
-    new_agencies_.clear();
+    agency_numbers_.RolledBack();
   }
 
   Result<std::optional<EventSummary>> FindEvent(const std::string& event_id) override {
@@ -276,7 +275,7 @@ class SqliteStore final : public Store {
       if (!number.ok()) return number.status();
       Use u(insert_delivery_);
       const bool handed_over = i < event.handed_over.size() && event.handed_over[i];
-      sqlite3_bind_int64(*u, 9, DeliveryKey(seq, *number));
+      sqlite3_bind_int64(*u, 9, AgencyNumbers::DeliveryKey(seq, *number));
       sqlite3_bind_int64(*u, 1, static_cast<sqlite3_int64>(seq));
       BindText(*u, 2, event.agencies[i]);
       BindText(*u, 3, event.uscc);
@@ -307,7 +306,7 @@ class SqliteStore final : public Store {
   }
 
   Result<std::optional<DeliveryRecord>> GetDelivery(Sequence seq, const std::string& agency) override {
-    std::optional<std::int64_t> key = FindDeliveryKey(seq, agency);
+    std::optional<std::int64_t> key = agency_numbers_.Key(seq, agency);
     if (!key) return std::optional<DeliveryRecord>();
     Use u(get_delivery_);
     sqlite3_bind_int64(*u, 1, *key);
@@ -322,7 +321,7 @@ class SqliteStore final : public Store {
     // Most results carry no hand-over timestamp and no replay mark: the
     // statement without the CASE expressions that keep them does the same.
     const bool plain = r.first_delivered_at == 0 && r.last_delivered_at == 0 && r.accepted_at == 0 && !r.replay;
-    std::optional<std::int64_t> key = FindDeliveryKey(r.seq, r.agency);
+    std::optional<std::int64_t> key = agency_numbers_.Key(r.seq, r.agency);
     if (!key) return false;
     Use u(plain ? update_delivery_plain_ : update_delivery_);
     sqlite3_bind_int(*u, 1, static_cast<int>(r.state));
@@ -366,8 +365,8 @@ class SqliteStore final : public Store {
 
   Result<std::vector<std::pair<std::string, DeliveryState>>> DeliveryStates(Sequence seq) override {
     Use u(delivery_states_);
-    sqlite3_bind_int64(*u, 1, DeliveryKey(seq, 0));
-    sqlite3_bind_int64(*u, 2, DeliveryKey(seq + 1, 0));
+    sqlite3_bind_int64(*u, 1, AgencyNumbers::DeliveryKey(seq, 0));
+    sqlite3_bind_int64(*u, 2, AgencyNumbers::DeliveryKey(seq + 1, 0));
     std::vector<std::pair<std::string, DeliveryState>> out;
     for (;;) {
       int rc = sqlite3_step(*u);
@@ -408,7 +407,7 @@ class SqliteStore final : public Store {
   }
 
   Status SetDeliveryOverdue(Sequence seq, const std::string& agency) override {
-    std::optional<std::int64_t> key = FindDeliveryKey(seq, agency);
+    std::optional<std::int64_t> key = agency_numbers_.Key(seq, agency);
     if (!key) return Status::Ok();
     Use u(set_delivery_overdue_);
     sqlite3_bind_int64(*u, 1, *key);
@@ -626,37 +625,19 @@ class SqliteStore final : public Store {
       if (rc == SQLITE_DONE) return Status::Ok();
       if (rc != SQLITE_ROW) return Error("read agency numbers");
       std::int64_t id = sqlite3_column_int64(*u, 0);
-      agency_numbers_[ColumnText(*u, 1)] = id;
-      next_agency_number_ = std::max(next_agency_number_, id + 1);
+      agency_numbers_.Load(ColumnText(*u, 1), id);
     }
-  }
-
-  static std::int64_t DeliveryKey(Sequence seq, std::int64_t agency_number) {
-    return static_cast<std::int64_t>(seq) * kAgencySlots + agency_number;
-  }
-
-  // The delivery row's key, if the agency has a number (no row otherwise).
-  std::optional<std::int64_t> FindDeliveryKey(Sequence seq, const std::string& agency) const {
-    auto it = agency_numbers_.find(agency);
-    if (it == agency_numbers_.end()) return std::nullopt;
-    return DeliveryKey(seq, it->second);
   }
 
   // The agency's number, numbering it (in the current transaction) when
   // it is new.
   Result<std::int64_t> NumberAgency(const std::string& agency) {
-    auto it = agency_numbers_.find(agency);
-    if (it != agency_numbers_.end()) return it->second;
-    if (next_agency_number_ >= kAgencySlots)
-      return Status::ResourceExhausted("store '" + path_ + "' has numbered " + std::to_string(kAgencySlots - 1) +
-                                       " agencies, the most a delivery key holds; cannot add '" + agency + "'");
-    Use u(insert_agency_);
-    sqlite3_bind_int64(*u, 1, next_agency_number_);
-    BindText(*u, 2, agency);
-    if (sqlite3_step(*u) != SQLITE_DONE) return Error("number agency");
-    agency_numbers_.emplace(agency, next_agency_number_);
-    new_agencies_.push_back(agency);
-    return next_agency_number_++;
+    return agency_numbers_.Number(agency, "store '" + path_ + "'", [&](std::int64_t number) -> Status {
+      Use u(insert_agency_);
+      sqlite3_bind_int64(*u, 1, number);
+      BindText(*u, 2, agency);
+      return sqlite3_step(*u) == SQLITE_DONE ? Status::Ok() : Error("number agency");
+    });
   }
 
   Status LoadAuditHead() {
@@ -765,9 +746,7 @@ class SqliteStore final : public Store {
   std::unique_ptr<CaseQueries> cases_;
   // Agency name -> number in `agencies`; the names numbered in the open
   // transaction, forgotten again if it rolls back.
-  std::unordered_map<std::string, std::int64_t> agency_numbers_;
-  std::int64_t next_agency_number_ = 1;
-  std::vector<std::string> new_agencies_;
+  AgencyNumbers agency_numbers_;
   Stmt begin_, commit_, rollback_;
   Stmt find_event_, last_revision_, insert_event_, insert_delivery_, upsert_enterprise_, find_seq_, get_delivery_,
       update_delivery_, update_delivery_plain_, insert_agency_, load_payload_, load_event_payload_, unsettled_, count_events_,
