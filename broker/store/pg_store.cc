@@ -215,27 +215,6 @@ CREATE TABLE IF NOT EXISTS audit (
 )sql";
 }
 
-std::string JoinAgencies(const std::vector<std::string>& agencies) {
-  std::string out;
-  for (const auto& a : agencies) {
-    if (!out.empty()) out += ',';
-    out += a;
-  }
-  return out;
-}
-
-std::vector<std::string> SplitAgencies(std::string_view s) {
-  std::vector<std::string> out;
-  std::size_t start = 0;
-  while (start < s.size()) {
-    std::size_t comma = s.find(',', start);
-    if (comma == std::string_view::npos) comma = s.size();
-    out.emplace_back(s.substr(start, comma - start));
-    start = comma + 1;
-  }
-  return out;
-}
-
 // A row selected with DeliveryColumnList(), in that order.
 DeliveryRecord ReadDelivery(const PGresult* r, int row) {
   DeliveryRecord d;

@@ -18,4 +18,25 @@ bool IsSettled(DeliveryState state) {
   return state == DeliveryState::kProcessed || state == DeliveryState::kRejected || state == DeliveryState::kDead;
 }
 
+std::string JoinAgencies(const std::vector<std::string>& agencies) {
+  std::string out;
+  for (const auto& a : agencies) {
+    if (!out.empty()) out += ',';
+    out += a;
+  }
+  return out;
+}
+
+std::vector<std::string> SplitAgencies(std::string_view text) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    std::size_t comma = text.find(',', start);
+    if (comma == std::string_view::npos) comma = text.size();
+    out.emplace_back(text.substr(start, comma - start));
+    start = comma + 1;
+  }
+  return out;
+}
+
 }  // namespace yilian::store

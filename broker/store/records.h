@@ -30,6 +30,11 @@ enum class DeliveryState : int {
 std::string_view ToString(DeliveryState state);
 bool IsSettled(DeliveryState state);
 
+// An event's agencies as the `events.agencies` column stores them:
+// comma-separated, in routing order.
+std::string JoinAgencies(const std::vector<std::string>& agencies);
+std::vector<std::string> SplitAgencies(std::string_view text);
+
 struct StoredEvent {
   Sequence seq = 0;
   std::string event_id;

@@ -33,27 +33,6 @@ using sqlite::ColumnText;
 using sqlite::Stmt;
 using sqlite::Use;
 
-std::string JoinAgencies(const std::vector<std::string>& agencies) {
-  std::string out;
-  for (const auto& a : agencies) {
-    if (!out.empty()) out += ',';
-    out += a;
-  }
-  return out;
-}
-
-std::vector<std::string> SplitAgencies(std::string_view s) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start < s.size()) {
-    size_t comma = s.find(',', start);
-    if (comma == std::string_view::npos) comma = s.size();
-    out.emplace_back(s.substr(start, comma - start));
-    start = comma + 1;
-  }
-  return out;
-}
-
 // A row selected with DeliveryColumnList() (schema.h), in that order.
 DeliveryRecord ReadDelivery(sqlite3_stmt* s) {
   DeliveryRecord r;
