@@ -180,7 +180,9 @@ int main(int argc, char** argv) {
   Args args;
   bool help_config = false;
   CLI::App app{"yilian-adapter: runs an agency plugin against yilian-broker"};
-  app.add_option("--broker", args.broker, "broker endpoint, e.g. tcp://127.0.0.1:7700")->envname("YILIAN_BROKER");
+  app.add_option("--broker", args.broker,
+                 "broker endpoint, e.g. tcp://127.0.0.1:7700, or several separated by commas (an active broker "
+                 "and its standbys: the adapter follows the active one)")->envname("YILIAN_BROKER");
   app.add_option("--server-key", args.server_key, "the broker's CURVE public key (Z85 or a .pub file); needs --key")
       ->envname("YILIAN_SERVER_KEY");
   app.add_option("--key", args.key_file, "this adapter's CURVE key pair file (yilian keygen)")->envname("YILIAN_KEY");
