@@ -281,11 +281,18 @@ pid_t LivePostmaster(const std::string& data_dir) {
   if (lines.empty()) return -1;
   pid_t pid = static_cast<pid_t>(std::atol(lines[0].c_str()));
   if (pid <= 0 || Gone(pid)) return -1;
+  // The pid is this data directory's postmaster if its command line names
+  // the directory (a stale pid file may name another process by now).
+  // /proc/<pid>/cmdline is readable for any process; its cwd is not for
+  // root without CAP_SYS_PTRACE, as in a container.
+  std::string cmdline = ReadFile("/proc/" + std::to_string(pid) + "/cmdline");
+  for (char& c : cmdline)
+    if (c == '\0') c = ' ';
   std::error_code ec;
-  auto cwd = std::filesystem::read_symlink("/proc/" + std::to_string(pid) + "/cwd", ec);
-  if (ec) return -1;
-  auto dir = std::filesystem::weakly_canonical(data_dir, ec);
-  if (ec || cwd != dir) return -1;
+  const std::string dir = std::filesystem::weakly_canonical(data_dir, ec).string();
+  if (cmdline.find(" " + data_dir + " ") == std::string::npos && cmdline.find(" " + data_dir) == std::string::npos &&
+      (ec || cmdline.find(" " + dir) == std::string::npos))
+    return -1;
   return pid;
 }
 

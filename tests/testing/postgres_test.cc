@@ -18,7 +18,8 @@ namespace yilian::testing {
 namespace {
 
 // Processes whose working directory is inside `dir` (a server's postmaster
-// and its children work in their data directory).
+// and its children work in their data directory), or, where working
+// directories cannot be read, whose command line names it (the postmaster).
 std::vector<std::string> ProcessesIn(const std::string& dir) {
   std::vector<std::string> found;
   std::error_code ec;
@@ -27,7 +28,17 @@ std::vector<std::string> ProcessesIn(const std::string& dir) {
     if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
     std::error_code link_ec;
     std::string cwd = std::filesystem::read_symlink(entry.path() / "cwd", link_ec).string();
-    if (link_ec || cwd.rfind(dir, 0) != 0) continue;
+    if (link_ec) {
+      // Without CAP_SYS_PTRACE (root in a container) another user's cwd is
+      // hidden: the postmaster still names its directory on its command line.
+      std::string cmdline = ReadFile(entry.path().string() + "/cmdline");
+      for (char& c : cmdline)
+        if (c == '\0') c = ' ';
+      if (cmdline.find(dir) == std::string::npos) continue;
+      cwd = cmdline;
+    } else if (cwd.rfind(dir, 0) != 0) {
+      continue;
+    }
     std::string stat = ReadFile(entry.path().string() + "/stat");
     size_t close_paren = stat.rfind(')');
     if (close_paren != std::string::npos && close_paren + 2 < stat.size() && stat[close_paren + 2] == 'Z') continue;
