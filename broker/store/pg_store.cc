@@ -13,7 +13,6 @@
 #include <utility>
 #include <unordered_map>
 
-#include "common/digest.h"
 #include "common/log.h"
 #include "store/agency_numbers.h"
 #include "store/cases.h"
@@ -544,12 +543,6 @@ class PgStore final : public Store {
     auto r = Run(kAckUpdate, Params().Int(static_cast<std::int64_t>(id)), "ack case update");
     if (!r.ok()) return r.status();
     return std::string_view(PQcmdTuples(r.value().get())) == "1";
-  }
-
-  Result<std::uint64_t> AppendAudit(Millis at, const std::string& actor, const std::string& kind,
-                                    const std::string& body) override {
-    std::string hash = Sm3Hex(AuditHashInput(audit_hash_, audit_id_ + 1, at, actor, kind, body));
-    return AppendAuditHashed(at, actor, kind, body, hash);
   }
 
   std::pair<std::uint64_t, std::string> AuditHead() const override { return {audit_id_, audit_hash_}; }

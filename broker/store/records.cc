@@ -1,5 +1,9 @@
 #include "store/records.h"
 
+#include "common/digest.h"
+#include "store/cases.h"
+#include "store/store.h"
+
 namespace yilian::store {
 
 std::string_view ToString(DeliveryState state) {
@@ -37,6 +41,13 @@ std::vector<std::string> SplitAgencies(std::string_view text) {
     start = comma + 1;
   }
   return out;
+}
+
+Result<std::uint64_t> Store::AppendAudit(Millis at, const std::string& actor, const std::string& kind,
+                                         const std::string& body) {
+  const auto [id, prev_hash] = AuditHead();
+  std::string hash = Sm3Hex(AuditHashInput(prev_hash, id + 1, at, actor, kind, body));
+  return AppendAuditHashed(at, actor, kind, body, hash);
 }
 
 }  // namespace yilian::store

@@ -12,7 +12,6 @@
 #include <thread>
 #include <unordered_map>
 
-#include "common/digest.h"
 #include "common/file_modes.h"
 #include "common/log.h"
 #include "common/log_throttle.h"
@@ -440,12 +439,6 @@ class SqliteStore final : public Store {
     sqlite3_bind_int64(*u, 1, static_cast<sqlite3_int64>(id));
     if (sqlite3_step(*u) != SQLITE_DONE) return Error("ack case update");
     return sqlite3_changes(db_) == 1;
-  }
-
-  Result<std::uint64_t> AppendAudit(Millis at, const std::string& actor, const std::string& kind,
-                                    const std::string& body) override {
-    std::string hash = Sm3Hex(AuditHashInput(audit_hash_, audit_id_ + 1, at, actor, kind, body));
-    return AppendAuditHashed(at, actor, kind, body, hash);
   }
 
   std::pair<std::uint64_t, std::string> AuditHead() const override { return {audit_id_, audit_hash_}; }

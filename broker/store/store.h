@@ -143,8 +143,8 @@ class Store {
 
   // Audit trail: appends one record chained by SM3 to the previous one.
   // Returns its id. The chain head is kept in memory and in `meta`.
-  virtual Result<std::uint64_t> AppendAudit(Millis at, const std::string& actor, const std::string& kind,
-                                            const std::string& body) = 0;
+  Result<std::uint64_t> AppendAudit(Millis at, const std::string& actor, const std::string& kind,
+                                    const std::string& body);
   // The chain head, this transaction's records included: the id and hash of
   // the last record (0 and "" before the first).
   virtual std::pair<std::uint64_t, std::string> AuditHead() const = 0;
