@@ -62,39 +62,49 @@ class FailoverTest : public ::testing::Test {
     return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - since).count();
   }
 
+  // The publisher and the four consumers on both brokers, then a random
+  // pause into the run (the fault comes at a random point of publishing
+  // and delivering).
+  void StartLoad() {
+    dir_ = a_->dir();
+    events_ = guarantees::SampleEvents();
+    consumers_ = guarantees::StartConsumers(brokers_, dir_);
+    publisher_ = guarantees::StartPublisher(brokers_, dir_, events_, 600);
+    std::mt19937 rng(std::random_device{}());
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(300, 1500)(rng)));
+  }
+
+  // The publisher is done and every guarantee holds (read through b).
+  void FinishLoad() {
+    int code = -1;
+    ASSERT_TRUE(publisher_->WaitExit(150000, &code)) << "publisher hung";
+    ASSERT_EQ(code, 0) << testing::ReadFile(dir_ + "/publish.err");
+    std::size_t repeated = 0;
+    guarantees::Check(*b_, dir_, events_, &repeated);
+    RecordProperty("repeated_handovers", static_cast<int>(repeated));
+    for (auto& c : consumers_) c->Signal(SIGTERM);
+  }
+
   std::unique_ptr<testing::TestPostgres> postgres_;
   std::unique_ptr<BrokerProcess> a_, b_;
   std::string brokers_;
+  std::string dir_;
+  std::vector<v1::EnterpriseEvent> events_;
+  std::vector<std::unique_ptr<testing::Process>> consumers_;
+  std::unique_ptr<testing::Process> publisher_;
 };
 
 TEST_F(FailoverTest, TheStandbyTakesOverFromAKilledBrokerAndNothingIsLost) {
-  const std::string dir = a_->dir();
-  const auto events = guarantees::SampleEvents();
-  auto consumers = guarantees::StartConsumers(brokers_, dir);
-  auto publisher = guarantees::StartPublisher(brokers_, dir, events, 600);
-  std::mt19937 rng(std::random_device{}());
-  // Fault injection at a random point of publishing and delivering.
-  std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(300, 1500)(rng)));
+  StartLoad();
   a_->Kill(SIGKILL);
   const long long takeover_ms = AwaitTakeover(std::chrono::steady_clock::now());
   EXPECT_LE(takeover_ms, kLeaseMs + 3000);
   RecordProperty("takeover_ms", static_cast<int>(takeover_ms));
-  int code = -1;
-  ASSERT_TRUE(publisher->WaitExit(150000, &code)) << "publisher hung";
-  ASSERT_EQ(code, 0) << testing::ReadFile(dir + "/publish.err");
-  std::size_t repeated = 0;
-  guarantees::Check(*b_, dir, events, &repeated);
-  RecordProperty("repeated_handovers", static_cast<int>(repeated));
-  for (auto& c : consumers) c->Signal(SIGTERM);
+  FinishLoad();
 }
 
 TEST_F(FailoverTest, APausedBrokerPastItsLeaseStepsDownAndTheGuaranteesHold) {
-  const std::string dir = a_->dir();
-  const auto events = guarantees::SampleEvents();
-  auto consumers = guarantees::StartConsumers(brokers_, dir);
-  auto publisher = guarantees::StartPublisher(brokers_, dir, events, 600);
-  std::mt19937 rng(std::random_device{}());
-  std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(300, 1500)(rng)));
+  StartLoad();
   a_->Signal(SIGSTOP);
   const long long takeover_ms = AwaitTakeover(std::chrono::steady_clock::now());
   EXPECT_LE(takeover_ms, kLeaseMs + 3000);
@@ -105,12 +115,7 @@ TEST_F(FailoverTest, APausedBrokerPastItsLeaseStepsDownAndTheGuaranteesHold) {
       << testing::ReadFile(a_->log_path());
   EXPECT_TRUE(PollUntil([&] { return LogHas(*a_, "standby: the active broker is " + b_->endpoint()); }, 10000))
       << testing::ReadFile(a_->log_path());
-  int code = -1;
-  ASSERT_TRUE(publisher->WaitExit(150000, &code)) << "publisher hung";
-  ASSERT_EQ(code, 0) << testing::ReadFile(dir + "/publish.err");
-  std::size_t repeated = 0;
-  guarantees::Check(*b_, dir, events, &repeated);
-  for (auto& c : consumers) c->Signal(SIGTERM);
+  FinishLoad();
 }
 
 // The database's primary dies (postmaster and children SIGKILLed) under
