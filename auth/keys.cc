@@ -101,7 +101,11 @@ Result<KeyPair> ReadKeyPair(const std::string& path) {
 }
 
 Result<std::string> ReadPublicKey(const std::string& text_or_path) {
-  if (IsZ85Key(text_or_path)) return text_or_path;
+  // A file first: a path can itself be 40 characters of the Z85 alphabet
+  // ("/src/build/tests/demo-ha-keys/broker.pub" is), and taken as a key it
+  // would connect with a wrong one, which a CURVE server drops in silence.
+  struct stat st {};
+  if (::stat(text_or_path.c_str(), &st) != 0 && IsZ85Key(text_or_path)) return text_or_path;
   auto text = ReadText(text_or_path);
   if (!text.ok()) return Status::InvalidArgument("'" + text_or_path + "' is neither a Z85 public key nor a readable file");
   // Whoever could replace the broker's public key could stand in for it.

@@ -42,8 +42,9 @@ Status WriteKeyPair(const std::string& dir, const std::string& name, const KeyPa
 // "secret: ..." lines). Refuses a file group or others may read or write
 // (common/file_modes.h).
 Result<KeyPair> ReadKeyPair(const std::string& path);
-// A public key given as Z85 text or as a file with a "public: ..." line;
-// such a file must not be writable by group or others.
+// A public key given as a file with a "public: ..." line or as Z85 text;
+// a file of that name wins over the text. Such a file must not be writable
+// by group or others.
 Result<std::string> ReadPublicKey(const std::string& text_or_path);
 bool IsZ85Key(const std::string& key);
 
