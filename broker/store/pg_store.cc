@@ -2,6 +2,14 @@
 // store"): the same tables and promises as the SQLite store, over one libpq
 // connection, one transaction per broker loop turn (group commit).
 //
+// Inside a turn's transaction, writes whose result the broker does not need
+// at once are sent in libpq's pipeline mode and their results read at the
+// next read, or at COMMIT: one round trip for many statements. A delivery
+// row's compare-and-set (UpdateDelivery) is decided from this transaction's
+// own writes when it wrote the row, and otherwise assumed to hold, as the
+// broker's memory says; a row found otherwise when the results come fails
+// the turn and makes the broker read its state again (TakeReconnected).
+//
 // Portable to PostgreSQL-compatible engines: READ COMMITTED, no
 // LISTEN/NOTIFY, no UNLOGGED tables, no session state that a failover
 // loses (what a connection sets is set again on every connect). Beyond
@@ -236,6 +244,10 @@ DeliveryRecord ReadDelivery(const PGresult* r, int row) {
   return d;
 }
 
+// Statements sent but not yet answered, at most: their results stay far
+// below what the socket buffers hold, so neither side waits on the other.
+constexpr std::size_t kMaxQueued = 1000;
+
 class PgStore final : public Store {
  public:
   ~PgStore() override {
@@ -318,11 +330,16 @@ class PgStore final : public Store {
       leading_ = false;
       return Status::Unavailable("this broker lost the lease (expired, or another broker took over)");
     }
+    in_transaction_ = true;
+    deferred_ = Status::Ok();
+    written_.clear();
     return Status::Ok();
   }
 
   Status Commit() override {
     replication_cancelled_ = false;
+    // The queued writes first: a failed one fails the turn.
+    if (Status s = Flush(nullptr); !s.ok()) return s;
     // The broker never cancels a COMMIT: one that waits for a synchronous
     // standby and is cancelled is committed here but maybe not there.
     auto r = Simple("SET LOCAL statement_timeout = 0; COMMIT", "commit");
@@ -341,14 +358,17 @@ class PgStore final : public Store {
                                  "confirmed as replicated");
     committed_audit_ = {audit_id_, audit_hash_};
     agency_numbers_.Committed();
+    EndTransaction();
     return Status::Ok();
   }
 
   void Rollback() override {
+    if (connected()) (void)Flush(nullptr);
     if (connected() && PQtransactionStatus(conn_) != PQTRANS_IDLE) (void)Simple("ROLLBACK", "rollback");
     audit_id_ = committed_audit_.first;
     audit_hash_ = committed_audit_.second;
     agency_numbers_.RolledBack();
+    EndTransaction();
   }
 
   Result<std::optional<EventSummary>> FindEvent(const std::string& event_id) override {
@@ -402,11 +422,13 @@ class PgStore final : public Store {
           .Int(handed_over ? 1 : 0)
           .Int(handed_over ? now : 0)
           .Int(AgencyNumbers::DeliveryKey(seq, *number));
-      if (auto ins = Run(kInsertDelivery, d, "insert delivery"); !ins.ok()) return ins.status();
+      if (Status s = Write(kInsertDelivery, d, "insert delivery"); !s.ok()) return s;
+      Wrote(AgencyNumbers::DeliveryKey(seq, *number), handed_over ? DeliveryState::kDelivered : DeliveryState::kPending,
+            handed_over ? 1 : 0);
     }
     Params e;
     e.Text(event.uscc).Int(static_cast<std::int64_t>(event.revision)).Int(static_cast<std::int64_t>(seq));
-    if (auto up = Run(kUpsertEnterprise, e, "upsert enterprise"); !up.ok()) return up.status();
+    if (Status s = Write(kUpsertEnterprise, e, "upsert enterprise"); !s.ok()) return s;
     return seq;
   }
 
@@ -445,6 +467,14 @@ class PgStore final : public Store {
         .Int(d.accepted_at)
         .Int(d.settled_at)
         .Int(d.replay ? 1 : 0);
+    if (in_transaction_) {
+      auto w = written_.find(*key);
+      if (w != written_.end() && (w->second.first != expected_state || w->second.second != expected_attempts))
+        return false;
+      if (Status s = Queue(kUpdateDelivery, p, "update delivery", *key); !s.ok()) return s;
+      Wrote(*key, d.state, d.attempts);
+      return true;
+    }
     auto r = Run(kUpdateDelivery, p, "update delivery");
     if (!r.ok()) return r.status();
     return std::string_view(PQcmdTuples(r.value().get())) == "1";
@@ -492,35 +522,36 @@ class PgStore final : public Store {
   }
 
   Status SetCaseState(Sequence seq, CaseState state, Millis completed_at) override {
-    return Run(kSetCaseState,
-               Params().Int(static_cast<int>(state)).Int(completed_at).Int(static_cast<std::int64_t>(seq)),
-               "set case state")
-        .status();
+    return Write(kSetCaseState,
+                 Params().Int(static_cast<int>(state)).Int(completed_at).Int(static_cast<std::int64_t>(seq)),
+                 "set case state");
   }
 
   Status SetCaseOverdue(Sequence seq) override {
-    return Run(kSetCaseOverdue, Params().Int(static_cast<std::int64_t>(seq)), "set case overdue").status();
+    return Write(kSetCaseOverdue, Params().Int(static_cast<std::int64_t>(seq)), "set case overdue");
   }
 
   Status SetDeliveryOverdue(Sequence seq, const std::string& agency) override {
     std::optional<std::int64_t> key = agency_numbers_.Key(seq, agency);
     if (!key) return Status::Ok();
-    return Run(kSetDeliveryOverdue, Params().Int(*key), "set delivery overdue").status();
+    return Write(kSetDeliveryOverdue, Params().Int(*key), "set delivery overdue");
   }
 
   Status SetCaseResolution(Sequence seq, const std::string& resolution, Millis at) override {
-    return Run(kSetResolution, Params().Text(resolution).Int(at).Int(static_cast<std::int64_t>(seq)), "resolve case")
-        .status();
+    return Write(kSetResolution, Params().Text(resolution).Int(at).Int(static_cast<std::int64_t>(seq)),
+                 "resolve case");
   }
 
   Result<std::optional<v1::Case>> LoadCase(Sequence seq) override {
+    // The case queries run outside the pipeline, after what it holds.
+    if (Status s = Flush(nullptr); !s.ok()) return s;
     if (!connected() || !cases_) return pg::Classify(conn_, nullptr, "read case");
     return cases_->LoadBySeq(seq);
   }
 
   Status UpsertReference(const std::string& uscc, const std::string& agency, const std::string& reference,
                          Millis at) override {
-    return Run(kUpsertRef, Params().Text(uscc).Text(agency).Text(reference).Int(at), "upsert reference").status();
+    return Write(kUpsertRef, Params().Text(uscc).Text(agency).Text(reference).Int(at), "upsert reference");
   }
 
   Result<std::vector<std::string>> BanksHolding(const std::string& uscc) override {
@@ -540,6 +571,12 @@ class PgStore final : public Store {
   }
 
   Result<bool> AckCaseUpdate(std::uint64_t id) override {
+    // In a turn the answer is not awaited (the broker does not use it).
+    if (in_transaction_) {
+      if (Status s = Queue(kAckUpdate, Params().Int(static_cast<std::int64_t>(id)), "ack case update"); !s.ok())
+        return s;
+      return true;
+    }
     auto r = Run(kAckUpdate, Params().Int(static_cast<std::int64_t>(id)), "ack case update");
     if (!r.ok()) return r.status();
     return std::string_view(PQcmdTuples(r.value().get())) == "1";
@@ -553,9 +590,9 @@ class PgStore final : public Store {
     const std::uint64_t id = audit_id_ + 1;
     Params p;
     p.Int(static_cast<std::int64_t>(id)).Int(at).Text(actor).Text(kind).Text(body).Text(audit_hash_).Text(hash);
-    if (auto r = Run(kInsertAudit, p, "append audit"); !r.ok()) return r.status();
-    if (auto r = Run(kSetAuditHead, Params().Text(std::to_string(id) + ":" + hash), "audit head"); !r.ok())
-      return r.status();
+    if (Status s = Write(kInsertAudit, p, "append audit"); !s.ok()) return s;
+    if (Status s = Write(kSetAuditHead, Params().Text(std::to_string(id) + ":" + hash), "audit head"); !s.ok())
+      return s;
     audit_id_ = id;
     audit_hash_ = hash;
     return id;
@@ -625,6 +662,7 @@ class PgStore final : public Store {
   Status Connect() {
     DropCaseQueries();
     if (conn_) PQfinish(conn_);
+    queued_.clear();
     conn_ = PQconnectdb(options_.conninfo.c_str());
     if (PQstatus(conn_) != CONNECTION_OK) {
       std::string message = PQerrorMessage(conn_);
@@ -657,10 +695,9 @@ class PgStore final : public Store {
 
   Status Prepare() {
     for (int q = 0; q < kStatementCount; ++q) {
-      const std::string name = "y" + std::to_string(q);
-      pg::ResultPtr r(PQprepare(conn_, name.c_str(), StatementSql(q).c_str(), 0, nullptr));
+      pg::ResultPtr r(PQprepare(conn_, StatementName(q), StatementSql(q).c_str(), 0, nullptr));
       if (!r || PQresultStatus(r.get()) != PGRES_COMMAND_OK)
-        return pg::Classify(conn_, r.get(), "prepare statement " + name);
+        return pg::Classify(conn_, r.get(), std::string("prepare statement ") + StatementName(q));
     }
     prepared_ = true;
     return Status::Ok();
@@ -709,24 +746,147 @@ class PgStore final : public Store {
   // several statements in one string are one round trip).
   Result<pg::ResultPtr> Simple(const std::string& sql, const char* what) {
     if (!connected()) return pg::Classify(conn_, nullptr, what);
+    if (PQpipelineStatus(conn_) != PQ_PIPELINE_OFF) (void)Flush(nullptr);
+    if (!connected()) return pg::Classify(conn_, nullptr, what);
     pg::ResultPtr r(PQexec(conn_, sql.c_str()));
     const ExecStatusType st = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) return pg::Classify(conn_, r.get(), what);
     return r;
   }
 
+  // A statement whose result the caller needs now. With writes queued, it
+  // joins them: one round trip answers all.
   Result<pg::ResultPtr> Run(int q, const Params& params, const char* what) {
+    if (!deferred_.ok()) return deferred_;
     if (!connected()) return pg::Classify(conn_, nullptr, what);
+    if (!queued_.empty()) {
+      if (Status s = Queue(q, params, what, -1, true); !s.ok()) return s;
+      pg::ResultPtr kept;
+      if (Status s = Flush(&kept); !s.ok()) return s;
+      if (!kept) return Status::Internal(std::string(what) + ": no result in the pipeline");
+      return kept;
+    }
     if (!prepared_) {
       if (Status s = Prepare(); !s.ok()) return s;
     }
     params.Arrays(&values_, &lengths_, &formats_);
-    const std::string name = "y" + std::to_string(q);
-    pg::ResultPtr r(PQexecPrepared(conn_, name.c_str(), params.size(), values_.data(), lengths_.data(),
+    pg::ResultPtr r(PQexecPrepared(conn_, StatementName(q), params.size(), values_.data(), lengths_.data(),
                                    formats_.data(), 1));
     const ExecStatusType st = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) return pg::Classify(conn_, r.get(), what);
     return r;
+  }
+
+  // A write whose result only matters if it failed: queued inside a turn
+  // (its failure fails the turn at the next read or at COMMIT), run at once
+  // outside one.
+  Status Write(int q, const Params& params, const char* what) {
+    if (in_transaction_) return Queue(q, params, what);
+    return Run(q, params, what).status();
+  }
+
+  // Sends a statement in pipeline mode without reading its result.
+  // `delivery_key` >= 0: an UpdateDelivery that must change that one row.
+  Status Queue(int q, const Params& params, const char* what, std::int64_t delivery_key = -1, bool keep = false) {
+    if (!deferred_.ok()) return deferred_;
+    if (!connected()) return pg::Classify(conn_, nullptr, what);
+    if (!prepared_) {
+      if (Status s = Prepare(); !s.ok()) return s;
+    }
+    if (PQpipelineStatus(conn_) == PQ_PIPELINE_OFF && PQenterPipelineMode(conn_) != 1)
+      return pg::Classify(conn_, nullptr, what);
+    params.Arrays(&values_, &lengths_, &formats_);
+    if (PQsendQueryPrepared(conn_, StatementName(q), params.size(), values_.data(), lengths_.data(), formats_.data(),
+                            1) != 1) {
+      Note(pg::Classify(conn_, nullptr, what));
+      (void)Flush(nullptr);
+      return deferred_;
+    }
+    queued_.push_back(Queued{what, delivery_key, keep});
+    if (queued_.size() >= kMaxQueued && !keep) return Flush(nullptr);
+    return Status::Ok();
+  }
+
+  // Ends the pipeline: a sync, then the results of every queued statement,
+  // in order. Returns the transaction's first failure, if any (deferred_);
+  // `kept` receives the result of the statement queued with keep.
+  Status Flush(pg::ResultPtr* kept) {
+    if (conn_ == nullptr || PQpipelineStatus(conn_) == PQ_PIPELINE_OFF) return deferred_;
+    std::vector<Queued> queued;
+    queued.swap(queued_);
+    bool broken = PQpipelineSync(conn_) != 1;
+    for (const Queued& q : queued) {
+      if (broken) break;
+      pg::ResultPtr r(PQgetResult(conn_));
+      if (!r) {
+        broken = true;
+        break;
+      }
+      const ExecStatusType st = PQresultStatus(r.get());
+      if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+        if (q.delivery_key >= 0 && std::string_view(PQcmdTuples(r.get())) != "1") Disagree(q.delivery_key);
+        if (q.keep && kept != nullptr) *kept = std::move(r);
+      } else if (st != PGRES_PIPELINE_ABORTED) {  // aborted: after an earlier failure, already noted
+        Note(pg::Classify(conn_, r.get(), q.what));
+      }
+      // Each statement's results end with a null.
+      while (pg::ResultPtr more{PQgetResult(conn_)}) {
+        if (PQresultStatus(more.get()) == PGRES_FATAL_ERROR) Note(pg::Classify(conn_, more.get(), q.what));
+      }
+    }
+    if (!broken) {
+      pg::ResultPtr sync(PQgetResult(conn_));
+      broken = !sync || PQresultStatus(sync.get()) != PGRES_PIPELINE_SYNC;
+    }
+    if (broken || PQexitPipelineMode(conn_) != 1) {
+      // The connection can no longer be trusted to be in step: drop it; the
+      // next turn connects again and the broker reads its state back.
+      Note(pg::Classify(conn_, nullptr, "read the results of the queued statements"));
+      if (deferred_.code() != StatusCode::kUnavailable)
+        deferred_ = Status::Unavailable("the connection to PostgreSQL fell out of step: " + deferred_.message());
+      DropCaseQueries();
+      PQfinish(conn_);
+      conn_ = nullptr;
+    }
+    return deferred_;
+  }
+
+  void Note(Status s) {
+    if (deferred_.ok() && !s.ok()) deferred_ = std::move(s);
+  }
+
+  // A queued compare-and-set changed no row: the store does not hold what
+  // the broker's memory says. The turn fails, and the broker reads its
+  // state again from the store before the next one.
+  void Disagree(std::int64_t delivery_key) {
+    GetLogger("store")->error("delivery row {} is not in the state the broker holds for it; the turn is rolled back "
+                              "and the broker reads its state again from the store",
+                              delivery_key);
+    Note(Status::Internal("delivery row " + std::to_string(delivery_key) +
+                          " is not in the state the broker holds for it"));
+    reconnected_ = true;
+  }
+
+  // This transaction's last write of a delivery row (its compare-and-set
+  // needs no round trip after that).
+  void Wrote(std::int64_t delivery_key, DeliveryState state, std::uint32_t attempts) {
+    if (in_transaction_) written_[delivery_key] = {state, attempts};
+  }
+
+  void EndTransaction() {
+    in_transaction_ = false;
+    deferred_ = Status::Ok();
+    written_.clear();
+    queued_.clear();
+  }
+
+  static const char* StatementName(int q) {
+    static const std::vector<std::string> names = [] {
+      std::vector<std::string> n;
+      for (int i = 0; i < kStatementCount; ++i) n.push_back("y" + std::to_string(i));
+      return n;
+    }();
+    return names[static_cast<std::size_t>(q)].c_str();
   }
 
   // Creates the schema in a new database and refuses one written by a
@@ -791,6 +951,17 @@ class PgStore final : public Store {
   std::unique_ptr<CaseQueries> cases_;
   bool prepared_ = false;
   bool replication_cancelled_ = false;
+  // The turn's transaction: its queued statements, its first failure, and
+  // the state and attempts of the delivery rows it wrote.
+  struct Queued {
+    const char* what;
+    std::int64_t delivery_key;
+    bool keep;
+  };
+  bool in_transaction_ = false;
+  std::vector<Queued> queued_;
+  Status deferred_;
+  std::unordered_map<std::int64_t, std::pair<DeliveryState, std::uint32_t>> written_;
   std::int64_t backoff_ms_ = 0;
   std::chrono::steady_clock::time_point next_reconnect_{};
   std::uint64_t audit_id_ = 0;

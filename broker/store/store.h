@@ -114,6 +114,11 @@ class Store {
   virtual Result<std::optional<DeliveryRecord>> GetDelivery(Sequence seq, const std::string& agency) = 0;
   // Writes `record` if the stored row still has `expected_state` and
   // `expected_attempts` (compare-and-set). Returns false if it did not.
+  // Inside a transaction the PostgreSQL store decides from the
+  // transaction's own writes of the row, and otherwise returns true at
+  // once, as the broker's memory says the row is: if the row was found
+  // otherwise, Commit fails, nothing of the turn is kept, and
+  // TakeReconnected() turns true so that the broker reads its state again.
   virtual Result<bool> UpdateDelivery(const DeliveryRecord& record, DeliveryState expected_state,
                                       std::uint32_t expected_attempts) = 0;
   virtual Result<std::string> LoadPayload(Sequence seq) = 0;
@@ -139,6 +144,8 @@ class Store {
 
   // Case updates for the platform: durable until acknowledged.
   virtual Result<std::uint64_t> InsertCaseUpdate(const CaseUpdateRecord& update) = 0;
+  // Whether an unacknowledged update was acknowledged (inside a transaction
+  // the PostgreSQL store does not wait for the answer and says true).
   virtual Result<bool> AckCaseUpdate(std::uint64_t id) = 0;
 
   // Audit trail: appends one record chained by SM3 to the previous one.

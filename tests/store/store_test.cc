@@ -414,6 +414,52 @@ TEST_P(StoreTest, UpdateDeliveryIsCompareAndSet) {
   EXPECT_EQ(Get(seq, "tax").reference, "REF-1");
 }
 
+// Inside a turn, a compare-and-set on a row the turn has not written yet
+// and that is not as expected: SQLite answers false at once; PostgreSQL,
+// which does not wait for the answers of queued writes, fails the commit
+// instead, keeps nothing of the turn and asks the broker to read its state
+// again.
+TEST_P(StoreTest, ACompareAndSetThatFailsLateFailsTheWholeTurn) {
+  OpenStore();
+  Sequence seq = Insert(MakeEvent("evt-1", "91110000100000001A", 1, {"tax", "social_insurance"}, "p"));
+  ASSERT_TRUE(store_->Begin().ok());
+  Sequence other = 0;
+  {
+    auto r = store_->InsertEvent(MakeEvent("evt-2", "91110000100000002A", 1, {"tax"}, "q"), kNow);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    other = r.value();
+  }
+  DeliveryRecord d = Get(seq, "tax");
+  d.state = DeliveryState::kProcessed;
+  d.attempts = 1;
+  auto wrong = store_->UpdateDelivery(d, DeliveryState::kDelivered, 1);  // the row is PENDING, attempts 0
+  ASSERT_TRUE(wrong.ok()) << wrong.status().ToString();
+  if (GetParam() == "sqlite") {
+    EXPECT_FALSE(wrong.value());
+    ASSERT_TRUE(store_->Commit().ok());
+    EXPECT_EQ(Get(other, "tax").state, DeliveryState::kPending);
+    EXPECT_FALSE(store_->TakeReconnected());
+  } else {
+    EXPECT_TRUE(wrong.value()) << "decided at commit";
+    Status c = store_->Commit();
+    EXPECT_FALSE(c.ok()) << "the commit of a turn whose compare-and-set failed";
+    EXPECT_NE(c.message().find("not in the state the broker holds"), std::string::npos) << c.ToString();
+    store_->Rollback();
+    EXPECT_TRUE(store_->TakeReconnected()) << "the broker must read its state again";
+    auto gone = store_->FindSequence("evt-2");
+    ASSERT_TRUE(gone.ok()) << gone.status().ToString();
+    EXPECT_FALSE(gone.value().has_value()) << "nothing of the failed turn is kept";
+  }
+  DeliveryRecord unchanged = Get(seq, "tax");
+  EXPECT_EQ(unchanged.state, DeliveryState::kPending);
+  EXPECT_EQ(unchanged.attempts, 0u);
+  // The store goes on: the next turn commits.
+  ASSERT_TRUE(store_->Begin().ok());
+  Move(seq, "tax", DeliveryState::kDelivered, 1);
+  ASSERT_TRUE(store_->Commit().ok());
+  EXPECT_EQ(Get(seq, "tax").state, DeliveryState::kDelivered);
+}
+
 TEST_P(StoreTest, CommitSurvivesReopen) {
   OpenStore();
   Sequence seq = Insert(MakeEvent("evt-1", "91110000100000001A", 3, {"tax", "bank:ABC"}, kBinaryPayload));
