@@ -225,10 +225,18 @@ void BrokerImpl::Turn() {
       InOrderWorker& worker;
       ~FinishRun() { worker.Finish(); }
     } finish{predecoder_};
+    if (store_->Prefetches() && !batch_.empty()) {
+      predecoder_.WaitFor(batch_.size() - 1);
+      Prefetch();
+    }
     for (std::size_t i = 0; i < batch_.size(); ++i) {
       predecoder_.WaitFor(i);
       HandleMessage(batch_[i]);
     }
+  } else if (store_->Prefetches() && !batch_.empty()) {
+    for (auto& in : batch_) publishing_->Predecode(in, &arena_);
+    Prefetch();
+    for (auto& in : batch_) HandleMessage(in);
   } else {
     for (auto& in : batch_) {
       publishing_->Predecode(in, &arena_);
@@ -267,6 +275,29 @@ void BrokerImpl::Turn() {
     }
   }
   Flush();
+}
+
+// What the turn's messages will read, read in one go by a store that pays
+// a round trip per read (the PostgreSQL store).
+void BrokerImpl::Prefetch() {
+  if (turn_.failed() || !turn_.in_transaction()) return;
+  store::TurnReads reads;
+  for (const Incoming& in : batch_) {
+    if (in.env == nullptr) continue;
+    if (in.env->has_publish() && in.env->publish().has_event() && in.validated && in.errors.empty()) {
+      reads.usccs.push_back(in.env->publish().event().uscc());
+      reads.event_ids.push_back(in.env->publish().event().event_id());
+    } else if (in.env->has_result()) {
+      const v1::Result& r = in.env->result();
+      if (r.sequence() > 0) {
+        reads.cases.push_back(r.sequence());
+      } else {
+        reads.event_ids.push_back(r.event_id());
+      }
+    }
+  }
+  if (reads.usccs.empty() && reads.event_ids.empty() && reads.cases.empty()) return;
+  if (Status s = store_->Prefetch(reads); !s.ok()) turn_.Fail(s);
 }
 
 BrokerImpl::Received BrokerImpl::Receive(Incoming* in) {

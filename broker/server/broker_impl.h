@@ -190,6 +190,7 @@ class BrokerImpl {
   // The turn's messages. From kPredecodeMinMessages on, the predecoder's
   // thread decodes and validates them ahead of the loop, on its own arena.
   static constexpr std::size_t kPredecodeMinMessages = 4;
+  void Prefetch();
   std::vector<Incoming> batch_;
   std::vector<char> predecode_block_ = std::vector<char>(1024 * 1024);
   google::protobuf::Arena predecode_arena_{TurnArenaOptions(predecode_block_)};

@@ -20,6 +20,7 @@
 #include <thread>
 #include <utility>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "common/log.h"
 #include "store/agency_numbers.h"
@@ -66,6 +67,10 @@ enum Q : int {
   kSettledSince,
   kOpenDeadlines,
   kOpenUpdates,
+  kPrefetchRevisions,
+  kPrefetchBanks,
+  kPrefetchEvents,
+  kPrefetchCases,
   kStatementCount
 };
 
@@ -77,8 +82,10 @@ std::string StatementSql(int q) {
     case kInsertEvent:
       // A stored event_id inserts nothing and returns no row: a conflict,
       // and unlike a failed statement it leaves the transaction usable.
+      // The store numbers events itself ($12), so that an insert needs
+      // no answer.
       return "INSERT INTO events (event_id, uscc, revision, type, agencies, payload, published_at, name, "
-             "deadline_at, case_state, completed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) "
+             "deadline_at, case_state, completed_at, seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) "
              "ON CONFLICT (event_id) DO NOTHING RETURNING seq";
     case kInsertDelivery:
       return "INSERT INTO deliveries (id, seq, agency, uscc, state, attempts, next_attempt_at, updated_at, "
@@ -119,7 +126,7 @@ std::string StatementSql(int q) {
     case kBanksHolding:
       return "SELECT agency FROM enterprise_refs WHERE uscc = $1 AND agency LIKE 'bank:%' ORDER BY agency";
     case kInsertUpdate:
-      return "INSERT INTO case_updates (seq, kind, agency, at) VALUES ($1, $2, $3, $4) RETURNING id";
+      return "INSERT INTO case_updates (id, seq, kind, agency, at) VALUES ($5, $1, $2, $3, $4)";
     case kAckUpdate: return "UPDATE case_updates SET acked = 1 WHERE id = $1 AND acked = 0";
     case kInsertAudit:
       return "INSERT INTO audit (id, at, actor, kind, body, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7)";
@@ -133,6 +140,14 @@ std::string StatementSql(int q) {
     case kOpenDeadlines:
       return "SELECT seq, deadline_at FROM events WHERE case_state <> 2 AND deadline_at > 0 AND overdue = 0";
     case kOpenUpdates: return "SELECT id, seq, kind, agency, at FROM case_updates WHERE acked = 0 ORDER BY id";
+    case kPrefetchRevisions: return "SELECT uscc, last_revision FROM enterprises WHERE uscc = ANY($1::text[])";
+    case kPrefetchBanks:
+      return "SELECT uscc, agency FROM enterprise_refs WHERE uscc = ANY($1::text[]) AND agency LIKE 'bank:%' "
+             "ORDER BY uscc, agency";
+    case kPrefetchEvents: return "SELECT event_id, seq FROM events WHERE event_id = ANY($1::text[])";
+    case kPrefetchCases:
+      return "SELECT seq, case_state, overdue, deadline_at, published_at, uscc, "
+             "CASE WHEN resolution <> '' THEN 1 ELSE 0 END FROM events WHERE seq = ANY($1::bigint[])";
   }
   return "";
 }
@@ -222,6 +237,30 @@ CREATE TABLE IF NOT EXISTS audit (
 )sql";
 }
 
+// A PostgreSQL array literal of texts: {"a","b"}, each quoted.
+std::string TextArray(const std::vector<std::string>& values) {
+  std::string out = "{";
+  for (const std::string& v : values) {
+    if (out.size() > 1) out += ',';
+    out += '"';
+    for (char c : v) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  return out + "}";
+}
+
+std::string IntArray(const std::vector<Sequence>& values) {
+  std::string out = "{";
+  for (Sequence v : values) {
+    if (out.size() > 1) out += ',';
+    out += std::to_string(v);
+  }
+  return out + "}";
+}
+
 // A row selected with DeliveryColumnList(), in that order.
 DeliveryRecord ReadDelivery(const PGresult* r, int row) {
   DeliveryRecord d;
@@ -247,6 +286,19 @@ DeliveryRecord ReadDelivery(const PGresult* r, int row) {
 // Statements sent but not yet answered, at most: their results stay far
 // below what the socket buffers hold, so neither side waits on the other.
 constexpr std::size_t kMaxQueued = 1000;
+
+// A case row from column `c` on: state, overdue, deadline, published,
+// USCC, resolved (kGetCase and kPrefetchCases).
+CaseRow ReadCase(const PGresult* r, int row, int c) {
+  CaseRow out;
+  out.state = static_cast<CaseState>(GetInt(r, row, c));
+  out.overdue = GetInt(r, row, c + 1) != 0;
+  out.deadline_at = GetInt(r, row, c + 2);
+  out.published_at = GetInt(r, row, c + 3);
+  out.uscc = GetText(r, row, c + 4);
+  out.resolved = GetInt(r, row, c + 5) != 0;
+  return out;
+}
 
 class PgStore final : public Store {
  public:
@@ -358,6 +410,8 @@ class PgStore final : public Store {
                                  "confirmed as replicated");
     committed_audit_ = {audit_id_, audit_hash_};
     agency_numbers_.Committed();
+    committed_next_seq_ = next_seq_;
+    committed_next_update_id_ = next_update_id_;
     EndTransaction();
     return Status::Ok();
   }
@@ -368,7 +422,70 @@ class PgStore final : public Store {
     audit_id_ = committed_audit_.first;
     audit_hash_ = committed_audit_.second;
     agency_numbers_.RolledBack();
+    next_seq_ = committed_next_seq_;
+    next_update_id_ = committed_next_update_id_;
     EndTransaction();
+  }
+
+  bool Prefetches() const override { return true; }
+
+  Status Prefetch(const TurnReads& reads) override {
+    if (!in_transaction_) return Status::Ok();
+    std::vector<std::string> usccs, ids;
+    for (const auto& u : reads.usccs)
+      if (!revisions_.count(u)) usccs.push_back(u);
+    for (const auto& id : reads.event_ids)
+      if (!checked_ids_.count(id)) ids.push_back(id);
+    std::vector<Sequence> seqs;
+    for (Sequence seq : reads.cases)
+      if (!case_rows_.count(seq)) seqs.push_back(seq);
+    std::sort(usccs.begin(), usccs.end());
+    usccs.erase(std::unique(usccs.begin(), usccs.end()), usccs.end());
+    std::sort(ids.begin(), ids.end());
+    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+    std::sort(seqs.begin(), seqs.end());
+    seqs.erase(std::unique(seqs.begin(), seqs.end()), seqs.end());
+    int asked = 0;
+    if (!usccs.empty()) {
+      const std::string array = TextArray(usccs);
+      if (Status s = Queue(kPrefetchRevisions, Params().Text(array), "read revisions", -1, true); !s.ok()) return s;
+      if (Status s = Queue(kPrefetchBanks, Params().Text(array), "read bank references", -1, true); !s.ok()) return s;
+      asked += 2;
+    }
+    if (!ids.empty()) {
+      if (Status s = Queue(kPrefetchEvents, Params().Text(TextArray(ids)), "read event ids", -1, true); !s.ok())
+        return s;
+      ++asked;
+    }
+    if (!seqs.empty()) {
+      if (Status s = Queue(kPrefetchCases, Params().Text(IntArray(seqs)), "read cases", -1, true); !s.ok()) return s;
+      ++asked;
+    }
+    if (asked == 0) return Status::Ok();
+    std::vector<pg::ResultPtr> got;
+    if (Status s = Flush(&got); !s.ok()) return s;
+    if (static_cast<int>(got.size()) != asked) return Status::Internal("prefetch: results missing in the pipeline");
+    std::size_t next = 0;
+    if (!usccs.empty()) {
+      for (const auto& u : usccs) revisions_[u] = 0;
+      const PGresult* r = got[next++].get();
+      for (int i = 0; i < PQntuples(r); ++i)
+        revisions_[GetText(r, i, 0)] = static_cast<std::uint64_t>(GetInt(r, i, 1));
+      for (const auto& u : usccs) banks_[u];
+      r = got[next++].get();
+      for (int i = 0; i < PQntuples(r); ++i) banks_[GetText(r, i, 0)].push_back(GetText(r, i, 1));
+    }
+    if (!ids.empty()) {
+      for (const auto& id : ids) checked_ids_.insert(id);
+      const PGresult* r = got[next++].get();
+      for (int i = 0; i < PQntuples(r); ++i) found_ids_[GetText(r, i, 0)] = static_cast<Sequence>(GetInt(r, i, 1));
+    }
+    if (!seqs.empty()) {
+      const PGresult* r = got[next++].get();
+      for (int i = 0; i < PQntuples(r); ++i) case_rows_[static_cast<Sequence>(GetInt(r, i, 0))] = ReadCase(r, i, 1);
+      // A sequence without a row stays unknown: GetCase asks the server.
+    }
+    return Status::Ok();
   }
 
   Result<std::optional<EventSummary>> FindEvent(const std::string& event_id) override {
@@ -384,6 +501,7 @@ class PgStore final : public Store {
   }
 
   Result<std::uint64_t> LastRevision(const std::string& uscc) override {
+    if (auto it = revisions_.find(uscc); it != revisions_.end()) return it->second;
     auto r = Run(kLastRevision, Params().Text(uscc), "last revision");
     if (!r.ok()) return r.status();
     if (PQntuples(r.value().get()) == 0) return std::uint64_t{0};
@@ -404,10 +522,31 @@ class PgStore final : public Store {
         .Int(event.case_deadline_at)
         .Int(static_cast<int>(empty ? CaseState::kCompleted : CaseState::kInProgress))
         .Int(empty ? now : 0);
-    auto r = Run(kInsertEvent, p, "insert event");
-    if (!r.ok()) return r.status();
-    if (PQntuples(r.value().get()) == 0) return Status::Conflict("event_id '" + event.event_id + "' is stored");
-    const Sequence seq = static_cast<Sequence>(GetInt(r.value().get(), 0, 0));
+    const Status conflict = Status::Conflict("event_id '" + event.event_id + "' is stored");
+    if (found_ids_.count(event.event_id)) return conflict;
+    const Sequence seq = next_seq_;
+    p.Int(static_cast<std::int64_t>(seq));
+    if (in_transaction_ && checked_ids_.count(event.event_id)) {
+      // Known not to be stored (read at the start of the turn, and not
+      // inserted since): the insert needs no answer.
+      if (Status s = Queue(kInsertEvent, p, "insert event", -1, false, true); !s.ok()) return s;
+    } else {
+      auto r = Run(kInsertEvent, p, "insert event");
+      if (!r.ok()) return r.status();
+      if (PQntuples(r.value().get()) == 0) return conflict;
+    }
+    ++next_seq_;
+    if (!in_transaction_) committed_next_seq_ = next_seq_;
+    if (in_transaction_) {
+      found_ids_[event.event_id] = seq;
+      revisions_[event.uscc] = std::max(revisions_[event.uscc], event.revision);
+      CaseRow row;
+      row.state = empty ? CaseState::kCompleted : CaseState::kInProgress;
+      row.deadline_at = event.case_deadline_at;
+      row.published_at = event.published_at;
+      row.uscc = event.uscc;
+      case_rows_[seq] = std::move(row);
+    }
     for (std::size_t i = 0; i < event.agencies.size(); ++i) {
       Result<std::int64_t> number = NumberAgency(event.agencies[i]);
       if (!number.ok()) return number.status();
@@ -433,6 +572,8 @@ class PgStore final : public Store {
   }
 
   Result<std::optional<Sequence>> FindSequence(const std::string& event_id) override {
+    if (auto it = found_ids_.find(event_id); it != found_ids_.end()) return std::optional<Sequence>(it->second);
+    if (in_transaction_ && checked_ids_.count(event_id)) return std::optional<Sequence>();
     auto r = Run(kFindSeq, Params().Text(event_id), "find sequence");
     if (!r.ok()) return r.status();
     if (PQntuples(r.value().get()) == 0) return std::optional<Sequence>();
@@ -507,27 +648,25 @@ class PgStore final : public Store {
   }
 
   Result<std::optional<CaseRow>> GetCase(Sequence seq) override {
+    if (auto it = case_rows_.find(seq); it != case_rows_.end()) return std::optional<CaseRow>(it->second);
     auto r = Run(kGetCase, Params().Int(static_cast<std::int64_t>(seq)), "get case");
     if (!r.ok()) return r.status();
     const PGresult* res = r.value().get();
     if (PQntuples(res) == 0) return std::optional<CaseRow>();
-    CaseRow c;
-    c.state = static_cast<CaseState>(GetInt(res, 0, 0));
-    c.overdue = GetInt(res, 0, 1) != 0;
-    c.deadline_at = GetInt(res, 0, 2);
-    c.published_at = GetInt(res, 0, 3);
-    c.uscc = GetText(res, 0, 4);
-    c.resolved = GetInt(res, 0, 5) != 0;
+    CaseRow c = ReadCase(res, 0, 0);
+    if (in_transaction_) case_rows_[seq] = c;
     return std::optional<CaseRow>(std::move(c));
   }
 
   Status SetCaseState(Sequence seq, CaseState state, Millis completed_at) override {
+    if (auto it = case_rows_.find(seq); it != case_rows_.end()) it->second.state = state;
     return Write(kSetCaseState,
                  Params().Int(static_cast<int>(state)).Int(completed_at).Int(static_cast<std::int64_t>(seq)),
                  "set case state");
   }
 
   Status SetCaseOverdue(Sequence seq) override {
+    if (auto it = case_rows_.find(seq); it != case_rows_.end()) it->second.overdue = true;
     return Write(kSetCaseOverdue, Params().Int(static_cast<std::int64_t>(seq)), "set case overdue");
   }
 
@@ -538,6 +677,10 @@ class PgStore final : public Store {
   }
 
   Status SetCaseResolution(Sequence seq, const std::string& resolution, Millis at) override {
+    if (auto it = case_rows_.find(seq); it != case_rows_.end()) {
+      it->second.resolved = true;
+      it->second.state = CaseState::kCompleted;
+    }
     return Write(kSetResolution, Params().Text(resolution).Int(at).Int(static_cast<std::int64_t>(seq)),
                  "resolve case");
   }
@@ -551,10 +694,15 @@ class PgStore final : public Store {
 
   Status UpsertReference(const std::string& uscc, const std::string& agency, const std::string& reference,
                          Millis at) override {
+    if (auto it = banks_.find(uscc); it != banks_.end() && agency.rfind("bank:", 0) == 0) {
+      auto at_or_after = std::lower_bound(it->second.begin(), it->second.end(), agency);
+      if (at_or_after == it->second.end() || *at_or_after != agency) it->second.insert(at_or_after, agency);
+    }
     return Write(kUpsertRef, Params().Text(uscc).Text(agency).Text(reference).Int(at), "upsert reference");
   }
 
   Result<std::vector<std::string>> BanksHolding(const std::string& uscc) override {
+    if (auto it = banks_.find(uscc); it != banks_.end()) return it->second;
     auto r = Run(kBanksHolding, Params().Text(uscc), "banks holding");
     if (!r.ok()) return r.status();
     std::vector<std::string> out;
@@ -563,11 +711,20 @@ class PgStore final : public Store {
   }
 
   Result<std::uint64_t> InsertCaseUpdate(const CaseUpdateRecord& u) override {
-    auto r = Run(kInsertUpdate,
-                 Params().Int(static_cast<std::int64_t>(u.seq)).Int(u.kind).Text(u.agency).Int(u.at),
-                 "insert case update");
-    if (!r.ok()) return r.status();
-    return static_cast<std::uint64_t>(GetInt(r.value().get(), 0, 0));
+    const std::uint64_t id = next_update_id_;
+    if (Status s = Write(kInsertUpdate,
+                         Params()
+                             .Int(static_cast<std::int64_t>(u.seq))
+                             .Int(u.kind)
+                             .Text(u.agency)
+                             .Int(u.at)
+                             .Int(static_cast<std::int64_t>(id)),
+                         "insert case update");
+        !s.ok())
+      return s;
+    ++next_update_id_;
+    if (!in_transaction_) committed_next_update_id_ = next_update_id_;
+    return id;
   }
 
   Result<bool> AckCaseUpdate(std::uint64_t id) override {
@@ -761,10 +918,10 @@ class PgStore final : public Store {
     if (!connected()) return pg::Classify(conn_, nullptr, what);
     if (!queued_.empty()) {
       if (Status s = Queue(q, params, what, -1, true); !s.ok()) return s;
-      pg::ResultPtr kept;
+      std::vector<pg::ResultPtr> kept;
       if (Status s = Flush(&kept); !s.ok()) return s;
-      if (!kept) return Status::Internal(std::string(what) + ": no result in the pipeline");
-      return kept;
+      if (kept.size() != 1) return Status::Internal(std::string(what) + ": no result in the pipeline");
+      return std::move(kept.back());
     }
     if (!prepared_) {
       if (Status s = Prepare(); !s.ok()) return s;
@@ -787,7 +944,9 @@ class PgStore final : public Store {
 
   // Sends a statement in pipeline mode without reading its result.
   // `delivery_key` >= 0: an UpdateDelivery that must change that one row.
-  Status Queue(int q, const Params& params, const char* what, std::int64_t delivery_key = -1, bool keep = false) {
+  // `one_row`: a statement that must affect (or return) exactly one row.
+  Status Queue(int q, const Params& params, const char* what, std::int64_t delivery_key = -1, bool keep = false,
+               bool one_row = false) {
     if (!deferred_.ok()) return deferred_;
     if (!connected()) return pg::Classify(conn_, nullptr, what);
     if (!prepared_) {
@@ -802,7 +961,7 @@ class PgStore final : public Store {
       (void)Flush(nullptr);
       return deferred_;
     }
-    queued_.push_back(Queued{what, delivery_key, keep});
+    queued_.push_back(Queued{what, delivery_key, keep, one_row});
     if (queued_.size() >= kMaxQueued && !keep) return Flush(nullptr);
     return Status::Ok();
   }
@@ -810,7 +969,7 @@ class PgStore final : public Store {
   // Ends the pipeline: a sync, then the results of every queued statement,
   // in order. Returns the transaction's first failure, if any (deferred_);
   // `kept` receives the result of the statement queued with keep.
-  Status Flush(pg::ResultPtr* kept) {
+  Status Flush(std::vector<pg::ResultPtr>* kept) {
     if (conn_ == nullptr || PQpipelineStatus(conn_) == PQ_PIPELINE_OFF) return deferred_;
     std::vector<Queued> queued;
     queued.swap(queued_);
@@ -825,7 +984,9 @@ class PgStore final : public Store {
       const ExecStatusType st = PQresultStatus(r.get());
       if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
         if (q.delivery_key >= 0 && std::string_view(PQcmdTuples(r.get())) != "1") Disagree(q.delivery_key);
-        if (q.keep && kept != nullptr) *kept = std::move(r);
+        if (q.one_row && std::string_view(PQcmdTuples(r.get())) != "1")
+          Note(Status::Internal(std::string(q.what) + ": the row the turn read as absent was there"));
+        if (q.keep && kept != nullptr) kept->push_back(std::move(r));
       } else if (st != PGRES_PIPELINE_ABORTED) {  // aborted: after an earlier failure, already noted
         Note(pg::Classify(conn_, r.get(), q.what));
       }
@@ -878,6 +1039,11 @@ class PgStore final : public Store {
     deferred_ = Status::Ok();
     written_.clear();
     queued_.clear();
+    revisions_.clear();
+    banks_.clear();
+    checked_ids_.clear();
+    found_ids_.clear();
+    case_rows_.clear();
   }
 
   static const char* StatementName(int q) {
@@ -931,6 +1097,13 @@ class PgStore final : public Store {
       audit_hash_ = GetText(head.value().get(), 0, 1);
     }
     committed_audit_ = {audit_id_, audit_hash_};
+    auto next = Simple("SELECT COALESCE(MAX(seq), 0) + 1 FROM events", "read the next sequence");
+    if (!next.ok()) return next.status();
+    next_seq_ = committed_next_seq_ = static_cast<Sequence>(std::stoull(GetText(next.value().get(), 0, 0)));
+    auto next_update = Simple("SELECT COALESCE(MAX(id), 0) + 1 FROM case_updates", "read the next case update id");
+    if (!next_update.ok()) return next_update.status();
+    next_update_id_ = committed_next_update_id_ =
+        static_cast<std::uint64_t>(std::stoull(GetText(next_update.value().get(), 0, 0)));
     return Status::Ok();
   }
 
@@ -957,11 +1130,26 @@ class PgStore final : public Store {
     const char* what;
     std::int64_t delivery_key;
     bool keep;
+    bool one_row;
   };
   bool in_transaction_ = false;
   std::vector<Queued> queued_;
   Status deferred_;
   std::unordered_map<std::int64_t, std::pair<DeliveryState, std::uint32_t>> written_;
+  // What this transaction read at its start (Prefetch) or wrote: last
+  // revisions and bank references by USCC, event ids looked up (and those
+  // found, or inserted, with their sequence), case rows by sequence.
+  std::unordered_map<std::string, std::uint64_t> revisions_;
+  std::unordered_map<std::string, std::vector<std::string>> banks_;
+  std::unordered_set<std::string> checked_ids_;
+  std::unordered_map<std::string, Sequence> found_ids_;
+  std::unordered_map<Sequence, CaseRow> case_rows_;
+  // The numbers the next event and case update get (the store assigns
+  // them, so that their inserts need no answer), and as last committed.
+  Sequence next_seq_ = 1;
+  Sequence committed_next_seq_ = 1;
+  std::uint64_t next_update_id_ = 1;
+  std::uint64_t committed_next_update_id_ = 1;
   std::int64_t backoff_ms_ = 0;
   std::chrono::steady_clock::time_point next_reconnect_{};
   std::uint64_t audit_id_ = 0;

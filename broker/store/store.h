@@ -64,6 +64,14 @@ struct EventPayload {
   std::string payload;
 };
 
+// What a turn is about to read, for a store that pays a round trip per
+// read (PostgreSQL): it reads all of it at once when the turn begins.
+struct TurnReads {
+  std::vector<std::string> usccs;      // publishes' enterprises: revisions, bank references
+  std::vector<std::string> event_ids;  // publishes' and results' event ids
+  std::vector<Sequence> cases;         // results' sequences: their case rows
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -99,6 +107,16 @@ class Store {
   virtual Status Begin() = 0;
   virtual Status Commit() = 0;
   virtual void Rollback() = 0;
+
+  // Whether Prefetch saves anything (the broker then gathers TurnReads).
+  virtual bool Prefetches() const { return false; }
+  // Reads what the turn will ask for, in one go; later reads of the same
+  // rows in this transaction are answered from it (and from this
+  // transaction's own writes). Call right after Begin.
+  virtual Status Prefetch(const TurnReads& reads) {
+    (void)reads;
+    return Status::Ok();
+  }
 
   // --- Reads and writes; call between Begin() and Commit(). ---
 

@@ -460,6 +460,94 @@ TEST_P(StoreTest, ACompareAndSetThatFailsLateFailsTheWholeTurn) {
   EXPECT_EQ(Get(seq, "tax").state, DeliveryState::kDelivered);
 }
 
+// A turn that announces its reads (Prefetch; PostgreSQL reads them in one
+// go, SQLite ignores it) gets the same answers as one that does not: the
+// stored rows, and this turn's own writes over them. Quoting characters in
+// an event id do not break the lookup.
+TEST_P(StoreTest, ReadsAnnouncedByPrefetchAnswerAsStoredAndAsWrittenThisTurn) {
+  OpenStore();
+  const std::string a = "91110000100000001A", b = "91110000100000002B", c = "91110000100000003C";
+  Sequence first = Insert(MakeEvent("evt-\"1\\,{x}", a, 3, {"tax", "bank:ICBC"}, "p"));
+  ASSERT_TRUE(store_->Begin().ok());
+  ASSERT_TRUE(store_->UpsertReference(a, "bank:ICBC", "ACC-1", kNow).ok());
+  ASSERT_TRUE(store_->Commit().ok());
+
+  ASSERT_TRUE(store_->Begin().ok());
+  TurnReads reads;
+  reads.usccs = {a, b, a};
+  reads.event_ids = {"evt-\"1\\,{x}", "evt-2", "evt-3"};
+  reads.cases = {first, first + 1000};
+  ASSERT_TRUE(store_->Prefetch(reads).ok());
+
+  EXPECT_EQ(store_->LastRevision(a).value(), 3u);
+  EXPECT_EQ(store_->LastRevision(b).value(), 0u);
+  EXPECT_EQ(store_->LastRevision(c).value(), 0u) << "not announced: read from the store";
+  EXPECT_EQ(store_->BanksHolding(a).value(), std::vector<std::string>{"bank:ICBC"});
+  EXPECT_TRUE(store_->BanksHolding(b).value().empty());
+  EXPECT_EQ(store_->FindSequence("evt-\"1\\,{x}").value(), std::optional<Sequence>(first));
+  EXPECT_FALSE(store_->FindSequence("evt-2").value().has_value());
+  auto again = store_->InsertEvent(MakeEvent("evt-\"1\\,{x}", a, 4, {"tax"}, "q"), kNow);
+  EXPECT_EQ(again.status().code(), StatusCode::kConflict) << again.status().ToString();
+  auto kase = store_->GetCase(first);
+  ASSERT_TRUE(kase.ok() && kase.value().has_value());
+  EXPECT_EQ(kase.value()->uscc, a);
+  EXPECT_EQ(kase.value()->state, CaseState::kInProgress);
+  EXPECT_FALSE(store_->GetCase(first + 1000).value().has_value());
+
+  // This turn's writes over what was read.
+  auto second = store_->InsertEvent(MakeEvent("evt-2", b, 7, {"tax"}, "r"), kNow);
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  EXPECT_GT(second.value(), first);
+  EXPECT_EQ(store_->LastRevision(b).value(), 7u);
+  EXPECT_EQ(store_->FindSequence("evt-2").value(), std::optional<Sequence>(second.value()));
+  EXPECT_EQ(store_->InsertEvent(MakeEvent("evt-2", b, 8, {"tax"}, "r"), kNow).status().code(), StatusCode::kConflict);
+  ASSERT_TRUE(store_->UpsertReference(b, "bank:CCB", "ACC-2", kNow).ok());
+  EXPECT_EQ(store_->BanksHolding(b).value(), std::vector<std::string>{"bank:CCB"});
+  ASSERT_TRUE(store_->SetCaseState(first, CaseState::kAttention, 0).ok());
+  EXPECT_EQ(store_->GetCase(first).value()->state, CaseState::kAttention);
+  auto fresh = store_->GetCase(second.value());
+  ASSERT_TRUE(fresh.ok() && fresh.value().has_value());
+  EXPECT_EQ(fresh.value()->uscc, b);
+  CaseUpdateRecord u;
+  u.seq = second.value();
+  u.kind = 1;
+  u.at = kNow;
+  auto u1 = store_->InsertCaseUpdate(u);
+  auto u2 = store_->InsertCaseUpdate(u);
+  ASSERT_TRUE(u1.ok() && u2.ok());
+  EXPECT_LT(u1.value(), u2.value());
+  ASSERT_TRUE(store_->Commit().ok());
+
+  // As committed, read without an announcement.
+  ASSERT_TRUE(store_->Begin().ok());
+  EXPECT_EQ(store_->LastRevision(b).value(), 7u);
+  EXPECT_EQ(store_->BanksHolding(b).value(), std::vector<std::string>{"bank:CCB"});
+  EXPECT_EQ(store_->GetCase(first).value()->state, CaseState::kAttention);
+  EXPECT_EQ(store_->FindSequence("evt-2").value(), std::optional<Sequence>(second.value()));
+  std::vector<std::uint64_t> open;
+  ASSERT_TRUE(store_->ForEachOpenCaseUpdate([&](const CaseUpdateRecord& r) { open.push_back(r.id); }).ok());
+  EXPECT_EQ(open, (std::vector<std::uint64_t>{u1.value(), u2.value()}));
+  store_->Rollback();
+}
+
+// Numbers given in a turn that rolled back are given again; those of a
+// committed turn never are, also after the store is opened again.
+TEST_P(StoreTest, SequencesOfARolledBackTurnAreGivenAgainAndCommittedOnesNever) {
+  OpenStore();
+  Sequence first = Insert(MakeEvent("evt-1", "91110000100000001A", 1, {"tax"}, "p"));
+  ASSERT_TRUE(store_->Begin().ok());
+  auto lost = store_->InsertEvent(MakeEvent("evt-2", "91110000100000002B", 1, {"tax"}, "p"), kNow);
+  ASSERT_TRUE(lost.ok());
+  store_->Rollback();
+  Sequence second = Insert(MakeEvent("evt-3", "91110000100000003C", 1, {"tax"}, "p"));
+  EXPECT_GT(second, first);
+  Reopen();
+  Sequence third = Insert(MakeEvent("evt-4", "91110000100000004D", 1, {"tax"}, "p"));
+  EXPECT_GT(third, second);
+  EXPECT_EQ(store_->FindSequence("evt-3").value(), std::optional<Sequence>(second));
+  EXPECT_FALSE(store_->FindSequence("evt-2").value().has_value());
+}
+
 TEST_P(StoreTest, CommitSurvivesReopen) {
   OpenStore();
   Sequence seq = Insert(MakeEvent("evt-1", "91110000100000001A", 3, {"tax", "bank:ABC"}, kBinaryPayload));
