@@ -146,6 +146,9 @@ const std::vector<KeyDef>& Keys() {
        [](const YAML::Node& n, BrokerConfig& c) { return ReadString(n, {}, &c.store_postgresql_conninfo); }},
       U32_KEY("store.postgresql.statement_timeout_ms", store_postgresql_statement_timeout_ms, 10000, 100, 3600000,
               "PostgreSQL statement timeout in ms, for every statement but COMMIT (never cancelled)"),
+      U32_KEY("store.postgresql.pool_size", store_postgresql_pool_size, 4, 1, 64,
+              "connections the HTTP API reads the PostgreSQL store with, opened as requests need them (the broker "
+              "writes on one more of its own)"),
       U32_KEY("ha.lease_ms", ha_lease_ms, 5000, 1000, 600000,
               "store.backend postgresql: the active broker's lease in ms, renewed every turn; a standby takes "
               "over once it has expired"),

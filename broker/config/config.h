@@ -78,6 +78,8 @@ struct BrokerConfig {
   std::string store_postgresql_conninfo;
   // Every statement but COMMIT, in ms.
   std::uint32_t store_postgresql_statement_timeout_ms = 10000;
+  // Connections the HTTP API reads with (the broker writes on one more).
+  std::uint32_t store_postgresql_pool_size = 4;
   // High availability (store.backend postgresql): the leader's lease, and
   // the endpoint a standby names to clients ("": the bound listen endpoint).
   std::uint32_t ha_lease_ms = 5000;

@@ -4,6 +4,7 @@
 #include <openssl/ssl.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <chrono>
 #include <cstring>
@@ -273,18 +274,41 @@ void HttpServer::WatchTls() {
 }
 
 void HttpServer::Routes() {
-  auto reader_mu = std::make_shared<std::mutex>();
-  auto reader = std::make_shared<std::unique_ptr<store::CaseReader>>();
-  // Runs fn with an open reader, or answers 503.
-  auto with_reader = [this, reader_mu, reader](httplib::Response& res, auto&& fn) {
-    std::lock_guard<std::mutex> lock(*reader_mu);
-    if (!*reader) {
+  // The readers: one for SQLite, up to postgres_pool_size PostgreSQL
+  // connections, each opened when concurrent requests first need it.
+  struct ReaderSlot {
+    std::mutex mu;
+    std::unique_ptr<store::CaseReader> reader;
+  };
+  const std::size_t pool =
+      options_.postgres_conninfo.empty() ? 1 : static_cast<std::size_t>(std::max(1, options_.postgres_pool_size));
+  auto slots = std::make_shared<std::vector<ReaderSlot>>(pool);
+  auto next_slot = std::make_shared<std::atomic<std::size_t>>(0);
+  // Runs fn with an open reader (a free one, else waits for one in turn),
+  // or answers 503.
+  auto with_reader = [this, slots, next_slot](httplib::Response& res, auto&& fn) {
+    ReaderSlot* slot = nullptr;
+    std::unique_lock<std::mutex> lock;
+    // The first free slot: slots open in order, so the lower ones are
+    // those with a connection already.
+    for (ReaderSlot& s : *slots) {
+      std::unique_lock<std::mutex> l(s.mu, std::try_to_lock);
+      if (!l.owns_lock()) continue;
+      slot = &s;
+      lock = std::move(l);
+      break;
+    }
+    if (slot == nullptr) {
+      slot = &(*slots)[next_slot->fetch_add(1) % slots->size()];
+      lock = std::unique_lock<std::mutex>(slot->mu);
+    }
+    if (!slot->reader) {
       auto opened = options_.postgres_conninfo.empty() ? store::CaseReader::Open(options_.data_dir)
                                                        : store::CaseReader::OpenPostgres(options_.postgres_conninfo);
       if (!opened.ok()) return SendError(res, 503, "UNAVAILABLE", opened.status().message());
-      *reader = std::move(opened).value();
+      slot->reader = std::move(opened).value();
     }
-    fn(**reader);
+    fn(*slot->reader);
   };
   auto& s = *router_;
 

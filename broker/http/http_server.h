@@ -52,6 +52,9 @@ struct HttpOptions {
   // Non-empty: the store is PostgreSQL's (store.postgresql.conninfo), and
   // the API reads it there instead of data_dir's SQLite file.
   std::string postgres_conninfo;
+  // PostgreSQL: requests read on up to this many connections at once, each
+  // opened when first needed (SQLite: one reader).
+  int postgres_pool_size = 4;
   // Host header values answered (lower case, no port); others get 421.
   // Empty: the loopback names when `listen` is on loopback, any otherwise.
   std::vector<std::string> allowed_hosts;

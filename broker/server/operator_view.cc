@@ -16,7 +16,10 @@ Status BrokerImpl::StartHttp() {
   options.tls_key_file = config_.http_tls_key_file;
   options.tls_client_ca_file = config_.http_tls_client_ca_file;
   options.data_dir = config_.data_dir;
-  if (config_.store_backend == "postgresql") options.postgres_conninfo = config_.store_postgresql_conninfo;
+  if (config_.store_backend == "postgresql") {
+    options.postgres_conninfo = config_.store_postgresql_conninfo;
+    options.postgres_pool_size = static_cast<int>(config_.store_postgresql_pool_size);
+  }
   options.allowed_hosts = config_.http_allowed_hosts;
   options.max_body_bytes = config_.http_max_body_bytes;
   options.max_headers = config_.http_max_headers;

@@ -73,6 +73,7 @@ const std::vector<UintKey>& UintKeys() {
       {"ha.lease_ms", 1000, 600000, [](const BrokerConfig& c) { return c.ha_lease_ms; }},
       {"store.postgresql.statement_timeout_ms", 100, 3600000,
        [](const BrokerConfig& c) { return c.store_postgresql_statement_timeout_ms; }},
+      {"store.postgresql.pool_size", 1, 64, [](const BrokerConfig& c) { return c.store_postgresql_pool_size; }},
       {"store.max_batch", 1, 100000, [](const BrokerConfig& c) { return c.max_batch; }},
       {"store.payload_cache_entries", 0, 1000000, [](const BrokerConfig& c) { return c.payload_cache_entries; }},
       {"http.max_body_bytes", 1024, 16777216, [](const BrokerConfig& c) { return c.http_max_body_bytes; }},

@@ -4,8 +4,9 @@
 // publisher and the four consumers given both endpoints: the active broker
 // is SIGKILLed, or paused past its lease and resumed. Afterwards every
 // confirmed event reached every agency it names, in order per (USCC,
-// agency), repeats with a higher attempt (testing/guarantees.h), and a
-// resumed old leader has stepped down instead of writing.
+// agency), repeats with a higher attempt (testing/guarantees.h), a
+// resumed old leader has stepped down instead of writing, and the audit
+// chain the brokers wrote in turn verifies as one chain.
 #include <signal.h>
 
 #include <chrono>
@@ -14,6 +15,7 @@
 
 #include <gtest/gtest.h>
 
+#include "cli/cli_run.h"
 #include "testing/broker_fixture.h"
 #include "testing/guarantees.h"
 #include "testing/postgres.h"
@@ -37,6 +39,14 @@ const std::string& Extra() {
 
 bool LogHas(const BrokerProcess& b, const std::string& text) {
   return testing::ReadFile(b.log_path()).find(text) != std::string::npos;
+}
+
+// `yilian audit verify` on the database: every record, whichever broker
+// wrote it, chained to the one before.
+void ExpectAuditChainIntact(const std::string& dir, const std::string& conninfo) {
+  testing::CliRun run = testing::RunCli(dir, {"audit", "verify", "--postgresql", conninfo});
+  EXPECT_EQ(run.exit_code, 0) << run.out << run.err;
+  EXPECT_NE(run.out.find("\"intact\":true"), std::string::npos) << run.out;
 }
 
 class FailoverTest : public ::testing::Test {
@@ -83,6 +93,7 @@ class FailoverTest : public ::testing::Test {
     guarantees::Check(*b_, dir_, events_, &repeated);
     RecordProperty("repeated_handovers", static_cast<int>(repeated));
     for (auto& c : consumers_) c->Signal(SIGTERM);
+    ExpectAuditChainIntact(dir_, postgres_->conninfo());
   }
 
   std::unique_ptr<testing::TestPostgres> postgres_;
@@ -161,6 +172,7 @@ TEST(DatabaseFailoverTest, ThePrimaryKilledUnderLoadAndTheSynchronousStandbyProm
   std::size_t repeated = 0;
   guarantees::Check(a, dir, events, &repeated);
   for (auto& c : consumers) c->Signal(SIGTERM);
+  ExpectAuditChainIntact(dir, postgres->multi_host_conninfo());
 }
 
 }  // namespace

@@ -9,10 +9,12 @@
 #include <httplib.h>
 
 #include <algorithm>
+#include <atomic>
 #include <map>
 #include <regex>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include <google/protobuf/util/message_differencer.h>
 #include <google/protobuf/util/time_util.h>
@@ -777,6 +779,54 @@ TEST_P(TrackingTest, MetricsAreValidPrometheusTextAndCountTheWork) {
   // /healthz and /readyz besides.
   EXPECT_EQ(Get("/healthz").first, 200);
   EXPECT_EQ(Get("/readyz").first, 200);
+}
+
+}  // namespace
+}  // namespace yilian
+
+namespace yilian {
+namespace {
+
+// The HTTP API reads PostgreSQL on a pool of store.postgresql.pool_size
+// connections of its own: concurrent requests open more than one, and
+// never more than the pool (the broker writes on one connection besides).
+TEST(HttpReaderPoolTest, ConcurrentRequestsReadOnAtMostPoolSizeConnections) {
+  std::string error;
+  auto postgres = testing::TestPostgres::Start({}, &error);
+  ASSERT_TRUE(postgres) << error;
+  BrokerProcess broker("", postgres->conninfo(), "pool_size: 3");
+  broker.Start();
+  auto connections = [&] {
+    const std::string n = postgres->psql("SELECT count(*) FROM pg_stat_activity WHERE usename = 'yilian'");
+    return n.empty() ? -1 : std::stoi(n);
+  };
+  std::atomic<bool> stop{false};
+  std::atomic<int> answered{0}, failed{0};
+  std::vector<std::thread> clients;
+  for (int i = 0; i < 8; ++i) {
+    clients.emplace_back([&] {
+      httplib::Client c("127.0.0.1", broker.http_port());
+      while (!stop.load()) {
+        auto r = c.Get("/api/v1/stats");
+        (r && r->status == 200 ? answered : failed).fetch_add(1);
+      }
+    });
+  }
+  int most = 0;
+  const bool filled = PollUntil(
+      [&] {
+        most = std::max(most, connections());
+        return most >= 4;
+      },
+      10000);
+  // Under the same load, a while longer: the pool is not exceeded.
+  for (int i = 0; i < 50; ++i) most = std::max(most, connections());
+  stop = true;
+  for (auto& t : clients) t.join();
+  EXPECT_TRUE(filled) << "concurrent requests used " << most - 1 << " reader connection(s)";
+  EXPECT_EQ(most, 1 + 3) << "one writer and at most pool_size readers";
+  EXPECT_GT(answered.load(), 0);
+  EXPECT_EQ(failed.load(), 0);
 }
 
 }  // namespace

@@ -30,18 +30,27 @@ BrokerProcess::BrokerProcess(const std::string& extra_yaml) {
                                std::to_string(http_port_) + "\n" + extra_yaml);
 }
 
-BrokerProcess::BrokerProcess(const std::string& extra_yaml, const std::string& postgres_conninfo) {
-  Init(extra_yaml, postgres_conninfo);
+BrokerProcess::BrokerProcess(const std::string& extra_yaml, const std::string& postgres_conninfo,
+                             const std::string& postgresql_yaml) {
+  Init(extra_yaml, postgres_conninfo, postgresql_yaml);
 }
 
-void BrokerProcess::Init(const std::string& extra_yaml, const std::string& postgres_conninfo) {
+void BrokerProcess::Init(const std::string& extra_yaml, const std::string& postgres_conninfo,
+                         const std::string& postgresql_yaml) {
+  std::string more;
+  for (std::size_t at = 0; at < postgresql_yaml.size();) {
+    std::size_t end = postgresql_yaml.find('\n', at);
+    if (end == std::string::npos) end = postgresql_yaml.size();
+    more += "    " + postgresql_yaml.substr(at, end - at) + "\n";
+    at = end + 1;
+  }
   postgres_conninfo_ = postgres_conninfo;
   dir_ = MakeTempDir("yilian-broker-test");
   endpoint_ = "tcp://127.0.0.1:" + std::to_string(FreeTcpPort());
   http_port_ = FreeTcpPort();
   WriteFile(config_path(),
             "heartbeat:\n  interval_ms: 200\n  liveness: 3\nhttp:\n  listen: 127.0.0.1:" + std::to_string(http_port_) +
-                "\nstore:\n  backend: postgresql\n  postgresql:\n    conninfo: \"" + postgres_conninfo + "\"\n" +
+                "\nstore:\n  backend: postgresql\n  postgresql:\n    conninfo: \"" + postgres_conninfo + "\"\n" + more +
                 extra_yaml);
 }
 

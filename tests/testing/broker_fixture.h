@@ -23,7 +23,9 @@ class BrokerProcess {
   explicit BrokerProcess(const std::string& extra_yaml = "");
   // A broker on the PostgreSQL store of `postgres_conninfo` (libpq), with
   // its HTTP API on a free port too; Query and Exec go to that database.
-  BrokerProcess(const std::string& extra_yaml, const std::string& postgres_conninfo);
+  // `postgresql_yaml`: more keys of store.postgresql, one "key: value" per line.
+  BrokerProcess(const std::string& extra_yaml, const std::string& postgres_conninfo,
+                const std::string& postgresql_yaml = "");
   ~BrokerProcess();
 
   // Starts (or restarts) the broker and waits until it listens, on its
@@ -66,7 +68,8 @@ class BrokerProcess {
   bool Exec(const std::string& sql) const;
 
  private:
-  void Init(const std::string& extra_yaml, const std::string& postgres_conninfo);
+  void Init(const std::string& extra_yaml, const std::string& postgres_conninfo,
+            const std::string& postgresql_yaml = "");
   std::string dir_;
   std::string postgres_conninfo_;  // empty: the SQLite store in data_dir()
   std::unique_ptr<TestPostgres> owned_postgres_;  // YILIAN_TEST_STORE=postgresql
