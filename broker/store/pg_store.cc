@@ -820,7 +820,7 @@ class PgStore final : public Store {
     DropCaseQueries();
     if (conn_) PQfinish(conn_);
     queued_.clear();
-    conn_ = PQconnectdb(options_.conninfo.c_str());
+    conn_ = pg::Connect(options_.conninfo);
     if (PQstatus(conn_) != CONNECTION_OK) {
       std::string message = PQerrorMessage(conn_);
       while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();

@@ -46,6 +46,14 @@ std::string GetText(const PGresult* r, int row, int col) {
   return std::string(PQgetvalue(r, row, col), static_cast<std::size_t>(PQgetlength(r, row, col)));
 }
 
+PGconn* Connect(const std::string& conninfo) {
+  // The string comes last: what it sets wins over these defaults.
+  const char* keywords[] = {"tcp_user_timeout", "keepalives_idle", "keepalives_interval", "keepalives_count",
+                            "dbname", nullptr};
+  const char* values[] = {"10000", "10", "5", "3", conninfo.c_str(), nullptr};
+  return PQconnectdbParams(keywords, values, /*expand_dbname=*/1);
+}
+
 std::string SqlState(const PGresult* r) {
   if (r == nullptr) return "";
   const char* s = PQresultErrorField(r, PG_DIAG_SQLSTATE);

@@ -58,6 +58,16 @@ std::int64_t GetInt(const PGresult* r, int row, int col);
 std::string GetText(const PGresult* r, int row, int col);
 inline bool IsNull(const PGresult* r, int row, int col) { return PQgetisnull(r, row, col) != 0; }
 
+// Connects with `conninfo` (a libpq connection string) and these defaults,
+// which the string overrides: tcp_user_timeout 10 s (a server whose host
+// vanished without closing the connection, a power cut or a partition, is
+// given up after 10 s of unacknowledged data instead of the kernel's
+// retransmission limit of about 15 minutes; a COMMIT that waits for a
+// synchronous standby sends nothing and is not affected), and TCP
+// keepalives after 10 s idle, every 5 s, 3 probes. Never null; check
+// PQstatus.
+PGconn* Connect(const std::string& conninfo);
+
 // The SQLSTATE of a failed result ("" if none).
 std::string SqlState(const PGresult* r);
 

@@ -128,7 +128,7 @@ class PgConnection final : public ReadConnection {
   // Connects (again): read-only by default, quiet notices.
   Status Connect() {
     if (conn_) PQfinish(conn_);
-    conn_ = PQconnectdb(conninfo_.c_str());
+    conn_ = pg::Connect(conninfo_);
     if (PQstatus(conn_) != CONNECTION_OK) {
       const std::string message = ConnectionMessage(conn_);
       PQfinish(conn_);

@@ -7,6 +7,8 @@
 //   synchronous standby as long as that takes;
 // - a COMMIT whose wait for the standby is cancelled (by an administrator)
 //   is reported as not confirmed, although the primary kept it.
+// - every connection gives up a silent server after 10 s of unacknowledged
+//   data (tcp_user_timeout), unless the connection string says otherwise.
 // The synchronous standby is simulated by a synchronous_standby_names that
 // no server matches: every COMMIT waits until the setting changes.
 #include <future>
@@ -15,6 +17,7 @@
 
 #include <gtest/gtest.h>
 
+#include "store/pg_util.h"
 #include "store/store.h"
 #include "testing/postgres.h"
 #include "testing/process.h"
@@ -156,6 +159,30 @@ TEST_F(PgLeaseTest, ACommitWhoseWaitForTheStandbyIsCancelledIsNotConfirmed) {
   auto resend = a->InsertEvent(MakeEvent("evt-1", "91110000100000001A"), kNow);
   EXPECT_EQ(resend.status().code(), StatusCode::kConflict) << resend.status().ToString();
   a->Rollback();
+}
+
+// The value a connection uses for a libpq option.
+std::string OptionOf(PGconn* conn, const std::string& keyword) {
+  std::string value;
+  PQconninfoOption* options = PQconninfo(conn);
+  for (PQconninfoOption* o = options; o != nullptr && o->keyword != nullptr; ++o)
+    if (keyword == o->keyword && o->val != nullptr) value = o->val;
+  PQconninfoFree(options);
+  return value;
+}
+
+TEST_F(PgLeaseTest, ConnectionsGiveUpASilentServerUnlessTheConnectionStringSaysOtherwise) {
+  PGconn* plain = pg::Connect(postgres_->conninfo());
+  ASSERT_EQ(PQstatus(plain), CONNECTION_OK) << PQerrorMessage(plain);
+  EXPECT_EQ(OptionOf(plain, "tcp_user_timeout"), "10000");
+  EXPECT_EQ(OptionOf(plain, "keepalives_idle"), "10");
+  EXPECT_EQ(OptionOf(plain, "dbname"), "yilian");
+  PQfinish(plain);
+  PGconn* own = pg::Connect(postgres_->conninfo() + " tcp_user_timeout=2500 keepalives_idle=30");
+  ASSERT_EQ(PQstatus(own), CONNECTION_OK) << PQerrorMessage(own);
+  EXPECT_EQ(OptionOf(own, "tcp_user_timeout"), "2500");
+  EXPECT_EQ(OptionOf(own, "keepalives_idle"), "30");
+  PQfinish(own);
 }
 
 }  // namespace
