@@ -163,6 +163,13 @@ NatsSystem::NatsSystem(NatsOptions options) : options_(std::move(options)) { nat
 NatsSystem::~NatsSystem() = default;
 
 std::string NatsSystem::durability() const {
+  if (options_.replicas > 1)
+    return "file storage, " + std::to_string(options_.replicas) +
+           " replicas (a stream and consumers replicated by Raft across the cluster); the publish ack follows "
+           "the write of a majority of the replicas to the operating system, not an fsync (nats-server 2.9 fsyncs "
+           "on a 2-minute timer and has no setting to fsync before the ack: sync_interval arrived in 2.10); "
+           "survives a process crash and the loss of a minority of the nodes, a power loss of the majority can "
+           "lose acknowledged messages; consumer acks are not answered";
   return "file storage; the publish ack follows the write to the operating system, not an fsync (nats-server 2.9 "
          "fsyncs on a 2-minute timer and has no setting to fsync before the ack: sync_interval arrived in 2.10); "
          "survives a process crash, a power loss can lose acknowledged messages; consumer acks are not answered";
@@ -190,7 +197,6 @@ Status NatsSystem::Prepare(const Topology& topology, const Workload& workload) {
   st = admin.Open(options_.port);
   if (!st.ok()) return st;
   jsErrCode jerr = static_cast<jsErrCode>(0);
-  js_DeleteStream(admin.js(), kStream, nullptr, &jerr);  // a missing stream is fine
   jsStreamConfig cfg;
   jsStreamConfig_Init(&cfg);
   cfg.Name = kStream;
@@ -199,7 +205,17 @@ Status NatsSystem::Prepare(const Topology& topology, const Workload& workload) {
   cfg.SubjectsLen = 1;
   cfg.Storage = js_FileStorage;
   cfg.Retention = js_LimitsPolicy;
-  natsStatus s = js_AddStream(nullptr, admin.js(), &cfg, nullptr, &jerr);
+  cfg.Replicas = options_.replicas;
+  // A cluster that has just started may not have elected its JetStream
+  // leaders yet: retry for a while.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  natsStatus s;
+  for (;;) {
+    js_DeleteStream(admin.js(), kStream, nullptr, &jerr);  // a missing stream is fine
+    s = js_AddStream(nullptr, admin.js(), &cfg, nullptr, &jerr);
+    if (s == NATS_OK || std::chrono::steady_clock::now() > deadline) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
   if (s != NATS_OK) return Fail(s, "add stream");
   for (int a = 0; a < topology.agencies; ++a) {
     std::string name = ConsumerName(a);
@@ -210,7 +226,11 @@ Status NatsSystem::Prepare(const Topology& topology, const Workload& workload) {
     cc.DeliverPolicy = js_DeliverAll;
     cc.MaxAckPending = topology.consumer_window;
     cc.AckWait = static_cast<int64_t>(30) * 1000 * 1000 * 1000;
-    s = js_AddConsumer(nullptr, admin.js(), kStream, &cc, nullptr, &jerr);
+    for (;;) {
+      s = js_AddConsumer(nullptr, admin.js(), kStream, &cc, nullptr, &jerr);
+      if (s == NATS_OK || std::chrono::steady_clock::now() > deadline) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    }
     if (s != NATS_OK) return Fail(s, "add consumer " + name);
   }
   return Status::Ok();

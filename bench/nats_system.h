@@ -3,8 +3,9 @@
 //
 // Topology, made fresh by Prepare: one file-backed stream "YLBENCH" on the
 // subject "ylbench.events" (limits retention, like yilian it keeps the
-// history) and one durable pull consumer per agency ("agency0", ...) with
-// explicit acks and MaxAckPending = the consumer window. The publisher uses
+// history; --replicas copies in a cluster) and one durable pull consumer
+// per agency ("agency0", ...) with explicit acks and MaxAckPending = the
+// consumer window. The publisher uses
 // asynchronous publish with the event id as msg-id (Nats-Msg-Id, the
 // stream's deduplication key) and counts the publish acks; each consumer
 // fetches in batches and acks every message right after receipt.
@@ -28,6 +29,7 @@ struct NatsOptions {
   std::string pid_file;        // nats-server -P
   std::string control;         // "CMD": `CMD stop` and `CMD start` restart the server
   std::string server_version;  // as reported by `nats-server --version`
+  int replicas = 1;            // the stream's (and so its consumers') replicas; > 1 needs a cluster
 };
 
 class NatsSystem : public System {

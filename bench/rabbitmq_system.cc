@@ -227,6 +227,11 @@ class RabbitConsumer : public Consumer {
 }  // namespace
 
 std::string RabbitMQSystem::durability() const {
+  if (options_.quorum)
+    return "persistent messages to durable quorum queues (x-queue-type=quorum), replicated by Raft to every node of "
+           "the cluster; the confirm follows the write and fsync of the message by a majority of the queue's "
+           "replicas (each replica's Ra write-ahead log fsyncs a batch before the entries count as written); survives a process crash and a power loss of a minority of the nodes; consumer acks are "
+           "replicated but neither answered nor waited for";
   if (options_.persistent)
     return "persistent messages (delivery_mode 2) to durable classic queues; the confirm follows the fsync of "
            "every queue's write (RabbitMQ batches fsyncs); survives a process crash and a power loss; consumer "
@@ -276,9 +281,14 @@ Status RabbitMQSystem::Prepare(const Topology& topology, const Workload& workloa
   amqp_exchange_declare(admin.get(), kChannel, amqp_cstring_bytes(kExchange), amqp_cstring_bytes("fanout"), 0, 1, 0, 0,
                         amqp_empty_table);
   if (!(s = admin.Check("exchange.declare")).ok()) return s;
+  amqp_table_entry_t quorum_arg;
+  quorum_arg.key = amqp_cstring_bytes("x-queue-type");
+  quorum_arg.value.kind = AMQP_FIELD_KIND_UTF8;
+  quorum_arg.value.value.bytes = amqp_cstring_bytes("quorum");
+  amqp_table_t queue_args = options_.quorum ? amqp_table_t{1, &quorum_arg} : amqp_empty_table;
   for (int a = 0; a < topology.agencies; ++a) {
     std::string q = QueueName(a);
-    amqp_queue_declare(admin.get(), kChannel, amqp_cstring_bytes(q.c_str()), 0, 1, 0, 0, amqp_empty_table);
+    amqp_queue_declare(admin.get(), kChannel, amqp_cstring_bytes(q.c_str()), 0, 1, 0, 0, queue_args);
     if (!(s = admin.Check("queue.declare " + q)).ok()) return s;
     amqp_queue_bind(admin.get(), kChannel, amqp_cstring_bytes(q.c_str()), amqp_cstring_bytes(kExchange),
                     amqp_empty_bytes, amqp_empty_table);

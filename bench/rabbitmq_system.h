@@ -2,8 +2,10 @@
 // the C client librabbitmq (rabbitmq-c).
 //
 // Topology, made fresh by Prepare: a durable fanout exchange
-// "ylbench.events" bound to one durable classic queue per agency
-// ("ylbench.agency0", ...). The publisher uses publisher confirms on its own
+// "ylbench.events" bound to one durable queue per agency ("ylbench.agency0",
+// ...): a classic queue, or a quorum queue (x-queue-type=quorum, replicated
+// by Raft to every node of a cluster, its leader on the node the driver is
+// connected to). The publisher uses publisher confirms on its own
 // connection; each consumer has its own connection, basic.qos prefetch =
 // the consumer window, manual acknowledgements (one basic.ack per message,
 // sent right after receipt). Every message carries the event id as its
@@ -28,6 +30,7 @@ struct RabbitOptions {
   std::string pid_file;    // the server's pid file (RABBITMQ_PID_FILE)
   std::string control;     // "CMD": `CMD stop` and `CMD start` restart the server
   bool persistent = true;  // delivery_mode 2 (fsync before confirm) or 1 (transient)
+  bool quorum = false;     // quorum queues instead of classic ones (always persistent)
 };
 
 class RabbitMQSystem : public System {
@@ -37,7 +40,9 @@ class RabbitMQSystem : public System {
 
   std::string name() const override { return "rabbitmq"; }
   std::string durability() const override;
-  std::string durability_class() const override { return options_.persistent ? "fsync" : "no-fsync"; }
+  std::string durability_class() const override {
+    return options_.persistent || options_.quorum ? "fsync" : "no-fsync";
+  }
   std::string versions() const override;
   bool acks_answered() const override { return false; }
 

@@ -8,6 +8,12 @@ medians), DIR/tables.md (the tables), DIR/benchmarks.png (if gnuplot is
 installed) and, with --docs, replaces the part of that file between the
 markers below with the tables. Repeated runs of one configuration are
 summarised by their median (and the range of the throughput).
+
+The runs labelled "replicated" (scripts/bench --series replicated: clusters
+and a database with a synchronous standby, told apart by their
+"deployment") have tables of their own, between their own markers, and
+their raw results go to replicated.json beside the page, so that the
+series can be rerun and written on its own.
 """
 import argparse
 import json
@@ -19,6 +25,10 @@ import sys
 
 BEGIN = "<!-- BEGIN GENERATED RESULTS -->"
 END = "<!-- END GENERATED RESULTS -->"
+REPLICATED_BEGIN = "<!-- BEGIN GENERATED REPLICATED RESULTS -->"
+REPLICATED_END = "<!-- END GENERATED REPLICATED RESULTS -->"
+REPLICATED = "replicated"
+SYSTEM_NAMES = {"yilian": "yilian", "rabbitmq": "RabbitMQ", "nats-jetstream": "NATS JetStream", "zeromq": "raw ZeroMQ"}
 
 # Display order and names of the configurations (system, durability class).
 CONFIGS = [
@@ -53,7 +63,7 @@ def load_runs(path):
 
 def group_key(r):
     return (r.get("label", ""), r["system"], r["durability_class"], int(r["agencies"]), float(r["offered_rate"]),
-            int(r["events"]) if r["mode"] == "backlog" else 0)
+            int(r["events"]) if r["mode"] == "backlog" else 0, r.get("deployment", ""))
 
 
 def summarise(runs):
@@ -64,8 +74,12 @@ def summarise(runs):
     for key, rs in groups.items():
         ok = [r for r in rs if r.get("ok")]
         s = {"label": key[0], "system": key[1], "durability_class": key[2], "agencies": key[3],
-             "offered_rate": key[4], "mode": rs[0]["mode"], "events": int(rs[0]["events"]), "runs": len(rs),
+             "offered_rate": key[4], "deployment": key[6], "durability": rs[0].get("durability", ""),
+             "mode": rs[0]["mode"], "events": int(rs[0]["events"]), "runs": len(rs),
              "failed": len(rs) - len(ok), "errors": sorted({r.get("error", "") for r in rs if not r.get("ok")})}
+        procs = {int(r.get("server_processes", 1)) for r in ok}
+        if procs:
+            s["server_processes"] = max(procs)
         for m in (BACKLOG_METRICS if s["mode"] == "backlog" else SETTLE_METRICS):
             vals = [r[m] for r in ok if r.get(m) is not None]
             if vals:
@@ -76,10 +90,11 @@ def summarise(runs):
     return out
 
 
-def find(summary, label, system, dclass, agencies=4, rate=0.0, events=0):
+def find(summary, label, system, dclass, agencies=4, rate=0.0, events=0, deployment=""):
     for s in summary:
-        if (s["label"], s["system"], s["durability_class"], s["agencies"], s["offered_rate"]) == (
-                label, system, dclass, agencies, rate) and (events == 0 or s["events"] == events):
+        if (s["label"], s["system"], s["durability_class"], s["agencies"], s["offered_rate"],
+                s.get("deployment", "")) == (label, system, dclass, agencies, rate, deployment) and (
+                events == 0 or s["events"] == events):
             return s
     return None
 
@@ -235,12 +250,87 @@ def tables(summary, meta):
                          f"{cell(s, 'drain_per_s')} |")
         lines.append("")
 
-    failed = [s for s in summary if s["failed"]]
+    failed = [s for s in summary if s["failed"] and s["label"] != REPLICATED]
     if failed:
         lines.append("Failed runs: " + "; ".join(
             f"{s['label']} {s['system']} ({s['durability_class']}): {s['failed']} of {s['runs']} ({', '.join(s['errors'])})"
             for s in failed) + "\n")
     return "\n".join(lines)
+
+
+def replicated_name(s):
+    return f"{SYSTEM_NAMES.get(s['system'], s['system'])}, {s.get('deployment') or 'one server'}"
+
+
+def replicated_rows(summary):
+    order = list(SYSTEM_NAMES)
+    rows = [s for s in summary if s["label"] == REPLICATED]
+    return sorted(rows, key=lambda s: (order.index(s["system"]) if s["system"] in order else len(order),
+                                       s["durability_class"] != "fsync", s.get("deployment", "")))
+
+
+def replicated_tables(summary, meta):
+    rows = replicated_rows(summary)
+    if not rows:
+        return ""
+    lines = ["### Replicated, no-loss configurations (4 agencies)\n"]
+    lines.append("Medians of %s runs each, as fast as possible with at most %s events unsettled (the throughput "
+                 "workload). *fsync*: the publish confirm follows an fsync of the event (on a majority of the "
+                 "replicas, or on the primary and its synchronous standby). *CPU*: CPU seconds per 1,000 events "
+                 "of all the server processes: the broker and every PostgreSQL process (the standby's too) for "
+                 "yilian, the 3 nodes for the clusters. Latencies in ms from the send; in these closed-loop runs "
+                 "they include the wait behind up to %s unsettled events.\n"
+                 % (meta.get("repeat", "?"), meta.get("max_unsettled", "?"), meta.get("max_unsettled", "?")))
+    lines.append("| system, deployment | fsync | settled/s (range) | confirm p50 / p99 | settle p99 | CPU s/1k |")
+    lines.append("|---|---|---:|---:|---:|---:|")
+    for s in rows:
+        rng = ""
+        if "settled_per_s_min" in s:
+            rng = f" ({fmt(s['settled_per_s_min'])}–{fmt(s['settled_per_s_max'])})"
+        fsync = "yes" if s["durability_class"] == "fsync" else "no"
+        lines.append(f"| {replicated_name(s)} | {fsync} | {cell(s, 'settled_per_s')}{rng} | "
+                     f"{cell(s, 'confirm_p50_ms', 1)} / {cell(s, 'confirm_p99_ms', 1)} | "
+                     f"{cell(s, 'settle_p99_ms', 1)} | {cell(s, 'cpu_s_per_1000', 3)} |")
+    lines.append("")
+    ys = [s for s in rows if s["system"] == "yilian"]
+    peers = [s for s in rows if s["system"] != "yilian"]
+    if ys and peers:
+        lines.append("Ratios yilian ÷ peer (settled/s: above 1 means yilian is faster; CPU per event and confirm "
+                     "p99: below 1 means yilian uses less or is quicker).\n")
+        lines.append("| yilian on | peer | settled/s | CPU per event | confirm p99 |")
+        lines.append("|---|---|---:|---:|---:|")
+        for y in ys:
+            for p in peers:
+                lines.append(f"| {y.get('deployment') or 'one server'} | {replicated_name(p)} | "
+                             f"{ratio(y.get('settled_per_s'), p.get('settled_per_s'))} | "
+                             f"{ratio(y.get('cpu_s_per_1000'), p.get('cpu_s_per_1000'))} | "
+                             f"{ratio(y.get('confirm_p99_ms'), p.get('confirm_p99_ms'))} |")
+        lines.append("")
+    failed = [s for s in rows if s["failed"]]
+    if failed:
+        lines.append("Failed runs: " + "; ".join(
+            f"{replicated_name(s)}: {s['failed']} of {s['runs']} ({', '.join(s['errors'])})" for s in failed) + "\n")
+    return "\n".join(lines)
+
+
+def docs_block(begin, end, meta, rel, raw, text, png=None):
+    block = [begin, "",
+             f"Measured {meta.get('date', '?')} on {meta.get('machine', '?')}; "
+             f"yilian commit {meta.get('commit', '?')} ({meta.get('build', '?')}); "
+             f"{meta.get('versions', '')}.",
+             f"Command: `{meta.get('command', '?')}` ({meta.get('wall_s', '?')} s; load average "
+             f"{meta.get('load_before', '?')} before, {meta.get('load_after', '?')} after). "
+             f"Raw results: [{rel}/{raw}]({rel}/{raw}).", "", text]
+    if png:
+        block += [f"![benchmark plots]({rel}/{png})", ""]
+    block.append(end)
+    return "\n".join(block)
+
+
+def replace_block(doc, begin, end, block):
+    if begin in doc and end in doc:
+        return doc[:doc.index(begin)] + block + doc[doc.index(end) + len(end):]
+    return doc + "\n" + block + "\n"
 
 
 def plot(summary, out_dir):
@@ -360,34 +450,30 @@ def main():
     os.makedirs(a.out_dir, exist_ok=True)
     with open(os.path.join(a.out_dir, "results.json"), "w") as f:
         json.dump({"meta": meta, "summary": summary, "runs": runs}, f, indent=1, ensure_ascii=False)
-    text = tables(summary, meta)
+    single = [s for s in summary if s["label"] != REPLICATED]
+    main_text = tables(single, meta) if single else ""
+    repl_text = replicated_tables(summary, meta)
+    text = "\n".join(t for t in (main_text, repl_text) if t)
     with open(os.path.join(a.out_dir, "tables.md"), "w") as f:
         f.write(text + "\n")
-    png = plot(summary, a.out_dir)
+    png = plot(single, a.out_dir) if single else None
     print(text)
     if a.docs:
         assets = a.docs_assets or os.path.dirname(os.path.abspath(a.docs))
         os.makedirs(assets, exist_ok=True)
-        shutil.copy(os.path.join(a.out_dir, "results.json"), os.path.join(assets, "results.json"))
-        if png:
-            shutil.copy(png, os.path.join(assets, "benchmarks.png"))
         rel = os.path.relpath(assets, os.path.dirname(os.path.abspath(a.docs)))
-        block = [BEGIN, "",
-                 f"Measured {meta.get('date', '?')} on {meta.get('machine', '?')}; "
-                 f"yilian commit {meta.get('commit', '?')} ({meta.get('build', '?')}); "
-                 f"{meta.get('versions', '')}.",
-                 f"Command: `{meta.get('command', '?')}` ({meta.get('wall_s', '?')} s; load average "
-                 f"{meta.get('load_before', '?')} before, {meta.get('load_after', '?')} after). "
-                 f"Raw results: [{rel}/results.json]({rel}/results.json).", "", text]
-        if png:
-            block += [f"![benchmark plots]({rel}/benchmarks.png)", ""]
-        block.append(END)
         with open(a.docs) as f:
             doc = f.read()
-        if BEGIN in doc and END in doc:
-            doc = doc[:doc.index(BEGIN)] + "\n".join(block) + doc[doc.index(END) + len(END):]
-        else:
-            doc += "\n" + "\n".join(block) + "\n"
+        if main_text:
+            shutil.copy(os.path.join(a.out_dir, "results.json"), os.path.join(assets, "results.json"))
+            if png:
+                shutil.copy(png, os.path.join(assets, "benchmarks.png"))
+            doc = replace_block(doc, BEGIN, END, docs_block(BEGIN, END, meta, rel, "results.json", main_text,
+                                                            "benchmarks.png" if png else None))
+        if repl_text:
+            shutil.copy(os.path.join(a.out_dir, "results.json"), os.path.join(assets, "replicated.json"))
+            doc = replace_block(doc, REPLICATED_BEGIN, REPLICATED_END,
+                                docs_block(REPLICATED_BEGIN, REPLICATED_END, meta, rel, "replicated.json", repl_text))
         with open(a.docs, "w") as f:
             f.write(doc)
 

@@ -35,6 +35,12 @@ void AddDriverOptions(CLI::App& app, DriverArgs* a, const std::vector<std::strin
   app.add_flag("--no-restart", a->no_restart, "backlog mode: drain without restarting the server first");
   app.add_option("--json", a->json, "append the result as one JSON line to this file");
   app.add_option("--label", a->label, "free text stored with the JSON result (which series this run belongs to)");
+  app.add_option("--deployment", a->deployment,
+                 "free text stored with the JSON result: how the servers are deployed (e.g. \"3-node cluster\"); "
+                 "default: one server");
+  app.add_option("--cpu-pid-file", a->cpu_pid_files,
+                 "settle mode: the pid file of another server process whose CPU (with its descendants') counts in "
+                 "the server CPU: a cluster's other nodes, the database servers of a broker (repeatable)");
   app.add_option("--run", a->run, "repetition number stored with the JSON result")->capture_default_str();
   app.add_option("--enterprises", a->generate.enterprises, "generated workload: distinct enterprises")
       ->check(CLI::Range(1, 10000000))
@@ -67,6 +73,7 @@ int RunDriver(System& system, const DriverArgs& a) {
   info.versions = system.versions();
   info.mode = a.mode;
   info.label = a.label;
+  info.deployment = a.deployment;
   info.run = a.run;
   info.agencies = a.agencies;
   info.consumer_window = a.consumer_window;
@@ -86,6 +93,7 @@ int RunDriver(System& system, const DriverArgs& a) {
     o.topology = t;
     o.restart = !a.no_restart;
     auto r = RunBacklog(system, *workload, o);
+    info.versions = system.versions();
     if (r.ok()) {
       PrintBacklog(info, *r);
       if (!a.json.empty()) error = AppendJson(a.json, info, *r);
@@ -97,7 +105,9 @@ int RunDriver(System& system, const DriverArgs& a) {
     o.topology = t;
     o.rate = a.rate;
     o.max_unsettled = a.max_unsettled;
+    o.cpu_pid_files = a.cpu_pid_files;
     auto r = RunSettle(system, *workload, o);
+    info.versions = system.versions();  // a server's version may be learned only when connected
     if (r.ok()) {
       PrintSettle(info, *r);
       if (!a.json.empty()) error = AppendJson(a.json, info, *r);

@@ -8,6 +8,7 @@
 
 #include <CLI/CLI.hpp>
 #include <string>
+#include <vector>
 
 #include "harness/system.h"
 #include "harness/workload.h"
@@ -26,6 +27,8 @@ struct DriverArgs {
   bool no_restart = false;
   std::string json;
   std::string label;
+  std::string deployment;                  // "" for one server
+  std::vector<std::string> cpu_pid_files;  // more server processes whose CPU counts
   int run = 0;
   GenerateOptions generate;
 };

@@ -1,12 +1,16 @@
 #include "harness/proc_stats.h"
 
+#include <dirent.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <sstream>
 #include <string>
+#include <vector>
 
 namespace yilian::bench {
 namespace {
@@ -19,23 +23,61 @@ double StatusKb(pid_t pid, const std::string& key) {
   return -1;
 }
 
-}  // namespace
-
-double ProcessCpuSeconds(pid_t pid) {
+// Fields 3 (state) to 17 (cstime) of /proc/<pid>/stat, or none if the
+// process does not exist. Field n is at index n - 3: ppid 4, utime 14,
+// stime 15, cutime 16, cstime 17.
+std::vector<std::string> StatFields(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
   std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   auto close = s.rfind(')');
-  if (close == std::string::npos) return -1;
-  // Fields after the command name start at field 3 (state); utime and stime
-  // are fields 14 and 15.
+  if (close == std::string::npos || close + 2 > s.size()) return {};
   std::istringstream rest(s.substr(close + 2));
+  std::vector<std::string> fields;
   std::string field;
-  double utime = 0, stime = 0;
-  for (int i = 3; i <= 15 && rest >> field; ++i) {
-    if (i == 14) utime = std::stod(field);
-    if (i == 15) stime = std::stod(field);
+  for (int i = 3; i <= 17 && rest >> field; ++i) fields.push_back(field);
+  if (fields.size() != 15) return {};
+  return fields;
+}
+
+double Field(const std::vector<std::string>& f, int n) { return std::strtod(f[n - 3].c_str(), nullptr); }
+
+}  // namespace
+
+double ProcessCpuSeconds(pid_t pid) {
+  auto f = StatFields(pid);
+  if (f.empty()) return -1;
+  return (Field(f, 14) + Field(f, 15)) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+double TreeCpuSeconds(pid_t root) {
+  // Every process's parent, from one pass over /proc.
+  std::multimap<pid_t, pid_t> children;
+  std::map<pid_t, std::vector<std::string>> stats;
+  if (DIR* d = opendir("/proc")) {
+    while (dirent* e = readdir(d)) {
+      char* end = nullptr;
+      long pid = std::strtol(e->d_name, &end, 10);
+      if (pid <= 0 || *end != '\0') continue;
+      auto f = StatFields(static_cast<pid_t>(pid));
+      if (f.empty()) continue;
+      children.emplace(static_cast<pid_t>(Field(f, 4)), static_cast<pid_t>(pid));
+      stats.emplace(static_cast<pid_t>(pid), std::move(f));
+    }
+    closedir(d);
   }
-  return (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+  if (stats.find(root) == stats.end()) return -1;
+  double ticks = 0;
+  std::vector<pid_t> todo = {root};
+  while (!todo.empty()) {
+    pid_t p = todo.back();
+    todo.pop_back();
+    const auto& f = stats[p];
+    ticks += Field(f, 14) + Field(f, 15) + Field(f, 16) + Field(f, 17);
+    auto [lo, hi] = children.equal_range(p);
+    for (auto it = lo; it != hi; ++it)
+      if (stats.count(it->second)) todo.push_back(it->second);
+  }
+  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
 double SelfCpuSeconds() {

@@ -13,6 +13,12 @@ namespace yilian::bench {
 
 // utime + stime of the process, in seconds.
 double ProcessCpuSeconds(pid_t pid);
+// CPU seconds of the process and all its descendants: utime + stime of each
+// live one, plus cutime + cstime of each (its children that exited and were
+// waited for), so that a worker that exits between two readings still
+// counts. For a server made of several processes (PostgreSQL's postmaster
+// and its backends).
+double TreeCpuSeconds(pid_t pid);
 // CPU seconds of the calling process (all its threads).
 double SelfCpuSeconds();
 // VmRSS and VmHWM, in MiB.

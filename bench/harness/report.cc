@@ -64,6 +64,7 @@ JsonLine Common(const RunInfo& i) {
   JsonLine j;
   j.Add("system", i.system).Add("durability_class", i.durability_class).Add("durability", i.durability);
   j.Add("versions", i.versions).Add("mode", i.mode).Add("label", i.label).Add("run", double(i.run));
+  if (!i.deployment.empty()) j.Add("deployment", i.deployment);
   j.Add("agencies", double(i.agencies)).Add("consumer_window", double(i.consumer_window));
   j.Add("publish_window", double(i.publish_window))
       .Add("max_unsettled", double(i.max_unsettled))
@@ -89,6 +90,7 @@ void PrintHeader(const RunInfo& i) {
   std::printf("%s [%s] mode=%s events=%zu agencies=%d avg_event_bytes=%.0f offered_rate=%s\n", i.system.c_str(),
               i.durability_class.c_str(), i.mode.c_str(), i.events, i.agencies, i.mean_event_bytes,
               i.offered_rate > 0 ? std::to_string(static_cast<long>(i.offered_rate)).c_str() : "max");
+  if (!i.deployment.empty()) std::printf("  deployment: %s\n", i.deployment.c_str());
   std::printf("  durability: %s\n", i.durability.c_str());
 }
 
@@ -102,8 +104,10 @@ void PrintSettle(const RunInfo& i, const SettleResult& r) {
   PrintLatency("confirm latency", r.confirm);
   PrintLatency("settle latency (acked)", r.settle);
   if (r.acks_recorded) PrintLatency("settle (ack recorded)", r.recorded);
-  std::printf("  server CPU %.2f s (%.3f s per 1000 events), client CPU %.2f s, server peak RSS %.1f MB\n",
-              r.server_cpu_s, r.server_cpu_s * 1000 / r.events, r.client_cpu_s, r.peak_rss_mb);
+  std::printf("  server CPU %.2f s (%.3f s per 1000 events%s), client CPU %.2f s, server peak RSS %.1f MB\n",
+              r.server_cpu_s, r.server_cpu_s * 1000 / r.events,
+              r.server_processes > 1 ? (", " + std::to_string(r.server_processes) + " server processes").c_str() : "",
+              r.client_cpu_s, r.peak_rss_mb);
   if (r.refused || r.duplicates) std::printf("  refused %zu, duplicate deliveries %zu\n", r.refused, r.duplicates);
   std::fflush(stdout);
 }
@@ -131,6 +135,7 @@ Status AppendJson(const std::string& path, const RunInfo& i, const SettleResult&
   j.Add("acks_recorded", r.acks_recorded);
   if (r.acks_recorded) j.Add("recorded", r.recorded);
   j.Add("server_cpu_s", r.server_cpu_s).Add("cpu_s_per_1000", r.server_cpu_s * 1000 / r.events);
+  if (r.server_processes > 1) j.Add("server_processes", double(r.server_processes));
   j.Add("client_cpu_s", r.client_cpu_s).Add("peak_rss_mb", r.peak_rss_mb);
   j.Add("refused", double(r.refused)).Add("duplicates", double(r.duplicates));
   return Append(path, j.str());

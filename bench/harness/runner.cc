@@ -4,6 +4,7 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <fstream>
 #include <functional>
 #include <mutex>
 #include <thread>
@@ -258,6 +259,35 @@ Latency LatencyOf(const std::vector<std::int64_t>& from, const std::vector<std::
   return Summarize(std::move(ms));
 }
 
+// The CPU seconds of the server process and of those named by pid files
+// (each with its descendants): a reading that is subtracted from a later
+// one. A pid file that cannot be read is an error: the figure would be
+// silently incomplete.
+class ServerCpu {
+ public:
+  static Result<ServerCpu> Of(pid_t pid, const std::vector<std::string>& pid_files) {
+    ServerCpu c;
+    c.pid_ = pid;
+    for (const auto& f : pid_files) {
+      std::ifstream in(f);
+      long p = -1;
+      if (!(in >> p) || p <= 0) return Status::NotFound("no pid in " + f);
+      c.others_.push_back(static_cast<pid_t>(p));
+    }
+    return c;
+  }
+  double Seconds() const {
+    double s = ProcessCpuSeconds(pid_);
+    for (pid_t p : others_) s += TreeCpuSeconds(p);
+    return s;
+  }
+  int processes() const { return 1 + static_cast<int>(others_.size()); }
+
+ private:
+  pid_t pid_ = -1;
+  std::vector<pid_t> others_;
+};
+
 }  // namespace
 
 double Percentile(std::vector<double> v, double p) {
@@ -288,6 +318,8 @@ Result<SettleResult> RunSettle(System& system, const Workload& workload, const S
   Status s = system.Prepare(o.topology, workload);
   if (!s.ok()) return s;
   const pid_t pid = system.server_pid();
+  auto server_cpu = ServerCpu::Of(pid, o.cpu_pid_files);
+  if (!server_cpu.ok()) return server_cpu.status();
   const bool recorded = system.acks_answered();
   const auto t0 = Clock::now();
   Tally tally(workload, o.topology.agencies, t0);
@@ -296,7 +328,7 @@ Result<SettleResult> RunSettle(System& system, const Workload& workload, const S
   if (!s.ok()) return s;
 
   ResetPeakResident(pid);
-  const double cpu0 = ProcessCpuSeconds(pid), self0 = SelfCpuSeconds();
+  const double cpu0 = server_cpu->Seconds(), self0 = SelfCpuSeconds();
   PublishTimes pub;
   std::function<std::size_t()> settled;
   if (o.rate <= 0) settled = [&] { return tally.complete(recorded); };
@@ -307,7 +339,8 @@ Result<SettleResult> RunSettle(System& system, const Workload& workload, const S
   if (s.ok()) s = WaitComplete(tally, recorded, n - pub.refused, t0, o.stall_timeout_ms, group);
   if (!s.ok()) return s;
   SettleResult r;
-  r.server_cpu_s = ProcessCpuSeconds(pid) - cpu0;
+  r.server_cpu_s = server_cpu->Seconds() - cpu0;
+  r.server_processes = server_cpu->processes();
   r.peak_rss_mb = PeakResidentMb(pid);
   group.Stop();
   r.client_cpu_s = SelfCpuSeconds() - self0;

@@ -40,6 +40,10 @@ struct SettleOptions {
   // rate 0 only: published events not yet settled at every agency, at most.
   int max_unsettled = 2000;
   int stall_timeout_ms = 60000;  // give up when nothing progresses this long
+  // More server processes whose CPU counts in server_cpu_s, each with its
+  // descendants: the pid files of a cluster's other nodes, or of the
+  // database servers a broker stores in (read after Prepare).
+  std::vector<std::string> cpu_pid_files;
 };
 
 struct SettleResult {
@@ -51,8 +55,9 @@ struct SettleResult {
   Latency settle;                    // publish -> acknowledged by every agency
   Latency recorded;                  // publish -> every acknowledgement recorded (if answered)
   bool acks_recorded = false;        // the system answers acknowledgements
-  double server_cpu_s = 0, client_cpu_s = 0;
-  double peak_rss_mb = -1;
+  double server_cpu_s = 0, client_cpu_s = 0;  // server: its process and those of cpu_pid_files
+  int server_processes = 1;                   // processes (with descendants) in server_cpu_s
+  double peak_rss_mb = -1;                    // the server process alone
   std::size_t refused = 0, duplicates = 0;
 };
 
