@@ -134,6 +134,7 @@ Status YilianSystem::Prepare(const Topology& topology, const Workload& workload)
   dir_ = testing::MakeTempDir("yilian-bench");
   endpoint_ = "tcp://127.0.0.1:" + std::to_string(testing::FreeTcpPort());
   std::string yaml = "store:\n  synchronous: " + options_.sync + "\n";
+  if (options_.max_batch > 0) yaml += "  max_batch: " + std::to_string(options_.max_batch) + "\n";
   if (!options_.postgresql.empty()) {
     // A new, empty schema each run, like the new data directory of SQLite.
     std::string error;
@@ -141,7 +142,6 @@ Status YilianSystem::Prepare(const Topology& topology, const Workload& workload)
     if (!error.empty()) return Status::Unavailable("cannot empty the PostgreSQL schema: " + error);
     yaml += "  backend: postgresql\n  postgresql:\n    conninfo: \"" + options_.postgresql + "\"\nhttp:\n  listen: \"\"\n";
   }
-  if (options_.max_batch > 0) yaml += "  max_batch: " + std::to_string(options_.max_batch) + "\n";
   yaml += "log:\n  level: warn\nagencies:\n";
   for (int i = 0; i < topology.agencies; ++i)
     yaml += "  - id: agency" + std::to_string(i) + "\n    events: [ESTABLISHED, CHANGED, FILED, DEREGISTERED]\n";
