@@ -286,6 +286,14 @@ DeliveryRecord ReadDelivery(const PGresult* r, int row) {
 // Statements sent but not yet answered, at most: their results stay far
 // below what the socket buffers hold, so neither side waits on the other.
 constexpr std::size_t kMaxQueued = 1000;
+// And their size, about: libpq sends what is queued only at a sync (or
+// once 64 KiB have piled up), and the store syncs before 8 KiB. So the
+// server sees a turn's statements in small batches that each end with a
+// sync, after which it arms idle_in_transaction_session_timeout: a broker
+// paused between two statements still loses its session, and the lease
+// row's lock, after the lease (storage.md, section 13). Without the sync
+// the server would wait for the rest with no timeout at all.
+constexpr std::size_t kMaxQueuedBytes = 8192;
 
 // A case row from column `c` on: state, overdue, deadline, published,
 // USCC, resolved (kGetCase and kPrefetchCases).
@@ -820,6 +828,7 @@ class PgStore final : public Store {
     DropCaseQueries();
     if (conn_) PQfinish(conn_);
     queued_.clear();
+    queued_bytes_ = 0;
     conn_ = pg::Connect(options_.conninfo);
     if (PQstatus(conn_) != CONNECTION_OK) {
       std::string message = PQerrorMessage(conn_);
@@ -962,7 +971,9 @@ class PgStore final : public Store {
       return deferred_;
     }
     queued_.push_back(Queued{what, delivery_key, keep, one_row});
-    if (queued_.size() >= kMaxQueued && !keep) return Flush(nullptr);
+    queued_bytes_ += 48 + 8 * lengths_.size();
+    for (int length : lengths_) queued_bytes_ += static_cast<std::size_t>(length);
+    if ((queued_.size() >= kMaxQueued || queued_bytes_ >= kMaxQueuedBytes) && !keep) return Flush(nullptr);
     return Status::Ok();
   }
 
@@ -973,6 +984,7 @@ class PgStore final : public Store {
     if (conn_ == nullptr || PQpipelineStatus(conn_) == PQ_PIPELINE_OFF) return deferred_;
     std::vector<Queued> queued;
     queued.swap(queued_);
+    queued_bytes_ = 0;
     bool broken = PQpipelineSync(conn_) != 1;
     for (const Queued& q : queued) {
       if (broken) break;
@@ -1039,6 +1051,7 @@ class PgStore final : public Store {
     deferred_ = Status::Ok();
     written_.clear();
     queued_.clear();
+    queued_bytes_ = 0;
     revisions_.clear();
     banks_.clear();
     checked_ids_.clear();
@@ -1134,6 +1147,7 @@ class PgStore final : public Store {
   };
   bool in_transaction_ = false;
   std::vector<Queued> queued_;
+  std::size_t queued_bytes_ = 0;
   Status deferred_;
   std::unordered_map<std::int64_t, std::pair<DeliveryState, std::uint32_t>> written_;
   // What this transaction read at its start (Prefetch) or wrote: last

@@ -95,6 +95,9 @@ TEST_F(PgLeaseTest, OneStoreLeadsAndAStorePausedInATurnPastItsLeaseCommitsNothin
   ASSERT_TRUE(a->Begin().ok());
   auto seq = a->InsertEvent(MakeEvent("evt-a", "91110000100000001A"), kNow);
   ASSERT_TRUE(seq.ok()) << seq.status().ToString();
+  // The last thing a sends: a write queued in the pipeline, its answer not
+  // awaited.
+  ASSERT_TRUE(a->SetCaseOverdue(seq.value()).ok());
 
   // b takes over once the server has ended a's idle transaction and the
   // lease has expired.
