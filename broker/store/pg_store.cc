@@ -887,7 +887,9 @@ class PgStore final : public Store {
       next_reconnect_ = now + std::chrono::milliseconds(backoff_ms_);
       return s;
     }
-    if (backoff_ms_ > 0) GetLogger("store")->info("connected to PostgreSQL again");
+    // Said on every reconnection, also one that succeeds at the first
+    // attempt (the standby promoted before the broker noticed the loss).
+    GetLogger("store")->info("connected to PostgreSQL again");
     backoff_ms_ = 0;
     reconnected_ = true;
     return Status::Ok();
