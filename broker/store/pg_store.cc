@@ -286,14 +286,15 @@ DeliveryRecord ReadDelivery(const PGresult* r, int row) {
 // Statements sent but not yet answered, at most: their results stay far
 // below what the socket buffers hold, so neither side waits on the other.
 constexpr std::size_t kMaxQueued = 1000;
-// And their size, about: libpq sends what is queued only at a sync (or
-// once 64 KiB have piled up), and the store syncs before 8 KiB. So the
-// server sees a turn's statements in small batches that each end with a
-// sync, after which it arms idle_in_transaction_session_timeout: a broker
+// libpq holds queued statements until a sync, but sends on its own once
+// 8 KiB have piled up, even in the middle of a message. The store adds a
+// sync (which sends, and does not wait for answers) once 4 KiB are queued,
+// so that the server sees a turn's statements in batches that each end with
+// a sync, after which it arms idle_in_transaction_session_timeout: a broker
 // paused between two statements still loses its session, and the lease
 // row's lock, after the lease (storage.md, section 13). Without the sync
 // the server would wait for the rest with no timeout at all.
-constexpr std::size_t kMaxQueuedBytes = 8192;
+constexpr std::size_t kSyncEveryBytes = 4096;
 
 // A case row from column `c` on: state, overdue, deadline, published,
 // USCC, resolved (kGetCase and kPrefetchCases).
@@ -973,9 +974,19 @@ class PgStore final : public Store {
       return deferred_;
     }
     queued_.push_back(Queued{what, delivery_key, keep, one_row});
+    // More than the Bind, Describe and Execute messages take.
     queued_bytes_ += 48 + 8 * lengths_.size();
     for (int length : lengths_) queued_bytes_ += static_cast<std::size_t>(length);
-    if ((queued_.size() >= kMaxQueued || queued_bytes_ >= kMaxQueuedBytes) && !keep) return Flush(nullptr);
+    if (queued_bytes_ >= kSyncEveryBytes) {
+      queued_bytes_ = 0;
+      queued_.push_back(Queued{nullptr, -1, false, false});  // a sync: its result is read in turn
+      if (PQpipelineSync(conn_) != 1) {
+        Note(pg::Classify(conn_, nullptr, what));
+        (void)Flush(nullptr);
+        return deferred_;
+      }
+    }
+    if (queued_.size() >= kMaxQueued && !keep) return Flush(nullptr);
     return Status::Ok();
   }
 
@@ -990,6 +1001,11 @@ class PgStore final : public Store {
     bool broken = PQpipelineSync(conn_) != 1;
     for (const Queued& q : queued) {
       if (broken) break;
+      if (q.what == nullptr) {  // a sync sent on the way
+        pg::ResultPtr sync(PQgetResult(conn_));
+        if (!sync || PQresultStatus(sync.get()) != PGRES_PIPELINE_SYNC) broken = true;
+        continue;
+      }
       pg::ResultPtr r(PQgetResult(conn_));
       if (!r) {
         broken = true;
@@ -1142,7 +1158,7 @@ class PgStore final : public Store {
   // The turn's transaction: its queued statements, its first failure, and
   // the state and attempts of the delivery rows it wrote.
   struct Queued {
-    const char* what;
+    const char* what;  // null: a sync
     std::int64_t delivery_key;
     bool keep;
     bool one_row;

@@ -95,8 +95,11 @@ TEST_F(PgLeaseTest, OneStoreLeadsAndAStorePausedInATurnPastItsLeaseCommitsNothin
   ASSERT_TRUE(a->Begin().ok());
   auto seq = a->InsertEvent(MakeEvent("evt-a", "91110000100000001A"), kNow);
   ASSERT_TRUE(seq.ok()) << seq.status().ToString();
-  // The last thing a sends: a write queued in the pipeline, its answer not
-  // awaited.
+  // The last things a sends: writes queued in the pipeline, their answers
+  // not awaited, more of them (80 KB) than libpq holds before it sends on
+  // its own (64 KiB).
+  for (int i = 0; i < 8; ++i)
+    ASSERT_TRUE(a->SetCaseResolution(seq.value(), std::string(10000, 'r'), kNow).ok());
   ASSERT_TRUE(a->SetCaseOverdue(seq.value()).ok());
 
   // b takes over once the server has ended a's idle transaction and the
