@@ -14,6 +14,8 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -72,7 +74,9 @@ bool Process::WaitExit(int timeout_ms, int* exit_code) {
   return true;
 }
 
-int FreeTcpPort() {
+namespace {
+
+int UnusedLoopbackPort() {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -84,6 +88,22 @@ int FreeTcpPort() {
   int port = ntohs(addr.sin_port);
   close(fd);
   return port;
+}
+
+}  // namespace
+
+int FreeTcpPort() {
+  // The kernel may hand the same free port out twice in a row (nothing is
+  // bound to it yet), and a test often asks for two before starting the
+  // process that binds them (a broker's ZeroMQ and HTTP ports). So a port is
+  // given out at most once per test process.
+  static std::mutex mutex;
+  static std::set<int> given;
+  std::lock_guard<std::mutex> lock(mutex);
+  for (;;) {
+    int port = UnusedLoopbackPort();
+    if (given.insert(port).second) return port;
+  }
 }
 
 std::string MakeTempDir(const std::string& prefix) {
