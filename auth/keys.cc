@@ -1,11 +1,13 @@
 #include "auth/keys.h"
 
+#include <cctype>
 #include <openssl/crypto.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zmq.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -181,11 +183,29 @@ Result<TokenRing> TokenRing::Parse(const std::string& yaml_text, const std::stri
     int i = 0;
     for (const auto& t : root["tokens"]) {
       std::string where = origin + ": tokens[" + std::to_string(i++) + "]";
+      if (!t.IsMap()) return Status::InvalidArgument(where + ": expected {identity, role, token or certificate_sha256}");
+      for (const auto& field : t) {
+        const std::string key = field.first.Scalar();
+        if (key != "identity" && key != "role" && key != "token" && key != "certificate_sha256")
+          return Status::InvalidArgument(where + ": unknown key '" + key +
+                                         "' (identity, role, token, certificate_sha256)");
+      }
       Principal p{t["identity"] ? t["identity"].Scalar() : "", t["role"] ? t["role"].Scalar() : ""};
-      std::string token = t["token"] ? t["token"].Scalar() : "";
       if (p.identity.empty()) return Status::InvalidArgument(where + ".identity: required");
-      if (p.role != "admin" && p.role != "observer")
-        return Status::InvalidArgument(where + ".role: '" + p.role + "' is not admin or observer");
+      if (p.role != "admin" && p.role != "observer" && p.role != "publisher")
+        return Status::InvalidArgument(where + ".role: '" + p.role + "' is not admin, observer or publisher");
+      if (t["token"] && t["certificate_sha256"])
+        return Status::InvalidArgument(where + ": either token or certificate_sha256, not both");
+      if (t["certificate_sha256"]) {
+        auto fingerprint = NormalizeFingerprint(t["certificate_sha256"].Scalar());
+        if (!fingerprint)
+          return Status::InvalidArgument(where + ".certificate_sha256: not a SHA-256 fingerprint (64 hex digits, "
+                                                 "colons allowed)");
+        if (!ring.certificates_.emplace(*fingerprint, p).second)
+          return Status::InvalidArgument(where + ".certificate_sha256: listed twice");
+        continue;
+      }
+      std::string token = t["token"] ? t["token"].Scalar() : "";
       if (token.size() < 32) return Status::InvalidArgument(where + ".token: shorter than 32 characters");
       ring.tokens_.emplace_back(Sm3Hex(token), p);
     }
@@ -193,6 +213,23 @@ Result<TokenRing> TokenRing::Parse(const std::string& yaml_text, const std::stri
     return Status::InvalidArgument(origin + ": not valid YAML: " + e.what());
   }
   return ring;
+}
+
+std::optional<std::string> NormalizeFingerprint(const std::string& text) {
+  std::string hex;
+  for (char c : text) {
+    if (c == ':') continue;
+    if (!std::isxdigit(static_cast<unsigned char>(c))) return std::nullopt;
+    hex.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  }
+  if (hex.size() != 64) return std::nullopt;
+  return hex;
+}
+
+std::optional<Principal> TokenRing::FindCertificate(const std::string& sha256_hex) const {
+  auto it = certificates_.find(sha256_hex);
+  if (it == certificates_.end()) return std::nullopt;
+  return it->second;
 }
 
 std::optional<Principal> TokenRing::Find(const std::string& token) const {

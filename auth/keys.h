@@ -3,7 +3,8 @@
 // tokens. Parsing and lookups only; the broker's ZAP handler
 // (broker/server/security.cc) and its loop enforce them.
 //
-// Roles: "publisher" (publishes events, receives case updates), "agency:<id>"
+// Roles: "publisher" (publishes events, over ZeroMQ or HTTP; receives case
+// updates), "agency:<id>"
 // (consumes that agency's deliveries and nothing else), "admin" (operator
 // actions), "observer" (reads: case updates and the HTTP API).
 // Thread-safety: plain values; a KeyRing is read by one thread at a time.
@@ -67,23 +68,37 @@ class KeyRing {
   std::map<std::string, Principal> keys_;  // by Z85 public key
 };
 
-// HTTP bearer tokens (YAML):
+// HTTP credentials (YAML): bearer tokens, and HTTPS client certificates by
+// their SHA-256 fingerprint:
 //   tokens:
 //     - identity: ops-1
-//       role: admin
+//       role: admin              # admin | observer | publisher
 //       token: "<at least 32 characters>"
-// Tokens are kept as SM3 digests and compared in constant time. Load
-// refuses a file group or others may read or write.
+//     - identity: platform
+//       role: publisher
+//       certificate_sha256: "3F:A1:..."   # 64 hex digits, colons optional
+// Tokens are kept as SM3 digests and compared in constant time (a
+// fingerprint is no secret). Load refuses a file group or others may read
+// or write.
 class TokenRing {
  public:
   static Result<TokenRing> Load(const std::string& path);
   static Result<TokenRing> Parse(const std::string& yaml_text, const std::string& origin);
   std::optional<Principal> Find(const std::string& token) const;
+  // `sha256_hex`: lower-case hex, no colons.
+  std::optional<Principal> FindCertificate(const std::string& sha256_hex) const;
   std::size_t size() const { return tokens_.size(); }
+  std::size_t certificates() const { return certificates_.size(); }
 
  private:
   std::vector<std::pair<std::string, Principal>> tokens_;  // SM3 hex -> principal
+  std::map<std::string, Principal> certificates_;          // SHA-256 hex -> principal
 };
+
+// A certificate fingerprint as written by people or tools ("3F:A1:...")
+// in the form the HTTP server compares (lower-case hex, no colons);
+// nullopt unless it is 64 hex digits.
+std::optional<std::string> NormalizeFingerprint(const std::string& text);
 
 // True for endpoints that only the local machine can reach.
 bool IsLoopbackEndpoint(const std::string& endpoint);

@@ -201,6 +201,33 @@ const std::vector<KeyDef>& Keys() {
               "waiting for its request, or is refused"),
       U32_KEY("http.workers", http_workers, 4, 1, 64,
               "threads that answer requests; they only ever see whole requests, so slow clients cannot hold them"),
+      U32_KEY("http.max_requests_per_connection", http_max_requests_per_connection, 1000, 1, 1000000,
+              "requests one HTTP/1.1 connection may carry (keep-alive); then it is closed after the response"),
+      U32_KEY("http.keep_alive_timeout_ms", http_keep_alive_timeout_ms, 5000, 100, 600000,
+              "time an idle kept-alive connection waits for its next request before it is closed"),
+      U32_KEY("http.max_publish_body_bytes", http_max_publish_body_bytes, 1048576, 1024, 67108864,
+              "largest body of POST /api/v1/events (instead of http.max_body_bytes); larger ones are answered 413 "
+              "before the body is read"),
+      U32_KEY("http.max_publish_batch", http_max_publish_batch, 1000, 1, 100000,
+              "most events in one POST /api/v1/events batch (application/x-ndjson); more are answered 413"),
+      U32_KEY("http.publish_rate_per_client", http_publish_rate_per_client, 5000, 0, 10000000,
+              "events per second one publisher identity may publish over HTTP (0: unlimited); more are answered "
+              "429 with Retry-After"),
+      {"webhook.url", "", "http:// or https:// URL",
+       "where case updates are POSTed, signed (empty: no webhook)",
+       [](const YAML::Node& n, BrokerConfig& c) { return ReadString(n, {}, &c.webhook_url); }},
+      {"webhook.secret_file", "", "path", "the webhook's HMAC-SHA256 key (at least 32 bytes, mode 0600); required with webhook.url",
+       [](const YAML::Node& n, BrokerConfig& c) { return ReadString(n, {}, &c.webhook_secret_file); }},
+      {"webhook.ca_file", "", "path", "https webhook: PEM CA certificate(s) the receiver's certificate must chain to (empty: the system's)",
+       [](const YAML::Node& n, BrokerConfig& c) { return ReadString(n, {}, &c.webhook_ca_file); }},
+      U32_KEY("webhook.timeout_ms", webhook_timeout_ms, 5000, 100, 600000,
+              "time the receiver has to answer one POST; then it is retried"),
+      U32_KEY("webhook.initial_backoff_ms", webhook_initial_backoff_ms, 1000, 10, 3600000,
+              "wait before the first retry of a failed POST, doubled for each further one"),
+      U32_KEY("webhook.max_backoff_ms", webhook_max_backoff_ms, 60000, 10, 86400000,
+              "longest wait between retries of a POST"),
+      U32_KEY("webhook.max_in_flight", webhook_max_in_flight, 64, 1, 10000,
+              "case updates handed to the webhook sender and not yet answered 2xx"),
       U32_KEY("tracking.case_deadline_ms", case_deadline_ms, 28800000, 0, 2592000000,
               "time a case has to complete after publish before it is overdue (0: none)"),
       U32_KEY("tracking.stats_window_s", stats_window_s, 86400, 60, 31536000,
@@ -209,7 +236,7 @@ const std::vector<KeyDef>& Keys() {
        [](const YAML::Node& n, BrokerConfig& c) { return ReadString(n, {}, &c.server_key_file); }},
       {"security.keys_file", "", "path", "clients' public keys with identity and role; re-read when it changes",
        [](const YAML::Node& n, BrokerConfig& c) { return ReadString(n, {}, &c.keys_file); }},
-      {"security.tokens_file", "", "path", "HTTP bearer tokens with identity and role (admin|observer)",
+      {"security.tokens_file", "", "path", "HTTP bearer tokens and client certificates with identity and role (admin|observer|publisher)",
        [](const YAML::Node& n, BrokerConfig& c) { return ReadString(n, {}, &c.tokens_file); }},
       {"security.data_key_file", "", "path",
        "SM4 key (64 hex chars, mode 0600) encrypting ID and phone numbers at rest; required unless --insecure-dev",
@@ -382,6 +409,14 @@ Result<BrokerConfig> ParseConfig(const std::string& yaml_text, const std::string
     return Fail(origin, c.http_tls_cert_file.empty() ? "http.tls_cert_file" : "http.tls_key_file",
                 "required with " + std::string(c.http_tls_cert_file.empty() ? "http.tls_key_file" : "http.tls_cert_file") +
                     " (HTTPS needs both)");
+  if (!c.webhook_url.empty()) {
+    if (c.webhook_url.rfind("http://", 0) != 0 && c.webhook_url.rfind("https://", 0) != 0)
+      return Fail(origin, "webhook.url", "must start with http:// or https://");
+    if (c.webhook_secret_file.empty())
+      return Fail(origin, "webhook.secret_file", "required with webhook.url: every POST is signed with it");
+  }
+  if (c.webhook_max_backoff_ms < c.webhook_initial_backoff_ms)
+    return Fail(origin, "webhook.max_backoff_ms", "must be >= webhook.initial_backoff_ms");
   if (c.store_backend == "postgresql" && c.store_postgresql_conninfo.empty())
     return Fail(origin, "store.postgresql.conninfo", "required with store.backend postgresql");
   if (!c.audit_anchor_file.empty() && c.audit_key_file.empty())

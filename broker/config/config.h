@@ -112,6 +112,25 @@ struct BrokerConfig {
   std::uint32_t http_write_timeout_ms = 10000;
   std::uint32_t http_max_header_bytes = 16384;
   std::uint32_t http_workers = 4;
+  // HTTP/1.1 keep-alive: requests one connection may carry, and how long
+  // an idle one waits for the next.
+  std::uint32_t http_max_requests_per_connection = 1000;
+  std::uint32_t http_keep_alive_timeout_ms = 5000;
+  // POST /api/v1/events (docs/http-api.md, 4.1): its body limit (instead of
+  // http_max_body_bytes), events per request, events per second per
+  // publisher identity (0: unlimited).
+  std::uint32_t http_max_publish_body_bytes = 1048576;
+  std::uint32_t http_max_publish_batch = 1000;
+  std::uint32_t http_publish_rate_per_client = 5000;
+  // Case updates POSTed to the platform (docs/http-api.md, 4.2); empty url:
+  // no webhook.
+  std::string webhook_url;
+  std::string webhook_secret_file;  // HMAC key, mode 0600
+  std::string webhook_ca_file;      // https: CAs for the receiver; empty: the system's
+  std::uint32_t webhook_timeout_ms = 5000;
+  std::uint32_t webhook_initial_backoff_ms = 1000;
+  std::uint32_t webhook_max_backoff_ms = 60000;
+  std::uint32_t webhook_max_in_flight = 64;
   // Time a whole case has to complete after publish; 0: no deadline.
   std::uint32_t case_deadline_ms = 8 * 3600 * 1000;
   // Window of the time-to-completion figures in /api/v1/stats.

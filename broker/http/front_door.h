@@ -46,6 +46,8 @@ struct FrontDoorOptions {
   std::uint32_t max_header_bytes = 16384;
   std::uint32_t max_body_bytes = 65536;
   std::uint32_t workers = 4;
+  std::uint32_t max_requests_per_connection = 1;
+  std::uint32_t keep_alive_timeout_ms = 5000;
   // A response larger than this is cut off (the connection closes).
   std::size_t max_response_bytes = 64u << 20;
 };
@@ -57,6 +59,9 @@ struct Exchange {
   int peer_port = 0;
   std::string local_ip;
   int local_port = 0;
+  // HTTPS: the SHA-256 of the client's certificate (DER), lower-case hex;
+  // empty without one.
+  std::string peer_certificate_sha256;
   std::string response;  // filled by the handler
 };
 

@@ -16,6 +16,8 @@
 #include "common/client_text.h"
 #include "common/log.h"
 #include "common/log_throttle.h"
+#include "http/json.h"
+#include "http/publish_route.h"
 #include "http/tls_identity.h"
 #include "http/web_assets.h"
 #include "yilian/store/case_reader.h"
@@ -24,15 +26,6 @@ namespace yilian::http {
 namespace {
 
 using google::protobuf::util::TimeUtil;
-
-std::string ToJson(const google::protobuf::Message& m) {
-  google::protobuf::util::JsonPrintOptions o;
-  o.preserve_proto_field_names = true;
-  o.always_print_primitive_fields = true;
-  std::string out;
-  (void)google::protobuf::util::MessageToJsonString(m, &out, o);
-  return out;
-}
 
 void SendJson(httplib::Response& res, int status, const google::protobuf::Message& m) {
   res.status = status;
@@ -127,8 +120,15 @@ class HttpServer::Router : public httplib::Server {
   void Serve(Exchange& exchange) {
     BufferStream stream(exchange, max_response_);
     bool closed = true;
+    current_certificate_ = &exchange.peer_certificate_sha256;
     process_request(stream, /*close_connection=*/true, closed, nullptr);
+    current_certificate_ = nullptr;
   }
+
+  // The client certificate's fingerprint of the request this thread is
+  // serving (empty: none). Taken from the TLS session, never from anything
+  // the client wrote in the request.
+  static std::string PeerCertificateSha256() { return current_certificate_ ? *current_certificate_ : std::string(); }
 
  private:
   // Reads the buffered request; writes the response into memory.
@@ -167,7 +167,10 @@ class HttpServer::Router : public httplib::Server {
   };
 
   const std::size_t max_response_;
+  static thread_local const std::string* current_certificate_;
 };
+
+thread_local const std::string* HttpServer::Router::current_certificate_ = nullptr;
 
 HttpServer::HttpServer(HttpOptions options, ActionQueue* actions, Clock* clock)
     : options_(std::move(options)), actions_(actions), clock_(clock) {}
@@ -211,6 +214,10 @@ Status HttpServer::Start() {
   Routes();
   FrontDoorOptions door = options_.door;
   door.max_body_bytes = options_.max_body_bytes;
+  if (options_.publishes) {
+    door.max_body_bytes = std::max(door.max_body_bytes, options_.max_publish_body_bytes);
+    publish_rate_ = std::make_unique<PublishRateLimiter>(options_.publish_limits.rate_per_client);
+  }
   door_ = std::make_unique<FrontDoor>(
       door, ssl_ctx_, [this](Exchange& exchange) { router_->Serve(exchange); },
       [this](const char* reason, const std::string& peer) { OnEarlyClose(reason, peer); });
@@ -231,6 +238,16 @@ Status HttpServer::Start() {
                             "network in clear (set http.tls_cert_file and http.tls_key_file)",
                             address_);
   return Status::Ok();
+}
+
+void HttpServer::RefuseUnknownToken(const httplib::Request& req, httplib::Response& res) {
+  res.set_header("WWW-Authenticate", "Bearer");
+  SendError(res, 401, "UNAUTHORIZED", "unknown bearer token");
+  // A client trying tokens one after another gets one line per 10 s.
+  if (auto unlogged = token_refusals_log_.Admit(req.remote_addr))
+    GetLogger("http")->warn("refused {} {} from {}: unknown bearer token{}", ClientText(req.method, 16),
+                            ClientText(req.path, 256), ClientText(req.remote_addr, 64),
+                            LogThrottle::Suppressed(*unlogged));
 }
 
 void HttpServer::OnEarlyClose(const char* reason, const std::string& peer) {
@@ -333,19 +350,55 @@ void HttpServer::Routes() {
     }
     auto who = options_.authenticate(header.substr(prefix.size()));
     if (!who) {
-      res.set_header("WWW-Authenticate", "Bearer");
-      SendError(res, 401, "UNAUTHORIZED", "unknown bearer token");
-      // A client trying tokens one after another gets one line per 10 s.
-      if (auto unlogged = token_refusals_log_.Admit(req.remote_addr))
-        GetLogger("http")->warn("refused {} {} from {}: unknown bearer token{}", ClientText(req.method, 16),
-                                ClientText(req.path, 256), ClientText(req.remote_addr, 64),
-                                LogThrottle::Suppressed(*unlogged));
+      RefuseUnknownToken(req, res);
       return std::nullopt;
     }
     const std::string identity = ClientText(who->first, 64);
     if (admin && who->second != "admin") {
       SendError(res, 403, "FORBIDDEN", "identity '" + identity + "' (role " + who->second + ") may not act");
       GetLogger("http")->warn("refused {} {}: identity '{}' is not admin", ClientText(req.method, 16),
+                              ClientText(req.path, 256), identity);
+      return std::nullopt;
+    }
+    return identity;
+  };
+
+  // Who publishes (POST /api/v1/events): a bearer token, else the HTTPS
+  // client certificate, of role publisher (docs/http-api.md, 4.1). Answers
+  // 401/403 itself and returns nullopt when the request may not go on.
+  auto authorize_publisher = [this](const httplib::Request& req,
+                                    httplib::Response& res) -> std::optional<std::string> {
+    const std::string header = req.get_header_value("Authorization");
+    const std::string prefix = "Bearer ";
+    const bool configured = options_.authenticate || options_.authenticate_certificate;
+    std::optional<std::pair<std::string, std::string>> who;
+    if (header.rfind(prefix, 0) == 0 && options_.authenticate) {
+      who = options_.authenticate(header.substr(prefix.size()));
+      if (!who) {
+        RefuseUnknownToken(req, res);
+        return std::nullopt;
+      }
+    } else if (const std::string fingerprint = Router::PeerCertificateSha256();
+               !fingerprint.empty() && options_.authenticate_certificate) {
+      who = options_.authenticate_certificate(fingerprint);
+    }
+    if (!who) {
+      if (!configured && options_.dev_mode) return std::string("dev");
+      if (!configured) {
+        SendError(res, 403, "FORBIDDEN",
+                  "publishing over HTTP needs a publisher token or client certificate (security.tokens_file)");
+        return std::nullopt;
+      }
+      res.set_header("WWW-Authenticate", "Bearer");
+      SendError(res, 401, "UNAUTHORIZED",
+                "publishing needs a bearer token (Authorization: Bearer <token>) or a client certificate listed "
+                "in security.tokens_file, of role publisher");
+      return std::nullopt;
+    }
+    const std::string identity = ClientText(who->first, 64);
+    if (who->second != "publisher") {
+      SendError(res, 403, "FORBIDDEN", "identity '" + identity + "' (role " + who->second + ") may not publish");
+      GetLogger("http")->warn("refused {} {}: identity '{}' is not a publisher", ClientText(req.method, 16),
                               ClientText(req.path, 256), identity);
       return std::nullopt;
     }
@@ -364,7 +417,8 @@ void HttpServer::Routes() {
   const std::string listen_host = HostName(options_.listen);
   if (hosts.empty() && IsLoopbackHost(listen_host)) hosts = {"localhost", "127.0.0.1", "[::1]"};
   s.set_post_routing_handler([](const httplib::Request&, httplib::Response& res) { SetSecurityHeaders(res); });
-  s.set_pre_routing_handler([this, authorize, hosts](const httplib::Request& req, httplib::Response& res) {
+  s.set_pre_routing_handler([this, authorize, authorize_publisher, hosts](const httplib::Request& req,
+                                                                           httplib::Response& res) {
     const auto refuse = httplib::Server::HandlerResponse::Handled;
     if (!hosts.empty()) {
       const std::string host = HostName(req.get_header_value("Host"));
@@ -390,7 +444,14 @@ void HttpServer::Routes() {
       return refuse;
     }
     const bool read = req.method == "GET" || req.method == "HEAD";
-    if (req.path.rfind("/api/", 0) == 0 && !authorize(req, res, /*admin=*/!read)) return refuse;
+    const bool publish = options_.publishes && req.method == "POST" && req.path == "/api/v1/events";
+    if (publish) {
+      if (!authorize_publisher(req, res)) return refuse;
+    } else if (req.path.rfind("/api/", 0) == 0 && !authorize(req, res, /*admin=*/!read)) {
+      return refuse;
+    }
+    const std::uint64_t max_body = publish ? options_.max_publish_body_bytes : options_.max_body_bytes;
+    const char* max_body_key = publish ? "http.max_publish_body_bytes" : "http.max_body_bytes";
     if (req.has_header("Content-Length")) {
       const std::string length = req.get_header_value("Content-Length");
       std::uint64_t n = 0;
@@ -406,10 +467,10 @@ void HttpServer::Routes() {
         SendError(res, 400, "INVALID_ARGUMENT", "Content-Length is not a number");
         return refuse;
       }
-      if (n > options_.max_body_bytes) {
+      if (n > max_body) {
         SendError(res, 413, "PAYLOAD_TOO_LARGE",
-                  "request body of " + std::to_string(n) + " bytes; at most " +
-                      std::to_string(options_.max_body_bytes) + " (http.max_body_bytes)");
+                  "request body of " + std::to_string(n) + " bytes; at most " + std::to_string(max_body) + " (" +
+                      max_body_key + ")");
         return refuse;
       }
     }
@@ -556,6 +617,22 @@ void HttpServer::Routes() {
     a.actor = *actor;
     act(res, std::move(a));
   });
+
+  if (options_.publishes) {
+    s.Post("/api/v1/events", [this, authorize_publisher](const httplib::Request& req, httplib::Response& res) {
+      auto identity = authorize_publisher(req, res);
+      if (!identity) return;
+      if (options_.ready && !options_.ready()) {
+        res.set_header("Retry-After", "1");
+        return SendError(res, 503, "NOT_LEADER", "this broker is not the active one; publish to the active broker");
+      }
+      HttpAnswer answer = PublishOverHttp(req.get_header_value("Content-Type"), req.body, *identity,
+                                          options_.publish_limits, publish_rate_.get(), options_.publishes);
+      if (answer.retry_after_s > 0) res.set_header("Retry-After", std::to_string(answer.retry_after_s));
+      res.status = answer.status;
+      res.set_content(answer.body, "application/json; charset=utf-8");
+    });
+  }
 
   // The dashboard: static files compiled into the binary.
   for (const auto& asset : WebAssets()) {

@@ -30,8 +30,15 @@
 #include "common/status.h"
 #include "http/actions.h"
 #include "http/front_door.h"
+#include "http/publish_queue.h"
+#include "http/publish_route.h"
 
 typedef struct ssl_ctx_st SSL_CTX;
+
+namespace httplib {
+struct Request;
+struct Response;
+}  // namespace httplib
 
 namespace yilian::http {
 
@@ -72,6 +79,16 @@ struct HttpOptions {
   // Bearer tokens: maps a token to (identity, role); unset when no tokens
   // file is configured.
   std::function<std::optional<std::pair<std::string, std::string>>(const std::string&)> authenticate;
+  // Client certificates: maps the SHA-256 fingerprint (lower-case hex) of
+  // an HTTPS client's certificate to (identity, role); unset when none is
+  // listed.
+  std::function<std::optional<std::pair<std::string, std::string>>(const std::string&)> authenticate_certificate;
+  // POST /api/v1/events: where the events go (unset: no such endpoint),
+  // the body limit of that endpoint (instead of max_body_bytes), and the
+  // batch, rate and wait limits.
+  PublishQueue* publishes = nullptr;
+  std::uint32_t max_publish_body_bytes = 1u << 20;
+  PublishLimits publish_limits;
   // Reads (GET /api/...) need a token too.
   bool read_token_required = false;
   // --insecure-dev without a tokens file: operator actions allowed as "dev".
@@ -98,6 +115,8 @@ class HttpServer {
   class Router;
   void Routes();
   void OnEarlyClose(const char* reason, const std::string& peer);
+  // 401 for a bearer token no entry has, logged once per address every 10 s.
+  void RefuseUnknownToken(const httplib::Request& req, httplib::Response& res);
 
   HttpOptions options_;
   ActionQueue* actions_;
@@ -109,6 +128,7 @@ class HttpServer {
   std::unique_ptr<Router> router_;
   std::unique_ptr<FrontDoor> door_;
   std::string address_;
+  std::unique_ptr<PublishRateLimiter> publish_rate_;
   LogThrottle token_refusals_log_{clock_, 10000};  // unknown tokens, by client address
   LogThrottle early_close_log_{clock_, 10000};     // connections closed early, by client address
   std::thread tls_watcher_;

@@ -124,9 +124,12 @@ Status BrokerImpl::Run() {
   serving_ = leading_;
   while (!stop_requested_.load()) {
     Millis now = clock_->NowMillis();
-    zmq::pollitem_t items[] = {{socket_.handle(), 0, ZMQ_POLLIN, 0}, {secure_ ? zap_.handle() : nullptr, 0, ZMQ_POLLIN, 0}};
+    // The socket, the ZAP requests, and the HTTP publishes' wake-up.
+    zmq::pollitem_t items[] = {{socket_.handle(), 0, ZMQ_POLLIN, 0},
+                               {nullptr, http_publishes_.wake_fd(), ZMQ_POLLIN, 0},
+                               {secure_ ? zap_.handle() : nullptr, 0, ZMQ_POLLIN, 0}};
     try {
-      zmq::poll(items, secure_ ? 2 : 1, std::chrono::milliseconds(PollTimeoutMs(now)));
+      zmq::poll(items, secure_ ? 3 : 2, std::chrono::milliseconds(PollTimeoutMs(now)));
     } catch (const zmq::error_t& e) {
       if (e.num() != EINTR) return Status::Internal(std::string("poll failed: ") + e.what());
     }
@@ -136,7 +139,9 @@ Status BrokerImpl::Run() {
   // The head as the broker leaves it, signed whatever the interval.
   audit_->Close(clock_->NowMillis());
   log_->info("stopping: last turn committed, closing {}", endpoint_);
+  http_publishes_.FailAll(Status::Unavailable("the broker is stopping; send again"));
   if (http_) http_->Stop();
+  http_publishes_.FailAll(Status::Unavailable("the broker is stopping; send again"));
   socket_.close();
   if (secure_) zap_.close();
   return Status::Ok();
@@ -159,7 +164,7 @@ int BrokerImpl::PollTimeoutMs(Millis now) {
     for (const auto& [rid, s] : sessions_)
       if (s.role == v1::WATCHER && s.in_use < s.credit) return 0;
   }
-  if (!actions_.Empty()) return 0;
+  if (!actions_.Empty() || !http_publishes_.Empty()) return 0;
   wake = std::min(wake, next_sweep_);
   return static_cast<int>(std::clamp<Millis>(wake - now, 0, kSweepIntervalMs));
 }
@@ -213,6 +218,7 @@ void BrokerImpl::Turn() {
     }
     if (got == Received::kMessage) batch_.push_back(std::move(in));
   }
+  TakeHttpPublishes();
   if (!batch_.empty()) metrics_.TurnMessages(batch_.size());
   publishing_->BeginTurn();
   // Decoding and validation need nothing of the loop's state: with enough
@@ -264,6 +270,7 @@ void BrokerImpl::Turn() {
   // Effects run in staging order; on commit they publish the new state.
   turn_.RunEffects();
   Flush();
+  if (!http_inflight_.empty()) FinishHttpPublishes();
 
   // Heartbeats to peers we have not written to lately.
   Millis interval = config_.heartbeat_interval_ms;
@@ -324,6 +331,7 @@ BrokerImpl::Received BrokerImpl::Receive(Incoming* in) {
 void BrokerImpl::HandleMessage(Incoming& in) {
   const std::string& routing_id = in.routing_id;
   const zmq::message_t& body = in.body;
+  if (IsHttpRoutingId(routing_id)) return HandleHttpPublish(in);
   if (in.env == nullptr) {
     v1::EnvelopeRaw raw;
     auto it = sessions_.find(routing_id);
@@ -398,6 +406,7 @@ void BrokerImpl::HandleMessage(Incoming& in) {
 void BrokerImpl::Flush() {
   Millis now = clock_->NowMillis();
   for (auto& out : outbox_.Take()) {
+    if (AnswerHttp(out)) continue;
     bool sent = false;
     try {
       if (socket_.send(zmq::buffer(out.routing_id), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {

@@ -18,6 +18,7 @@
 //   anchor writer the signed chain heads, to the anchor file.
 //   HTTP          the front door's thread and its workers (http/): they
 //                 reach the loop only through actions_ (ActionQueue),
+//                 http_publishes_ (PublishQueue),
 //                 serving_ and stop_requested_ (atomics), the metrics'
 //                 text, and the token ring (immutable after start).
 //   TLS watcher   the HTTPS certificate files (http/http_server.cc).
@@ -47,6 +48,7 @@
 #include "delivery/agency_queue.h"
 #include "http/actions.h"
 #include "http/http_server.h"
+#include "http/publish_queue.h"
 #include "routing/routing.h"
 #include "security/field_cipher.h"
 #include "security/field_filter.h"
@@ -211,6 +213,31 @@ class BrokerImpl {
   void StepDown(const std::string& why, Millis now);
   void StandbyTurn(Millis now);
   void SendNotLeader(const std::string& routing_id);
+
+  // --- http_publish.cc: events published over HTTP ---
+  static bool IsHttpRoutingId(const std::string& routing_id);
+  // Adds the waiting HTTP requests' events to the turn's batch (whole
+  // requests, within store.max_batch but at least one).
+  void TakeHttpPublishes();
+  void HandleHttpPublish(Incoming& in);
+  // An outbox message for an HTTP event: its ack is given to the request
+  // (true), or it is not one (false).
+  bool AnswerHttp(const Outbox::Message& out);
+  // After the turn's flush: answers what was not (none, unless a defect).
+  void FinishHttpPublishes();
+  struct HttpPublishInFlight {
+    std::promise<http::PublishOutcome> promise;
+    std::string identity;
+    std::vector<v1::PublishAck> acks;
+    std::vector<bool> answered;
+    std::size_t left = 0;
+  };
+  http::PublishQueue http_publishes_;
+  std::unordered_map<std::uint64_t, HttpPublishInFlight> http_inflight_;
+  std::uint64_t http_request_counter_ = 0;
+  // The session HTTP events are handled as: a publisher without a socket,
+  // not in sessions_ (no heartbeats, no sweeps).
+  Session http_publisher_;
 
   // --- operator_view.cc: the HTTP API and the gauges ---
   Status StartHttp();

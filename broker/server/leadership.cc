@@ -139,6 +139,10 @@ void BrokerImpl::StandbyTurn(Millis now) {
     if (got == Received::kNothing) break;
     if (got != Received::kSkipped) SendNotLeader(in.routing_id);
   }
+  if (!http_publishes_.Empty()) {
+    http_publishes_.FailAll(Status::FailedPrecondition("this broker is a standby" +
+                                       (leader_endpoint_.empty() ? std::string() : "; the active broker is " + leader_endpoint_)));
+  }
   Flush();
 }
 

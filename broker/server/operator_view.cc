@@ -31,6 +31,8 @@ Status BrokerImpl::StartHttp() {
   options.door.max_per_address = config_.http_max_connections_per_address;
   options.door.max_header_bytes = config_.http_max_header_bytes;
   options.door.workers = config_.http_workers;
+  options.door.max_requests_per_connection = config_.http_max_requests_per_connection;
+  options.door.keep_alive_timeout_ms = config_.http_keep_alive_timeout_ms;
   options.on_early_close = [this](const char* reason) { metrics_.HttpEarlyClose(reason); };
   options.stats_window_s = config_.stats_window_s;
   options.ready = [this] { return serving_.load(); };
@@ -45,7 +47,19 @@ Status BrokerImpl::StartHttp() {
       if (!p) return std::nullopt;
       return std::make_pair(p->identity, p->role);
     };
+    if (ring->certificates() > 0) {
+      options.authenticate_certificate =
+          [ring](const std::string& sha256) -> std::optional<std::pair<std::string, std::string>> {
+        auto p = ring->FindCertificate(sha256);
+        if (!p) return std::nullopt;
+        return std::make_pair(p->identity, p->role);
+      };
+    }
   }
+  options.publishes = &http_publishes_;
+  options.max_publish_body_bytes = config_.http_max_publish_body_bytes;
+  options.publish_limits.max_batch = config_.http_max_publish_batch;
+  options.publish_limits.rate_per_client = config_.http_publish_rate_per_client;
   http_ = std::make_unique<http::HttpServer>(options, &actions_, clock_);
   return http_->Start();
 }

@@ -63,7 +63,8 @@ Status BrokerImpl::SetUpSecurity() {
     auto tokens = auth::TokenRing::Load(config_.tokens_file);
     if (!tokens.ok()) return tokens.status();
     tokens_ = std::move(tokens).value();
-    log_->info("{} HTTP tokens from {}", tokens_->size(), config_.tokens_file);
+    log_->info("{} HTTP tokens and {} client certificates from {}", tokens_->size(), tokens_->certificates(),
+               config_.tokens_file);
   }
   return Status::Ok();
 }
