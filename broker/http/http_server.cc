@@ -9,6 +9,8 @@
 #include <chrono>
 #include <cstring>
 #include <mutex>
+#include <stdexcept>
+#include <thread>
 
 #include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/time_util.h>
@@ -24,6 +26,10 @@
 
 namespace yilian::http {
 namespace {
+
+// How often a waiting long poll (GET /api/v1/updates?wait=) reads the
+// store again.
+constexpr int kLongPollIntervalMs = 100;
 
 using google::protobuf::util::TimeUtil;
 
@@ -564,6 +570,61 @@ void HttpServer::Routes() {
       if (!st.ok()) return SendError(res, HttpStatusFor(st.status().code()), "UNAVAILABLE", st.status().message());
       SendJson(res, 200, st.value());
     });
+  });
+
+  // Long polls hold a worker while they wait: at most half the workers
+  // wait at once; a poll beyond that answers at once (the client asks
+  // again, as it would after a wait that found nothing).
+  auto waiting_polls = std::make_shared<std::atomic<std::uint32_t>>(0);
+  const std::uint32_t max_waiting_polls = std::max<std::uint32_t>(1, options_.door.workers / 2);
+  s.Get("/api/v1/updates", [this, with_reader, waiting_polls, max_waiting_polls](const httplib::Request& req,
+                                                                                 httplib::Response& res) {
+    std::uint64_t after = 0;
+    long long wait_s = 0, limit = 100;
+    try {
+      std::size_t used = 0;
+      auto number = [&](const char* name, auto parse, auto* out) {
+        if (!req.has_param(name)) return;
+        const std::string text = req.get_param_value(name);
+        *out = parse(text, &used);
+        if (used != text.size() || text.empty() || text[0] == '-') throw std::invalid_argument(name);
+      };
+      number("after", [](const std::string& t, std::size_t* n) { return std::stoull(t, n); }, &after);
+      number("wait", [](const std::string& t, std::size_t* n) { return std::stoll(t, n); }, &wait_s);
+      number("limit", [](const std::string& t, std::size_t* n) { return std::stoll(t, n); }, &limit);
+    } catch (...) {
+      return SendError(res, 400, "INVALID_ARGUMENT", "after, wait and limit must be whole numbers");
+    }
+    if (wait_s < 0 || wait_s > 30) return SendError(res, 400, "INVALID_ARGUMENT", "wait must be 0..30 seconds");
+    if (limit < 1 || limit > 1000) return SendError(res, 400, "INVALID_ARGUMENT", "limit must be 1..1000");
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(wait_s);
+    bool counted = false;
+    for (;;) {
+      bool answered = false;
+      with_reader(res, [&](store::CaseReader& r) {
+        auto list = r.UpdatesAfter(after, static_cast<int>(limit));
+        if (!list.ok()) {
+          answered = true;
+          return SendError(res, HttpStatusFor(list.status().code()), "UNAVAILABLE", list.status().message());
+        }
+        if (list.value().updates_size() > 0 || std::chrono::steady_clock::now() >= deadline) {
+          answered = true;
+          SendJson(res, 200, list.value());
+        }
+      });
+      if (answered || res.status == 503) break;
+      if (!counted) {
+        if (waiting_polls->fetch_add(1) >= max_waiting_polls) {
+          waiting_polls->fetch_sub(1);
+          v1::CaseUpdateList none;  // just read: nothing after `after`
+          none.set_last_id(after);
+          return SendJson(res, 200, none);
+        }
+        counted = true;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(kLongPollIntervalMs));
+    }
+    if (counted) waiting_polls->fetch_sub(1);
   });
 
   auto act = [this](httplib::Response& res, ActionRequest request) {

@@ -119,17 +119,21 @@ Status BrokerImpl::Run() {
   if (Status s = Bind(); !s.ok()) return s;
   // A broker whose lease is free (or still its own, after a restart) is the
   // active one before it serves HTTP.
+  if (Status s = StartWebhook(); !s.ok()) return s;
   if (!leading_) TryToLead(clock_->NowMillis());
   if (Status s = StartHttp(); !s.ok()) return s;
   serving_ = leading_;
   while (!stop_requested_.load()) {
     Millis now = clock_->NowMillis();
     // The socket, the ZAP requests, and the HTTP publishes' wake-up.
+    // The socket, the HTTP publishes' and the webhook's wake-ups, the ZAP
+    // requests.
     zmq::pollitem_t items[] = {{socket_.handle(), 0, ZMQ_POLLIN, 0},
                                {nullptr, http_publishes_.wake_fd(), ZMQ_POLLIN, 0},
+                               {nullptr, webhook_wake_fd_, ZMQ_POLLIN, 0},
                                {secure_ ? zap_.handle() : nullptr, 0, ZMQ_POLLIN, 0}};
     try {
-      zmq::poll(items, secure_ ? 3 : 2, std::chrono::milliseconds(PollTimeoutMs(now)));
+      zmq::poll(items, secure_ ? 4 : 3, std::chrono::milliseconds(PollTimeoutMs(now)));
     } catch (const zmq::error_t& e) {
       if (e.num() != EINTR) return Status::Internal(std::string("poll failed: ") + e.what());
     }
@@ -140,6 +144,7 @@ Status BrokerImpl::Run() {
   audit_->Close(clock_->NowMillis());
   log_->info("stopping: last turn committed, closing {}", endpoint_);
   http_publishes_.FailAll(Status::Unavailable("the broker is stopping; send again"));
+  if (webhook_) webhook_->Stop();
   if (http_) http_->Stop();
   http_publishes_.FailAll(Status::Unavailable("the broker is stopping; send again"));
   socket_.close();
@@ -219,6 +224,7 @@ void BrokerImpl::Turn() {
     if (got == Received::kMessage) batch_.push_back(std::move(in));
   }
   TakeHttpPublishes();
+  if (!turn_.failed()) TakeWebhookAcks(now);
   if (!batch_.empty()) metrics_.TurnMessages(batch_.size());
   publishing_->BeginTurn();
   // Decoding and validation need nothing of the loop's state: with enough
@@ -406,7 +412,7 @@ void BrokerImpl::HandleMessage(Incoming& in) {
 void BrokerImpl::Flush() {
   Millis now = clock_->NowMillis();
   for (auto& out : outbox_.Take()) {
-    if (AnswerHttp(out)) continue;
+    if (AnswerHttp(out) || ToWebhook(out)) continue;
     bool sent = false;
     try {
       if (socket_.send(zmq::buffer(out.routing_id), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {

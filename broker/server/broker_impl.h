@@ -62,6 +62,7 @@
 #include "server/publishing.h"
 #include "server/tracking.h"
 #include "server/turn_context.h"
+#include "server/webhook.h"
 #include "store/store.h"
 #include "validation/validation.h"
 #include "yilian/v1/protocol.pb.h"
@@ -238,6 +239,20 @@ class BrokerImpl {
   // The session HTTP events are handled as: a publisher without a socket,
   // not in sessions_ (no heartbeats, no sweeps).
   Session http_publisher_;
+
+  // --- http_publish.cc: the webhook, a WATCHER session without a socket ---
+  static bool IsWebhookRoutingId(const std::string& routing_id);
+  Status StartWebhook();
+  // The webhook's session, added when this broker becomes the active one.
+  void AddWebhookSession(Millis now);
+  // Acknowledges what the receiver took since the last turn.
+  void TakeWebhookAcks(Millis now);
+  // An outbox message for the webhook: a case update is handed to the
+  // sender, anything else (heartbeats) dropped (true); or not one (false).
+  bool ToWebhook(const Outbox::Message& out);
+  std::unique_ptr<WebhookSender> webhook_;
+  int webhook_wake_fd_ = -1;
+  std::uint64_t webhook_failures_counted_ = 0;
 
   // --- operator_view.cc: the HTTP API and the gauges ---
   Status StartHttp();

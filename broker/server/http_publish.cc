@@ -1,3 +1,5 @@
+// The broker's clients without a socket of their own.
+//
 // Events published over HTTP (http/publish_queue.h) enter the turn as
 // messages of a client-less publisher session, so they take the one publish
 // path (Publishing::HandlePublish) with its validation, routing,
@@ -7,6 +9,14 @@
 // An HTTP event's routing id: "\0H", the request's number (8 bytes) and the
 // event's place in it (4 bytes). ZeroMQ's own routing ids are 5 bytes and
 // a client may not choose one starting with a zero byte, so none collides.
+//
+// The webhook (webhook.h) is a WATCHER session with the routing id "\0W":
+// Tracking sends it case updates like any watcher; they go to the sender
+// instead of the socket, and what the receiver took comes back as
+// UpdateAcks in a later turn.
+#include <sys/eventfd.h>
+#include <unistd.h>
+
 #include <cstring>
 
 #include "common/client_text.h"
@@ -16,6 +26,7 @@ namespace yilian::server {
 namespace {
 
 constexpr char kHttpPrefix[2] = {'\0', 'H'};
+const std::string kWebhookId("\0W", 2);
 constexpr std::size_t kHttpIdSize = sizeof kHttpPrefix + 8 + 4;
 
 std::string HttpRoutingId(std::uint64_t request, std::uint32_t index) {
@@ -126,6 +137,58 @@ void BrokerImpl::FinishHttpPublishes() {
     waiting.promise.set_value(http::PublishOutcome{Status::Ok(), std::move(waiting.acks)});
   }
   http_inflight_.clear();
+}
+
+bool BrokerImpl::IsWebhookRoutingId(const std::string& routing_id) { return routing_id == kWebhookId; }
+
+Status BrokerImpl::StartWebhook() {
+  if (config_.webhook_url.empty()) return Status::Ok();
+  auto secret = ReadWebhookSecret(config_.webhook_secret_file);
+  if (!secret.ok()) return secret.status();
+  webhook_wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  WebhookOptions options;
+  options.url = config_.webhook_url;
+  options.secret = std::move(secret).value();
+  options.ca_file = config_.webhook_ca_file;
+  options.timeout_ms = config_.webhook_timeout_ms;
+  options.initial_backoff_ms = config_.webhook_initial_backoff_ms;
+  options.max_backoff_ms = config_.webhook_max_backoff_ms;
+  webhook_ = std::make_unique<WebhookSender>(std::move(options), webhook_wake_fd_, log_);
+  return webhook_->Start();
+}
+
+void BrokerImpl::AddWebhookSession(Millis now) {
+  if (!webhook_) return;
+  Session& s = sessions_[kWebhookId];
+  s.routing_id = kWebhookId;
+  s.session_id = "webhook";
+  s.name = "webhook";
+  s.role = v1::WATCHER;
+  s.credit = config_.webhook_max_in_flight;
+  s.last_recv = now;
+  s.last_send = now;
+}
+
+void BrokerImpl::TakeWebhookAcks(Millis now) {
+  if (!webhook_) return;
+  std::uint64_t drained;
+  (void)!read(webhook_wake_fd_, &drained, sizeof drained);
+  auto it = sessions_.find(kWebhookId);
+  if (it == sessions_.end()) return;
+  it->second.last_recv = now;  // never swept for silence
+  it->second.last_send = now;  // nor sent heartbeats
+  for (std::uint64_t id : webhook_->TakeAcknowledged()) {
+    v1::UpdateAck ack;
+    ack.set_update_id(id);
+    tracking_->HandleUpdateAck(it->second, ack);
+  }
+}
+
+bool BrokerImpl::ToWebhook(const Outbox::Message& out) {
+  if (!IsWebhookRoutingId(out.routing_id)) return false;
+  v1::Envelope env;
+  if (webhook_ && env.ParseFromString(out.bytes) && env.has_case_update()) webhook_->Send(env.case_update());
+  return true;
 }
 
 }  // namespace yilian::server

@@ -25,6 +25,8 @@ constexpr Millis kLeadIntervalMs = 1000;
 
 BrokerImpl::~BrokerImpl() {
   if (data_dir_lock_ >= 0) ::close(data_dir_lock_);
+  if (webhook_) webhook_->Stop();
+  if (webhook_wake_fd_ >= 0) ::close(webhook_wake_fd_);
 }
 
 Status BrokerImpl::LockDataDir() {
@@ -89,6 +91,7 @@ Status BrokerImpl::BecomeLeader() {
       config_, store_.get(), turn_, *audit_, *tracking_, *deliveries_, agencies_, router_, log_});
   if (Status s = deliveries_->Recover(); !s.ok()) return s;
   if (Status s = tracking_->Recover(); !s.ok()) return s;
+  AddWebhookSession(clock_->NowMillis());
   leading_ = true;
   serving_ = true;
   metrics_.Leader(true);
@@ -108,6 +111,7 @@ void BrokerImpl::StepDown(const std::string& why, Millis now) {
   }
   leader_endpoint_.clear();  // the standby's turn says who leads now
   sessions_.clear();
+  if (webhook_) webhook_->Clear();
   agencies_.ClearQueues();
   operator_actions_.reset();
   publishing_.reset();

@@ -64,6 +64,16 @@ BrokerMetrics::BrokerMetrics()
                  .Help("1 while this broker is the active one (holds the lease; always with SQLite), 0 as a standby")
                  .Register(*registry_)
                  .Add({});
+  webhook_backlog_ = &BuildGauge()
+                          .Name("yilian_webhook_backlog")
+                          .Help("Case updates stored and not yet taken by the webhook's receiver (0 without a webhook)")
+                          .Register(*registry_)
+                          .Add({});
+  webhook_failures_ = &BuildCounter()
+                           .Name("yilian_webhook_failures_total")
+                           .Help("Webhook POSTs that got no 2xx answer (each is retried)")
+                           .Register(*registry_)
+                           .Add({});
   store_free_ = &BuildGauge()
                      .Name("yilian_store_free_bytes")
                      .Help("Free space on the file system of the data directory (for the broker's user)")

@@ -44,6 +44,12 @@ class BrokerMetrics {
   }
   void Sessions(const std::string& role, double n) { Get(sessions_, role, "role").Set(n); }
   void Leader(bool leading) { leader_->Set(leading ? 1 : 0); }
+  // The webhook's case updates not yet taken by the receiver; POSTs that
+  // failed since the last call.
+  void Webhook(double backlog, double new_failures) {
+    webhook_backlog_->Set(backlog);
+    if (new_failures > 0) webhook_failures_->Increment(new_failures);
+  }
   void StoreFreeSpace(double free_bytes, double warn_bytes) {
     store_free_->Set(free_bytes);
     store_free_warn_->Set(warn_bytes);
@@ -100,6 +106,8 @@ class BrokerMetrics {
   Cached<prometheus::Counter> sessions_refused_;
   Cached<prometheus::Counter> http_early_closes_;
   prometheus::Gauge* leader_;
+  prometheus::Gauge* webhook_backlog_;
+  prometheus::Counter* webhook_failures_;
   prometheus::Gauge* store_free_;
   prometheus::Gauge* store_free_warn_;
   prometheus::Histogram* case_completion_;

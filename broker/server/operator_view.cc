@@ -88,6 +88,12 @@ void BrokerImpl::UpdateGauges(Millis now) {
                    free_bytes / (1024 * 1024), config_.free_space_warn_mib, LogThrottle::Suppressed(*unlogged));
     }
   }
+  if (webhook_ && tracking_) {
+    const std::uint64_t failures = webhook_->failures();
+    metrics_.Webhook(static_cast<double>(tracking_->UnacknowledgedUpdates()),
+                     static_cast<double>(failures - webhook_failures_counted_));
+    webhook_failures_counted_ = failures;
+  }
   std::map<std::string, double> roles = {{"PUBLISHER", 0}, {"CONSUMER", 0}, {"WATCHER", 0}};
   for (const auto& [rid, s] : sessions_) roles[v1::ClientRole_Name(s.role)] += 1;
   for (const auto& [role, n] : roles) metrics_.Sessions(role, n);

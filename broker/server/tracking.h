@@ -67,6 +67,8 @@ class Tracking {
   // A watcher's session ended: its unacknowledged updates go back, in order.
   void ReturnUpdates(const Session& session);
   bool HasOpenUpdates() const { return !open_updates_.empty(); }
+  // Stored updates not yet acknowledged: waiting, or out to a watcher.
+  std::size_t UnacknowledgedUpdates() const { return open_updates_.size() + updates_out_.size(); }
 
  private:
   store::Store* store_;

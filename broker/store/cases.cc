@@ -313,7 +313,50 @@ Result<v1::Stats> CaseQueries::ComputeStats(Millis now, std::int64_t window_seco
   if (!s.ok()) return s;
   st.set_case_median_ms(Quantile(cases, 0.5));
   st.set_case_p90_ms(Quantile(cases, 0.9));
+  s = each("SELECT COUNT(*) FROM case_updates WHERE acked = 0", sql::Rows::kFew,
+           [&](const sql::Statement& r) { st.set_webhook_backlog(static_cast<std::uint64_t>(r.Int(0))); });
+  if (!s.ok()) return s;
   return st;
+}
+
+Result<v1::CaseUpdateList> CaseQueries::UpdatesAfter(std::uint64_t after, int limit) {
+  v1::CaseUpdateList list;
+  list.set_last_id(after);
+  auto stmt = conn_->Prepare("SELECT id, seq, kind, agency, at FROM case_updates WHERE id > ?1 ORDER BY id LIMIT ?2");
+  if (!stmt.ok()) return stmt.status();
+  struct Row {
+    std::uint64_t id;
+    Sequence seq;
+    int kind;
+    std::string agency;
+    Millis at;
+  };
+  std::vector<Row> rows;
+  {
+    Use u(*stmt.value());
+    u->Bind(1, static_cast<std::int64_t>(after));
+    u->Bind(2, static_cast<std::int64_t>(limit));
+    for (;;) {
+      StepResult rc = u->Step();
+      if (rc == StepResult::kDone) break;
+      if (rc == StepResult::kError) return u->Error("case updates");
+      rows.push_back(Row{static_cast<std::uint64_t>(u->Int(0)), static_cast<Sequence>(u->Int(1)),
+                         static_cast<int>(u->Int(2)), u->Text(3), u->Int(4)});
+    }
+  }
+  for (const Row& r : rows) {
+    v1::CaseUpdate* u = list.add_updates();
+    u->set_update_id(r.id);
+    u->set_kind(static_cast<v1::CaseUpdateKind>(r.kind));
+    u->set_agency(r.agency);
+    u->mutable_at()->set_seconds(r.at / 1000);
+    u->mutable_at()->set_nanos(static_cast<int>(r.at % 1000) * 1000000);
+    auto c = LoadBySeq(r.seq);
+    if (!c.ok()) return c.status();
+    if (c.value()) *u->mutable_case_() = *c.value();
+    list.set_last_id(r.id);
+  }
+  return list;
 }
 
 namespace {
@@ -335,6 +378,9 @@ class SqlCaseReader final : public CaseReader {
   }
   Result<v1::Stats> ComputeStats(Millis now, std::int64_t window_seconds) override {
     return InSnapshot([&] { return queries_.ComputeStats(now, window_seconds); });
+  }
+  Result<v1::CaseUpdateList> UpdatesAfter(std::uint64_t after, int limit) override {
+    return InSnapshot([&] { return queries_.UpdatesAfter(after, limit); });
   }
   Result<v1::AuditVerifyReport> VerifyAudit(const std::vector<AuditAnchorPoint>& anchors) override {
     // One consistent snapshot of the chain, its recorded head and the rows.

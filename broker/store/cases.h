@@ -32,6 +32,9 @@ class CaseQueries {
   Result<v1::CaseList> List(const CaseFilter& filter);
   Result<std::optional<v1::EnterpriseTimeline>> Timeline(const std::string& uscc);
   Result<v1::Stats> ComputeStats(Millis now, std::int64_t window_seconds);
+  // The stored case updates with an id above `after`, oldest first, at most
+  // `limit`, each with its case as it is now.
+  Result<v1::CaseUpdateList> UpdatesAfter(std::uint64_t after, int limit);
 
  private:
   // Reads the current row of `event` (kCaseColumns) and its deliveries.

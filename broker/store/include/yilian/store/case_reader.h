@@ -59,6 +59,8 @@ class CaseReader {
   virtual Result<v1::CaseList> ListCases(const CaseFilter& filter) = 0;
   virtual Result<std::optional<v1::EnterpriseTimeline>> Timeline(const std::string& uscc) = 0;
   virtual Result<v1::Stats> ComputeStats(Millis now, std::int64_t window_seconds) = 0;
+  // GET /api/v1/updates: the case updates with an id above `after`.
+  virtual Result<v1::CaseUpdateList> UpdatesAfter(std::uint64_t after, int limit) = 0;
   // Checks the audit chain, the recorded head and every anchor point, and
   // compares each delivery's and case's state with the state the trail
   // says it reached, all in one snapshot (docs/storage.md section 6).
