@@ -6,7 +6,9 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -40,7 +42,7 @@ constexpr std::size_t kReadChunk = 16384;
 
 enum class Phase {
   kHandshake,  // TLS handshake
-  kHead,       // reading the request line and headers
+  kHead,       // reading the request line and headers (or, kept alive, waiting for them)
   kBody,       // reading the body
   kWorking,    // with a worker (the door does not touch it)
   kWriting,    // writing the response
@@ -56,8 +58,18 @@ struct Conn {
   Phase phase = Phase::kHead;
   TimePoint deadline;
   short events = POLLIN;
+  // Received and not yet handed over: the request being read and, when the
+  // client sent ahead, the start of the next ones. Never more than
+  // max_header_bytes + 1 beyond the current request: a body is read no
+  // further than its end.
+  std::string in;
   std::size_t scanned = 0;  // bytes of `in` searched for the end of the head
   std::size_t want = 0;     // head + body, once the head is read
+  // From the head on: the connection may carry a request after this one
+  // (BodyPlan's whole and client_keeps, under max_requests_per_connection).
+  bool reusable = false;
+  bool idle = false;        // kept alive, and no byte of the next request yet
+  std::uint32_t served = 0;  // requests handed over
   std::size_t sent = 0;
   std::size_t discarded = 0;  // lingering
   Exchange exchange;
@@ -90,11 +102,16 @@ std::string_view Trim(std::string_view s) {
 }
 
 // What the head says about the body: its length, or that it is to be handed
-// over without one (a chunked body, a length that is not a number: the
-// handler refuses those).
+// over without one (a chunked body, a length that is not a number or over
+// the bound: the handler refuses those). And whether the connection may
+// carry another request after this one: only when this one ends where the
+// door knows (its body read whole, or none), so that no byte of a refused
+// body is ever taken for a request, and the client did not ask to close.
 struct BodyPlan {
   bool with_body = false;
   std::size_t length = 0;
+  bool whole = false;         // the request is read to its end: the next one starts after it
+  bool client_keeps = false;  // HTTP/1.1 without "Connection: close", HTTP/1.0 with "keep-alive"
 };
 
 BodyPlan PlanBody(std::string_view head, std::size_t max_body) {
@@ -102,7 +119,11 @@ BodyPlan PlanBody(std::string_view head, std::size_t max_body) {
   bool chunked = false;
   std::optional<std::uint64_t> length;
   bool bad = false;
+  bool close = false;
+  bool keep_alive = false;
   std::size_t at = head.find('\n');  // skip the request line
+  const std::string_view request_line = Trim(head.substr(0, at));
+  const std::string_view version = request_line.substr(request_line.rfind(' ') + 1);
   while (at != std::string_view::npos && at + 1 < head.size()) {
     std::size_t end = head.find('\n', at + 1);
     std::string_view line = head.substr(at + 1, end == std::string_view::npos ? std::string_view::npos : end - at - 1);
@@ -112,6 +133,17 @@ BodyPlan PlanBody(std::string_view head, std::size_t max_body) {
     std::string_view name = line.substr(0, colon);
     std::string_view value = Trim(line.substr(colon + 1));
     if (IEquals(name, "Transfer-Encoding")) chunked = true;
+    if (IEquals(name, "Connection")) {
+      // A list of options: "keep-alive, Upgrade".
+      for (std::size_t from = 0; from <= value.size();) {
+        std::size_t comma = value.find(',', from);
+        if (comma == std::string_view::npos) comma = value.size();
+        const std::string_view option = Trim(value.substr(from, comma - from));
+        close = close || IEquals(option, "close");
+        keep_alive = keep_alive || IEquals(option, "keep-alive");
+        from = comma + 1;
+      }
+    }
     if (IEquals(name, "Content-Length")) {
       std::uint64_t n = 0;
       bool number = !value.empty() && value.size() <= 19;
@@ -123,10 +155,31 @@ BodyPlan PlanBody(std::string_view head, std::size_t max_body) {
       length = n;
     }
   }
-  if (chunked || bad || !length || *length > max_body) return plan;
+  plan.client_keeps = !close && (version == "HTTP/1.1" || (version == "HTTP/1.0" && keep_alive));
+  if (chunked || bad) return plan;
+  plan.whole = !length || *length <= max_body;  // no Content-Length and no Transfer-Encoding: no body
+  if (!length || *length > max_body) return plan;
   plan.with_body = *length > 0;
   plan.length = static_cast<std::size_t>(*length);
   return plan;
+}
+
+// Lower-case hex SHA-256 of the client's certificate (DER); empty without one.
+std::string PeerCertificateSha256(SSL* ssl) {
+  X509* cert = SSL_get1_peer_certificate(ssl);
+  if (!cert) return {};
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  std::string hex;
+  if (X509_digest(cert, EVP_sha256(), digest, &size) == 1) {
+    static constexpr char kDigits[] = "0123456789abcdef";
+    for (unsigned int i = 0; i < size; ++i) {
+      hex += kDigits[digest[i] >> 4];
+      hex += kDigits[digest[i] & 15];
+    }
+  }
+  X509_free(cert);
+  return hex;
 }
 
 std::string ErrorResponse(int status, const char* reason, const std::string& code, const std::string& message) {
@@ -273,7 +326,10 @@ class FrontDoor::Impl {
           std::lock_guard<std::mutex> lock(mu_);
           done.swap(done_);
         }
-        for (Conn* conn : done) Respond(conn, std::move(conn->exchange.response));
+        // The handler may close a connection the door would keep, not the
+        // other way round.
+        for (Conn* conn : done)
+          Respond(conn, std::move(conn->exchange.response), conn->exchange.keep_alive && conn->reusable);
       }
       for (std::size_t i = 2; i < fds.size(); ++i) {
         if (!fds[i].revents) continue;
@@ -383,12 +439,16 @@ class FrontDoor::Impl {
         return Close(conn, "handshake");
       case Phase::kHead:
       case Phase::kBody:
+        // A kept-alive connection with no next request is done, not late.
+        if (conn->idle) return Close(conn, nullptr);
         observer_("timeout", conn->exchange.peer_ip);
-        return Respond(conn, ErrorResponse(408, "Request Timeout", "REQUEST_TIMEOUT",
-                                           conn->phase == Phase::kHead
-                                               ? "the request line and headers did not arrive in time "
-                                                 "(http.header_timeout_ms)"
-                                               : "the request body did not arrive in time (http.read_timeout_ms)"));
+        return Respond(conn,
+                       ErrorResponse(408, "Request Timeout", "REQUEST_TIMEOUT",
+                                     conn->phase == Phase::kHead
+                                         ? "the request line and headers did not arrive in time "
+                                           "(http.header_timeout_ms)"
+                                         : "the request body did not arrive in time (http.read_timeout_ms)"),
+                       /*keep_alive=*/false);
       case Phase::kWriting:
         return Close(conn, "timeout");
       case Phase::kLingering:
@@ -432,6 +492,9 @@ class FrontDoor::Impl {
     ERR_clear_error();
     int rc = SSL_accept(conn->ssl);
     if (rc == 1) {
+      // Renegotiation is off and post-handshake authentication never asked
+      // for: the certificate stays the connection's for all its requests.
+      conn->exchange.peer_certificate_sha256 = PeerCertificateSha256(conn->ssl);
       conn->phase = Phase::kHead;
       conn->deadline = Steady::now() + std::chrono::milliseconds(options_.header_timeout_ms);
       return ReadRequest(conn);
@@ -458,51 +521,82 @@ class FrontDoor::Impl {
     return error == SSL_ERROR_ZERO_RETURN ? 0 : -2;
   }
 
+  // Reads until a request is whole (then handed over) or answered by the
+  // door, or until the socket has nothing more for now.
   void ReadRequest(Conn* conn) {
-    std::string& in = conn->exchange.request;
     char buf[kReadChunk];
-    for (;;) {
-      std::size_t room =
-          conn->phase == Phase::kBody ? conn->want - in.size() : options_.max_header_bytes + 1 - in.size();
+    while (!TakeRequest(conn)) {
+      const std::size_t room = conn->phase == Phase::kBody ? conn->want - conn->in.size()
+                                                           : options_.max_header_bytes + 1 - conn->in.size();
       ssize_t n = ReadSome(conn, buf, std::min(room, sizeof buf));
       if (n == -1) return;
       if (n <= 0) return Close(conn, nullptr);  // the client went away
-      in.append(buf, static_cast<std::size_t>(n));
-      if (conn->phase == Phase::kHead) {
-        std::size_t from = conn->scanned > 3 ? conn->scanned - 3 : 0;
-        std::size_t end = in.find("\r\n\r\n", from);
-        conn->scanned = in.size();
-        if (end == std::string::npos) {
-          if (in.size() > options_.max_header_bytes) {
-            observer_("too_large", conn->exchange.peer_ip);
-            const bool line = in.find('\n') == std::string::npos;
-            const std::string limit = std::to_string(options_.max_header_bytes);
-            return Respond(
-                conn,
-                line ? ErrorResponse(414, "URI Too Long", "URI_TOO_LONG",
-                                     "the request line is longer than " + limit + " bytes (http.max_header_bytes)")
-                     : ErrorResponse(431, "Request Header Fields Too Large", "HEADERS_TOO_LARGE",
-                                     "the request head is larger than " + limit + " bytes (http.max_header_bytes)"));
-          }
-          continue;
-        }
-        const std::size_t head = end + 4;
-        BodyPlan plan = PlanBody(std::string_view(in).substr(0, head), options_.max_body_bytes);
-        conn->want = head + plan.length;
-        if (!plan.with_body || in.size() >= conn->want) {
-          in.resize(std::min(in.size(), conn->want));
-          return HandOver(conn);
-        }
-        conn->phase = Phase::kBody;
-        conn->deadline = Steady::now() + std::chrono::milliseconds(options_.read_timeout_ms);
-      } else if (in.size() >= conn->want) {
-        return HandOver(conn);
-      }
+      conn->in.append(buf, static_cast<std::size_t>(n));
     }
   }
 
+  // Looks at what has arrived: true when the request is handed over or
+  // answered (the connection is no longer the reader's), false when more
+  // must be read.
+  bool TakeRequest(Conn* conn) {
+    std::string& in = conn->in;
+    if (conn->phase == Phase::kBody) {
+      if (in.size() < conn->want) return false;
+      HandOver(conn);
+      return true;
+    }
+    if (conn->scanned == 0) {
+      // Empty lines before a request line are ignored (RFC 9112, 2.2): some
+      // clients end a body with one more CRLF.
+      in.erase(0, std::min(in.find_first_not_of("\r\n"), in.size()));
+      if (in.empty()) return false;
+      if (conn->idle) {
+        // The next request has begun: it has header_timeout_ms like any.
+        conn->idle = false;
+        conn->deadline = Steady::now() + std::chrono::milliseconds(options_.header_timeout_ms);
+      }
+    }
+    const std::size_t end = in.find("\r\n\r\n", conn->scanned > 3 ? conn->scanned - 3 : 0);
+    conn->scanned = in.size();
+    if (end == std::string::npos) {
+      if (in.size() <= options_.max_header_bytes) return false;
+      observer_("too_large", conn->exchange.peer_ip);
+      const bool line = in.find('\n') == std::string::npos;
+      const std::string limit = std::to_string(options_.max_header_bytes);
+      Respond(conn,
+              line ? ErrorResponse(414, "URI Too Long", "URI_TOO_LONG",
+                                   "the request line is longer than " + limit + " bytes (http.max_header_bytes)")
+                   : ErrorResponse(431, "Request Header Fields Too Large", "HEADERS_TOO_LARGE",
+                                   "the request head is larger than " + limit + " bytes (http.max_header_bytes)"),
+              /*keep_alive=*/false);
+      return true;
+    }
+    const std::size_t head = end + 4;
+    const BodyPlan plan = PlanBody(std::string_view(in).substr(0, head), options_.max_body_bytes);
+    conn->want = head + plan.length;
+    conn->reusable = plan.whole && plan.client_keeps;
+    if (in.size() >= conn->want) {
+      HandOver(conn);
+      return true;
+    }
+    conn->phase = Phase::kBody;
+    conn->deadline = Steady::now() + std::chrono::milliseconds(options_.read_timeout_ms);
+    return false;
+  }
+
+  // The request is the first `want` bytes of `in`; what follows stays for
+  // the next one.
   void HandOver(Conn* conn) {
     conn->phase = Phase::kWorking;
+    ++conn->served;
+    Exchange& exchange = conn->exchange;
+    exchange.request.assign(conn->in, 0, conn->want);
+    conn->in.erase(0, conn->want);
+    exchange.response.clear();
+    conn->reusable = conn->reusable && conn->served < options_.max_requests_per_connection;
+    exchange.keep_alive = conn->reusable;
+    conn->scanned = 0;
+    conn->want = 0;
     {
       std::lock_guard<std::mutex> lock(mu_);
       jobs_.push_back(conn);
@@ -510,10 +604,17 @@ class FrontDoor::Impl {
     cv_.notify_one();
   }
 
-  void Respond(Conn* conn, std::string response) {
+  // `keep_alive`: after this response the connection reads the next
+  // request; otherwise it closes (and what the client sent ahead is dropped).
+  void Respond(Conn* conn, std::string response, bool keep_alive) {
     conn->exchange.request.clear();
     conn->exchange.request.shrink_to_fit();
     conn->exchange.response = std::move(response);
+    conn->exchange.keep_alive = keep_alive;
+    if (!keep_alive) {
+      conn->in.clear();
+      conn->in.shrink_to_fit();
+    }
     conn->sent = 0;
     conn->phase = Phase::kWriting;
     conn->deadline = Steady::now() + std::chrono::milliseconds(options_.write_timeout_ms);
@@ -546,6 +647,9 @@ class FrontDoor::Impl {
       if (!WouldBlock(conn, n)) Close(conn, nullptr);
       return;
     }
+    conn->exchange.response.clear();
+    conn->exchange.response.shrink_to_fit();
+    if (conn->exchange.keep_alive) return AwaitNext(conn);
     // Written: say goodbye, then read what the client still sends until it
     // closes, so that closing with unread bytes does not reset the
     // connection before the client has read the response.
@@ -554,12 +658,21 @@ class FrontDoor::Impl {
       SSL_shutdown(conn->ssl);
     }
     shutdown(conn->fd, SHUT_WR);
-    conn->exchange.response.clear();
-    conn->exchange.response.shrink_to_fit();
     conn->phase = Phase::kLingering;
     conn->events = POLLIN;
     conn->deadline = Steady::now() + kLinger;
     Linger(conn);
+  }
+
+  // Kept alive: back to reading, with keep_alive_timeout_ms for the next
+  // request to begin. It may have arrived already (pipelined, or still in
+  // the TLS layer, which poll does not see).
+  void AwaitNext(Conn* conn) {
+    conn->phase = Phase::kHead;
+    conn->events = POLLIN;
+    conn->idle = true;
+    conn->deadline = Steady::now() + std::chrono::milliseconds(options_.keep_alive_timeout_ms);
+    ReadRequest(conn);
   }
 
   void Linger(Conn* conn) {

@@ -114,6 +114,10 @@ void SetSecurityHeaders(httplib::Response& res) {
   res.set_header("Referrer-Policy", "no-referrer");
 }
 
+// The exchange a worker thread is serving, for what the connection knows
+// and the request cannot say (the client certificate).
+thread_local const Exchange* current_exchange = nullptr;
+
 }  // namespace
 
 // The routes, handlers and HTTP parsing of the HTTP library, without its
@@ -121,20 +125,33 @@ void SetSecurityHeaders(httplib::Response& res) {
 // response back as bytes.
 class HttpServer::Router : public httplib::Server {
  public:
-  explicit Router(std::size_t max_response) : max_response_(max_response) {}
-
-  void Serve(Exchange& exchange) {
-    BufferStream stream(exchange, max_response_);
-    bool closed = true;
-    current_certificate_ = &exchange.peer_certificate_sha256;
-    process_request(stream, /*close_connection=*/true, closed, nullptr);
-    current_certificate_ = nullptr;
+  explicit Router(const FrontDoorOptions& door) : max_response_(door.max_response_bytes) {
+    // What the Keep-Alive header of a response tells the client.
+    set_keep_alive_max_count(door.max_requests_per_connection);
+    set_keep_alive_timeout(door.keep_alive_timeout_ms / 1000);
   }
 
-  // The client certificate's fingerprint of the request this thread is
-  // serving (empty: none). Taken from the TLS session, never from anything
-  // the client wrote in the request.
-  static std::string PeerCertificateSha256() { return current_certificate_ ? *current_certificate_ : std::string(); }
+  // The door decides whether the connection may stay open (the request read
+  // whole, the client not asking to close, under the request bound), and
+  // the response says so: Connection: close, or Keep-Alive.
+  void Serve(Exchange& exchange) {
+    BufferStream stream(exchange, max_response_);
+    bool closed = false;
+    current_exchange = &exchange;
+    process_request(stream, /*close_connection=*/!exchange.keep_alive, closed, nullptr);
+    current_exchange = nullptr;
+    // A response cut off at max_response_bytes leaves the client expecting
+    // bytes that will never come: only closing ends it.
+    if (stream.cut_off()) exchange.keep_alive = false;
+  }
+
+  // The SHA-256 of the client certificate of the connection whose request
+  // this thread is serving (64 lower-case hex digits), from the TLS
+  // handshake: no header can stand in for it. Empty without a client
+  // certificate, or outside a route handler.
+  static std::string PeerCertificateSha256() {
+    return current_exchange ? current_exchange->peer_certificate_sha256 : std::string();
+  }
 
  private:
   // Reads the buffered request; writes the response into memory.
@@ -150,7 +167,10 @@ class HttpServer::Router : public httplib::Server {
       return static_cast<ssize_t>(n);
     }
     ssize_t write(const char* ptr, size_t size) override {
-      if (exchange_.response.size() + size > max_) return -1;
+      if (exchange_.response.size() + size > max_) {
+        cut_off_ = true;
+        return -1;
+      }
       exchange_.response.append(ptr, size);
       return static_cast<ssize_t>(size);
     }
@@ -165,18 +185,17 @@ class HttpServer::Router : public httplib::Server {
     // No socket: the library would otherwise refuse descriptors over
     // FD_SETSIZE, which this broker may well have.
     socket_t socket() const override { return 0; }
+    bool cut_off() const { return cut_off_; }
 
    private:
     Exchange& exchange_;
     const std::size_t max_;
     std::size_t read_ = 0;
+    bool cut_off_ = false;
   };
 
   const std::size_t max_response_;
-  static thread_local const std::string* current_certificate_;
 };
-
-thread_local const std::string* HttpServer::Router::current_certificate_ = nullptr;
 
 HttpServer::HttpServer(HttpOptions options, ActionQueue* actions, Clock* clock)
     : options_(std::move(options)), actions_(actions), clock_(clock) {}
@@ -216,7 +235,7 @@ Status HttpServer::Start() {
         return Status::InvalidArgument("HTTPS: " + s.message());
     }
   }
-  router_ = std::make_unique<Router>(options_.door.max_response_bytes);
+  router_ = std::make_unique<Router>(options_.door);
   Routes();
   FrontDoorOptions door = options_.door;
   door.max_body_bytes = options_.max_body_bytes;
@@ -413,9 +432,9 @@ void HttpServer::Routes() {
 
   // Runs when the request line and headers are read, before the body: the
   // limits and the token are checked first, so an unauthenticated or
-  // oversized body is never read. One request per connection: the
-  // connection closes after every response, so the unread body of a refused
-  // request is never taken for the next request either.
+  // oversized body is never read. A body the front door did not read (over
+  // max_body_bytes, chunked) closes the connection after the response
+  // (front_door.h, "Keep-alive"), so it is never taken for a next request.
   s.set_payload_max_length(options_.max_body_bytes);
   // Against DNS rebinding: a page of another site whose name resolves to
   // this address must not be answered as if it were the dashboard.

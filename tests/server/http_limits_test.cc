@@ -180,7 +180,7 @@ TEST_F(HttpLimitsTest, UnknownTokensAreLoggedOncePerIntervalPerClient) {
   for (int i = 0; i < 50; ++i) {
     RawConnection c(broker_->http_port());
     ASSERT_TRUE(c.Send("POST /api/v1/agencies/tax/replay HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer guess-" +
-                       std::to_string(i) + std::string(40, 'x') + "\r\nContent-Length: 0\r\n\r\n"));
+                       std::to_string(i) + std::string(40, 'x') + "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"));
     ASSERT_EQ(RawConnection::StatusOf(c.ReadAll()), 401);
   }
   std::string log;

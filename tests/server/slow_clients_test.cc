@@ -227,7 +227,7 @@ TEST(ConnectionBounds, OneAddressHoldsAtMostItsShareAndTheOldestIdleGoFirst) {
   EXPECT_EQ(count_closed(), 6);
   for (std::size_t i = 0; i < conns.size(); ++i) EXPECT_EQ(closed[i], i < 6) << "connection " << i;
   // The newest is still good for a request.
-  ASSERT_TRUE(conns.back()->Send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
+  ASSERT_TRUE(conns.back()->Send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"));
   EXPECT_EQ(RawConnection::StatusOf(conns.back()->ReadAll()), 200);
   EXPECT_GE(Metric(broker.http_port(), "yilian_http_connections_closed_early_total{reason=\"evicted\"}"), 6);
 }
@@ -282,6 +282,82 @@ TEST(SlowHandshakes, IdleTcpConnectionsDoNotBlockHttpsAndAreClosed) {
       << "idle connections outlived http.handshake_timeout_ms";
   ASSERT_EQ(https_get("/metrics"), 200);
   EXPECT_GE(SeriesValue(body, "yilian_http_connections_closed_early_total{reason=\"handshake\"}"), 50);
+}
+
+// How many times `what` occurs in `text`.
+std::size_t Count(const std::string& text, const std::string& what) {
+  std::size_t n = 0;
+  for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+// Keep-alive through the whole server: requests sent ahead on one
+// connection are answered in order, each response saying whether the
+// connection stays open, and the connection closes after the one that asks.
+TEST(KeepAlive, RequestsOnOneConnectionAreAnsweredInOrderUntilConnectionClose) {
+  BrokerProcess broker;
+  broker.Start();
+  ASSERT_TRUE(WaitForHttp(broker.http_port()));
+  RawConnection c(broker.http_port());
+  ASSERT_TRUE(c.Send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
+  // The first response comes while the connection stays open.
+  std::string first;
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        char buf[4096];
+        ssize_t n = recv(c.fd(), buf, sizeof buf, MSG_DONTWAIT);
+        if (n > 0) first.append(buf, static_cast<std::size_t>(n));
+        return first.find("{\"status\":\"ok\"}") != std::string::npos;
+      },
+      5000))
+      << first;
+  EXPECT_EQ(RawConnection::StatusOf(first), 200) << first;
+  EXPECT_EQ(first.find("Connection: close"), std::string::npos) << first;
+  EXPECT_NE(first.find("Keep-Alive: "), std::string::npos) << first;
+  ASSERT_TRUE(c.Send("GET /no/such/page HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+                     "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+                     "GET /never HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
+  const std::string rest = c.ReadAll();  // until the broker closes
+  EXPECT_EQ(Count(rest, "HTTP/1.1 "), 2u) << rest;
+  EXPECT_EQ(RawConnection::StatusOf(rest), 404) << rest;
+  EXPECT_LT(rest.find("HTTP/1.1 404"), rest.find("HTTP/1.1 200 OK")) << rest;
+  EXPECT_EQ(rest.find("/never"), std::string::npos) << rest;
+  EXPECT_EQ(Count(rest, "Connection: close"), 1u) << rest;
+}
+
+// A request refused before its body is read (a Content-Length over
+// http.max_body_bytes) closes the connection: the body, here a whole
+// request, is never answered as one.
+TEST(KeepAlive, ARefusedUnreadBodyClosesTheConnectionAndIsNeverARequest) {
+  BrokerProcess broker;
+  broker.Start();
+  ASSERT_TRUE(WaitForHttp(broker.http_port()));
+  RawConnection c(broker.http_port());
+  ASSERT_TRUE(c.Send("POST /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 70000\r\n\r\n"
+                     "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
+  const std::string response = c.ReadAll();
+  EXPECT_EQ(RawConnection::StatusOf(response), 413) << response;
+  EXPECT_EQ(Count(response, "HTTP/1.1 "), 1u) << response;
+  EXPECT_NE(response.find("Connection: close"), std::string::npos) << response;
+}
+
+// A kept-alive connection with no next request is closed after
+// http.keep_alive_timeout_ms (5 s by default) without a 408: it was not
+// late, it was done.
+TEST(KeepAlive, AnIdleConnectionIsClosedWithoutA408) {
+  BrokerProcess broker;
+  broker.Start();
+  ASSERT_TRUE(WaitForHttp(broker.http_port()));
+  RawConnection c(broker.http_port(), 15000);
+  ASSERT_TRUE(c.Send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
+  const auto start = Steady::now();
+  const std::string response = c.ReadAll();  // until the broker closes
+  const double ms = std::chrono::duration<double, std::milli>(Steady::now() - start).count();
+  EXPECT_EQ(Count(response, "HTTP/1.1 "), 1u) << response;
+  EXPECT_EQ(RawConnection::StatusOf(response), 200) << response;
+  EXPECT_GT(ms, 3000) << "closed before http.keep_alive_timeout_ms";
+  EXPECT_LT(ms, 12000) << "never closed";
+  EXPECT_LE(Metric(broker.http_port(), "yilian_http_connections_closed_early_total{reason=\"timeout\"}"), 0);
 }
 
 }  // namespace
