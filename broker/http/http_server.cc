@@ -20,6 +20,7 @@
 #include "common/log_throttle.h"
 #include "http/json.h"
 #include "http/publish_route.h"
+#include "http/openapi_document.h"
 #include "http/tls_identity.h"
 #include "http/web_assets.h"
 #include "yilian/store/case_reader.h"
@@ -514,6 +515,10 @@ void HttpServer::Routes() {
     bool ok = !options_.ready || options_.ready();
     res.status = ok ? 200 : 503;
     res.set_content(ok ? "{\"status\":\"ready\"}" : "{\"status\":\"not_ready\"}", "application/json");
+  });
+  // The contract of this API (docs/openapi.yaml), compiled in. A read.
+  s.Get("/api/v1/openapi.yaml", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content(std::string(OpenApiDocument()), "application/yaml");
   });
 
   s.Get(R"(/api/v1/cases/([^/]+))", [with_reader](const httplib::Request& req, httplib::Response& res) {
