@@ -114,7 +114,8 @@ head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > webhook.secret
 "$run_sh" receive --listen 127.0.0.1:0 --port-file receiver.port --secret-file webhook.secret \
   --out updates.jsonl > receiver.log 2>&1 &
 receiver=$!
-wait_for 30 test -s receiver.port || fail "the webhook receiver did not start within 30 s"
+listening_or_gone() { test -s receiver.port || ! kill -0 "$receiver" 2>/dev/null; }
+wait_for 30 listening_or_gone && test -s receiver.port || fail "the webhook receiver did not start within 30 s"
 receiver_port="$(cat receiver.port)"
 
 # --- The broker, on free ports --------------------------------------------
@@ -138,9 +139,11 @@ webhook:
 YAML
 "$broker_bin" --config broker.yaml --data-dir "$work/data" --log-file "$work/broker.log" \
   > broker.out 2> broker.err &
-pids+=($!)
+broker=$!
+pids+=("$broker")
 broker_up() { grep -q "listening on tcp://" broker.log 2>/dev/null && grep -q "HTTP API and dashboard on https://" broker.log; }
-wait_for 30 broker_up || fail "the broker did not start within 30 s"
+up_or_gone() { broker_up || ! kill -0 "$broker" 2>/dev/null; }
+wait_for 30 up_or_gone && broker_up || fail "the broker did not start within 30 s"
 endpoint="$(grep -o 'listening on tcp://[0-9.:]*' broker.log | head -1 | cut -d' ' -f3)"
 url="$(grep -o 'HTTP API and dashboard on https://[0-9.:]*' broker.log | head -1 | cut -d' ' -f6)"
 
@@ -162,6 +165,10 @@ YILIAN_TOKEN="$token" "$run_sh" publish --url "$url" --ca ca.crt --cert platform
   --seed "$seed" > publish-token.out 2> publish-token.err || fail "publishing again with the token failed"
 (($(grep -c '^DUPLICATE ' publish-token.out) == enterprises)) ||
   fail "expected $enterprises DUPLICATE events when publishing again, see publish-token.out"
+# A healthy broker answers every post at the first attempt; HttpClient
+# resumes TLS sessions, so a broker refusing resumptions shows up here.
+grep -h '^attempt ' publish-certificate.err publish-token.err &&
+  fail "a post had to be sent again: $(grep -h -m1 '^attempt ' publish-certificate.err publish-token.err)"
 
 # --- Every case completes, and its signed update reaches the receiver -----
 all_completed() {
