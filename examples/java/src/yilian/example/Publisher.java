@@ -142,10 +142,12 @@ public final class Publisher {
     List<Object> results = Json.list(body, "results");
     boolean ok = results.size() == eventLines.size();
     if (!ok) System.out.println("batch: " + results.size() + " results for " + eventLines.size() + " events");
-    for (Object ack : results) {
-      // correlation_id is the line number (1-based) of the event in the batch.
-      int line = Integer.parseInt(Json.text(ack, "correlation_id"));
-      ok &= printAck(ack, SampleEvents.uscc(region, seed, firstN + line - 1));
+    for (int i = 0; i < results.size(); i++) {
+      // Results come in line order; correlation_id is the line number (1-based).
+      Object ack = results.get(i);
+      String line = Json.text(ack, "correlation_id");
+      int index = line.matches("[1-9][0-9]{0,8}") ? Integer.parseInt(line) - 1 : i;
+      ok &= printAck(ack, SampleEvents.uscc(region, seed, firstN + index));
     }
     return ok;
   }
