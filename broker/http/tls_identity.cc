@@ -175,6 +175,15 @@ Status TlsIdentity::RequireClientCertificates(SSL_CTX* ctx, const std::string& c
   }
   SSL_CTX_set_client_CA_list(ctx, names);
   SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+  // A client that resumes a session (a TLS 1.2 session id or ticket, a
+  // TLS 1.3 PSK) is not asked for its certificate again: the session keeps
+  // the one verified when it was made. OpenSSL resumes only within a
+  // session id context and, when certificates are verified and none is
+  // set, aborts every resumption with an internal_error alert: each second
+  // connection of a client that caches sessions (Java's HttpClient,
+  // browsers) would fail.
+  static constexpr unsigned char kSessionContext[] = "yilian-http";
+  SSL_CTX_set_session_id_context(ctx, kSessionContext, sizeof kSessionContext - 1);
   return Status::Ok();
 }
 

@@ -250,6 +250,40 @@ TEST_F(HttpsTest, ClientsWithoutACertificateFromTheListedCaAreRefused) {
   EXPECT_EQ(broker.Stop(), 0);
 }
 
+// A client that resumes its TLS session, as Java's HttpClient and browsers do
+// on each new connection, is served: the session keeps the certificate
+// verified when it was made. (Without a session id context, OpenSSL answered
+// every resumption with an internal_error alert.)
+TEST_F(HttpsTest, AClientWithACertificateMayResumeItsTlsSession) {
+  BrokerProcess broker(TlsYaml(dir_ + "/broker.crt", dir_ + "/broker.key") + "  tls_client_ca_file: " + dir_ +
+                       "/client.crt\n");
+  broker.Start();
+  const std::string address = "127.0.0.1:" + std::to_string(broker.http_port());
+  for (const std::string version : {"-tls1_2", "-tls1_3"}) {
+    // GET /healthz with `openssl s_client`, saving the session to a file
+    // (-sess_out) or resuming it from there (-sess_in); its output.
+    auto get = [&](const std::string& session_flag) {
+      const std::string out = dir_ + "/s_client" + version + session_flag + ".out";
+      auto p = Process::Start(
+          {"/bin/sh", "-c",
+           "printf 'GET /healthz HTTP/1.1\\r\\nHost: 127.0.0.1\\r\\nConnection: close\\r\\n\\r\\n' | "
+           "/usr/bin/openssl s_client -ign_eof " +
+               version + " -connect " + address + " -CAfile " + dir_ + "/broker.crt -cert " + dir_ +
+               "/client.crt -key " + dir_ + "/client.key " + session_flag + " " + dir_ + "/session" + version},
+          out, out + ".err");
+      int code = -1;
+      EXPECT_TRUE(p->WaitExit(20000, &code));
+      return testing::ReadFile(out);
+    };
+    const std::string first = get("-sess_out");
+    EXPECT_NE(first.find("HTTP/1.1 200"), std::string::npos) << version << ":\n" << first;
+    const std::string resumed = get("-sess_in");
+    EXPECT_NE(resumed.find("Reused, TLSv1."), std::string::npos) << version << ":\n" << resumed;
+    EXPECT_NE(resumed.find("HTTP/1.1 200"), std::string::npos) << version << ":\n" << resumed;
+  }
+  EXPECT_EQ(broker.Stop(), 0);
+}
+
 // The broker binary itself, not the fixture: it must exit at start.
 int StartBrokerExpectingFailure(const std::string& dir, const std::string& yaml, std::string* log) {
   std::string config = dir + "/bad.yaml";
