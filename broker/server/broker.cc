@@ -120,6 +120,8 @@ Status BrokerImpl::Run() {
   // A broker whose lease is free (or still its own, after a restart) is the
   // active one before it serves HTTP.
   if (Status s = StartWebhook(); !s.ok()) return s;
+  // Open() may have made this broker the active one before the sender existed.
+  if (leading_) AddWebhookSession(clock_->NowMillis());
   if (!leading_) TryToLead(clock_->NowMillis());
   if (Status s = StartHttp(); !s.ok()) return s;
   serving_ = leading_;
