@@ -415,8 +415,6 @@ Result<BrokerConfig> ParseConfig(const std::string& yaml_text, const std::string
     if (c.webhook_secret_file.empty())
       return Fail(origin, "webhook.secret_file", "required with webhook.url: every POST is signed with it");
   }
-  if (c.webhook_max_backoff_ms < c.webhook_initial_backoff_ms)
-    return Fail(origin, "webhook.max_backoff_ms", "must be >= webhook.initial_backoff_ms");
   if (c.store_backend == "postgresql" && c.store_postgresql_conninfo.empty())
     return Fail(origin, "store.postgresql.conninfo", "required with store.backend postgresql");
   if (!c.audit_anchor_file.empty() && c.audit_key_file.empty())

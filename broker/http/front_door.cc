@@ -572,7 +572,10 @@ class FrontDoor::Impl {
       return true;
     }
     const std::size_t head = end + 4;
-    const BodyPlan plan = PlanBody(std::string_view(in).substr(0, head), options_.max_body_bytes);
+    const std::string_view request_head = std::string_view(in).substr(0, head);
+    const bool large = !options_.large_body_request.empty() &&
+                       request_head.substr(0, options_.large_body_request.size()) == options_.large_body_request;
+    const BodyPlan plan = PlanBody(request_head, large ? options_.large_body_bytes : options_.max_body_bytes);
     conn->want = head + plan.length;
     conn->reusable = plan.whole && plan.client_keeps;
     if (in.size() >= conn->want) {

@@ -63,6 +63,10 @@ struct FrontDoorOptions {
   std::uint32_t write_timeout_ms = 10000;
   std::uint32_t max_header_bytes = 16384;
   std::uint32_t max_body_bytes = 65536;
+  // Requests whose request line starts with this prefix (e.g. "POST
+  // /api/v1/events ") may carry up to large_body_bytes instead.
+  std::string large_body_request;
+  std::uint32_t large_body_bytes = 0;
   std::uint32_t workers = 4;
   // Keep-alive: requests one connection may carry (1: one, then close), and
   // how long it waits, idle, for the next request line to begin.

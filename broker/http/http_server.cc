@@ -241,7 +241,10 @@ Status HttpServer::Start() {
   FrontDoorOptions door = options_.door;
   door.max_body_bytes = options_.max_body_bytes;
   if (options_.publishes) {
-    door.max_body_bytes = std::max(door.max_body_bytes, options_.max_publish_body_bytes);
+    // Only a publish may carry a body that large: the door reads no more of
+    // any other request (and so holds no more memory for it).
+    door.large_body_request = "POST /api/v1/events ";
+    door.large_body_bytes = options_.max_publish_body_bytes;
     publish_rate_ = std::make_unique<PublishRateLimiter>(options_.publish_limits.rate_per_client);
   }
   door_ = std::make_unique<FrontDoor>(

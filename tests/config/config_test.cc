@@ -87,6 +87,18 @@ const std::vector<UintKey>& UintKeys() {
       {"http.max_connections_per_address", 1, 65536,
        [](const BrokerConfig& c) { return c.http_max_connections_per_address; }},
       {"http.workers", 1, 64, [](const BrokerConfig& c) { return c.http_workers; }},
+      {"http.max_requests_per_connection", 1, 1000000,
+       [](const BrokerConfig& c) { return c.http_max_requests_per_connection; }},
+      {"http.keep_alive_timeout_ms", 100, 600000, [](const BrokerConfig& c) { return c.http_keep_alive_timeout_ms; }},
+      {"http.max_publish_body_bytes", 1024, 67108864,
+       [](const BrokerConfig& c) { return c.http_max_publish_body_bytes; }},
+      {"http.max_publish_batch", 1, 100000, [](const BrokerConfig& c) { return c.http_max_publish_batch; }},
+      {"http.publish_rate_per_client", 0, 10000000,
+       [](const BrokerConfig& c) { return c.http_publish_rate_per_client; }},
+      {"webhook.timeout_ms", 100, 600000, [](const BrokerConfig& c) { return c.webhook_timeout_ms; }},
+      {"webhook.initial_backoff_ms", 10, 3600000, [](const BrokerConfig& c) { return c.webhook_initial_backoff_ms; }},
+      {"webhook.max_backoff_ms", 10, 86400000, [](const BrokerConfig& c) { return c.webhook_max_backoff_ms; }},
+      {"webhook.max_in_flight", 1, 10000, [](const BrokerConfig& c) { return c.webhook_max_in_flight; }},
       {"tracking.case_deadline_ms", 0, 2592000000, [](const BrokerConfig& c) { return c.case_deadline_ms; }},
       {"tracking.stats_window_s", 60, 31536000, [](const BrokerConfig& c) { return c.stats_window_s; }},
       {"audit.anchor_interval_ms", 100, 86400000, [](const BrokerConfig& c) { return c.audit_anchor_interval_ms; }},
@@ -140,6 +152,15 @@ TEST(ConfigDefaults, DefaultAgenciesActOnEstablishedChangedDeregistered) {
   }
 }
 
+TEST(ConfigScalarKeys, AWebhookNeedsAnHttpUrlAndASecret) {
+  auto ok = ParseConfig("webhook:\n  url: https://platform.example/hook\n  secret_file: /etc/yilian/webhook.secret\n");
+  ASSERT_TRUE(ok.ok()) << ok.status().message();
+  EXPECT_EQ(ok.value().webhook_url, "https://platform.example/hook");
+  EXPECT_EQ(ok.value().webhook_secret_file, "/etc/yilian/webhook.secret");
+  ExpectRefused(ParseConfig("webhook:\n  url: https://platform.example/hook\n"), "webhook.secret_file");
+  ExpectRefused(ParseConfig("webhook:\n  url: ftp://platform.example/hook\n  secret_file: s\n"), "webhook.url");
+}
+
 TEST(ConfigScalarKeys, EveryDescribedKeyIsCoveredByTheseTests) {
   // DescribeKeys lists each key name on an unindented line. A key added to
   // the table without a test here makes this fail.
@@ -149,7 +170,8 @@ TEST(ConfigScalarKeys, EveryDescribedKeyIsCoveredByTheseTests) {
                                    "http.allowed_hosts",
                                    "security.server_key_file", "security.keys_file",
                                    "security.tokens_file", "security.http_read_token_required", "security.data_key_file",
-                                   "security.audit_key_file", "audit.anchor_file", "agencies"};
+                                   "security.audit_key_file", "audit.anchor_file", "agencies", "webhook.url",
+                                   "webhook.secret_file", "webhook.ca_file"};
   for (const auto& k : UintKeys()) covered.insert(k.key);
   std::istringstream lines(DescribeKeys());
   std::string line;
