@@ -49,8 +49,9 @@ void BrokerProcess::Init(const std::string& extra_yaml, const std::string& postg
   endpoint_ = "tcp://127.0.0.1:" + std::to_string(FreeTcpPort());
   http_port_ = FreeTcpPort();
   WriteFile(config_path(),
-            "heartbeat:\n  interval_ms: 200\n  liveness: 3\nhttp:\n  listen: 127.0.0.1:" + std::to_string(http_port_) +
-                "\nstore:\n  backend: postgresql\n  postgresql:\n    conninfo: \"" + postgres_conninfo + "\"\n" + more +
+            // http last, as on SQLite: extra keys indented under it (TLS) belong to it.
+            "heartbeat:\n  interval_ms: 200\n  liveness: 3\nstore:\n  backend: postgresql\n  postgresql:\n    conninfo: \"" +
+                postgres_conninfo + "\"\n" + more + "http:\n  listen: 127.0.0.1:" + std::to_string(http_port_) + "\n" +
                 extra_yaml);
 }
 
