@@ -14,11 +14,13 @@
 #include <thread>
 
 #include <gtest/gtest.h>
+#include <httplib.h>
 
 #include "cli/cli_run.h"
 #include "testing/broker_fixture.h"
 #include "testing/guarantees.h"
 #include "testing/postgres.h"
+#include "validation/json.h"
 
 namespace yilian {
 namespace {
@@ -104,6 +106,40 @@ class FailoverTest : public ::testing::Test {
   std::vector<std::unique_ptr<testing::Process>> consumers_;
   std::unique_ptr<testing::Process> publisher_;
 };
+
+// Over HTTP: only the active broker is ready, leads by its metric and takes
+// publishes; the standby answers 503 NOT_LEADER (nothing stored) until it
+// takes over.
+TEST_F(FailoverTest, OnlyTheActiveBrokerIsReadyAndTakesHttpPublishes) {
+  httplib::Client a("127.0.0.1", a_->http_port());
+  httplib::Client b("127.0.0.1", b_->http_port());
+  auto events = guarantees::SampleEvents();
+  auto post = [&](httplib::Client& c, const v1::EnterpriseEvent& e) {
+    return c.Post("/api/v1/events", json::Print(e), "application/json");
+  };
+  EXPECT_EQ(a.Get("/readyz")->status, 200);
+  EXPECT_EQ(b.Get("/readyz")->status, 503);
+  EXPECT_EQ(b.Get("/healthz")->status, 200);
+  EXPECT_NE(a.Get("/metrics")->body.find("yilian_leader 1"), std::string::npos);
+  EXPECT_NE(b.Get("/metrics")->body.find("yilian_leader 0"), std::string::npos);
+  auto refused = post(b, events[0]);
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 503);
+  EXPECT_EQ(refused->get_header_value("Retry-After"), "1");
+  EXPECT_NE(refused->body.find("NOT_LEADER"), std::string::npos) << refused->body;
+  EXPECT_EQ(a_->QueryInt("SELECT COUNT(*) FROM events"), 0);
+  ASSERT_EQ(post(a, events[0])->status, 200);
+
+  a_->Kill(SIGKILL);
+  AwaitTakeover(std::chrono::steady_clock::now());
+  ASSERT_TRUE(PollUntil([&] { return b.Get("/readyz")->status == 200; }, 10000));
+  auto duplicate = post(b, events[0]);
+  ASSERT_TRUE(duplicate);
+  EXPECT_EQ(duplicate->status, 200);
+  EXPECT_NE(duplicate->body.find("DUPLICATE"), std::string::npos) << duplicate->body;
+  EXPECT_EQ(post(b, events[1])->status, 200);
+  EXPECT_EQ(b_->QueryInt("SELECT COUNT(*) FROM events"), 2);
+}
 
 TEST_F(FailoverTest, TheStandbyTakesOverFromAKilledBrokerAndNothingIsLost) {
   StartLoad();
