@@ -22,6 +22,8 @@
 //                 serving_ and stop_requested_ (atomics), the metrics'
 //                 text, and the token ring (immutable after start).
 //   TLS watcher   the HTTPS certificate files (http/http_server.cc).
+//   webhook lanes POST case updates (webhook.h); they reach the loop only
+//                 through the sender's queues and webhook_wake_fd_.
 #pragma once
 
 #include <google/protobuf/arena.h>
