@@ -332,12 +332,12 @@ def http_tables(summary, meta):
     if not rows:
         return ""
     lines = ["### Publishing over HTTPS against ZeroMQ (yilian, fsync, 4 agencies)\n"]
-    lines.append("Medians of %s runs each, as fast as possible with at most %s events unsettled (the throughput "
-                 "workload), yilian with fsync on SQLite. *Confirm*: from handing an event to the publisher to its "
+    lines.append("Medians of %s runs of %s events each, as fast as possible with at most %s events unsettled, "
+                 "yilian with fsync on SQLite. *Confirm*: from handing an event to the publisher to its "
                  "confirm, in ms (over HTTPS: the answer to its batch, including the wait for a free connection); "
                  "*request*: an HTTPS request's round trip; *CPU*: broker CPU seconds per 1,000 events; *client "
                  "CPU*: the benchmark process's (publisher and 4 consumers) per 1,000 events.\n"
-                 % (meta.get("repeat", "?"), meta.get("max_unsettled", "?")))
+                 % (meta.get("repeat", "?"), fmt(rows[0].get("events")), meta.get("max_unsettled", "?")))
     lines.append("| publisher | settled/s (range) | confirm p50 / p99 | request p50 / p99 | settle p99 | CPU s/1k | "
                  "client CPU s/1k |")
     lines.append("|---|---:|---:|---:|---:|---:|---:|")
