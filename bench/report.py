@@ -13,7 +13,9 @@ The runs labelled "replicated" (scripts/bench --series replicated: clusters
 and a database with a synchronous standby, told apart by their
 "deployment") have tables of their own, between their own markers, and
 their raw results go to replicated.json beside the page, so that the
-series can be rerun and written on its own.
+series can be rerun and written on its own. The runs labelled "http"
+(scripts/bench --series http: yilian publishing over ZeroMQ and over
+HTTPS, told apart by their "publish_over") likewise, into http.json.
 """
 import argparse
 import json
@@ -28,6 +30,9 @@ END = "<!-- END GENERATED RESULTS -->"
 REPLICATED_BEGIN = "<!-- BEGIN GENERATED REPLICATED RESULTS -->"
 REPLICATED_END = "<!-- END GENERATED REPLICATED RESULTS -->"
 REPLICATED = "replicated"
+HTTP_BEGIN = "<!-- BEGIN GENERATED HTTP RESULTS -->"
+HTTP_END = "<!-- END GENERATED HTTP RESULTS -->"
+HTTP = "http"
 SYSTEM_NAMES = {"yilian": "yilian", "rabbitmq": "RabbitMQ", "nats-jetstream": "NATS JetStream", "zeromq": "raw ZeroMQ"}
 
 # Display order and names of the configurations (system, durability class).
@@ -46,7 +51,7 @@ PEERS = {"fsync": [("rabbitmq", "fsync")],
 SETTLE_METRICS = ["settled_per_s", "settled_overall_per_s", "publish_s", "confirm_p50_ms", "confirm_p99_ms",
                   "confirm_p999_ms", "settle_p50_ms", "settle_p99_ms", "settle_p999_ms", "settle_max_ms",
                   "recorded_p50_ms", "recorded_p99_ms", "recorded_p999_ms", "cpu_s_per_1000", "client_cpu_s",
-                  "peak_rss_mb"]
+                  "peak_rss_mb", "request_p50_ms", "request_p99_ms"]
 BACKLOG_METRICS = ["fill_per_s", "rss_mb", "peak_rss_fill_mb", "restart_ready_s", "rss_after_restart_mb",
                    "drain_per_s", "peak_rss_drain_mb"]
 
@@ -63,7 +68,8 @@ def load_runs(path):
 
 def group_key(r):
     return (r.get("label", ""), r["system"], r["durability_class"], int(r["agencies"]), float(r["offered_rate"]),
-            int(r["events"]) if r["mode"] == "backlog" else 0, r.get("deployment", ""))
+            int(r["events"]) if r["mode"] == "backlog" else 0, r.get("deployment", ""), r.get("publish_over", ""),
+            int(r.get("publish_batch", 1)), int(r.get("publish_connections", 1)))
 
 
 def summarise(runs):
@@ -74,7 +80,8 @@ def summarise(runs):
     for key, rs in groups.items():
         ok = [r for r in rs if r.get("ok")]
         s = {"label": key[0], "system": key[1], "durability_class": key[2], "agencies": key[3],
-             "offered_rate": key[4], "deployment": key[6], "durability": rs[0].get("durability", ""),
+             "offered_rate": key[4], "deployment": key[6], "publish_over": key[7], "publish_batch": key[8],
+             "publish_connections": key[9], "durability": rs[0].get("durability", ""),
              "mode": rs[0]["mode"], "events": int(rs[0]["events"]), "runs": len(rs),
              "failed": len(rs) - len(ok), "errors": sorted({r.get("error", "") for r in rs if not r.get("ok")})}
         procs = {int(r.get("server_processes", 1)) for r in ok}
@@ -313,6 +320,59 @@ def replicated_tables(summary, meta):
     return "\n".join(lines)
 
 
+def http_name(s):
+    if s.get("publish_over") == "https":
+        return (f"HTTPS, batches of {s.get('publish_batch', '?')}, "
+                f"{s.get('publish_connections', '?')} keep-alive connections")
+    return "ZeroMQ, the reference client"
+
+
+def http_tables(summary, meta):
+    rows = sorted([s for s in summary if s["label"] == HTTP], key=lambda s: s.get("publish_over") == "https")
+    if not rows:
+        return ""
+    lines = ["### Publishing over HTTPS against ZeroMQ (yilian, fsync, 4 agencies)\n"]
+    lines.append("Medians of %s runs of %s events each, as fast as possible with at most %s events unsettled, "
+                 "yilian with fsync on SQLite. *Confirm*: from handing an event to the publisher to its "
+                 "confirm, in ms (over HTTPS: the answer to its batch, including the wait for a free connection); "
+                 "*request*: an HTTPS request's round trip; *CPU*: broker CPU seconds per 1,000 events; *client "
+                 "CPU*: the benchmark process's (publisher and 4 consumers) per 1,000 events.\n"
+                 % (meta.get("repeat", "?"), fmt(rows[0].get("events")), meta.get("max_unsettled", "?")))
+    lines.append("| publisher | settled/s (range) | confirm p50 / p99 | request p50 / p99 | settle p99 | CPU s/1k | "
+                 "client CPU s/1k |")
+    lines.append("|---|---:|---:|---:|---:|---:|---:|")
+    for s in rows:
+        rng = ""
+        if "settled_per_s_min" in s:
+            rng = f" ({fmt(s['settled_per_s_min'])}–{fmt(s['settled_per_s_max'])})"
+        request = "–"
+        if s.get("request_p50_ms") is not None:
+            request = f"{cell(s, 'request_p50_ms', 1)} / {cell(s, 'request_p99_ms', 1)}"
+        client = None
+        if s.get("client_cpu_s") is not None and s.get("events"):
+            client = s["client_cpu_s"] * 1000 / s["events"]
+        lines.append(f"| {http_name(s)} | {cell(s, 'settled_per_s')}{rng} | "
+                     f"{cell(s, 'confirm_p50_ms', 1)} / {cell(s, 'confirm_p99_ms', 1)} | {request} | "
+                     f"{cell(s, 'settle_p99_ms', 1)} | {cell(s, 'cpu_s_per_1000', 3)} | {fmt(client, 3)} |")
+    lines.append("")
+    zmq = next((s for s in rows if s.get("publish_over") != "https"), None)
+    for h in (s for s in rows if s.get("publish_over") == "https"):
+        if zmq is None:
+            break
+        rate = ratio(h.get("settled_per_s"), zmq.get("settled_per_s"))
+        lines.append(f"HTTPS ÷ ZeroMQ: settled/s {rate}, broker CPU per event "
+                     f"{ratio(h.get('cpu_s_per_1000'), zmq.get('cpu_s_per_1000'))}, confirm p99 "
+                     f"{ratio(h.get('confirm_p99_ms'), zmq.get('confirm_p99_ms'))}. The target for batched HTTPS "
+                     f"publishing is at least 0.50× the ZeroMQ rate: "
+                     + ("met." if h.get("settled_per_s") and zmq.get("settled_per_s")
+                        and h["settled_per_s"] >= 0.5 * zmq["settled_per_s"] else "not met.") + "\n")
+    failed = [s for s in rows if s["failed"]]
+    if failed:
+        lines.append("Failed runs: " + "; ".join(
+            f"{http_name(s)}: {s['failed']} of {s['runs']} ({', '.join(s['errors'])})" for s in failed) + "\n")
+    return "\n".join(lines)
+
+
 def docs_block(begin, end, meta, rel, raw, text, png=None):
     block = [begin, "",
              f"Measured {meta.get('date', '?')} on {meta.get('machine', '?')}; "
@@ -450,10 +510,11 @@ def main():
     os.makedirs(a.out_dir, exist_ok=True)
     with open(os.path.join(a.out_dir, "results.json"), "w") as f:
         json.dump({"meta": meta, "summary": summary, "runs": runs}, f, indent=1, ensure_ascii=False)
-    single = [s for s in summary if s["label"] != REPLICATED]
+    single = [s for s in summary if s["label"] not in (REPLICATED, HTTP)]
     main_text = tables(single, meta) if single else ""
     repl_text = replicated_tables(summary, meta)
-    text = "\n".join(t for t in (main_text, repl_text) if t)
+    http_text = http_tables(summary, meta)
+    text = "\n".join(t for t in (main_text, repl_text, http_text) if t)
     with open(os.path.join(a.out_dir, "tables.md"), "w") as f:
         f.write(text + "\n")
     png = plot(single, a.out_dir) if single else None
@@ -474,6 +535,10 @@ def main():
             shutil.copy(os.path.join(a.out_dir, "results.json"), os.path.join(assets, "replicated.json"))
             doc = replace_block(doc, REPLICATED_BEGIN, REPLICATED_END,
                                 docs_block(REPLICATED_BEGIN, REPLICATED_END, meta, rel, "replicated.json", repl_text))
+        if http_text:
+            shutil.copy(os.path.join(a.out_dir, "results.json"), os.path.join(assets, "http.json"))
+            doc = replace_block(doc, HTTP_BEGIN, HTTP_END,
+                                docs_block(HTTP_BEGIN, HTTP_END, meta, rel, "http.json", http_text))
         with open(a.docs, "w") as f:
             f.write(doc)
 

@@ -9,6 +9,8 @@
 //            restart time with that history, then the drain rate.
 // The same measurement code drives RabbitMQ and NATS JetStream (bench-rabbitmq,
 // bench-nats) and raw ZeroMQ (bench-zmq); scripts/bench runs them all.
+// --publish-over https publishes over the broker's HTTPS API instead of
+// ZeroMQ (POST /api/v1/events, batches of JSON lines; yilian_system.h).
 // Prints a summary and, with --json, appends one JSON line per run.
 #include <CLI/CLI.hpp>
 
@@ -29,6 +31,19 @@ int main(int argc, char** argv) {
   app.add_option("--postgresql", yo.postgresql,
                  "run the broker on the PostgreSQL store of this libpq connection string (its public schema is "
                  "emptied before each run) instead of SQLite");
+  app.add_option("--publish-over", yo.publish_over,
+                 "how the publisher sends: zeromq (the reference client) or https (POST /api/v1/events, JSON lines "
+                 "in batches of --http-batch, on --http-connections keep-alive connections)")
+      ->check(CLI::IsMember({"zeromq", "https"}))
+      ->capture_default_str();
+  app.add_option("--http-batch", yo.http_batch, "https: events per request (at most http.max_publish_batch)")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
+  app.add_option("--http-connections", yo.http_connections,
+                 "https: keep-alive connections, one request in flight on each (the broker gets as many "
+                 "http.workers, at least its default 4)")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
   app.add_option("--broker-bin", yo.broker_bin, "yilian-broker to run (may be a wrapper script)")
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);

@@ -1,13 +1,19 @@
 #include "yilian_system.h"
 
+#include <httplib.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <cstdio>
 #include <unordered_map>
 
 #include "client/consumer.h"
 #include "client/publisher.h"
+#include "https_publisher.h"
 #include "testing/postgres.h"
+#include "validation/json.h"
 
 namespace yilian::bench {
 namespace {
@@ -105,8 +111,13 @@ YilianSystem::YilianSystem(YilianOptions options) : options_(std::move(options))
   }
   // No HTTP API (it would take a fixed port), and plaintext ZeroMQ like the
   // peers' plaintext TCP.
-  if (help.find("--http") != std::string::npos) extra_args_.insert(extra_args_.end(), {"--http", ""});
+  // Publishing over HTTPS turns the HTTP API on again, on a free port
+  // (broker.yaml, written by Prepare).
+  if (help.find("--http") != std::string::npos && !https()) extra_args_.insert(extra_args_.end(), {"--http", ""});
   if (help.find("--insecure-dev") != std::string::npos) extra_args_.push_back("--insecure-dev");
+  // A sender writing to a broker that closed its connection gets an error,
+  // not SIGPIPE (OpenSSL writes with send(2) without MSG_NOSIGNAL).
+  if (https()) signal(SIGPIPE, SIG_IGN);
 }
 
 YilianSystem::~YilianSystem() { Finish(); }
@@ -123,8 +134,57 @@ std::string YilianSystem::durability() const {
 }
 
 std::string YilianSystem::versions() const {
-  return std::string("yilian-broker ") + YILIAN_VERSION + ", libzmq " + std::to_string(ZMQ_VERSION_MAJOR) + "." +
-         std::to_string(ZMQ_VERSION_MINOR) + "." + std::to_string(ZMQ_VERSION_PATCH);
+  std::string v = std::string("yilian-broker ") + YILIAN_VERSION + ", libzmq " + std::to_string(ZMQ_VERSION_MAJOR) +
+                  "." + std::to_string(ZMQ_VERSION_MINOR) + "." + std::to_string(ZMQ_VERSION_PATCH);
+  if (https()) v += std::string(", cpp-httplib ") + CPPHTTPLIB_VERSION + ", " + OpenSSL_version(OPENSSL_VERSION);
+  return v;
+}
+
+PublishPath YilianSystem::publish_path() const {
+  if (https()) return {"https", options_.http_batch, options_.http_connections};
+  return {"zeromq", 1, 1};
+}
+
+Status YilianSystem::PrepareHttps() {
+  // A self-signed certificate for 127.0.0.1, which the publisher trusts.
+  auto openssl = testing::Process::Start(
+      {"/usr/bin/openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+       "-keyout", dir_ + "/http.key", "-out", dir_ + "/http.crt", "-days", "2", "-subj", "/CN=127.0.0.1", "-addext",
+       "subjectAltName=IP:127.0.0.1"},
+      dir_ + "/openssl.out", dir_ + "/openssl.err");
+  int code = -1;
+  if (!openssl->WaitExit(30000, &code) || code != 0)
+    return Status::Unavailable("openssl could not make the HTTPS certificate: " +
+                               testing::ReadFile(dir_ + "/openssl.err"));
+  chmod((dir_ + "/http.key").c_str(), 0600);
+  // One publisher token, 64 random hex characters.
+  unsigned char random[32];
+  if (RAND_bytes(random, sizeof random) != 1) return Status::Internal("no random bytes for the publisher token");
+  token_.clear();
+  for (unsigned char c : random) {
+    static const char kHex[] = "0123456789abcdef";
+    token_ += kHex[c >> 4];
+    token_ += kHex[c & 15];
+  }
+  testing::WriteFile(dir_ + "/tokens.yaml",
+                     "tokens:\n  - identity: bench\n    role: publisher\n    token: \"" + token_ + "\"\n");
+  chmod((dir_ + "/tokens.yaml").c_str(), 0600);
+  http_port_ = testing::FreeTcpPort();
+  // The events as a platform without ZeroMQ would hold them: JSON, once
+  // per workload, before anything is measured.
+  if (json_of_ != workload_) {
+    json_lines_.clear();
+    json_lines_.reserve(workload_->size());
+    v1::EnterpriseEvent event;
+    for (std::size_t i = 0; i < workload_->size(); ++i) {
+      const auto payload = workload_->at(i).payload;
+      if (!event.ParseFromArray(payload.data(), static_cast<int>(payload.size())))
+        return Status::InvalidArgument("workload event " + std::to_string(i) + " does not decode");
+      json_lines_.push_back(json::Print(event));
+    }
+    json_of_ = workload_;
+  }
+  return Status::Ok();
 }
 
 Status YilianSystem::Prepare(const Topology& topology, const Workload& workload) {
@@ -133,6 +193,10 @@ Status YilianSystem::Prepare(const Topology& topology, const Workload& workload)
   workload_ = &workload;
   dir_ = testing::MakeTempDir("yilian-bench");
   endpoint_ = "tcp://127.0.0.1:" + std::to_string(testing::FreeTcpPort());
+  if (https()) {
+    Status s = PrepareHttps();
+    if (!s.ok()) return s;
+  }
   std::string yaml = "store:\n  synchronous: " + options_.sync + "\n";
   if (options_.max_batch > 0) yaml += "  max_batch: " + std::to_string(options_.max_batch) + "\n";
   if (!options_.postgresql.empty()) {
@@ -140,7 +204,15 @@ Status YilianSystem::Prepare(const Topology& topology, const Workload& workload)
     std::string error;
     testing::Psql(options_.postgresql, "DROP SCHEMA public CASCADE; CREATE SCHEMA public", &error);
     if (!error.empty()) return Status::Unavailable("cannot empty the PostgreSQL schema: " + error);
-    yaml += "  backend: postgresql\n  postgresql:\n    conninfo: \"" + options_.postgresql + "\"\nhttp:\n  listen: \"\"\n";
+    yaml += "  backend: postgresql\n  postgresql:\n    conninfo: \"" + options_.postgresql + "\"\n";
+    if (!https()) yaml += "http:\n  listen: \"\"\n";
+  }
+  if (https()) {
+    yaml += "http:\n  listen: 127.0.0.1:" + std::to_string(http_port_) + "\n  tls_cert_file: " + dir_ +
+            "/http.crt\n  tls_key_file: " + dir_ + "/http.key\n  publish_rate_per_client: 0\n" +
+            (options_.http_connections > 4 ? "  workers: " + std::to_string(options_.http_connections) + "\n"
+                                           : std::string()) +
+            "security:\n  tokens_file: " + dir_ + "/tokens.yaml\n";
   }
   yaml += "log:\n  level: warn\nagencies:\n";
   for (int i = 0; i < topology.agencies; ++i)
@@ -156,6 +228,21 @@ Status YilianSystem::Prepare(const Topology& topology, const Workload& workload)
   if (!testing::PollUntil([&] { return probe.Poll(50), probe.connected(); }, 20000))
     return Status::Unavailable("yilian-broker did not start: " + testing::ReadFile(dir_ + "/broker.err"));
   probe.Close();
+  if (https()) {
+    httplib::SSLClient health("127.0.0.1", http_port_);
+    health.enable_server_certificate_verification(true);
+    health.set_ca_cert_path((dir_ + "/http.crt").c_str());
+    std::string last = "no answer";
+    if (!testing::PollUntil(
+            [&] {
+              auto res = health.Get("/readyz");
+              last = res ? "HTTP " + std::to_string(res->status) + " " + res->body : httplib::to_string(res.error());
+              return res && res->status == 200;
+            },
+            20000))
+      return Status::Unavailable("yilian-broker's HTTPS API is not ready: " + last + "; " +
+                                 testing::ReadFile(dir_ + "/broker.err"));
+  }
   return Status::Ok();
 }
 
@@ -188,6 +275,15 @@ void YilianSystem::Finish() {
 }
 
 Result<std::unique_ptr<Publisher>> YilianSystem::NewPublisher() {
+  if (https()) {
+    HttpsPublisherOptions o;
+    o.port = http_port_;
+    o.ca_cert_file = dir_ + "/http.crt";
+    o.token = token_;
+    o.batch = options_.http_batch;
+    o.connections = options_.http_connections;
+    return std::unique_ptr<Publisher>(new HttpsPublisher(o, json_lines_));
+  }
   return std::unique_ptr<Publisher>(new YilianPublisher(context_, endpoint_, *workload_));
 }
 

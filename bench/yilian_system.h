@@ -4,6 +4,13 @@
 // that acts on every event type; clients are the reference client library
 // (adapters/client) sharing one ZeroMQ context.
 //
+// Publishing over HTTPS (publish_over "https"): the broker also gets HTTPS
+// on a free port with a self-signed certificate made by the openssl tool in
+// the run's directory, a tokens file with one publisher token, and no
+// publish rate limit; the publisher is an HttpsPublisher (https_publisher.h)
+// sending the workload's events as JSON lines, converted once per workload
+// before the measured run. The consumers are the same as with ZeroMQ.
+//
 // Ownership: owns the broker process and its temporary directory (removed
 // by Finish). Threads: see harness/system.h.
 #pragma once
@@ -25,6 +32,9 @@ struct YilianOptions {
   // Non-empty: the PostgreSQL store of this libpq connection string (its
   // tables are dropped before each run), instead of SQLite.
   std::string postgresql;
+  std::string publish_over = "zeromq";  // or "https"
+  int http_batch = 100;                 // https: events per request
+  int http_connections = 4;             // https: keep-alive connections, one request in flight each
 };
 
 class YilianSystem : public System {
@@ -39,6 +49,7 @@ class YilianSystem : public System {
   }
   std::string versions() const override;
   bool acks_answered() const override { return true; }
+  PublishPath publish_path() const override;
 
   Status Prepare(const Topology& topology, const Workload& workload) override;
   pid_t server_pid() const override;
@@ -54,7 +65,15 @@ class YilianSystem : public System {
   Topology topology_;
   const Workload* workload_ = nullptr;
   std::vector<std::string> extra_args_;  // broker options this version needs
+  bool https() const { return options_.publish_over == "https"; }
+  Status PrepareHttps();  // certificate, token, JSON lines
+
   std::string dir_, endpoint_;
+  int http_port_ = 0;  // https only
+  std::string token_;  // https only: the publisher's bearer token
+  // https only: the workload's events as one-line proto3 JSON, by index.
+  std::vector<std::string> json_lines_;
+  const Workload* json_of_ = nullptr;
   std::unique_ptr<testing::Process> broker_;
   zmq::context_t context_{1};
 };

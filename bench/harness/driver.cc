@@ -74,6 +74,7 @@ int RunDriver(System& system, const DriverArgs& a) {
   info.mode = a.mode;
   info.label = a.label;
   info.deployment = a.deployment;
+  info.publish_path = system.publish_path();
   info.run = a.run;
   info.agencies = a.agencies;
   info.consumer_window = a.consumer_window;

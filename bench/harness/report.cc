@@ -65,6 +65,10 @@ JsonLine Common(const RunInfo& i) {
   j.Add("system", i.system).Add("durability_class", i.durability_class).Add("durability", i.durability);
   j.Add("versions", i.versions).Add("mode", i.mode).Add("label", i.label).Add("run", double(i.run));
   if (!i.deployment.empty()) j.Add("deployment", i.deployment);
+  if (!i.publish_path.over.empty()) {
+    j.Add("publish_over", i.publish_path.over).Add("publish_batch", double(i.publish_path.batch));
+    j.Add("publish_connections", double(i.publish_path.connections));
+  }
   j.Add("agencies", double(i.agencies)).Add("consumer_window", double(i.consumer_window));
   j.Add("publish_window", double(i.publish_window))
       .Add("max_unsettled", double(i.max_unsettled))
@@ -91,6 +95,10 @@ void PrintHeader(const RunInfo& i) {
               i.durability_class.c_str(), i.mode.c_str(), i.events, i.agencies, i.mean_event_bytes,
               i.offered_rate > 0 ? std::to_string(static_cast<long>(i.offered_rate)).c_str() : "max");
   if (!i.deployment.empty()) std::printf("  deployment: %s\n", i.deployment.c_str());
+  if (!i.publish_path.over.empty())
+    std::printf("  publishing over %s: %d event%s per request, %d connection%s\n", i.publish_path.over.c_str(),
+                i.publish_path.batch, i.publish_path.batch == 1 ? "" : "s", i.publish_path.connections,
+                i.publish_path.connections == 1 ? "" : "s");
   std::printf("  durability: %s\n", i.durability.c_str());
 }
 
@@ -102,6 +110,7 @@ void PrintSettle(const RunInfo& i, const SettleResult& r) {
   std::printf("  settled at all %d agencies: %.0f events/s sustained (%.0f overall, %.0f deliveries/s)\n", i.agencies,
               r.settled_per_s, r.settled_overall_per_s, r.settled_per_s * i.agencies);
   PrintLatency("confirm latency", r.confirm);
+  if (r.request.count > 0) PrintLatency("request round trip", r.request);
   PrintLatency("settle latency (acked)", r.settle);
   if (r.acks_recorded) PrintLatency("settle (ack recorded)", r.recorded);
   std::printf("  server CPU %.2f s (%.3f s per 1000 events%s), client CPU %.2f s, server peak RSS %.1f MB\n",
@@ -132,6 +141,7 @@ Status AppendJson(const std::string& path, const RunInfo& i, const SettleResult&
   j.Add("ok", true).Add("publish_s", r.publish_s).Add("settled_per_s", r.settled_per_s);
   j.Add("settled_overall_per_s", r.settled_overall_per_s);
   j.Add("confirm", r.confirm).Add("settle", r.settle);
+  if (r.request.count > 0) j.Add("request", r.request).Add("requests", double(r.request.count));
   j.Add("acks_recorded", r.acks_recorded);
   if (r.acks_recorded) j.Add("recorded", r.recorded);
   j.Add("server_cpu_s", r.server_cpu_s).Add("cpu_s_per_1000", r.server_cpu_s * 1000 / r.events);

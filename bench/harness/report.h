@@ -22,6 +22,7 @@ struct RunInfo {
   std::string mode;              // "settle" or "backlog"
   std::string label;             // free text from --label (e.g. "agencies")
   std::string deployment;        // free text from --deployment; "" for one server
+  PublishPath publish_path;      // System::publish_path()
   int run = 0;                   // repetition number from --run
   int agencies = 0;
   int consumer_window = 0, publish_window = 0, max_unsettled = 0;

@@ -172,6 +172,7 @@ struct PublishTimes {
   std::vector<std::int64_t> due_ns, confirm_ns;
   std::int64_t first_ns = 0, last_confirm_ns = 0;
   std::size_t refused = 0;
+  std::vector<double> request_ms;  // Publisher::RequestLatenciesMs
 };
 
 // Sends every event once (paced at `rate`, or as fast as the windows
@@ -218,6 +219,7 @@ Status PublishAll(System& system, std::size_t n, double rate, int window, Clock:
                                  std::to_string(confirmed) + " of " + std::to_string(n) + " confirmed)");
   }
   out->last_confirm_ns = SinceNs(t0);
+  out->request_ms = (*pub)->RequestLatenciesMs();
   return Status::Ok();
 }
 
@@ -359,6 +361,7 @@ Result<SettleResult> RunSettle(System& system, const Workload& workload, const S
   r.confirm = LatencyOf(pub.due_ns, pub.confirm_ns);
   r.settle = LatencyOf(pub.due_ns, tally.acked_all_ns());
   if (recorded) r.recorded = LatencyOf(pub.due_ns, tally.recorded_all_ns());
+  r.request = Summarize(std::move(pub.request_ms));
   return r;
 }
 

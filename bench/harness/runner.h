@@ -54,6 +54,7 @@ struct SettleResult {
   Latency confirm;                   // publish -> confirm
   Latency settle;                    // publish -> acknowledged by every agency
   Latency recorded;                  // publish -> every acknowledgement recorded (if answered)
+  Latency request;                   // a request's send -> its answer (publishers that batch; else count 0)
   bool acks_recorded = false;        // the system answers acknowledgements
   double server_cpu_s = 0, client_cpu_s = 0;  // server: its process and those of cpu_pid_files
   int server_processes = 1;                   // processes (with descendants) in server_cpu_s

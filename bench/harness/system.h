@@ -21,11 +21,21 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/status.h"
 #include "harness/workload.h"
 
 namespace yilian::bench {
+
+// How the publisher reaches the broker, when a system has more than one
+// way: e.g. {"https", 100, 4} for batches of 100 events posted over 4
+// HTTPS connections. `over` empty: the system's one way.
+struct PublishPath {
+  std::string over;
+  int batch = 1;        // events per request
+  int connections = 1;  // requests in flight at once, one per connection
+};
 
 // What the runner asks for; the same for every system.
 struct Topology {
@@ -43,6 +53,9 @@ class Publisher {
   // confirm: on_confirm(index, accepted).
   using ConfirmFn = std::function<void(std::size_t index, bool accepted)>;
   virtual Status Poll(int timeout_ms, const ConfirmFn& on_confirm) = 0;
+  // Publishers that send events in requests of several: the time from
+  // sending each request to its answer, in ms (others: none).
+  virtual std::vector<double> RequestLatenciesMs() const { return {}; }
 };
 
 class Consumer {
@@ -79,6 +92,7 @@ class System {
   // True if the broker answers a consumer's acknowledgement (then the
   // consumer reports Callbacks::recorded, and a run ends when all are).
   virtual bool acks_answered() const = 0;
+  virtual PublishPath publish_path() const { return {}; }
 
   // Makes an empty broker state for this topology: fresh queues, stream
   // and consumers (or a fresh broker process). The workload outlives the

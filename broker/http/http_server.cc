@@ -439,7 +439,10 @@ void HttpServer::Routes() {
   // oversized body is never read. A body the front door did not read (over
   // max_body_bytes, chunked) closes the connection after the response
   // (front_door.h, "Keep-alive"), so it is never taken for a next request.
-  s.set_payload_max_length(options_.max_body_bytes);
+  // The HTTP library's own bound must let a publish's larger body through
+  // (it would answer 413 with no body); the pre-routing handler below holds
+  // every request to its endpoint's limit from the Content-Length.
+  s.set_payload_max_length(std::max<std::size_t>(options_.max_body_bytes, options_.max_publish_body_bytes));
   // Against DNS rebinding: a page of another site whose name resolves to
   // this address must not be answered as if it were the dashboard.
   std::vector<std::string> hosts = options_.allowed_hosts;

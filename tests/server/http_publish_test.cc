@@ -293,6 +293,33 @@ TEST_F(HttpPublishTest, HostileBodiesAreRefusedAndNothingIsStored) {
   EXPECT_EQ(ok->status, 200);
 }
 
+TEST_F(HttpPublishTest, ABatchOverMaxBodyBytesButUnderMaxPublishBodyBytesIsStored) {
+  // The defaults: http.max_body_bytes 65,536, http.max_publish_body_bytes
+  // 1 MiB. Events padded to about 1.5 KB take about 2 KB as JSON.
+  StartBroker();
+  auto c = Client("platform");
+  sample::SampleOptions o;
+  o.enterprises = 100;
+  o.events_per_enterprise = 1;
+  o.deregister_fraction = 0;
+  o.banks = {"ICBC"};
+  o.target_bytes = 1500;
+  o.id_prefix = "big";
+  const std::string body = Lines(sample::Generate(o));
+  ASSERT_GT(body.size(), 65536u);
+  ASSERT_LT(body.size(), 1048576u);
+  auto res = Post(*c, body, "application/x-ndjson", kPublisherToken);
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  EXPECT_EQ(ParseBatch(res->body).results_size(), 100);
+  EXPECT_EQ(StoredEvents(), 100);
+  // Any other request is still held to http.max_body_bytes.
+  httplib::Headers admin{{"Authorization", "Bearer " + kAdminToken}};
+  auto other = c->Post("/api/v1/cases/x/resolve", admin, std::string(70000, ' '), "application/json");
+  ASSERT_TRUE(other);
+  EXPECT_EQ(other->status, 413) << other->body;
+}
+
 TEST_F(HttpPublishTest, APublisherOverItsRateIsToldWhenToComeBack) {
   StartBroker("  publish_rate_per_client: 1\n");
   auto c = Client("platform");
