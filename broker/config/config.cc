@@ -47,6 +47,20 @@ std::string ReadDouble(const YAML::Node& n, double lo, double hi, double* out) {
   return "";
 }
 
+// "HH:MM" (00:00 to 23:59) as minutes after midnight.
+std::string ReadClockTime(const YAML::Node& n, std::uint32_t* out) {
+  if (!n.IsScalar()) return "expected a time of day HH:MM";
+  const std::string& s = n.Scalar();
+  auto digit = [&](std::size_t i) { return s[i] >= '0' && s[i] <= '9'; };
+  if (s.size() != 5 || s[2] != ':' || !digit(0) || !digit(1) || !digit(3) || !digit(4))
+    return "expected a time of day HH:MM, got '" + s + "'";
+  const std::uint32_t hours = static_cast<std::uint32_t>((s[0] - '0') * 10 + (s[1] - '0'));
+  const std::uint32_t minutes = static_cast<std::uint32_t>((s[3] - '0') * 10 + (s[4] - '0'));
+  if (hours > 23 || minutes > 59) return "'" + s + "' is not a time of day (00:00 to 23:59)";
+  *out = hours * 60 + minutes;
+  return "";
+}
+
 // A list of host names (or IP addresses) for http.allowed_hosts: no port,
 // no scheme, no spaces.
 std::string ReadHostList(const YAML::Node& n, std::vector<std::string>* out) {
@@ -159,6 +173,16 @@ const std::vector<KeyDef>& Keys() {
       U32_KEY("store.free_space_warn_mib", free_space_warn_mib, 1024, 0, 1048576,
               "warn (log, metric yilian_store_free_warn_bytes) when the data directory's file system has less "
               "free space than this, in MiB (0: never)"),
+      {"store.retention_days", "365", "[0, 36500]",
+       "settled cases (and audit records) older than this many days move to archive files once a day; "
+       "fractions allowed; 0: keep everything in the live store",
+       [](const YAML::Node& n, BrokerConfig& c) { return ReadDouble(n, 0.0, 36500.0, &c.store_retention_days); }},
+      {"store.archive_dir", "", "path",
+       "where archive files are written (\"\": data_dir/archive)",
+       [](const YAML::Node& n, BrokerConfig& c) { return ReadString(n, {}, &c.store_archive_dir); }},
+      {"store.archive_time", "02:30", "HH:MM",
+       "local time of the daily archive run (also once 10 minutes after the broker starts)",
+       [](const YAML::Node& n, BrokerConfig& c) { return ReadClockTime(n, &c.store_archive_minute); }},
       U32_KEY("store.max_batch", max_batch, 4096, 1, 100000, "messages handled per loop turn (one commit)"),
       U32_KEY("store.payload_cache_entries", payload_cache_entries, 8192, 0, 1000000,
               "encoded events kept in memory for delivery"),

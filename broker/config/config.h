@@ -84,6 +84,13 @@ struct BrokerConfig {
   // the endpoint a standby names to clients ("": the bound listen endpoint).
   std::uint32_t ha_lease_ms = 5000;
   std::string ha_advertised_endpoint;
+  // Retention (docs/storage.md section 14): settled cases older than this
+  // many days move to archive files in store_archive_dir ("": data_dir +
+  // "/archive"), daily at store_archive_minute (minutes after local
+  // midnight). 0: keep everything.
+  double store_retention_days = 365;
+  std::string store_archive_dir;
+  std::uint32_t store_archive_minute = 2 * 60 + 30;
   std::uint32_t max_batch = 4096;
   std::uint32_t payload_cache_entries = 8192;
 

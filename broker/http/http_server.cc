@@ -532,7 +532,18 @@ void HttpServer::Routes() {
     with_reader(res, [&](store::CaseReader& r) {
       auto c = r.LoadCase(id);
       if (!c.ok()) return SendError(res, HttpStatusFor(c.status().code()), std::string(ToString(c.status().code())), c.status().message());
-      if (!c.value()) return SendError(res, 404, "NOT_FOUND", "no case for event '" + ClientText(id, 128) + "'");
+      if (!c.value()) {
+        // A case past the retention lives in an archive file: say which.
+        auto archived = r.FindArchived(id);
+        if (archived.ok() && archived.value())
+          return SendError(res, 410, "ARCHIVED",
+                           "the case of event '" + ClientText(id, 128) + "' (sequence " +
+                               std::to_string(archived.value()->seq) + ") was moved to archive file " +
+                               archived.value()->file + " on " + TimeUtil::ToString(
+                                   TimeUtil::MillisecondsToTimestamp(archived.value()->archived_at)) +
+                               "; it is no longer in the live store");
+        return SendError(res, 404, "NOT_FOUND", "no case for event '" + ClientText(id, 128) + "'");
+      }
       SendJson(res, 200, *c.value());
     });
   });
@@ -708,6 +719,20 @@ void HttpServer::Routes() {
     a.actor = *actor;
     act(res, std::move(a));
   });
+
+  if (options_.archive_status) {
+    s.Get("/api/v1/archive", [this](const httplib::Request&, httplib::Response& res) {
+      res.set_content(options_.archive_status(), "application/json");
+    });
+    s.Post("/api/v1/archive", [this, authorize](const httplib::Request& req, httplib::Response& res) {
+      if (!authorize(req, res, true)) return;
+      if (!options_.request_archive || !options_.request_archive())
+        return SendError(res, 409, "NOT_ARCHIVING",
+                         "this broker does not archive (store.retention_days is 0, or the store is PostgreSQL)");
+      res.status = 202;
+      res.set_content(options_.archive_status(), "application/json");
+    });
+  }
 
   if (options_.publishes) {
     s.Post("/api/v1/events", [this, authorize_publisher](const httplib::Request& req, httplib::Response& res) {

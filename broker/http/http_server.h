@@ -93,6 +93,11 @@ struct HttpOptions {
   bool read_token_required = false;
   // --insecure-dev without a tokens file: operator actions allowed as "dev".
   bool dev_mode = false;
+  // GET /api/v1/archive: the retention job's state as JSON
+  // (yilian.v1.ArchiveStatus); POST /api/v1/archive runs it now (false:
+  // this broker does not archive). Unset: no such routes.
+  std::function<std::string()> archive_status;
+  std::function<bool()> request_archive;
   // Prometheus text for /metrics; unset: no /metrics.
   std::function<std::string()> metrics;
   // Told each connection the front door closed early, with the reason

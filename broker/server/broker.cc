@@ -84,7 +84,20 @@ Status BrokerImpl::Open() {
   metrics_.Leader(false);
   // SQLite: one broker per data directory, always the active one. On
   // PostgreSQL the loop takes the lease once it listens (leadership.cc).
-  if (config_.store_backend == "postgresql") return Status::Ok();
+  if (config_.store_backend == "postgresql") {
+    if (config_.store_retention_days > 0)
+      log_->warn("store.retention_days {} is not applied: the PostgreSQL store does not archive (docs/storage.md 14); "
+                 "its cases stay in the database",
+                 config_.store_retention_days);
+    return Status::Ok();
+  }
+  Archiver::Options archive;
+  archive.store_path = config_.data_dir + "/yilian.db";
+  archive.dir = config_.store_archive_dir.empty() ? config_.data_dir + "/archive" : config_.store_archive_dir;
+  archive.retention_days = config_.store_retention_days;
+  archive.minute_of_day = config_.store_archive_minute;
+  archiver_ = std::make_unique<Archiver>(archive, clock_, cipher_, log_);
+  if (Status s = archiver_->Start(); !s.ok()) return s;
   return BecomeLeader();
 }
 
@@ -147,6 +160,7 @@ Status BrokerImpl::Run() {
   log_->info("stopping: last turn committed, closing {}", endpoint_);
   http_publishes_.FailAll(Status::Unavailable("the broker is stopping; send again"));
   if (webhook_) webhook_->Stop();
+  if (archiver_) archiver_->Stop();
   if (http_) http_->Stop();
   http_publishes_.FailAll(Status::Unavailable("the broker is stopping; send again"));
   socket_.close();
@@ -172,6 +186,7 @@ int BrokerImpl::PollTimeoutMs(Millis now) {
       if (s.role == v1::WATCHER && s.in_use < s.credit) return 0;
   }
   if (!actions_.Empty() || !http_publishes_.Empty()) return 0;
+  if (archiver_ && archiver_->HasWork()) return 0;
   wake = std::min(wake, next_sweep_);
   return static_cast<int>(std::clamp<Millis>(wake - now, 0, kSweepIntervalMs));
 }
@@ -259,6 +274,7 @@ void BrokerImpl::Turn() {
   }
 
   operator_actions_->Perform(actions_, now);
+  if (archiver_ && !turn_.failed()) archiver_->ApplyInTurn(store_.get(), turn_);
   if (!turn_.failed()) deliveries_->Dispatch(now);
   if (!turn_.failed()) tracking_->DispatchCaseUpdates();
   if (turn_.in_transaction()) {

@@ -54,6 +54,7 @@
 #include "routing/routing.h"
 #include "security/field_cipher.h"
 #include "security/field_filter.h"
+#include "server/archiver.h"
 #include "server/audit_trail.h"
 #include "server/metrics.h"
 #include "server/session_quota.h"
@@ -215,6 +216,8 @@ class BrokerImpl {
   // Forgets every session and everything read from the store.
   void StepDown(const std::string& why, Millis now);
   void StandbyTurn(Millis now);
+  // Publishing's comparison with archived events (nullptr: no archive).
+  std::function<std::string(const std::string&)> ArchivedContent() const;
   void SendNotLeader(const std::string& routing_id);
 
   // --- http_publish.cc: events published over HTTP ---
@@ -252,6 +255,8 @@ class BrokerImpl {
   // An outbox message for the webhook: a case update is handed to the
   // sender, anything else (heartbeats) dropped (true); or not one (false).
   bool ToWebhook(const Outbox::Message& out);
+  std::unique_ptr<Archiver> archiver_;  // SQLite store only
+  std::pair<std::uint64_t, std::uint64_t> archive_counted_{0, 0};  // events, failures in the metrics
   std::unique_ptr<WebhookSender> webhook_;
   int webhook_wake_fd_ = -1;
   std::uint64_t webhook_failures_counted_ = 0;

@@ -79,6 +79,12 @@ void BrokerImpl::TryToLead(Millis now) {
     log_->info("standby: the active broker is {}", leader_endpoint_.empty() ? "(none)" : leader_endpoint_);
 }
 
+std::function<std::string(const std::string&)> BrokerImpl::ArchivedContent() const {
+  if (!archiver_) return nullptr;
+  const Archiver* archiver = archiver_.get();
+  return [archiver](const std::string& plaintext) { return archiver->ContentHash(plaintext); };
+}
+
 Status BrokerImpl::BecomeLeader() {
   tracking_ = std::make_unique<Tracking>(store_.get(), turn_, outbox_, *audit_, metrics_, sessions_, agencies_, log_);
   deliveries_ = std::make_unique<Deliveries>(Deliveries::Parts{config_, clock_, store_.get(), turn_, outbox_, *audit_,
@@ -86,7 +92,7 @@ Status BrokerImpl::BecomeLeader() {
                                                                log_});
   publishing_ = std::make_unique<Publishing>(Publishing::Parts{config_, clock_, store_.get(), turn_, outbox_, metrics_,
                                                                 router_, agencies_, *deliveries_, *tracking_, cipher_,
-                                                                log_});
+                                                                ArchivedContent(), log_});
   operator_actions_ = std::make_unique<OperatorActions>(OperatorActions::Parts{
       config_, store_.get(), turn_, *audit_, *tracking_, *deliveries_, agencies_, router_, log_});
   if (Status s = deliveries_->Recover(); !s.ok()) return s;

@@ -74,6 +74,16 @@ BrokerMetrics::BrokerMetrics()
                            .Help("Webhook POSTs that got no 2xx answer (each is retried)")
                            .Register(*registry_)
                            .Add({});
+  archived_events_ = &BuildCounter()
+                         .Name("yilian_archived_events_total")
+                         .Help("Settled events moved from the live store into archive files")
+                         .Register(*registry_)
+                         .Add({});
+  archive_failures_ = &BuildCounter()
+                          .Name("yilian_archive_failures_total")
+                          .Help("Archive runs that failed (GET /api/v1/archive says why)")
+                          .Register(*registry_)
+                          .Add({});
   store_free_ = &BuildGauge()
                      .Name("yilian_store_free_bytes")
                      .Help("Free space on the file system of the data directory (for the broker's user)")

@@ -50,6 +50,12 @@ class BrokerMetrics {
     webhook_backlog_->Set(backlog);
     if (new_failures > 0) webhook_failures_->Increment(new_failures);
   }
+  // Events the archive job moved out of the live store, and its failed
+  // runs, since the last call.
+  void Archive(double new_events, double new_failures) {
+    if (new_events > 0) archived_events_->Increment(new_events);
+    if (new_failures > 0) archive_failures_->Increment(new_failures);
+  }
   void StoreFreeSpace(double free_bytes, double warn_bytes) {
     store_free_->Set(free_bytes);
     store_free_warn_->Set(warn_bytes);
@@ -108,6 +114,8 @@ class BrokerMetrics {
   prometheus::Gauge* leader_;
   prometheus::Gauge* webhook_backlog_;
   prometheus::Counter* webhook_failures_;
+  prometheus::Counter* archived_events_;
+  prometheus::Counter* archive_failures_;
   prometheus::Gauge* store_free_;
   prometheus::Gauge* store_free_warn_;
   prometheus::Histogram* case_completion_;

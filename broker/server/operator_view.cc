@@ -56,6 +56,14 @@ Status BrokerImpl::StartHttp() {
       };
     }
   }
+  options.archive_status = [this] {
+    return archiver_ ? archiver_->StatusJson() : std::string("{\"state\":\"off\"}");
+  };
+  options.request_archive = [this]() -> bool {
+    if (!archiver_) return false;
+    archiver_->RequestRun();
+    return true;
+  };
   options.publishes = &http_publishes_;
   options.max_publish_body_bytes = config_.http_max_publish_body_bytes;
   options.publish_limits.max_batch = config_.http_max_publish_batch;
@@ -93,6 +101,12 @@ void BrokerImpl::UpdateGauges(Millis now) {
     metrics_.Webhook(static_cast<double>(tracking_->UnacknowledgedUpdates()),
                      static_cast<double>(failures - webhook_failures_counted_));
     webhook_failures_counted_ = failures;
+  }
+  if (archiver_) {
+    const std::uint64_t events = archiver_->events_archived(), failures = archiver_->failures();
+    metrics_.Archive(static_cast<double>(events - archive_counted_.first),
+                     static_cast<double>(failures - archive_counted_.second));
+    archive_counted_ = {events, failures};
   }
   std::map<std::string, double> roles = {{"PUBLISHER", 0}, {"CONSUMER", 0}, {"WATCHER", 0}};
   for (const auto& [rid, s] : sessions_) roles[v1::ClientRole_Name(s.role)] += 1;

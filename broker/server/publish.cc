@@ -37,6 +37,7 @@ Publishing::Publishing(Parts p)
       deliveries_(&p.deliveries),
       tracking_(&p.tracking),
       cipher_(p.cipher),
+      archived_content_(std::move(p.archived_content)),
       log_(std::move(p.log)) {
   validation_options_.max_event_bytes = config_.max_event_bytes;
   validation_options_.strict_uscc_checksum = config_.strict_uscc_checksum;
@@ -152,21 +153,34 @@ void Publishing::HandlePublish(Session& session, const v1::Publish& publish, Inc
     }
     if (!existing.value().has_value()) return false;
     const store::EventSummary& found = *existing.value();
-    // A duplicate holds the same event as the stored one (stored payloads
-    // are encrypted with a fresh IV each time, so they are decrypted to
-    // compare).
-    auto stored_plaintext = deliveries_->StoredPlaintext(found.payload);
-    if (!stored_plaintext.ok()) {
-      log_->error("event {} (seq {}) is stored but {}", event.event_id(), found.seq,
-                  stored_plaintext.status().message());
-      refuse(v1::CONFLICT,
-             "event_id '" + event.event_id() + "' was already published; its stored copy cannot be compared");
-      return true;
-    }
-    if (!SameEvent(stored_plaintext.value(), payload)) {
-      log_->warn("conflict: event {} published again with different content", event.event_id());
-      refuse(v1::CONFLICT, "event_id '" + event.event_id() + "' was already published with different content");
-      return true;
+    if (found.archived) {
+      // Past the retention: its rows are in an archive file, and the store
+      // keeps the hash of its plaintext to compare a publish with.
+      const std::string content = archived_content_ ? archived_content_(payload) : std::string();
+      if (content.empty() || content != found.content) {
+        log_->warn("conflict: archived event {} published again {}", event.event_id(),
+                   content.empty() ? "(cannot be compared)" : "with different content");
+        refuse(v1::CONFLICT, "event_id '" + event.event_id() + "' was already published (now archived) " +
+                                 (content.empty() ? "and cannot be compared" : "with different content"));
+        return true;
+      }
+    } else {
+      // A duplicate holds the same event as the stored one (stored payloads
+      // are encrypted with a fresh IV each time, so they are decrypted to
+      // compare).
+      auto stored_plaintext = deliveries_->StoredPlaintext(found.payload);
+      if (!stored_plaintext.ok()) {
+        log_->error("event {} (seq {}) is stored but {}", event.event_id(), found.seq,
+                    stored_plaintext.status().message());
+        refuse(v1::CONFLICT,
+               "event_id '" + event.event_id() + "' was already published; its stored copy cannot be compared");
+        return true;
+      }
+      if (!SameEvent(stored_plaintext.value(), payload)) {
+        log_->warn("conflict: event {} published again with different content", event.event_id());
+        refuse(v1::CONFLICT, "event_id '" + event.event_id() + "' was already published with different content");
+        return true;
+      }
     }
     ack->set_status(v1::DUPLICATE);
     ack->set_sequence(found.seq);

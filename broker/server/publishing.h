@@ -77,6 +77,9 @@ class Publishing {
     Deliveries& deliveries;
     Tracking& tracking;
     const std::optional<security::FieldCipher>& cipher;
+    // The hash an archived event's plaintext is compared with (Archiver::
+    // ContentHash); unset: nothing is archived.
+    std::function<std::string(const std::string&)> archived_content;
     std::shared_ptr<spdlog::logger> log;
   };
   explicit Publishing(Parts parts);
@@ -107,6 +110,7 @@ class Publishing {
   Deliveries* deliveries_;
   Tracking* tracking_;
   const std::optional<security::FieldCipher>& cipher_;
+  std::function<std::string(const std::string&)> archived_content_;
   std::shared_ptr<spdlog::logger> log_;
   validation::Options validation_options_;
   std::vector<std::pair<std::string, const security::FieldFilter*>> filters_;

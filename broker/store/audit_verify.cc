@@ -78,6 +78,8 @@ std::string Shorten(std::string_view text, std::size_t max) {
   return text.size() <= max ? std::string(text) : std::string(text.substr(0, max)) + "…";
 }
 
+using Anchors = std::multimap<std::uint64_t, const AuditAnchorPoint*>;
+
 // What the trail says a row reached: the state and the record that said so.
 struct Audited {
   std::string state;
@@ -86,16 +88,20 @@ struct Audited {
 
 class TrailCheck {
  public:
-  TrailCheck(sql::ReadConnection* conn, v1::AuditVerifyReport* report) : conn_(conn), report_(report) {}
+  TrailCheck(sql::ReadConnection* conn, const ArchiveSources* archives, v1::AuditVerifyReport* report)
+      : conn_(conn), archives_(archives), report_(report) {}
 
   Status Prepare() {
     auto seq_of = conn_->Prepare("SELECT seq FROM events WHERE event_id = ?1");
     if (!seq_of.ok()) return seq_of.status();
     seq_of_ = std::move(seq_of).value();
+    auto archived_seq_of = conn_->Prepare("SELECT seq FROM archived_events WHERE event_id = ?1");
+    if (!archived_seq_of.ok()) return archived_seq_of.status();
+    archived_seq_of_ = std::move(archived_seq_of).value();
     auto event_of = conn_->Prepare("SELECT event_id, published_at FROM events WHERE seq = ?1");
     if (!event_of.ok()) return event_of.status();
     event_of_ = std::move(event_of).value();
-    return Status::Ok();
+    return LoadArchived();
   }
 
   Status CheckChain(const std::vector<AuditAnchorPoint>& anchors);
@@ -115,57 +121,133 @@ class TrailCheck {
   void AddMismatch(const char* kind, Sequence seq, const std::string& event_id, const std::string& agency,
                    const std::string& stored, const Audited& audited);
 
+  // What the live store says was archived: the audit head moved out, and
+  // which archive holds each archived event.
+  Status LoadArchived();
+  // Checks one source's audit records (`stmt`, ordered by id) as the next
+  // part of the chain.
+  Status ChainPart(sql::Statement* stmt, const std::string& where, const Anchors& by_id,
+                   std::map<const AuditAnchorPoint*, bool>* seen);
+  // Compares the rows of one source with the trail; `authority` (for an
+  // archive) keeps only the events that archive holds for the store.
+  Status CheckSourceRows(sql::ReadConnection* conn, const std::string& where, std::uint64_t archive);
+
   sql::ReadConnection* conn_;
+  const ArchiveSources* archives_;  // nullptr: archive files not checked
   v1::AuditVerifyReport* report_;
-  std::unique_ptr<sql::Statement> seq_of_, event_of_;
+  std::unique_ptr<sql::Statement> seq_of_, archived_seq_of_, event_of_;
+  std::uint64_t archived_through_ = 0;  // audit records 1..this are in archive files
+  std::string archived_hash_;
+  std::map<Sequence, std::uint64_t> archived_seqs_;  // archived event -> its archive
+  std::uint64_t expected_id_ = 1;
+  std::string prev_;
   std::map<std::pair<Sequence, std::string>, Audited> deliveries_;
   std::map<Sequence, Audited> cases_;
 };
 
+Status TrailCheck::LoadArchived() {
+  auto head = conn_->Prepare("SELECT value FROM meta WHERE key = 'audit_archived'");
+  if (!head.ok()) return head.status();
+  {
+    Use u(*head.value());
+    StepResult rc = u->Step();
+    if (rc == StepResult::kError) return u->Error("read archived audit head");
+    if (rc == StepResult::kRow) {
+      const std::string value = u->Text(0);
+      const std::size_t colon = value.find(':');
+      auto id = ParseNumber(std::string_view(value).substr(0, colon));
+      if (!id || colon == std::string::npos) {
+        Problem("meta audit_archived is '" + Shorten(value, 80) + "', not ID:HASH");
+      } else {
+        archived_through_ = static_cast<std::uint64_t>(*id);
+        archived_hash_ = value.substr(colon + 1);
+      }
+    }
+  }
+  auto seqs = conn_->Prepare("SELECT seq, archive FROM archived_events", sql::Rows::kMany);
+  if (!seqs.ok()) return seqs.status();
+  Use u(*seqs.value());
+  for (;;) {
+    StepResult rc = u->Step();
+    if (rc == StepResult::kDone) break;
+    if (rc == StepResult::kError) return u->Error("read archived events");
+    archived_seqs_[static_cast<Sequence>(u->Int(0))] = static_cast<std::uint64_t>(u->Int(1));
+  }
+  report_->set_archived_events(archived_seqs_.size());
+  report_->set_archives_checked(archives_ != nullptr);
+  if (!archives_) report_->set_archived_records(archived_through_);
+  return Status::Ok();
+}
+
+Status TrailCheck::ChainPart(sql::Statement* stmt, const std::string& where, const Anchors& by_id,
+                             std::map<const AuditAnchorPoint*, bool>* seen) {
+  Use u(*stmt);
+  if (where.empty()) u->Bind(1, static_cast<std::int64_t>(archived_through_));
+  const std::string in = where.empty() ? "" : " (" + where + ")";
+  for (;;) {
+    StepResult rc = u->Step();
+    if (rc == StepResult::kDone) return Status::Ok();
+    if (rc == StepResult::kError) return u->Error("read audit" + in);
+    auto id = static_cast<std::uint64_t>(u->Int(0));
+    Millis at = u->Int(1);
+    std::string actor = u->Text(2), kind = u->Text(3), body = u->Text(4);
+    std::string prev_hash = u->Text(5), hash = u->Text(6);
+    const std::string record = "record " + std::to_string(id) + in;
+    if (id != expected_id_)
+      Problem(record + ": expected id " + std::to_string(expected_id_) + " (records removed or reordered)");
+    if (prev_hash != prev_) Problem(record + ": prev_hash does not match the hash of the record before it");
+    if (Sm3Hex(AuditHashInput(prev_hash, id, at, actor, kind, body)) != hash)
+      Problem(record + ": content does not match its hash (edited)");
+    for (auto [it, end] = by_id.equal_range(id); it != end; ++it) {
+      (*seen)[it->second] = true;
+      if (it->second->hash != hash)
+        Problem(it->second->where + ": " + record + " was anchored with hash " + Shorten(it->second->hash, 16) +
+                " but has hash " + Shorten(hash, 16) +
+                " (the chain up to this record was rewritten: records edited, removed or replaced and the "
+                "hashes recomputed)");
+    }
+    if (Status s = ApplyRecord(id, kind, body); !s.ok()) return s;
+    prev_ = hash;
+    expected_id_ = id + 1;
+    report_->set_records(report_->records() + 1);
+  }
+}
+
 Status TrailCheck::CheckChain(const std::vector<AuditAnchorPoint>& anchors) {
-  std::multimap<std::uint64_t, const AuditAnchorPoint*> by_id;
+  Anchors by_id;
   for (const auto& a : anchors) by_id.emplace(a.id, &a);
   std::map<const AuditAnchorPoint*, bool> seen;
 
-  auto stmt =
-      conn_->Prepare("SELECT id, at, actor, kind, body, prev_hash, hash FROM audit ORDER BY id", sql::Rows::kMany);
-  if (!stmt.ok()) return stmt.status();
-  std::string prev;
-  std::uint64_t expected_id = 1;
-  {
-    Use u(*stmt.value());
-    for (;;) {
-      StepResult rc = u->Step();
-      if (rc == StepResult::kDone) break;
-      if (rc == StepResult::kError) return u->Error("read audit");
-      auto id = static_cast<std::uint64_t>(u->Int(0));
-      Millis at = u->Int(1);
-      std::string actor = u->Text(2), kind = u->Text(3), body = u->Text(4);
-      std::string prev_hash = u->Text(5), hash = u->Text(6);
-      const std::string record = "record " + std::to_string(id);
-      if (id != expected_id)
-        Problem(record + ": expected id " + std::to_string(expected_id) + " (records removed or reordered)");
-      if (prev_hash != prev) Problem(record + ": prev_hash does not match the hash of the record before it");
-      if (Sm3Hex(AuditHashInput(prev_hash, id, at, actor, kind, body)) != hash)
-        Problem(record + ": content does not match its hash (edited)");
-      for (auto [it, end] = by_id.equal_range(id); it != end; ++it) {
-        seen[it->second] = true;
-        if (it->second->hash != hash)
-          Problem(it->second->where + ": " + record + " was anchored with hash " + Shorten(it->second->hash, 16) +
-                  " but has hash " + Shorten(hash, 16) +
-                  " (the chain up to this record was rewritten: records edited, removed or replaced and the "
-                  "hashes recomputed)");
-      }
-      if (Status s = ApplyRecord(id, kind, body); !s.ok()) return s;
-      prev = hash;
-      expected_id = id + 1;
-      report_->set_records(report_->records() + 1);
+  if (archives_) {
+    for (const ArchiveSource& a : *archives_) {
+      auto stmt = a.conn->Prepare("SELECT id, at, actor, kind, body, prev_hash, hash FROM audit ORDER BY id",
+                                  sql::Rows::kMany);
+      if (!stmt.ok()) return stmt.status();
+      if (Status s = ChainPart(stmt.value().get(), "archive " + a.file, by_id, &seen); !s.ok()) return s;
+      report_->set_archive_files(report_->archive_files() + 1);
     }
+    if (archived_through_ > 0 && expected_id_ != archived_through_ + 1)
+      Problem("the archive files hold audit records up to " + std::to_string(expected_id_ - 1) +
+              " but the store says records up to " + std::to_string(archived_through_) + " were archived");
+    if (archived_through_ > 0 && prev_ != archived_hash_)
+      Problem("the last archived audit record's hash does not match the one the store recorded (meta "
+              "audit_archived)");
+  } else {
+    // The archived part of the chain is not read: the live part goes on
+    // from the head the store recorded when it was archived.
+    expected_id_ = archived_through_ + 1;
+    prev_ = archived_hash_;
   }
-  const std::uint64_t last_id = expected_id - 1;
-  report_->set_head_hash(prev);
+  auto stmt = conn_->Prepare("SELECT id, at, actor, kind, body, prev_hash, hash FROM audit WHERE id > ?1 ORDER BY id",
+                             sql::Rows::kMany);
+  if (!stmt.ok()) return stmt.status();
+  if (Status s = ChainPart(stmt.value().get(), "", by_id, &seen); !s.ok()) return s;
+
+  const std::uint64_t last_id = expected_id_ - 1;
+  report_->set_head_hash(prev_);
   for (const auto& a : anchors) {
     if (seen.count(&a)) continue;
+    if (!archives_ && a.id <= archived_through_) continue;  // in an archive file, not read
     if (a.id > last_id) {
       Problem(a.where + ": record " + std::to_string(a.id) + " was anchored but the chain ends at record " +
               std::to_string(last_id) + " (records removed from the end)");
@@ -186,7 +268,7 @@ Status TrailCheck::CheckChain(const std::vector<AuditAnchorPoint>& anchors) {
   StepResult rc = u->Step();
   if (rc == StepResult::kError) return u->Error("read audit head");
   std::string stored_head = rc == StepResult::kRow ? u->Text(0) : std::string();
-  std::string actual_head = report_->records() ? std::to_string(last_id) + ":" + prev : std::string();
+  std::string actual_head = last_id > 0 ? std::to_string(last_id) + ":" + prev_ : std::string();
   if (stored_head != actual_head)
     Problem("chain head is '" + actual_head + "' but the store recorded '" + stored_head +
             "' (records removed from the end, or added)");
@@ -289,6 +371,11 @@ Result<std::optional<Sequence>> TrailCheck::SequenceOf(std::uint64_t record, std
   StepResult rc = u->Step();
   if (rc == StepResult::kRow) return std::optional<Sequence>(static_cast<Sequence>(u->Int(0)));
   if (rc == StepResult::kError) return u->Error("read events");
+  Use a(*archived_seq_of_);
+  a->Bind(1, event_id);
+  rc = a->Step();
+  if (rc == StepResult::kRow) return std::optional<Sequence>(static_cast<Sequence>(a->Int(0)));
+  if (rc == StepResult::kError) return a->Error("read archived events");
   Problem("record " + std::to_string(record) + ": names event '" + Shorten(event_id, 128) +
           "', which is not in the store (removed)");
   return std::optional<Sequence>();
@@ -338,8 +425,21 @@ void TrailCheck::AddMismatch(const char* kind, Sequence seq, const std::string& 
   }
 }
 
-Status TrailCheck::CheckRows() {
-  auto rows = conn_->Prepare(
+Status TrailCheck::CheckSourceRows(sql::ReadConnection* conn, const std::string& where, std::uint64_t archive) {
+  const bool live = archive == 0;
+  const std::string in = live ? "" : " (" + where + ")";
+  // Whether this source holds the row of `seq` for the store: the live
+  // store its own; an archive the events archived_events assigns it (a copy
+  // of an event that changed before it could be moved is not).
+  auto holds = [&](Sequence seq) {
+    if (live) return true;
+    auto it = archived_seqs_.find(seq);
+    return it != archived_seqs_.end() && it->second == archive;
+  };
+  // Rows no record in the checked part of the chain names are compared
+  // only when the whole chain was read.
+  const bool whole_chain = archives_ != nullptr || archived_through_ == 0;
+  auto rows = conn->Prepare(
       "SELECT d.seq, d.agency, d.state, COALESCE(e.event_id, ''), CASE WHEN e.seq IS NULL THEN 1 ELSE 0 END "
       "FROM deliveries d LEFT JOIN events e ON e.seq = d.seq ORDER BY d.id",
       sql::Rows::kMany);
@@ -349,36 +449,34 @@ Status TrailCheck::CheckRows() {
     for (;;) {
       StepResult rc = u->Step();
       if (rc == StepResult::kDone) break;
-      if (rc == StepResult::kError) return u->Error("read deliveries");
+      if (rc == StepResult::kError) return u->Error("read deliveries" + in);
       auto seq = static_cast<Sequence>(u->Int(0));
+      if (!holds(seq)) continue;
       std::string agency = u->Text(1);
       std::string stored = DeliveryStateName(static_cast<int>(u->Int(2)));
       report_->set_deliveries_checked(report_->deliveries_checked() + 1);
       if (u->Int(4) != 0)
-        Problem("delivery seq=" + std::to_string(seq) + " agency=" + agency + " has no events row (removed)");
+        Problem("delivery seq=" + std::to_string(seq) + " agency=" + agency + in + " has no events row (removed)");
       Audited expected{"PENDING", 0};  // what an accepted publish inserts
       auto it = deliveries_.find({seq, agency});
       if (it != deliveries_.end()) {
         expected = std::move(it->second);
         deliveries_.erase(it);
+      } else if (!whole_chain) {
+        continue;
       }
       if (stored != expected.state) AddMismatch("delivery", seq, u->Text(3), agency, stored, expected);
     }
   }
-  for (const auto& [key, audited] : deliveries_) {
-    auto event = EventOf(key.first);
-    if (!event.ok()) return event.status();
-    AddMismatch("delivery", key.first, event.value() ? event.value()->first : "", key.second, "", audited);
-  }
-
-  auto events = conn_->Prepare("SELECT seq, event_id, case_state, agencies FROM events ORDER BY seq", sql::Rows::kMany);
+  auto events = conn->Prepare("SELECT seq, event_id, case_state, agencies FROM events ORDER BY seq", sql::Rows::kMany);
   if (!events.ok()) return events.status();
   Use u(*events.value());
   for (;;) {
     StepResult rc = u->Step();
     if (rc == StepResult::kDone) break;
-    if (rc == StepResult::kError) return u->Error("read events");
+    if (rc == StepResult::kError) return u->Error("read events" + in);
     auto seq = static_cast<Sequence>(u->Int(0));
+    if (!holds(seq)) continue;
     std::string stored = CaseStateName(static_cast<int>(u->Int(2)));
     report_->set_cases_checked(report_->cases_checked() + 1);
     // A case is inserted IN_PROGRESS, or COMPLETED when no agency must act.
@@ -387,19 +485,42 @@ Status TrailCheck::CheckRows() {
     if (it != cases_.end()) {
       expected = std::move(it->second);
       cases_.erase(it);
+    } else if (!whole_chain) {
+      continue;
     }
     if (stored != expected.state) AddMismatch("case", seq, u->Text(1), "", stored, expected);
   }
-  for (const auto& [seq, audited] : cases_) AddMismatch("case", seq, "", "", "", audited);
+  return Status::Ok();
+}
+
+Status TrailCheck::CheckRows() {
+  if (Status s = CheckSourceRows(conn_, "", 0); !s.ok()) return s;
+  if (archives_) {
+    for (const ArchiveSource& a : *archives_)
+      if (Status s = CheckSourceRows(a.conn, "archive " + a.file, a.id); !s.ok()) return s;
+  }
+  // Rows the trail names that no source holds; an archived event's rows
+  // are not looked for when the archive files were not read.
+  for (const auto& [key, audited] : deliveries_) {
+    if (!archives_ && archived_seqs_.count(key.first)) continue;
+    auto event = EventOf(key.first);
+    if (!event.ok()) return event.status();
+    AddMismatch("delivery", key.first, event.value() ? event.value()->first : "", key.second, "", audited);
+  }
+  for (const auto& [seq, audited] : cases_) {
+    if (!archives_ && archived_seqs_.count(seq)) continue;
+    AddMismatch("case", seq, "", "", "", audited);
+  }
   return Status::Ok();
 }
 
 }  // namespace
 
 Result<v1::AuditVerifyReport> VerifyAuditTrail(sql::ReadConnection* conn,
-                                               const std::vector<AuditAnchorPoint>& anchors) {
+                                               const std::vector<AuditAnchorPoint>& anchors,
+                                               const ArchiveSources* archives) {
   v1::AuditVerifyReport report;
-  TrailCheck check(conn, &report);
+  TrailCheck check(conn, archives, &report);
   if (Status s = check.Prepare(); !s.ok()) return s;
   if (Status s = check.CheckChain(anchors); !s.ok()) return s;
   if (Status s = check.CheckRows(); !s.ok()) return s;

@@ -16,6 +16,7 @@
 // Concurrency: like its connection, one thread at a time.
 #pragma once
 
+#include <string>
 #include <vector>
 
 #include "common/status.h"
@@ -25,6 +26,19 @@
 
 namespace yilian::store {
 
-Result<v1::AuditVerifyReport> VerifyAuditTrail(sql::ReadConnection* conn, const std::vector<AuditAnchorPoint>& anchors);
+// An archive file opened for the check, in the order of the live store's
+// `archives` table (its files' audit records follow each other).
+struct ArchiveSource {
+  std::uint64_t id = 0;
+  std::string file;
+  sql::ReadConnection* conn = nullptr;
+};
+using ArchiveSources = std::vector<ArchiveSource>;
+
+// `archives`: the archive files, checked as the chain's first part and as
+// the holders of the archived rows; nullptr: they are not read (the report
+// says how much of the chain that leaves unchecked).
+Result<v1::AuditVerifyReport> VerifyAuditTrail(sql::ReadConnection* conn, const std::vector<AuditAnchorPoint>& anchors,
+                                               const ArchiveSources* archives = nullptr);
 
 }  // namespace yilian::store

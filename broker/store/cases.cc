@@ -7,6 +7,7 @@
 #include <tuple>
 #include <vector>
 
+#include "store/archive.h"
 #include "store/audit_verify.h"
 #include "store/schema.h"
 
@@ -382,9 +383,41 @@ class SqlCaseReader final : public CaseReader {
   Result<v1::CaseUpdateList> UpdatesAfter(std::uint64_t after, int limit) override {
     return InSnapshot([&] { return queries_.UpdatesAfter(after, limit); });
   }
-  Result<v1::AuditVerifyReport> VerifyAudit(const std::vector<AuditAnchorPoint>& anchors) override {
-    // One consistent snapshot of the chain, its recorded head and the rows.
-    return InSnapshot([&] { return VerifyAuditTrail(conn_.get(), anchors); });
+  Result<v1::AuditVerifyReport> VerifyAudit(const std::vector<AuditAnchorPoint>& anchors,
+                                            const std::string& archive_dir) override {
+    // One consistent snapshot of the chain, its recorded head and the rows
+    // (the archive files do not change once registered).
+    return InSnapshot([&]() -> Result<v1::AuditVerifyReport> {
+      if (archive_dir.empty()) return VerifyAuditTrail(conn_.get(), anchors);
+      std::vector<std::string> problems;
+      std::vector<std::unique_ptr<sql::ReadConnection>> open;
+      ArchiveSources sources;
+      if (Status s = OpenArchives(archive_dir, &open, &sources, &problems); !s.ok()) return s;
+      auto report = VerifyAuditTrail(conn_.get(), anchors, &sources);
+      if (!report.ok()) return report;
+      for (auto& p : problems) report.value().add_problems(std::move(p));
+      if (!problems.empty()) report.value().set_intact(false);
+      return report;
+    });
+  }
+
+  Result<std::optional<ArchivedCase>> FindArchived(const std::string& event_id) override {
+    return InSnapshot([&]() -> Result<std::optional<ArchivedCase>> {
+      if (!find_archived_) {
+        auto q = conn_->Prepare(
+            "SELECT x.seq, a.file, a.created_at FROM archived_events x JOIN archives a ON a.id = x.archive "
+            "WHERE x.event_id = ?1");
+        if (!q.ok()) return q.status();
+        find_archived_ = std::move(q).value();
+      }
+      sql::Use u(*find_archived_);
+      u->Bind(1, event_id);
+      sql::StepResult rc = u->Step();
+      if (rc == sql::StepResult::kDone) return std::optional<ArchivedCase>();
+      if (rc == sql::StepResult::kError) return u->Error("find archived case");
+      return std::optional<ArchivedCase>(
+          ArchivedCase{static_cast<Sequence>(u->Int(0)), u->Text(1), static_cast<Millis>(u->Int(2))});
+    });
   }
 
  private:
@@ -398,8 +431,51 @@ class SqlCaseReader final : public CaseReader {
     return r;
   }
 
+  // The registered archive files, in order, each checked against its
+  // registered SM3 and opened read-only; what is wrong goes to `problems`.
+  Status OpenArchives(const std::string& dir, std::vector<std::unique_ptr<sql::ReadConnection>>* open,
+                      ArchiveSources* sources, std::vector<std::string>* problems) {
+    auto list = conn_->Prepare("SELECT id, file, sm3 FROM archives ORDER BY id");
+    if (!list.ok()) return list.status();
+    sql::Use u(*list.value());
+    for (;;) {
+      sql::StepResult rc = u->Step();
+      if (rc == sql::StepResult::kDone) return Status::Ok();
+      if (rc == sql::StepResult::kError) return u->Error("read archives");
+      const auto id = static_cast<std::uint64_t>(u->Int(0));
+      const std::string file = u->Text(1), sm3 = u->Text(2);
+      const std::string path = dir + "/" + file;
+      auto digest = FileSm3(path);
+      if (!digest.ok()) {
+        problems->push_back("archive " + file + " is registered but cannot be read: " + digest.status().message());
+        continue;
+      }
+      if (digest.value() != sm3) {
+        problems->push_back("archive " + file + " has SM3 " + digest.value().substr(0, 16) +
+                            "… but was registered with " + sm3.substr(0, 16) + "… (the file was changed or replaced)");
+        continue;
+      }
+      auto c = sql::OpenSqlite(path);
+      if (!c.ok()) {
+        problems->push_back("archive " + file + ": " + c.status().message());
+        continue;
+      }
+      auto info = ReadArchiveInfo(c.value().get(), "archive " + file);
+      if (!info.ok()) {
+        problems->push_back(info.status().message());
+        continue;
+      }
+      if (info.value().id != id)
+        problems->push_back("archive " + file + " says it is archive " + std::to_string(info.value().id) +
+                            ", registered as " + std::to_string(id));
+      sources->push_back(ArchiveSource{id, file, c.value().get()});
+      open->push_back(std::move(c).value());
+    }
+  }
+
   std::unique_ptr<sql::ReadConnection> conn_;
   CaseQueries queries_;
+  std::unique_ptr<sql::Statement> find_archived_;
 };
 
 Result<std::unique_ptr<CaseReader>> MakeReader(Result<std::unique_ptr<sql::ReadConnection>> conn) {

@@ -234,6 +234,29 @@ CREATE TABLE IF NOT EXISTS audit (
   prev_hash TEXT   NOT NULL,
   hash      TEXT   NOT NULL
 );
+CREATE TABLE IF NOT EXISTS archives (
+  id              BIGINT PRIMARY KEY,
+  file            TEXT   NOT NULL UNIQUE,
+  sm3             TEXT   NOT NULL,
+  created_at      BIGINT NOT NULL,
+  cutoff          BIGINT NOT NULL,
+  snapshot_at     BIGINT NOT NULL,
+  events          BIGINT NOT NULL,
+  first_seq       BIGINT NOT NULL,
+  last_seq        BIGINT NOT NULL,
+  audit_first     BIGINT NOT NULL,
+  audit_last      BIGINT NOT NULL,
+  audit_last_hash TEXT   NOT NULL,
+  applied         BIGINT NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS archived_events (
+  event_id TEXT   PRIMARY KEY,
+  seq      BIGINT NOT NULL,
+  archive  BIGINT NOT NULL,
+  agencies TEXT   NOT NULL,
+  content  TEXT   NOT NULL
+);
+CREATE INDEX IF NOT EXISTS case_updates_by_seq ON case_updates (seq);
 )sql";
 }
 
@@ -1101,7 +1124,18 @@ class PgStore final : public Store {
       (void)Simple("ROLLBACK", "rollback");
       return r.status();
     }
-    const std::string version = GetText(r.value().get(), 0, 0);
+    std::string version = GetText(r.value().get(), 0, 0);
+    if (version == "2") {
+      // Version 3 added the archive tables (created above, in this
+      // transaction); nothing else changed.
+      auto migrated = Simple("UPDATE meta SET value = '3' WHERE key = 'schema_version'", "migrate schema 2 to 3");
+      if (!migrated.ok()) {
+        (void)Simple("ROLLBACK", "rollback");
+        return migrated.status();
+      }
+      GetLogger("store")->info("PostgreSQL store migrated from schema version 2 to {}", current);
+      version = current;
+    }
     if (version != current) {
       (void)Simple("ROLLBACK", "rollback");
       return Status::FailedPrecondition("PostgreSQL store has schema version " + version + ", this broker needs " +

@@ -43,4 +43,8 @@ UPDATE meta SET value = '2' WHERE key = 'schema_version';
 )sql";
 }
 
+std::string MigrateV2ToV3Sql() {
+  return YILIAN_ARCHIVE_V3_TABLES "UPDATE meta SET value = '3' WHERE key = 'schema_version';\n";
+}
+
 }  // namespace yilian::store

@@ -8,7 +8,7 @@
 
 namespace yilian::store {
 
-constexpr int kSchemaVersion = 2;
+constexpr int kSchemaVersion = 3;
 
 // A delivery row's key is seq * kAgencySlots + the agency's number in
 // `agencies` (1 .. kAgencySlots - 1): an integer rowid, so the per-event
@@ -39,6 +39,35 @@ constexpr std::int64_t kAgencySlots = 65536;
   "  overdue            INTEGER NOT NULL DEFAULT 0,\n" \
   "  replay             INTEGER NOT NULL DEFAULT 0\n" \
   ");\n"
+
+// The tables schema version 3 added (docs/storage.md 3.10, 3.11): the
+// archive files written so far, and the events they hold (what a publish of
+// an archived event_id is compared with). SQLite's text; the PostgreSQL
+// store has its own (pg_store.cc).
+#define YILIAN_ARCHIVE_V3_TABLES \
+  "CREATE TABLE IF NOT EXISTS archives (\n" \
+  "  id              INTEGER PRIMARY KEY,\n" \
+  "  file            TEXT    NOT NULL UNIQUE,\n" \
+  "  sm3             TEXT    NOT NULL,\n" \
+  "  created_at      INTEGER NOT NULL,\n" \
+  "  cutoff          INTEGER NOT NULL,\n" \
+  "  snapshot_at     INTEGER NOT NULL,\n" \
+  "  events          INTEGER NOT NULL,\n" \
+  "  first_seq       INTEGER NOT NULL,\n" \
+  "  last_seq        INTEGER NOT NULL,\n" \
+  "  audit_first     INTEGER NOT NULL,\n" \
+  "  audit_last      INTEGER NOT NULL,\n" \
+  "  audit_last_hash TEXT    NOT NULL,\n" \
+  "  applied         INTEGER NOT NULL DEFAULT 0\n" \
+  ");\n" \
+  "CREATE TABLE IF NOT EXISTS archived_events (\n" \
+  "  event_id TEXT    PRIMARY KEY,\n" \
+  "  seq      INTEGER NOT NULL,\n" \
+  "  archive  INTEGER NOT NULL,\n" \
+  "  agencies TEXT    NOT NULL,\n" \
+  "  content  TEXT    NOT NULL\n" \
+  ") WITHOUT ROWID;\n" \
+  "CREATE INDEX IF NOT EXISTS case_updates_by_seq ON case_updates (seq);\n"
 
 constexpr const char* kSchemaSql = R"sql(
 CREATE TABLE IF NOT EXISTS meta (
@@ -98,7 +127,7 @@ CREATE TABLE IF NOT EXISTS audit (
   prev_hash TEXT    NOT NULL,
   hash      TEXT    NOT NULL
 );
-)sql";
+)sql" YILIAN_ARCHIVE_V3_TABLES;
 
 // Version 1 to 2: deliveries keyed by (seq, agency text) in a WITHOUT ROWID
 // table become rows keyed by seq * 65536 + agency number, the numbers
@@ -107,6 +136,9 @@ CREATE TABLE IF NOT EXISTS audit (
 // version 2's (YILIAN_DELIVERIES_V2_COLUMNS), not kSchemaSql's: a migration
 // stays what it was when a later version changes the schema.
 std::string MigrateV1ToV2Sql();
+
+// Version 2 to 3: the archive tables, nothing else changes.
+std::string MigrateV2ToV3Sql();
 
 // "seq, agency, ..., replay": the columns of YILIAN_DELIVERIES_V2_COLUMNS
 // after the key, in table order, each after `prefix` ("d." for "d.seq").

@@ -119,6 +119,7 @@ class SqliteStore final : public Store {
  public:
   ~SqliteStore() override {
     checkpointer_.Stop();
+    fingerprint_.reset();
     cases_.reset();
     rows_.reset();
     // close_v2 defers the close until the member statements are finalized.
@@ -203,12 +204,26 @@ class SqliteStore final : public Store {
     Use u(find_event_);
     BindText(*u, 1, event_id);
     int rc = sqlite3_step(*u);
-    if (rc == SQLITE_DONE) return std::optional<EventSummary>();
+    if (rc == SQLITE_DONE) return FindArchivedEvent(event_id);
     if (rc != SQLITE_ROW) return Error("find event");
     EventSummary e;
     e.seq = sqlite3_column_int64(*u, 0);
     e.payload = ColumnBlob(*u, 1);
     e.agencies = SplitAgencies(ColumnText(*u, 2));
+    return std::optional<EventSummary>(std::move(e));
+  }
+
+  Result<std::optional<EventSummary>> FindArchivedEvent(const std::string& event_id) {
+    Use u(find_archived_);
+    BindText(*u, 1, event_id);
+    int rc = sqlite3_step(*u);
+    if (rc == SQLITE_DONE) return std::optional<EventSummary>();
+    if (rc != SQLITE_ROW) return Error("find archived event");
+    EventSummary e;
+    e.seq = sqlite3_column_int64(*u, 0);
+    e.agencies = SplitAgencies(ColumnText(*u, 1));
+    e.archived = true;
+    e.content = ColumnText(*u, 2);
     return std::optional<EventSummary>(std::move(e));
   }
 
@@ -482,6 +497,91 @@ class SqliteStore final : public Store {
     }
   }
 
+  Status RegisterArchive(const ArchiveSegment& seg) override {
+    {
+      Use u(register_archive_);
+      sqlite3_bind_int64(*u, 1, static_cast<sqlite3_int64>(seg.id));
+      BindText(*u, 2, seg.file);
+      BindText(*u, 3, seg.sm3);
+      sqlite3_bind_int64(*u, 4, seg.created_at);
+      sqlite3_bind_int64(*u, 5, seg.cutoff);
+      sqlite3_bind_int64(*u, 6, static_cast<sqlite3_int64>(seg.events));
+      sqlite3_bind_int64(*u, 7, static_cast<sqlite3_int64>(seg.first_seq));
+      sqlite3_bind_int64(*u, 8, static_cast<sqlite3_int64>(seg.last_seq));
+      sqlite3_bind_int64(*u, 9, static_cast<sqlite3_int64>(seg.audit_first));
+      sqlite3_bind_int64(*u, 10, static_cast<sqlite3_int64>(seg.audit_last));
+      BindText(*u, 11, seg.audit_last_hash);
+      if (sqlite3_step(*u) != SQLITE_DONE) return Error("register archive");
+    }
+    for (const auto& [key, value] : seg.meta) {
+      Use u(add_meta_);
+      BindText(*u, 1, key);
+      BindText(*u, 2, value);
+      if (sqlite3_step(*u) != SQLITE_DONE) return Error("add meta");
+    }
+    if (seg.audit_last == 0) return Status::Ok();
+    Use u(set_audit_archived_);
+    std::string value = std::to_string(seg.audit_last) + ":" + seg.audit_last_hash;
+    BindText(*u, 1, value);
+    return sqlite3_step(*u) == SQLITE_DONE ? Status::Ok() : Error("mark audit records archived");
+  }
+
+  Result<std::uint64_t> ApplyArchive(std::uint64_t archive, const std::vector<ArchivedEvent>& events) override {
+    if (!fingerprint_) {
+      auto q = rows_->Prepare(EventFingerprintSql());
+      if (!q.ok()) return q.status();
+      fingerprint_ = std::move(q).value();
+    }
+    std::uint64_t moved = 0;
+    for (const ArchivedEvent& e : events) {
+      auto now = EventFingerprint(fingerprint_.get(), e.seq);
+      if (!now.ok()) return now.status();
+      if (now.value().empty() || now.value() != e.fingerprint) continue;  // gone, or changed since it was copied
+      const auto seq = static_cast<sqlite3_int64>(e.seq);
+      {
+        Use u(archive_delete_event_);
+        sqlite3_bind_int64(*u, 1, seq);
+        if (sqlite3_step(*u) != SQLITE_DONE) return Error("delete archived event");
+      }
+      {
+        Use u(archive_delete_deliveries_);
+        sqlite3_bind_int64(*u, 1, AgencyNumbers::DeliveryKey(e.seq, 0));
+        sqlite3_bind_int64(*u, 2, AgencyNumbers::DeliveryKey(e.seq + 1, 0));
+        if (sqlite3_step(*u) != SQLITE_DONE) return Error("delete archived deliveries");
+      }
+      {
+        Use u(archive_delete_updates_);
+        sqlite3_bind_int64(*u, 1, seq);
+        if (sqlite3_step(*u) != SQLITE_DONE) return Error("delete archived case updates");
+      }
+      {
+        Use u(insert_archived_);
+        BindText(*u, 1, e.event_id);
+        sqlite3_bind_int64(*u, 2, seq);
+        sqlite3_bind_int64(*u, 3, static_cast<sqlite3_int64>(archive));
+        BindText(*u, 4, e.agencies);
+        BindText(*u, 5, e.content);
+        if (sqlite3_step(*u) != SQLITE_DONE) return Error("enter archived event");
+      }
+      ++moved;
+    }
+    return moved;
+  }
+
+  Status DeleteArchivedAudit(std::uint64_t first, std::uint64_t last) override {
+    if (last >= audit_id_) return Status::Internal("the chain's last audit record is never archived");
+    Use u(delete_archived_audit_);
+    sqlite3_bind_int64(*u, 1, static_cast<sqlite3_int64>(first));
+    sqlite3_bind_int64(*u, 2, static_cast<sqlite3_int64>(last));
+    return sqlite3_step(*u) == SQLITE_DONE ? Status::Ok() : Error("delete archived audit records");
+  }
+
+  Status MarkArchiveApplied(std::uint64_t archive) override {
+    Use u(archive_applied_);
+    sqlite3_bind_int64(*u, 1, static_cast<sqlite3_int64>(archive));
+    return sqlite3_step(*u) == SQLITE_DONE ? Status::Ok() : Error("mark archive applied");
+  }
+
   Result<std::int64_t> RequeueDelivered() override {
     if (Status s = Exec("UPDATE deliveries SET state = 0 WHERE state = 1"); !s.ok()) return s;
     return static_cast<std::int64_t>(sqlite3_changes(db_));
@@ -564,10 +664,16 @@ class SqliteStore final : public Store {
       return InTransaction("create the schema", std::string(kSchemaSql) +
                                                     "INSERT INTO meta (key, value) VALUES ('schema_version', '" +
                                                     current + "');");
-    if (version == "1") {
-      if (Status s = InTransaction("migrate schema version 1 to 2", MigrateV1ToV2Sql()); !s.ok()) return s;
-      GetLogger("store")->info("store '{}' migrated from schema version 1 to {}", path_, current);
-      version = current;
+    // Each step is one transaction: a store whose migration fails is left
+    // at the version it had before that step.
+    const std::pair<const char*, std::string (*)()> steps[] = {{"1", MigrateV1ToV2Sql}, {"2", MigrateV2ToV3Sql}};
+    for (std::size_t i = 0; i < std::size(steps); ++i) {
+      if (version != steps[i].first) continue;
+      const std::string next = std::to_string(i + 2);
+      if (Status s = InTransaction("migrate schema version " + version + " to " + next, steps[i].second()); !s.ok())
+        return s;
+      GetLogger("store")->info("store '{}' migrated from schema version {} to {}", path_, version, next);
+      version = next;
     }
     if (version != current)
       return Status::FailedPrecondition("store '" + path_ + "' has schema version " + version +
@@ -638,6 +744,21 @@ class SqliteStore final : public Store {
         {&commit_, "COMMIT"},
         {&rollback_, "ROLLBACK"},
         {&find_event_, "SELECT seq, payload, agencies FROM events WHERE event_id = ?1"},
+        {&find_archived_, "SELECT seq, agencies, content FROM archived_events WHERE event_id = ?1"},
+        {&register_archive_,
+         "INSERT INTO archives (id, file, sm3, created_at, cutoff, snapshot_at, events, first_seq, last_seq, "
+         "audit_first, audit_last, audit_last_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?4, ?6, ?7, ?8, ?9, ?10, ?11)"},
+        {&set_audit_archived_,
+         "INSERT INTO meta (key, value) VALUES ('audit_archived', ?1) ON CONFLICT (key) DO UPDATE SET value = "
+         "excluded.value"},
+        {&archive_delete_event_, "DELETE FROM events WHERE seq = ?1"},
+        {&archive_delete_deliveries_, "DELETE FROM deliveries WHERE id >= ?1 AND id < ?2"},
+        {&archive_delete_updates_, "DELETE FROM case_updates WHERE seq = ?1"},
+        {&insert_archived_,
+         "INSERT INTO archived_events (event_id, seq, archive, agencies, content) VALUES (?1, ?2, ?3, ?4, ?5)"},
+        {&delete_archived_audit_, "DELETE FROM audit WHERE id >= ?1 AND id <= ?2"},
+        {&archive_applied_, "UPDATE archives SET applied = 1 WHERE id = ?1"},
+        {&add_meta_, "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO NOTHING"},
         {&last_revision_, "SELECT last_revision FROM enterprises WHERE uscc = ?1"},
         {&insert_event_,
          "INSERT INTO events (event_id, uscc, revision, type, agencies, payload, published_at, name, deadline_at, "
@@ -725,6 +846,9 @@ class SqliteStore final : public Store {
       delivery_states_, get_case_, set_case_state_, set_case_overdue_, set_delivery_overdue_, set_resolution_,
       upsert_ref_, banks_holding_, insert_update_, ack_update_, insert_audit_, set_audit_head_, settled_since_,
       open_deadlines_, open_updates_;
+  Stmt find_archived_, register_archive_, set_audit_archived_, archive_delete_event_, archive_delete_deliveries_,
+      archive_delete_updates_, insert_archived_, delete_archived_audit_, archive_applied_, add_meta_;
+  std::unique_ptr<sql::Statement> fingerprint_;  // EventFingerprintSql, on rows_
 };
 
 }  // namespace

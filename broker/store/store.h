@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "store/archive.h"
 #include "store/records.h"
 #include "yilian/v1/tracking.pb.h"
 
@@ -57,6 +58,10 @@ struct EventSummary {
   Sequence seq = 0;
   std::string payload;  // as stored (personal fields encrypted with a data key)
   std::vector<std::string> agencies;
+  // An archived event (store/archive.h) has no payload here, but the keyed
+  // hash of its plaintext (ContentHasher) that a publish is compared with.
+  bool archived = false;
+  std::string content;
 };
 
 struct EventPayload {
@@ -183,6 +188,35 @@ class Store {
   // published at or after `since`, in sequence order.
   virtual Status ForEachSettledSince(const std::string& agency, Millis since,
                                      const std::function<void(const DeliveryRecord&)>& fn) = 0;
+
+  // --- Archive (store/archive.h, docs/storage.md section 14); call
+  // between Begin() and Commit(), in the broker's loop. ---
+  // Enters a written archive file in `archives`; with audit records, also
+  // marks them archived (meta `audit_archived`), before they are deleted.
+  virtual Status RegisterArchive(const ArchiveSegment& segment) {
+    (void)segment;
+    return Status::FailedPrecondition("this store does not archive");
+  }
+  // Moves the events of registered archive `archive` whose rows still have
+  // the fingerprint they were copied with: deletes their event, delivery
+  // and case update rows and enters them in `archived_events`. Returns how
+  // many moved (an event that changed since stays live).
+  virtual Result<std::uint64_t> ApplyArchive(std::uint64_t archive, const std::vector<ArchivedEvent>& events) {
+    (void)archive;
+    (void)events;
+    return Status::FailedPrecondition("this store does not archive");
+  }
+  // Deletes audit records first..last (archived; never the chain's last).
+  virtual Status DeleteArchivedAudit(std::uint64_t first, std::uint64_t last) {
+    (void)first;
+    (void)last;
+    return Status::FailedPrecondition("this store does not archive");
+  }
+  // Notes that every event and audit record of the archive was moved.
+  virtual Status MarkArchiveApplied(std::uint64_t archive) {
+    (void)archive;
+    return Status::FailedPrecondition("this store does not archive");
+  }
 
   // --- Recovery; call outside a transaction. ---
 

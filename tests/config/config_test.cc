@@ -161,6 +161,25 @@ TEST(ConfigScalarKeys, AWebhookNeedsAnHttpUrlAndASecret) {
   ExpectRefused(ParseConfig("webhook:\n  url: ftp://platform.example/hook\n  secret_file: s\n"), "webhook.url");
 }
 
+TEST(ConfigRetention, RetentionDaysArchiveDirAndTimeParseAndRefuseBadValues) {
+  auto d = ParseConfig("");
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  EXPECT_DOUBLE_EQ(d->store_retention_days, 365.0);
+  EXPECT_EQ(d->store_archive_dir, "");
+  EXPECT_EQ(d->store_archive_minute, 2u * 60 + 30);
+  auto c = ParseConfig("store:\n  retention_days: 0.25\n  archive_dir: /srv/archive\n  archive_time: \"23:59\"\n");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_DOUBLE_EQ(c->store_retention_days, 0.25);
+  EXPECT_EQ(c->store_archive_dir, "/srv/archive");
+  EXPECT_EQ(c->store_archive_minute, 23u * 60 + 59);
+  EXPECT_DOUBLE_EQ(ParseConfig("store:\n  retention_days: 0\n")->store_retention_days, 0.0);
+  EXPECT_EQ(ParseConfig("store:\n  archive_time: \"00:00\"\n")->store_archive_minute, 0u);
+  for (const char* bad : {"-1", "36501", "a year"})
+    ExpectRefused(ParseConfig(std::string("store:\n  retention_days: ") + bad + "\n"), "store.retention_days");
+  for (const char* bad : {"\"24:00\"", "\"2:30\"", "\"02:60\"", "\"0230\"", "[1]"})
+    ExpectRefused(ParseConfig(std::string("store:\n  archive_time: ") + bad + "\n"), "store.archive_time");
+}
+
 TEST(ConfigScalarKeys, EveryDescribedKeyIsCoveredByTheseTests) {
   // DescribeKeys lists each key name on an unindented line. A key added to
   // the table without a test here makes this fail.
@@ -171,7 +190,8 @@ TEST(ConfigScalarKeys, EveryDescribedKeyIsCoveredByTheseTests) {
                                    "security.server_key_file", "security.keys_file",
                                    "security.tokens_file", "security.http_read_token_required", "security.data_key_file",
                                    "security.audit_key_file", "audit.anchor_file", "agencies", "webhook.url",
-                                   "webhook.secret_file", "webhook.ca_file"};
+                                   "webhook.secret_file", "webhook.ca_file", "store.retention_days",
+                                   "store.archive_dir", "store.archive_time"};
   for (const auto& k : UintKeys()) covered.insert(k.key);
   std::istringstream lines(DescribeKeys());
   std::string line;

@@ -46,6 +46,13 @@ struct AuditAnchorPoint {
   std::string where;
 };
 
+// An event whose case moved to an archive file (docs/storage.md 14).
+struct ArchivedCase {
+  Sequence seq = 0;
+  std::string file;       // the archive file's name
+  Millis archived_at = 0;  // when the file was written
+};
+
 class CaseReader {
  public:
   virtual ~CaseReader() = default;
@@ -64,7 +71,15 @@ class CaseReader {
   // Checks the audit chain, the recorded head and every anchor point, and
   // compares each delivery's and case's state with the state the trail
   // says it reached, all in one snapshot (docs/storage.md section 6).
-  virtual Result<v1::AuditVerifyReport> VerifyAudit(const std::vector<AuditAnchorPoint>& anchors) = 0;
+  // With `archive_dir`, the archive files the store registered are read
+  // from it too, the chain and the rows as one with the live store's (a
+  // registered file missing, or whose SM3 differs from the registered one,
+  // is a problem); empty: they are not read, and the report says how much
+  // of the chain is in them.
+  virtual Result<v1::AuditVerifyReport> VerifyAudit(const std::vector<AuditAnchorPoint>& anchors,
+                                                    const std::string& archive_dir = "") = 0;
+  // The archive holding the case of `event_id`, if it was archived.
+  virtual Result<std::optional<ArchivedCase>> FindArchived(const std::string& event_id) = 0;
 };
 
 }  // namespace yilian::store
