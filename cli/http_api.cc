@@ -106,8 +106,8 @@ std::string UrlEncode(const std::string& value) {
   return out;
 }
 
-int GetAndPrint(const std::string& command, const HttpFlags& flags, const std::string& path,
-                const std::vector<std::pair<std::string, std::string>>& query) {
+int GetJson(const std::string& command, const HttpFlags& flags, const std::string& path,
+            const std::vector<std::pair<std::string, std::string>>& query, std::string* out) {
   Target target;
   std::string error, token;
   if (!ParseTarget(flags.http, &target, &error) || !ReadToken(flags, &token, &error)) {
@@ -173,8 +173,8 @@ int GetAndPrint(const std::string& command, const HttpFlags& flags, const std::s
   std::string body = res->body;
   while (!body.empty() && (body.back() == '\n' || body.back() == '\r')) body.pop_back();
   if (res->status >= 200 && res->status < 300) {
-    std::cout << body << "\n" << std::flush;
-    return std::cout ? 0 : 2;
+    *out = std::move(body);
+    return 0;
   }
   v1::ApiError api_error;
   google::protobuf::util::JsonParseOptions options;
@@ -186,6 +186,14 @@ int GetAndPrint(const std::string& command, const HttpFlags& flags, const std::s
     std::cerr << "yilian " << command << ": HTTP " << res->status << ": " << body.substr(0, 500) << "\n";
   }
   return 1;
+}
+
+int GetAndPrint(const std::string& command, const HttpFlags& flags, const std::string& path,
+                const std::vector<std::pair<std::string, std::string>>& query) {
+  std::string body;
+  if (int code = GetJson(command, flags, path, query, &body); code != 0) return code;
+  std::cout << body << "\n" << std::flush;
+  return std::cout ? 0 : 2;
 }
 
 }  // namespace yilian::cli

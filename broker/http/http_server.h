@@ -32,6 +32,7 @@
 #include "http/front_door.h"
 #include "http/publish_queue.h"
 #include "http/publish_route.h"
+#include "yilian/v1/tracking.pb.h"
 
 typedef struct ssl_ctx_st SSL_CTX;
 
@@ -93,6 +94,8 @@ struct HttpOptions {
   bool read_token_required = false;
   // --insecure-dev without a tokens file: operator actions allowed as "dev".
   bool dev_mode = false;
+  // GET /api/v1/rekey: the data-key rotation's progress; unset: no route.
+  std::function<v1::RekeyStatus()> rekey_status;
   // Prometheus text for /metrics; unset: no /metrics.
   std::function<std::string()> metrics;
   // Told each connection the front door closed early, with the reason

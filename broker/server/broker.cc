@@ -172,6 +172,7 @@ int BrokerImpl::PollTimeoutMs(Millis now) {
       if (s.role == v1::WATCHER && s.in_use < s.credit) return 0;
   }
   if (!actions_.Empty() || !http_publishes_.Empty()) return 0;
+  if (rekey_ && rekey_->running()) return 0;
   wake = std::min(wake, next_sweep_);
   return static_cast<int>(std::clamp<Millis>(wake - now, 0, kSweepIntervalMs));
 }
@@ -259,6 +260,14 @@ void BrokerImpl::Turn() {
   }
 
   operator_actions_->Perform(actions_, now);
+  if (rekey_ && rekey_->running() && !turn_.failed()) {
+    // A turn full of messages does a little, so that the rotation ends
+    // under steady load too; an idle one does a whole batch.
+    const std::size_t budget = batch_.size() >= config_.max_batch
+                                   ? std::max<std::size_t>(1, config_.rekey_batch_events / 8)
+                                   : config_.rekey_batch_events;
+    rekey_->Step(budget, now);
+  }
   if (!turn_.failed()) deliveries_->Dispatch(now);
   if (!turn_.failed()) tracking_->DispatchCaseUpdates();
   if (turn_.in_transaction()) {

@@ -54,6 +54,7 @@ class BrokerMetrics {
     store_free_->Set(free_bytes);
     store_free_warn_->Set(warn_bytes);
   }
+  void RekeyRemaining(double events) { rekey_remaining_->Set(events); }
   void SessionRefused(const std::string& reason) { Get(sessions_refused_, reason, "reason").Increment(); }
   // From the HTTP server's thread: the members exist from the start, so
   // this only reads the map (thread-safe beside the loop's updates of
@@ -108,6 +109,7 @@ class BrokerMetrics {
   prometheus::Gauge* leader_;
   prometheus::Gauge* webhook_backlog_;
   prometheus::Counter* webhook_failures_;
+  prometheus::Gauge* rekey_remaining_;
   prometheus::Gauge* store_free_;
   prometheus::Gauge* store_free_warn_;
   prometheus::Histogram* case_completion_;
