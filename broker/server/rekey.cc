@@ -76,8 +76,8 @@ Status Rekey::LegacyKeys(std::set<std::string>* ids) {
   // had: the first encrypted value found says which key of the ring that
   // is (or that none is).
   constexpr std::size_t kBatch = 256;
-  for (store::Sequence after = 0;;) {
-    auto batch = store_->ReadPayloads(after, ~store::Sequence{0} >> 1, kBatch);
+  for (Sequence after = 0;;) {
+    auto batch = store_->ReadPayloads(after, ~Sequence{0} >> 1, kBatch);
     if (!batch.ok()) return batch.status();
     for (const auto& row : batch.value()) {
       v1::EnterpriseEvent event;
@@ -220,7 +220,7 @@ void Rekey::Step(std::size_t budget, Millis now) {
     ++rewritten;
   }
   const bool finished = batch.value().size() < budget;
-  const store::Sequence cursor = finished ? last_ : batch.value().back().seq;
+  const Sequence cursor = finished ? last_ : batch.value().back().seq;
   const std::uint64_t stepped = batch.value().size();
   if (Status s = store_->SetMeta(kCursorMeta, std::to_string(cursor)); !s.ok()) return turn_.Fail(s);
   if (rewritten > 0) {

@@ -98,8 +98,8 @@ class Rekey {
   bool running_ = false;
   // The committed position: events with seq <= cursor_ are done; the job
   // covers seq <= last_ (later events are written under the current key).
-  store::Sequence cursor_ = 0;
-  store::Sequence last_ = 0;
+  Sequence cursor_ = 0;
+  Sequence last_ = 0;
   std::uint64_t rewritten_ = 0;
   std::uint64_t skipped_ = 0;
   std::string retired_;  // the ids the job moves away from, for the logs
