@@ -104,7 +104,6 @@ Status Rekey::LegacyKeys(std::set<std::string>* ids) {
 Status Rekey::Start(Millis now) {
   (void)now;
   running_ = false;
-  progress_.key_id = cipher_.key_id();
   if (Status s = store_->Begin(); !s.ok()) return s;
   auto fail = [&](Status s) {
     store_->Rollback();

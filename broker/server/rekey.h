@@ -58,7 +58,7 @@ struct RekeyProgress {
   std::atomic<int> state{static_cast<int>(RekeyState::kIdle)};
   std::atomic<std::uint64_t> total{0};
   std::atomic<std::uint64_t> done{0};
-  std::string key_id;  // set before the HTTP server starts, then constant
+  std::string key_id;  // set with the data key, before the HTTP server starts; then constant
 };
 
 class Rekey {

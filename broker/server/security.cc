@@ -52,6 +52,7 @@ Status BrokerImpl::SetUpSecurity() {
     auto cipher = security::FieldCipher::LoadKeyFiles(config_.data_key_file, config_.retired_data_key_files);
     if (!cipher.ok()) return cipher.status();
     cipher_ = std::move(cipher).value();
+    rekey_progress_.key_id = cipher_->key_id();  // before the HTTP threads read it
     log_->info("personal fields are stored encrypted (SM4, data key {} from {})", cipher_->key_id(),
                config_.data_key_file);
     const std::vector<std::string> ids = cipher_->key_ids();
