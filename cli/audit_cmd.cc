@@ -6,6 +6,8 @@
 // may run beside a live broker or on a copy of its store. With the audit
 // key it also checks the signed chain heads of the anchor file
 // (yilian/audit/anchor.h), which a rewrite of the database cannot forge.
+#include <sys/stat.h>
+
 #include <fstream>
 #include <iostream>
 
@@ -25,6 +27,7 @@ struct AuditVerifyArgs {
   std::string postgresql;  // libpq connection string, instead of data_dir
   std::string audit_key;
   std::string anchor_file;
+  std::string archive_dir;  // "": data_dir/archive if it exists
 };
 
 // The anchors of `path` whose signature verifies, as points the chain must
@@ -101,7 +104,14 @@ int RunAuditVerify(const AuditVerifyArgs& args) {
     std::cerr << "yilian audit verify: " << reader.status().message() << "\n";
     return 2;
   }
-  auto verified = reader.value()->VerifyAudit(anchors);
+  // The archive files: --archive-dir, or data_dir/archive when it exists.
+  std::string archive_dir = args.archive_dir;
+  if (archive_dir.empty() && !args.data_dir.empty()) {
+    struct stat st {};
+    if (::stat((args.data_dir + "/archive").c_str(), &st) == 0 && S_ISDIR(st.st_mode))
+      archive_dir = args.data_dir + "/archive";
+  }
+  auto verified = reader.value()->VerifyAudit(anchors, archive_dir);
   if (!verified.ok()) {
     std::cerr << "yilian audit verify: " << verified.status().message() << "\n";
     return 2;
@@ -119,6 +129,11 @@ int RunAuditVerify(const AuditVerifyArgs& args) {
   }
   std::cout << ToJsonLine(report, /*all_fields=*/true) << std::endl;
   if (!std::cout) return 2;
+  if (!report.archives_checked() && report.archived_records() > 0) {
+    std::cerr << "yilian audit verify: note: records 1 to " << report.archived_records()
+              << " are in archive files, which were not read (--archive-dir): the chain was checked from the "
+                 "archived head on\n";
+  }
   if (!anchored) {
     std::cerr << "yilian audit verify: note: no anchors checked (--audit-key): the chain alone cannot detect a "
                  "consistent rewrite of the database (records edited or removed and every hash recomputed)\n";
@@ -152,6 +167,9 @@ void AddAuditCommand(CLI::App& app, int* exit_code) {
   postgresql->excludes(data_dir);
   verify->add_option("--audit-key", args->audit_key,
                      "the broker's security.audit_key_file: check the chain against the signed anchors");
+  verify->add_option("--archive-dir", args->archive_dir,
+                     "the broker's archive files (store.archive_dir; default: archive in --data-dir, if it exists): "
+                     "checked as one chain with the live store");
   verify->add_option("--anchor-file", args->anchor_file,
                      "the anchors to check (default: audit-anchors.log in the parent of --data-dir)");
   verify->footer(
@@ -159,7 +177,7 @@ void AddAuditCommand(CLI::App& app, int* exit_code) {
       "line. Exit 0 if the trail is intact and "
       "every delivery and case is in the state the trail says; 1 if a record was edited, removed, reordered or "
       "added, an anchor is forged or no longer in the chain, or a row's state differs; 2 if the store, the key or "
-      "the anchor file cannot be read. Without --audit-key a consistent rewrite of the whole chain is not "
+      "the anchor file cannot be read. An archive file the store registered that is missing or changed is a problem. Without --audit-key a consistent rewrite of the whole chain is not "
       "detected.");
   verify->callback([args, exit_code] { *exit_code = RunAuditVerify(*args); });
 }

@@ -16,6 +16,8 @@ void AddWatchCommand(CLI::App& app, int* exit_code);
 void AddCaseCommands(CLI::App& app, int* exit_code);       // `case show`, `cases` (HTTP API)
 void AddEnterpriseCommand(CLI::App& app, int* exit_code);  // `enterprise show` (HTTP API)
 void AddStatsCommand(CLI::App& app, int* exit_code);       // `stats` (HTTP API)
+void AddRekeyCommand(CLI::App& app, int* exit_code);       // `rekey` (HTTP API)
+void AddArchiveCommand(CLI::App& app, int* exit_code);     // `archive` (HTTP API)
 void AddAuditCommand(CLI::App& app, int* exit_code);       // `audit verify` (read-only store)
 void AddKeygenCommand(CLI::App& app, int* exit_code);
 

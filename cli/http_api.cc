@@ -106,8 +106,12 @@ std::string UrlEncode(const std::string& value) {
   return out;
 }
 
-int GetAndPrint(const std::string& command, const HttpFlags& flags, const std::string& path,
-                const std::vector<std::pair<std::string, std::string>>& query) {
+namespace {
+
+// One GET, or a POST of `post_body` (JSON) when `post` is set.
+int Request(const std::string& command, const HttpFlags& flags, const std::string& path,
+            const std::vector<std::pair<std::string, std::string>>& query, bool post, const std::string& post_body,
+            std::string* out) {
   Target target;
   std::string error, token;
   if (!ParseTarget(flags.http, &target, &error) || !ReadToken(flags, &token, &error)) {
@@ -154,7 +158,9 @@ int GetAndPrint(const std::string& command, const HttpFlags& flags, const std::s
   // A broker that refuses the TLS handshake closes the connection while
   // the client writes: that must be a write error here, not SIGPIPE.
   void (*previous)(int) = std::signal(SIGPIPE, SIG_IGN);
-  httplib::Result res = client.Get(url, httplib::Headers{{"Accept", "application/json"}});
+  httplib::Result res = post ? client.Post(url, httplib::Headers{{"Accept", "application/json"}}, post_body,
+                                           "application/json")
+                             : client.Get(url, httplib::Headers{{"Accept", "application/json"}});
   std::signal(SIGPIPE, previous);
   if (!res) {
     std::cerr << "yilian " << command << ": cannot reach the broker's HTTP API at "
@@ -173,8 +179,8 @@ int GetAndPrint(const std::string& command, const HttpFlags& flags, const std::s
   std::string body = res->body;
   while (!body.empty() && (body.back() == '\n' || body.back() == '\r')) body.pop_back();
   if (res->status >= 200 && res->status < 300) {
-    std::cout << body << "\n" << std::flush;
-    return std::cout ? 0 : 2;
+    *out = std::move(body);
+    return 0;
   }
   v1::ApiError api_error;
   google::protobuf::util::JsonParseOptions options;
@@ -186,6 +192,26 @@ int GetAndPrint(const std::string& command, const HttpFlags& flags, const std::s
     std::cerr << "yilian " << command << ": HTTP " << res->status << ": " << body.substr(0, 500) << "\n";
   }
   return 1;
+}
+
+}  // namespace
+
+int GetJson(const std::string& command, const HttpFlags& flags, const std::string& path,
+            const std::vector<std::pair<std::string, std::string>>& query, std::string* out) {
+  return Request(command, flags, path, query, false, "", out);
+}
+
+int PostJson(const std::string& command, const HttpFlags& flags, const std::string& path, const std::string& body,
+             std::string* out) {
+  return Request(command, flags, path, {}, true, body, out);
+}
+
+int GetAndPrint(const std::string& command, const HttpFlags& flags, const std::string& path,
+                const std::vector<std::pair<std::string, std::string>>& query) {
+  std::string body;
+  if (int code = GetJson(command, flags, path, query, &body); code != 0) return code;
+  std::cout << body << "\n" << std::flush;
+  return std::cout ? 0 : 2;
 }
 
 }  // namespace yilian::cli

@@ -37,5 +37,13 @@ std::string UrlEncode(const std::string& value);
 // above (`command` names the command in messages) and returns the exit code.
 int GetAndPrint(const std::string& command, const HttpFlags& flags, const std::string& path,
                 const std::vector<std::pair<std::string, std::string>>& query = {});
+// The same GET, with the 2xx body (one line) given to *body instead of
+// printed; errors are printed and exit codes returned alike.
+int GetJson(const std::string& command, const HttpFlags& flags, const std::string& path,
+            const std::vector<std::pair<std::string, std::string>>& query, std::string* body);
+// A POST of the JSON `body` (an operator action: the token must be an
+// admin's), with the same outcomes as GetJson.
+int PostJson(const std::string& command, const HttpFlags& flags, const std::string& path, const std::string& body,
+             std::string* out);
 
 }  // namespace yilian::cli

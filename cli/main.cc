@@ -15,6 +15,8 @@ int main(int argc, char** argv) {
   yilian::cli::AddCaseCommands(app, &exit_code);
   yilian::cli::AddEnterpriseCommand(app, &exit_code);
   yilian::cli::AddStatsCommand(app, &exit_code);
+  yilian::cli::AddRekeyCommand(app, &exit_code);
+  yilian::cli::AddArchiveCommand(app, &exit_code);
   yilian::cli::AddAuditCommand(app, &exit_code);
   yilian::cli::AddKeygenCommand(app, &exit_code);
   try {

@@ -1,5 +1,6 @@
 #include "config/config.h"
 
+#include <algorithm>
 #include <cctype>
 #include <fstream>
 #include <functional>
@@ -87,6 +88,21 @@ std::string ReadString(const YAML::Node& n, const std::set<std::string>& allowed
     return "'" + n.Scalar() + "' is not one of " + list;
   }
   *out = n.Scalar();
+  return "";
+}
+
+// A list of key file paths (security.retired_data_key_files): non-empty,
+// none twice.
+std::string ReadPathList(const YAML::Node& n, std::vector<std::string>* out) {
+  if (!n.IsSequence()) return "expected a list of file paths";
+  std::vector<std::string> paths;
+  for (const auto& p : n) {
+    if (!p.IsScalar() || p.Scalar().empty()) return "expected file paths";
+    if (std::find(paths.begin(), paths.end(), p.Scalar()) != paths.end())
+      return "'" + p.Scalar() + "' is listed twice";
+    paths.push_back(p.Scalar());
+  }
+  *out = std::move(paths);
   return "";
 }
 
@@ -265,6 +281,13 @@ const std::vector<KeyDef>& Keys() {
       {"security.data_key_file", "", "path",
        "SM4 key (64 hex chars, mode 0600) encrypting ID and phone numbers at rest; required unless --insecure-dev",
        [](const YAML::Node& n, BrokerConfig& c) { return ReadString(n, {}, &c.data_key_file); }},
+      {"security.retired_data_key_files", "[]", "list of paths",
+       "data keys replaced by security.data_key_file (same file rules), only read with: the broker re-encrypts what "
+       "they wrote under the current key, then they may be removed",
+       [](const YAML::Node& n, BrokerConfig& c) { return ReadPathList(n, &c.retired_data_key_files); }},
+      U32_KEY("security.rekey_batch_events", rekey_batch_events, 64, 1, 4096,
+              "stored events re-encrypted per loop turn while a data-key rotation runs (a turn full of messages "
+              "does an eighth, at least one)"),
       {"security.audit_key_file", "", "path",
        "HMAC-SM3 key (64 hex chars, mode 0600) signing the audit chain's head outside the database (empty: the "
        "chain is not anchored)",
@@ -441,6 +464,13 @@ Result<BrokerConfig> ParseConfig(const std::string& yaml_text, const std::string
   }
   if (c.store_backend == "postgresql" && c.store_postgresql_conninfo.empty())
     return Fail(origin, "store.postgresql.conninfo", "required with store.backend postgresql");
+  if (!c.retired_data_key_files.empty() && c.data_key_file.empty())
+    return Fail(origin, "security.retired_data_key_files",
+                "needs security.data_key_file: the retired keys' values are re-encrypted under it");
+  if (std::find(c.retired_data_key_files.begin(), c.retired_data_key_files.end(), c.data_key_file) !=
+      c.retired_data_key_files.end())
+    return Fail(origin, "security.retired_data_key_files",
+                "lists security.data_key_file ('" + c.data_key_file + "'): the current key is not a retired one");
   if (!c.audit_anchor_file.empty() && c.audit_key_file.empty())
     return Fail(origin, "audit.anchor_file", "needs security.audit_key_file: the anchors are signed with it");
   if (!c.http_tls_client_ca_file.empty() && c.http_tls_cert_file.empty())

@@ -151,6 +151,12 @@ struct BrokerConfig {
   std::string tokens_file;
   // SM4 key (64 hex characters, file mode 0600) for personal fields at rest.
   std::string data_key_file;
+  // Data keys replaced by data_key_file, only read with: values they wrote
+  // are re-encrypted under data_key_file in the background (docs/security.md
+  // section 2), after which they may be removed.
+  std::vector<std::string> retired_data_key_files;
+  // Stored events re-encrypted per loop turn during such a rotation.
+  std::uint32_t rekey_batch_events = 64;
   bool http_read_token_required = false;
   // Key (64 hex characters, file mode 0600) signing the audit chain's head
   // outside the database; empty: the chain is not anchored.

@@ -595,6 +595,22 @@ void HttpServer::Routes() {
     });
   });
 
+  // The data-key rotation (docs/security.md section 2). A read; with
+  // security.http_read_token_required, for observer and admin tokens.
+  if (options_.rekey_status) {
+    s.Get("/api/v1/rekey", [this](const httplib::Request& req, httplib::Response& res) {
+      if (options_.authenticate && options_.read_token_required) {
+        const std::string header = req.get_header_value("Authorization");
+        auto who = options_.authenticate(header.substr(std::min<std::size_t>(header.size(), 7)));
+        if (who && who->second != "observer" && who->second != "admin")
+          return SendError(res, 403, "FORBIDDEN",
+                           "identity '" + ClientText(who->first, 64) + "' (role " + who->second +
+                               ") may not read the rotation's progress (observer or admin)");
+      }
+      SendJson(res, 200, options_.rekey_status());
+    });
+  }
+
   s.Get("/api/v1/stats", [this, with_reader](const httplib::Request& req, httplib::Response& res) {
     std::int64_t window = options_.stats_window_s;
     if (req.has_param("window")) {

@@ -32,6 +32,7 @@
 #include "http/front_door.h"
 #include "http/publish_queue.h"
 #include "http/publish_route.h"
+#include "yilian/v1/tracking.pb.h"
 
 typedef struct ssl_ctx_st SSL_CTX;
 
@@ -98,6 +99,8 @@ struct HttpOptions {
   // this broker does not archive). Unset: no such routes.
   std::function<std::string()> archive_status;
   std::function<bool()> request_archive;
+  // GET /api/v1/rekey: the data-key rotation's progress; unset: no route.
+  std::function<v1::RekeyStatus()> rekey_status;
   // Prometheus text for /metrics; unset: no /metrics.
   std::function<std::string()> metrics;
   // Told each connection the front door closed early, with the reason

@@ -187,6 +187,7 @@ int BrokerImpl::PollTimeoutMs(Millis now) {
   }
   if (!actions_.Empty() || !http_publishes_.Empty()) return 0;
   if (archiver_ && archiver_->HasWork()) return 0;
+  if (rekey_ && rekey_->running()) return 0;
   wake = std::min(wake, next_sweep_);
   return static_cast<int>(std::clamp<Millis>(wake - now, 0, kSweepIntervalMs));
 }
@@ -275,6 +276,14 @@ void BrokerImpl::Turn() {
 
   operator_actions_->Perform(actions_, now);
   if (archiver_ && !turn_.failed()) archiver_->ApplyInTurn(store_.get(), turn_);
+  if (rekey_ && rekey_->running() && !turn_.failed()) {
+    // A turn full of messages does a little, so that the rotation ends
+    // under steady load too; an idle one does a whole batch.
+    const std::size_t budget = batch_.size() >= config_.max_batch
+                                   ? std::max<std::size_t>(1, config_.rekey_batch_events / 8)
+                                   : config_.rekey_batch_events;
+    rekey_->Step(budget, now);
+  }
   if (!turn_.failed()) deliveries_->Dispatch(now);
   if (!turn_.failed()) tracking_->DispatchCaseUpdates();
   if (turn_.in_transaction()) {

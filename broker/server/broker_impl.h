@@ -63,6 +63,7 @@
 #include "server/deliveries.h"
 #include "server/operator_actions.h"
 #include "server/publishing.h"
+#include "server/rekey.h"
 #include "server/tracking.h"
 #include "server/turn_context.h"
 #include "server/webhook.h"
@@ -160,6 +161,10 @@ class BrokerImpl {
   std::unique_ptr<Publishing> publishing_;
   // Operators' retries, replays and resolutions (after Open).
   std::unique_ptr<OperatorActions> operator_actions_;
+  // The data-key rotation (with a data key, while this broker is the active
+  // one) and its progress, read by HTTP threads.
+  std::unique_ptr<Rekey> rekey_;
+  RekeyProgress rekey_progress_;
   std::string endpoint_;
   std::atomic<bool> stop_requested_{false};
 

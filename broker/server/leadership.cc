@@ -86,6 +86,15 @@ std::function<std::string(const std::string&)> BrokerImpl::ArchivedContent() con
 }
 
 Status BrokerImpl::BecomeLeader() {
+  // Before anything is read or written: a store holding values under a key
+  // this broker lacks is refused now, not at the first hand-over.
+  if (cipher_) {
+    rekey_ = std::make_unique<Rekey>(store_.get(), *cipher_, *audit_, turn_, rekey_progress_, log_);
+    if (Status s = rekey_->Start(clock_->NowMillis()); !s.ok()) {
+      rekey_.reset();
+      return s;
+    }
+  }
   tracking_ = std::make_unique<Tracking>(store_.get(), turn_, outbox_, *audit_, metrics_, sessions_, agencies_, log_);
   deliveries_ = std::make_unique<Deliveries>(Deliveries::Parts{config_, clock_, store_.get(), turn_, outbox_, *audit_,
                                                                *tracking_, metrics_, sessions_, agencies_, cipher_,
@@ -120,6 +129,7 @@ void BrokerImpl::StepDown(const std::string& why, Millis now) {
   if (webhook_) webhook_->Clear();
   agencies_.ClearQueues();
   operator_actions_.reset();
+  rekey_.reset();
   publishing_.reset();
   deliveries_.reset();
   tracking_.reset();

@@ -84,6 +84,11 @@ BrokerMetrics::BrokerMetrics()
                           .Help("Archive runs that failed (GET /api/v1/archive says why)")
                           .Register(*registry_)
                           .Add({});
+  rekey_remaining_ = &BuildGauge()
+                         .Name("yilian_rekey_remaining")
+                         .Help("Stored events the data-key rotation has still to go through (0 when none runs)")
+                         .Register(*registry_)
+                         .Add({});
   store_free_ = &BuildGauge()
                      .Name("yilian_store_free_bytes")
                      .Help("Free space on the file system of the data directory (for the broker's user)")

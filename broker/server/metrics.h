@@ -60,6 +60,7 @@ class BrokerMetrics {
     store_free_->Set(free_bytes);
     store_free_warn_->Set(warn_bytes);
   }
+  void RekeyRemaining(double events) { rekey_remaining_->Set(events); }
   void SessionRefused(const std::string& reason) { Get(sessions_refused_, reason, "reason").Increment(); }
   // From the HTTP server's thread: the members exist from the start, so
   // this only reads the map (thread-safe beside the loop's updates of
@@ -116,6 +117,7 @@ class BrokerMetrics {
   prometheus::Counter* webhook_failures_;
   prometheus::Counter* archived_events_;
   prometheus::Counter* archive_failures_;
+  prometheus::Gauge* rekey_remaining_;
   prometheus::Gauge* store_free_;
   prometheus::Gauge* store_free_warn_;
   prometheus::Histogram* case_completion_;

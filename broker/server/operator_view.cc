@@ -2,6 +2,7 @@
 // (http/), and the gauges it refreshes once a second for /metrics.
 #include <sys/statvfs.h>
 
+#include <algorithm>
 #include <map>
 
 #include "server/broker_impl.h"
@@ -39,6 +40,16 @@ Status BrokerImpl::StartHttp() {
   options.read_token_required = config_.http_read_token_required;
   options.dev_mode = !secure_;
   options.metrics = [this] { return metrics_.Serialize(); };
+  options.rekey_status = [this] {
+    v1::RekeyStatus status;
+    const std::uint64_t total = rekey_progress_.total.load(), done = std::min(rekey_progress_.done.load(), total);
+    status.set_state(ToString(static_cast<RekeyState>(rekey_progress_.state.load())));
+    status.set_current_key_id(rekey_progress_.key_id);
+    status.set_total(total);
+    status.set_done(done);
+    status.set_remaining(total - done);
+    return status;
+  };
   if (tokens_) {
     // The ring is immutable after start-up: safe to read from HTTP threads.
     const auth::TokenRing* ring = &*tokens_;
@@ -108,6 +119,9 @@ void BrokerImpl::UpdateGauges(Millis now) {
                      static_cast<double>(failures - archive_counted_.second));
     archive_counted_ = {events, failures};
   }
+  const std::uint64_t rekey_total = rekey_progress_.total.load();
+  metrics_.RekeyRemaining(
+      static_cast<double>(rekey_total - std::min(rekey_progress_.done.load(), rekey_total)));
   std::map<std::string, double> roles = {{"PUBLISHER", 0}, {"CONSUMER", 0}, {"WATCHER", 0}};
   for (const auto& [rid, s] : sessions_) roles[v1::ClientRole_Name(s.role)] += 1;
   for (const auto& [role, n] : roles) metrics_.Sessions(role, n);

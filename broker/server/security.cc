@@ -49,10 +49,15 @@ Status BrokerImpl::SetUpSecurity() {
                config_.keys_file);
   }
   if (!config_.data_key_file.empty()) {
-    auto cipher = security::FieldCipher::LoadKeyFile(config_.data_key_file);
+    auto cipher = security::FieldCipher::LoadKeyFiles(config_.data_key_file, config_.retired_data_key_files);
     if (!cipher.ok()) return cipher.status();
     cipher_ = std::move(cipher).value();
-    log_->info("personal fields are stored encrypted (SM4, key from {})", config_.data_key_file);
+    rekey_progress_.key_id = cipher_->key_id();  // before the HTTP threads read it
+    log_->info("personal fields are stored encrypted (SM4, data key {} from {})", cipher_->key_id(),
+               config_.data_key_file);
+    const std::vector<std::string> ids = cipher_->key_ids();
+    for (std::size_t i = 1; i < ids.size(); ++i)
+      log_->info("retired data key {} from {}: read only", ids[i], config_.retired_data_key_files[i - 1]);
   } else if (secure_) {
     return Status::FailedPrecondition(
         "security.data_key_file is required: ID and phone numbers are encrypted at rest (see docs/security.md)");

@@ -320,6 +320,9 @@ Status TrailCheck::ApplyRecord(std::uint64_t id, const std::string& kind, const 
       // Written before replay records listed their deliveries.
       if (Status s = DeriveReplay(id, *agency, *since); !s.ok()) return s;
     }
+  } else if (kind == "rekey") {
+    // "key=K from=IDS events=N rewritten=N sealed=N skipped=N": a data-key
+    // rotation finished; no delivery or case changed state.
   } else if (kind == "resolve") {
     // "event=E reason=R": the case is COMPLETED by hand.
     std::string_view rest = first;

@@ -71,6 +71,14 @@ enum Q : int {
   kPrefetchBanks,
   kPrefetchEvents,
   kPrefetchCases,
+  kReadPayloads,
+  kRewritePayload,
+  kCountEventsBetween,
+  kLastSequence,
+  kGetMeta,
+  kSetMeta,
+  kDeleteMeta,
+  kMetaWithPrefix,
   kStatementCount
 };
 
@@ -148,6 +156,16 @@ std::string StatementSql(int q) {
     case kPrefetchCases:
       return "SELECT seq, case_state, overdue, deadline_at, published_at, uscc, "
              "CASE WHEN resolution <> '' THEN 1 ELSE 0 END FROM events WHERE seq = ANY($1::bigint[])";
+    case kReadPayloads:
+      return "SELECT seq, payload FROM events WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3";
+    case kRewritePayload: return "UPDATE events SET payload = $2 WHERE seq = $1";
+    case kCountEventsBetween: return "SELECT COUNT(*) FROM events WHERE seq > $1 AND seq <= $2";
+    case kLastSequence: return "SELECT COALESCE(MAX(seq), 0) FROM events";
+    case kGetMeta: return "SELECT value FROM meta WHERE key = $1";
+    case kSetMeta:
+      return "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value";
+    case kDeleteMeta: return "DELETE FROM meta WHERE key = $1";
+    case kMetaWithPrefix: return "SELECT key, value FROM meta WHERE key LIKE $1 || '%'";
   }
   return "";
 }
@@ -833,6 +851,71 @@ class PgStore final : public Store {
       fn(u);
     }
     return Status::Ok();
+  }
+
+  Result<std::vector<StoredPayload>> ReadPayloads(Sequence after, Sequence upto, std::size_t limit) override {
+    auto r = Run(kReadPayloads,
+                 Params()
+                     .Int(static_cast<std::int64_t>(after))
+                     .Int(static_cast<std::int64_t>(upto))
+                     .Int(static_cast<std::int64_t>(limit)),
+                 "read payloads");
+    if (!r.ok()) return r.status();
+    const PGresult* res = r.value().get();
+    std::vector<StoredPayload> out;
+    for (int i = 0; i < PQntuples(res); ++i)
+      out.push_back(StoredPayload{static_cast<Sequence>(GetInt(res, i, 0)), GetText(res, i, 1)});
+    return out;
+  }
+
+  Status RewritePayload(Sequence seq, const std::string& payload) override {
+    // Its answer is needed (a missing row is an error), so it is run, not
+    // queued; a rotation's few writes per turn cost a round trip each.
+    auto r = Run(kRewritePayload, Params().Int(static_cast<std::int64_t>(seq)).Bytes(payload), "rewrite payload");
+    if (!r.ok()) return r.status();
+    if (std::string_view(PQcmdTuples(r.value().get())) != "1")
+      return Status::NotFound("no event with sequence " + std::to_string(seq));
+    return Status::Ok();
+  }
+
+  Result<std::int64_t> CountEventsBetween(Sequence after, Sequence upto) override {
+    auto r = Run(kCountEventsBetween,
+                 Params().Int(static_cast<std::int64_t>(after)).Int(static_cast<std::int64_t>(upto)), "count events");
+    if (!r.ok()) return r.status();
+    return GetInt(r.value().get(), 0, 0);
+  }
+
+  Result<Sequence> LastSequence() override {
+    auto r = Run(kLastSequence, Params(), "last sequence");
+    if (!r.ok()) return r.status();
+    return static_cast<Sequence>(GetInt(r.value().get(), 0, 0));
+  }
+
+  Result<std::optional<std::string>> GetMeta(const std::string& key) override {
+    auto r = Run(kGetMeta, Params().Text(key), "read meta");
+    if (!r.ok()) return r.status();
+    if (PQntuples(r.value().get()) == 0) return std::optional<std::string>();
+    return std::optional<std::string>(GetText(r.value().get(), 0, 0));
+  }
+
+  Status SetMeta(const std::string& key, const std::string& value) override {
+    return Write(kSetMeta, Params().Text(key).Text(value), "write meta");
+  }
+
+  Status DeleteMeta(const std::string& key) override {
+    return Write(kDeleteMeta, Params().Text(key), "delete meta");
+  }
+
+  Result<std::vector<std::pair<std::string, std::string>>> MetaWithPrefix(const std::string& prefix) override {
+    if (prefix.find_first_not_of(MetaPrefixCharacters()) != std::string::npos)
+      return Status::InvalidArgument("meta prefix '" + prefix + "' has characters other than letters, digits, . and -");
+    auto r = Run(kMetaWithPrefix, Params().Text(prefix), "read meta");
+    if (!r.ok()) return r.status();
+    const PGresult* res = r.value().get();
+    std::vector<std::pair<std::string, std::string>> out;
+    for (int i = 0; i < PQntuples(res); ++i) out.emplace_back(GetText(res, i, 0), GetText(res, i, 1));
+    std::sort(out.begin(), out.end());  // bytewise, whatever the database's collation
+    return out;
   }
 
   Result<std::int64_t> CountEvents() override {

@@ -144,4 +144,10 @@ std::string MigrateV2ToV3Sql();
 // after the key, in table order, each after `prefix` ("d." for "d.seq").
 std::string DeliveryColumnList(std::string_view prefix = "");
 
+// The characters a prefix given to Store::MetaWithPrefix may hold: none is
+// special to LIKE or to either backend's collation.
+inline constexpr const char* MetaPrefixCharacters() {
+  return "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-";
+}
+
 }  // namespace yilian::store

@@ -4,6 +4,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
@@ -623,6 +624,83 @@ class SqliteStore final : public Store {
     }
   }
 
+  Result<std::vector<StoredPayload>> ReadPayloads(Sequence after, Sequence upto, std::size_t limit) override {
+    Use u(read_payloads_);
+    sqlite3_bind_int64(*u, 1, static_cast<sqlite3_int64>(after));
+    sqlite3_bind_int64(*u, 2, static_cast<sqlite3_int64>(upto));
+    sqlite3_bind_int64(*u, 3, static_cast<sqlite3_int64>(limit));
+    std::vector<StoredPayload> out;
+    for (;;) {
+      int rc = sqlite3_step(*u);
+      if (rc == SQLITE_DONE) return out;
+      if (rc != SQLITE_ROW) return Error("read payloads");
+      out.push_back(StoredPayload{static_cast<Sequence>(sqlite3_column_int64(*u, 0)), ColumnBlob(*u, 1)});
+    }
+  }
+
+  Status RewritePayload(Sequence seq, const std::string& payload) override {
+    Use u(rewrite_payload_);
+    BindBlob(*u, 1, payload);
+    sqlite3_bind_int64(*u, 2, static_cast<sqlite3_int64>(seq));
+    if (sqlite3_step(*u) != SQLITE_DONE) return Error("rewrite payload");
+    if (sqlite3_changes(db_) != 1) return Status::NotFound("no event with sequence " + std::to_string(seq));
+    return Status::Ok();
+  }
+
+  Result<std::int64_t> CountEventsBetween(Sequence after, Sequence upto) override {
+    Use u(count_events_between_);
+    sqlite3_bind_int64(*u, 1, static_cast<sqlite3_int64>(after));
+    sqlite3_bind_int64(*u, 2, static_cast<sqlite3_int64>(upto));
+    if (sqlite3_step(*u) != SQLITE_ROW) return Error("count events");
+    return static_cast<std::int64_t>(sqlite3_column_int64(*u, 0));
+  }
+
+  Result<Sequence> LastSequence() override {
+    Use u(last_sequence_);
+    if (sqlite3_step(*u) != SQLITE_ROW) return Error("last sequence");
+    return static_cast<Sequence>(sqlite3_column_int64(*u, 0));
+  }
+
+  Result<std::optional<std::string>> GetMeta(const std::string& key) override {
+    Use u(get_meta_);
+    BindText(*u, 1, key);
+    int rc = sqlite3_step(*u);
+    if (rc == SQLITE_DONE) return std::optional<std::string>();
+    if (rc != SQLITE_ROW) return Error("read meta");
+    return std::optional<std::string>(ColumnText(*u, 0));
+  }
+
+  Status SetMeta(const std::string& key, const std::string& value) override {
+    Use u(set_meta_);
+    BindText(*u, 1, key);
+    BindText(*u, 2, value);
+    if (sqlite3_step(*u) != SQLITE_DONE) return Error("write meta");
+    return Status::Ok();
+  }
+
+  Status DeleteMeta(const std::string& key) override {
+    Use u(delete_meta_);
+    BindText(*u, 1, key);
+    if (sqlite3_step(*u) != SQLITE_DONE) return Error("delete meta");
+    return Status::Ok();
+  }
+
+  Result<std::vector<std::pair<std::string, std::string>>> MetaWithPrefix(const std::string& prefix) override {
+    if (prefix.find_first_not_of(MetaPrefixCharacters()) != std::string::npos)
+      return Status::InvalidArgument("meta prefix '" + prefix + "' has characters other than letters, digits, . and -");
+    Use u(meta_with_prefix_);
+    BindText(*u, 1, prefix);
+    std::vector<std::pair<std::string, std::string>> out;
+    for (;;) {
+      int rc = sqlite3_step(*u);
+      if (rc == SQLITE_DONE) break;
+      if (rc != SQLITE_ROW) return Error("read meta");
+      out.emplace_back(ColumnText(*u, 0), ColumnText(*u, 1));
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+
   Result<std::int64_t> CountEvents() override {
     Use u(count_events_);
     if (sqlite3_step(*u) != SQLITE_ROW) return Error("count events");
@@ -787,6 +865,15 @@ class SqliteStore final : public Store {
         {&load_event_payload_, "SELECT event_id, payload FROM events WHERE seq = ?1"},
         {&unsettled_, "SELECT " + cols + " FROM deliveries WHERE state < 3 ORDER BY id"},
         {&count_events_, "SELECT COUNT(*) FROM events"},
+        {&read_payloads_, "SELECT seq, payload FROM events WHERE seq > ?1 AND seq <= ?2 ORDER BY seq LIMIT ?3"},
+        {&rewrite_payload_, "UPDATE events SET payload = ?1 WHERE seq = ?2"},
+        {&count_events_between_, "SELECT COUNT(*) FROM events WHERE seq > ?1 AND seq <= ?2"},
+        {&last_sequence_, "SELECT COALESCE(MAX(seq), 0) FROM events"},
+        {&get_meta_, "SELECT value FROM meta WHERE key = ?1"},
+        {&set_meta_,
+         "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value"},
+        {&delete_meta_, "DELETE FROM meta WHERE key = ?1"},
+        {&meta_with_prefix_, "SELECT key, value FROM meta WHERE substr(key, 1, length(?1)) = ?1"},
         {&delivery_states_, "SELECT agency, state FROM deliveries WHERE id >= ?1 AND id < ?2"},
         {&get_case_,
          "SELECT case_state, overdue, deadline_at, published_at, uscc, resolution <> '' FROM events WHERE seq = ?1"},
@@ -845,7 +932,8 @@ class SqliteStore final : public Store {
       update_delivery_, update_delivery_plain_, insert_agency_, load_payload_, load_event_payload_, unsettled_, count_events_,
       delivery_states_, get_case_, set_case_state_, set_case_overdue_, set_delivery_overdue_, set_resolution_,
       upsert_ref_, banks_holding_, insert_update_, ack_update_, insert_audit_, set_audit_head_, settled_since_,
-      open_deadlines_, open_updates_;
+      open_deadlines_, open_updates_, read_payloads_, rewrite_payload_, count_events_between_, last_sequence_,
+      get_meta_, set_meta_, delete_meta_, meta_with_prefix_;
   Stmt find_archived_, register_archive_, set_audit_archived_, archive_delete_event_, archive_delete_deliveries_,
       archive_delete_updates_, insert_archived_, delete_archived_audit_, archive_applied_, add_meta_;
   std::unique_ptr<sql::Statement> fingerprint_;  // EventFingerprintSql, on rows_

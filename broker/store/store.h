@@ -64,6 +64,11 @@ struct EventSummary {
   std::string content;
 };
 
+struct StoredPayload {
+  Sequence seq = 0;
+  std::string payload;  // as stored
+};
+
 struct EventPayload {
   std::string event_id;
   std::string payload;
@@ -217,6 +222,29 @@ class Store {
     (void)archive;
     return Status::FailedPrecondition("this store does not archive");
   }
+  // --- Data-key rotation (docs/storage.md section 7.1): the broker loop
+  // re-encrypts stored payloads in small batches inside its own turns, and
+  // keeps its cursor in `meta`. Call between Begin() and Commit(). ---
+
+  // Up to `limit` events with after < seq <= upto, in sequence order: the
+  // sequence and the payload as stored.
+  virtual Result<std::vector<StoredPayload>> ReadPayloads(Sequence after, Sequence upto, std::size_t limit) = 0;
+  // Replaces the stored payload of `seq` (the same event, its personal
+  // fields under another key). kNotFound if there is no such event.
+  virtual Status RewritePayload(Sequence seq, const std::string& payload) = 0;
+  // How many events have after < seq <= upto.
+  virtual Result<std::int64_t> CountEventsBetween(Sequence after, Sequence upto) = 0;
+  // The highest stored sequence, 0 for an empty store.
+  virtual Result<Sequence> LastSequence() = 0;
+  // A `meta` row's value (nullopt: no such row), set (inserted or
+  // replaced), removed. Keys the store keeps itself (schema_version,
+  // audit_head) are not for these.
+  virtual Result<std::optional<std::string>> GetMeta(const std::string& key) = 0;
+  virtual Status SetMeta(const std::string& key, const std::string& value) = 0;
+  virtual Status DeleteMeta(const std::string& key) = 0;
+  // Every `meta` row whose key starts with `prefix` (letters, digits, '.'
+  // and '-' only), sorted by key bytewise.
+  virtual Result<std::vector<std::pair<std::string, std::string>>> MetaWithPrefix(const std::string& prefix) = 0;
 
   // --- Recovery; call outside a transaction. ---
 

@@ -51,6 +51,7 @@ const std::vector<UintKey>& UintKeys() {
       {"heartbeat.liveness", 2, 100, [](const BrokerConfig& c) { return c.heartbeat_liveness; }},
       {"delivery.ack_timeout_ms", 100, 86400000, [](const BrokerConfig& c) { return c.ack_timeout_ms; }},
       {"delivery.max_credit", 1, 100000, [](const BrokerConfig& c) { return c.max_credit; }},
+      {"security.rekey_batch_events", 1, 4096, [](const BrokerConfig& c) { return c.rekey_batch_events; }},
       // The upper bound of the initial backoff is above the default cap.
       {"retry.initial_backoff_ms", 0, 3600000, [](const BrokerConfig& c) { return c.retry.initial_backoff_ms; },
        "max_backoff_ms: 86400000"},
@@ -189,7 +190,7 @@ TEST(ConfigScalarKeys, EveryDescribedKeyIsCoveredByTheseTests) {
                                    "http.allowed_hosts",
                                    "security.server_key_file", "security.keys_file",
                                    "security.tokens_file", "security.http_read_token_required", "security.data_key_file",
-                                   "security.audit_key_file", "audit.anchor_file", "agencies", "webhook.url",
+                                   "security.audit_key_file", "security.retired_data_key_files", "audit.anchor_file", "agencies", "webhook.url",
                                    "webhook.secret_file", "webhook.ca_file", "store.retention_days",
                                    "store.archive_dir", "store.archive_time"};
   for (const auto& k : UintKeys()) covered.insert(k.key);
@@ -304,6 +305,34 @@ TEST(ConfigScalarKeys, AuditAnchorsAreOffUntilAKeyIsSetAndTheFileNeedsTheKey) {
   ExpectRefused(ParseConfig("audit:\n  anchor_file: /srv/anchors/yilian.log\n"), "audit.anchor_file");
   ExpectRefused(ParseConfig("security:\n  audit_key_file: [a]\n"), "security.audit_key_file");
   ExpectRefused(ParseConfig("audit:\n  anchor_file: {a: 1}\n"), "audit.anchor_file");
+}
+
+TEST(ConfigScalarKeys, RetiredDataKeysAreAListBesideTheCurrentKey) {
+  auto plain = ParseConfig("");
+  ASSERT_TRUE(plain.ok());
+  EXPECT_TRUE(plain->retired_data_key_files.empty());
+  EXPECT_EQ(plain->rekey_batch_events, 64u);
+  auto rotated = ParseConfig(
+      "security:\n  data_key_file: /k/data-2.key\n  retired_data_key_files: [/k/data-1.key, /k/data-0.key]\n");
+  ASSERT_TRUE(rotated.ok()) << rotated.status().ToString();
+  EXPECT_EQ(rotated->retired_data_key_files, (std::vector<std::string>{"/k/data-1.key", "/k/data-0.key"}));
+  auto none = ParseConfig("security:\n  data_key_file: /k/data-2.key\n  retired_data_key_files: []\n");
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->retired_data_key_files.empty());
+  // Without a current key, with the current key among them, twice, or not
+  // a list of paths.
+  ExpectRefused(ParseConfig("security:\n  retired_data_key_files: [/k/data-1.key]\n"),
+                "security.retired_data_key_files");
+  ExpectRefused(ParseConfig("security:\n  data_key_file: /k/a\n  retired_data_key_files: [/k/a]\n"),
+                "security.retired_data_key_files");
+  ExpectRefused(ParseConfig("security:\n  data_key_file: /k/a\n  retired_data_key_files: [/k/b, /k/b]\n"),
+                "security.retired_data_key_files");
+  ExpectRefused(ParseConfig("security:\n  data_key_file: /k/a\n  retired_data_key_files: /k/b\n"),
+                "security.retired_data_key_files");
+  ExpectRefused(ParseConfig("security:\n  data_key_file: /k/a\n  retired_data_key_files: [\"\"]\n"),
+                "security.retired_data_key_files");
+  ExpectRefused(ParseConfig("security:\n  data_key_file: /k/a\n  retired_data_key_files: [{a: 1}]\n"),
+                "security.retired_data_key_files");
 }
 
 TEST(ConfigScalarKeys, HttpsNeedsTheCertificateAndTheKeyTogether) {

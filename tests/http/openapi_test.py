@@ -191,6 +191,7 @@ def scenario_open(checker, contract, args, a, events, http_publish, long_poll, c
     call("GET", "/api/v1/stats", expect=200)
     call("GET", "/api/v1/stats", query={"window": 3600}, expect=200)
     call("GET", "/api/v1/stats", query={"window": 59}, expect=400)
+    call("GET", "/api/v1/rekey", expect=200)
 
     # Operator actions (the actor is `dev`).
     json_headers = {"Content-Type": "application/json"}
@@ -307,6 +308,10 @@ def scenario_tokens(checker, b, http_publish, long_poll):
     call("GET", "/api/v1/enterprises/{uscc}", {"uscc": "u-1"}, expect=401)
     call("GET", "/api/v1/stats", expect=401)
     call("GET", "/api/v1/stats", headers=bearer(ADMIN_TOKEN), expect=200)
+    call("GET", "/api/v1/rekey", expect=401)
+    call("GET", "/api/v1/rekey", headers=bearer(OBSERVER_TOKEN), expect=200)
+    if http_publish:
+        call("GET", "/api/v1/rekey", headers=bearer(PUBLISHER_TOKEN), expect=403)
     retry = "/api/v1/cases/{event_id}/agencies/{agency}/retry"
     call("POST", retry, {"event_id": "e-1", "agency": "tax"}, headers=json_headers, body=b"{}", expect=401)
     call("POST", retry, {"event_id": "e-1", "agency": "tax"}, headers=dict(json_headers, **bearer(OBSERVER_TOKEN)),
