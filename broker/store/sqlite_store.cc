@@ -173,7 +173,30 @@ class SqliteStore final : public Store {
     rows_ = sql::BorrowSqlite(db_);
     cases_ = std::make_unique<CaseQueries>(rows_.get());
     if (Status s = cases_->Prepare(); !s.ok()) return s;
+    if (Status s = LoadNextSequence(); !s.ok()) return s;
     return LoadAuditHead();
+  }
+
+  // Sequences are never used twice: an archived event's number is not
+  // handed out again, though its row left the events table (where SQLite
+  // would reuse the highest rowid).
+  Status LoadNextSequence() {
+    Stmt get;
+    if (Status s = get.Prepare(db_,
+                               "SELECT MAX(COALESCE((SELECT MAX(seq) FROM events), 0), "
+                               "COALESCE((SELECT MAX(seq) FROM archived_events), 0), "
+                               "COALESCE((SELECT MAX(last_seq) FROM archives), 0))");
+        !s.ok())
+      return s;
+    Use u(get);
+    if (sqlite3_step(*u) != SQLITE_ROW) return Error("read the last sequence");
+    next_seq_ = committed_next_seq_ = static_cast<Sequence>(sqlite3_column_int64(*u, 0)) + 1;
+    Stmt any;
+    if (Status s = any.Prepare(db_, "SELECT EXISTS (SELECT 1 FROM archived_events)"); !s.ok()) return s;
+    Use a(any);
+    if (sqlite3_step(*a) != SQLITE_ROW) return Error("read archived events");
+    has_archived_ = sqlite3_column_int(*a, 0) != 0;
+    return Status::Ok();
   }
 
   // Prepared once: parsing the SQL every turn costs a large parser
@@ -187,6 +210,7 @@ class SqliteStore final : public Store {
     Use u(commit_);
     if (sqlite3_step(*u) != SQLITE_DONE) return Error("commit");
     committed_audit_ = {audit_id_, audit_hash_};
+    committed_next_seq_ = next_seq_;
     agency_numbers_.Committed();
     return Status::Ok();
   }
@@ -199,6 +223,7 @@ class SqliteStore final : public Store {
     audit_hash_ = committed_audit_.second;
     // Numbers handed out in the rolled-back turn were not stored.
     agency_numbers_.RolledBack();
+    next_seq_ = committed_next_seq_;
   }
 
   Result<std::optional<EventSummary>> FindEvent(const std::string& event_id) override {
@@ -238,6 +263,12 @@ class SqliteStore final : public Store {
   }
 
   Result<Sequence> InsertEvent(const StoredEvent& event, Millis now) override {
+    if (has_archived_) {
+      // An archived event keeps its event_id (archived_events).
+      auto archived = FindArchivedEvent(event.event_id);
+      if (!archived.ok()) return archived.status();
+      if (archived.value()) return Status::Conflict("event_id '" + event.event_id + "' is stored (archived)");
+    }
     Sequence seq;
     {
       Use u(insert_event_);
@@ -256,13 +287,14 @@ class SqliteStore final : public Store {
       sqlite3_bind_int(*u, 10,
                        empty ? static_cast<int>(CaseState::kCompleted) : static_cast<int>(CaseState::kInProgress));
       sqlite3_bind_int64(*u, 11, empty ? now : 0);
+      sqlite3_bind_int64(*u, 12, static_cast<sqlite3_int64>(next_seq_));
       if (sqlite3_step(*u) != SQLITE_DONE) {
         // The statement is undone; the transaction goes on.
         if (sqlite3_extended_errcode(db_) == SQLITE_CONSTRAINT_UNIQUE)
           return Status::Conflict("event_id '" + event.event_id + "' is stored");
         return Error("insert event");
       }
-      seq = static_cast<Sequence>(sqlite3_last_insert_rowid(db_));
+      seq = next_seq_++;
     }
     for (std::size_t i = 0; i < event.agencies.size(); ++i) {
       Result<std::int64_t> number = NumberAgency(event.agencies[i]);
@@ -565,6 +597,7 @@ class SqliteStore final : public Store {
         if (sqlite3_step(*u) != SQLITE_DONE) return Error("enter archived event");
       }
       ++moved;
+      has_archived_ = true;  // stays true after a rollback: only costs a lookup
     }
     return moved;
   }
@@ -840,7 +873,7 @@ class SqliteStore final : public Store {
         {&last_revision_, "SELECT last_revision FROM enterprises WHERE uscc = ?1"},
         {&insert_event_,
          "INSERT INTO events (event_id, uscc, revision, type, agencies, payload, published_at, name, deadline_at, "
-         "case_state, completed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"},
+         "case_state, completed_at, seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"},
         {&insert_delivery_,
          "INSERT INTO deliveries (id, seq, agency, uscc, state, attempts, next_attempt_at, updated_at, deadline_at, "
          "first_delivered_at, last_delivered_at) VALUES (?9, ?1, ?2, ?3, ?6, ?7, 0, ?4, ?5, ?8, ?8)"},
@@ -937,6 +970,9 @@ class SqliteStore final : public Store {
   Stmt find_archived_, register_archive_, set_audit_archived_, archive_delete_event_, archive_delete_deliveries_,
       archive_delete_updates_, insert_archived_, delete_archived_audit_, archive_applied_, add_meta_;
   std::unique_ptr<sql::Statement> fingerprint_;  // EventFingerprintSql, on rows_
+  // The next event's sequence, as of this transaction and as committed.
+  Sequence next_seq_ = 1, committed_next_seq_ = 1;
+  bool has_archived_ = false;  // archived_events has rows: inserts look there too
 };
 
 }  // namespace
