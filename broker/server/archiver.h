@@ -69,6 +69,8 @@ class Archiver {
   void Stop();
   // Runs the job now (or right after the run under way).
   void RequestRun();
+  // False with store.retention_days 0: nothing is ever archived.
+  bool enabled() const { return options_.retention_days > 0; }
 
   // The job's state as JSON (yilian.v1.ArchiveStatus).
   std::string StatusJson() const;

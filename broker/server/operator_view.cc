@@ -71,7 +71,7 @@ Status BrokerImpl::StartHttp() {
     return archiver_ ? archiver_->StatusJson() : std::string("{\"state\":\"off\"}");
   };
   options.request_archive = [this]() -> bool {
-    if (!archiver_) return false;
+    if (!archiver_ || !archiver_->enabled()) return false;
     archiver_->RequestRun();
     return true;
   };
