@@ -18,5 +18,6 @@ void AddEnterpriseCommand(CLI::App& app, int* exit_code);  // `enterprise show` 
 void AddStatsCommand(CLI::App& app, int* exit_code);       // `stats` (HTTP API)
 void AddAuditCommand(CLI::App& app, int* exit_code);       // `audit verify` (read-only store)
 void AddKeygenCommand(CLI::App& app, int* exit_code);
+void AddBackupCommands(CLI::App& app, int* exit_code);  // `backup`, `restore` (SQLite store files)
 
 }  // namespace yilian::cli

@@ -565,13 +565,22 @@ class SqliteStore final : public Store {
                                                     "INSERT INTO meta (key, value) VALUES ('schema_version', '" +
                                                     current + "');");
     if (version == "1") {
+      GetLogger("store")->info("store '{}' has schema version 1: migrating it to {}", path_, current);
       if (Status s = InTransaction("migrate schema version 1 to 2", MigrateV1ToV2Sql()); !s.ok()) return s;
       GetLogger("store")->info("store '{}' migrated from schema version 1 to {}", path_, current);
       version = current;
     }
-    if (version != current)
+    if (version != current) {
+      // A newer broker migrated it: this one cannot know its tables.
+      if (version.find_first_not_of("0123456789") == std::string::npos && version.size() < 9 &&
+          std::stoi(version) > kSchemaVersion)
+        return Status::FailedPrecondition("store '" + path_ + "' has schema version " + version +
+                                          ", newer than this broker's schema version " + current +
+                                          ": a newer yilian migrated it; run that version, or restore a backup "
+                                          "taken before the upgrade");
       return Status::FailedPrecondition("store '" + path_ + "' has schema version " + version +
                                         ", this broker needs " + current);
+    }
     // Tables and indexes added under the current version.
     return Exec(kSchemaSql);
   }
