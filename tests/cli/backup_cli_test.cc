@@ -5,11 +5,13 @@
 // resends are told apart (ACCEPTED for what came after the backup,
 // DUPLICATE for what it holds). Then what restore refuses: a directory that
 // holds a store, a directory whose broker runs, a damaged file, a file that
-// is no yilian store, a missing file; and backup refuses to overwrite.
+// is no yilian store, a store newer than the code, a missing file; and what
+// backup refuses: overwriting a file, a PostgreSQL store.
 #include <signal.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
 
+#include <filesystem>
 #include <map>
 #include <set>
 
@@ -60,7 +62,6 @@ class BackupRestoreTest : public ::testing::Test {
 };
 
 TEST_F(BackupRestoreTest, BackupUnderLoadRestoresIntoANewDirectoryAndResumes) {
-  if (std::getenv("YILIAN_TEST_STORE") != nullptr) GTEST_SKIP() << "yilian backup copies the SQLite store";
   sample::SampleOptions o;
   o.seed = 21;
   o.enterprises = 150;
@@ -147,18 +148,24 @@ TEST_F(BackupRestoreTest, BackupUnderLoadRestoresIntoANewDirectoryAndResumes) {
 }
 
 TEST_F(BackupRestoreTest, RestoreRefusesWhatItMustNotOverwriteOrCannotTrust) {
-  if (std::getenv("YILIAN_TEST_STORE") != nullptr) GTEST_SKIP() << "yilian restore writes the SQLite store";
   BrokerProcess broker;
   broker.Start();
   CliRun published = testing::RunCli(dir_, {"gen-sample", "--enterprises", "3", "--events-per-enterprise", "1", "--seed", "5"});
   ASSERT_EQ(published.exit_code, 0) << published.err;
   testing::WriteFile(dir_ + "/events.jsonl", published.out);
   ASSERT_EQ(testing::RunCli(dir_, {"publish", "--broker", broker.endpoint(), dir_ + "/events.jsonl"}).exit_code, 0);
+  // The store named by the broker's configuration file alone.
+  testing::WriteFile(dir_ + "/broker.yaml", testing::ReadFile(broker.config_path()) + "data_dir: " + broker.data_dir() + "\n");
   const std::string backup = dir_ + "/b.db";
-  ASSERT_EQ(testing::RunCli(dir_, {"backup", "--config", broker.config_path(), "--data-dir", broker.data_dir(),
-                                   "--to", backup})
-                .exit_code,
-            0);
+  CliRun by_config = testing::RunCli(dir_, {"backup", "--config", dir_ + "/broker.yaml", "--to", backup});
+  ASSERT_EQ(by_config.exit_code, 0) << by_config.err;
+  EXPECT_NE(by_config.out.find("events=3"), std::string::npos) << by_config.out;
+  // A configuration whose store is PostgreSQL is pointed to PostgreSQL's tools.
+  testing::WriteFile(dir_ + "/pg.yaml", "store:\n  backend: postgresql\n  postgresql:\n    conninfo: \"dbname=yilian\"\n");
+  CliRun pg = testing::RunCli(dir_, {"backup", "--config", dir_ + "/pg.yaml", "--to", dir_ + "/pg.db"});
+  EXPECT_EQ(pg.exit_code, 2);
+  EXPECT_NE(pg.err.find("pg_dump"), std::string::npos) << pg.err;
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/pg.db"));
 
   // The running broker's own directory: its LOCK is held.
   CliRun running = testing::RunCli(dir_, {"restore", "--from", backup, "--data-dir", broker.data_dir()});
@@ -202,6 +209,19 @@ TEST_F(BackupRestoreTest, RestoreRefusesWhatItMustNotOverwriteOrCannotTrust) {
   CliRun foreign = testing::RunCli(dir_, {"restore", "--from", other, "--data-dir", fresh});
   EXPECT_EQ(foreign.exit_code, 2);
   EXPECT_NE(foreign.err.find("not a yilian store"), std::string::npos) << foreign.err;
+  // A store migrated by a newer yilian.
+  const std::string newer = dir_ + "/newer.db";
+  ASSERT_EQ(testing::RunCli(dir_, {"backup", "--data-dir", broker.data_dir(), "--to", newer}).exit_code, 0);
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(newer.c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, "UPDATE meta SET value = '99' WHERE key = 'schema_version'", nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(db);
+  }
+  CliRun too_new = testing::RunCli(dir_, {"restore", "--from", newer, "--data-dir", fresh});
+  EXPECT_EQ(too_new.exit_code, 1);
+  EXPECT_NE(too_new.err.find("schema version 99, newer than this yilian's"), std::string::npos) << too_new.err;
   // Nothing was left in the directory by the refusals.
   struct stat st;
   EXPECT_NE(::stat((fresh + "/yilian.db").c_str(), &st), 0);
