@@ -68,7 +68,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 60000));
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error")->capture_default_str();
   app.add_option("--log-file", log_file, "also append the log to this file");
-  app.add_option("--log-max-mb", log_max_mb, "rotate the log file (FILE.1, FILE.2, ...) past this many MiB")
+  app.add_option("--log-max-mb", log_max_mb, "rotate the log file (x.log to x.1.log, x.2.log, ...) past this many MiB")
       ->capture_default_str()
       ->check(CLI::Range(0.01, 65536.0));
   app.add_option("--log-max-files", log_max_files, "rotated log files kept (the oldest is deleted)")

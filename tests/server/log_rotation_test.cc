@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include <filesystem>
+#include <regex>
 
 #include <gtest/gtest.h>
 
@@ -57,15 +58,17 @@ TEST(LogRotationTest, RotatedFilesAreBoundedPrivateAndHoldNoPersonalNumbers) {
   tax->Signal(SIGTERM);
   ASSERT_EQ(broker.Stop(), 0);
 
+  // broker.log and the rotated broker.1.log, broker.2.log, ...
   std::vector<std::string> files;
+  const std::regex log_name(R"(broker(\.[0-9]+)?\.log)");
   for (const auto& entry : std::filesystem::directory_iterator(broker.dir())) {
-    const std::string name = entry.path().filename().string();
-    if (name.rfind("broker.log", 0) == 0) files.push_back(entry.path().string());
+    if (std::regex_match(entry.path().filename().string(), log_name)) files.push_back(entry.path().string());
   }
   EXPECT_GE(files.size(), 3u) << "the log was not rotated";
   EXPECT_LE(files.size(), static_cast<std::size_t>(kMaxFiles + 1));
-  EXPECT_TRUE(std::filesystem::exists(broker.log_path() + "." + std::to_string(kMaxFiles)));
-  EXPECT_FALSE(std::filesystem::exists(broker.log_path() + "." + std::to_string(kMaxFiles + 1)));
+  auto rotated = [&](int index) { return broker.dir() + "/broker." + std::to_string(index) + ".log"; };
+  EXPECT_TRUE(std::filesystem::exists(rotated(kMaxFiles)));
+  EXPECT_FALSE(std::filesystem::exists(rotated(kMaxFiles + 1)));
   std::size_t bytes = 0;
   for (const std::string& path : files) {
     struct stat st;
