@@ -160,12 +160,23 @@ Status RenameNoReplace(const std::string& from, const std::string& to) {
   return Status::Ok();
 }
 
-// Runs `step`; on failure removes `tmp` (the caller's unfinished file).
-template <typename F>
-Status OrRemove(const std::string& tmp, F&& step) {
-  Status s = step();
-  if (!s.ok()) ::unlink(tmp.c_str());
-  return s;
+// Writes the database `from` as the new file `tmp` (0600, one snapshot of
+// `from`), fsyncs it and checks it; on any failure `tmp` is removed and the
+// error names `what` (the copy being made).
+Result<StoreFileSummary> WriteCheckedCopy(const std::string& from, const std::string& tmp, const std::string& what) {
+  if (Status s = CreatePrivate(tmp); !s.ok()) return s;
+  Status s = CopyDatabase(from, tmp);
+  if (s.ok()) s = FsyncPath(tmp, false);
+  if (!s.ok()) {
+    ::unlink(tmp.c_str());
+    return s;
+  }
+  Result<StoreFileSummary> summary = CheckStoreFile(tmp);
+  if (!summary.ok()) {
+    ::unlink(tmp.c_str());
+    return Status(summary.status().code(), what + " does not check: " + summary.status().message());
+  }
+  return summary;
 }
 
 }  // namespace
@@ -240,15 +251,12 @@ Result<StoreFileSummary> BackupSqlite(const std::string& data_dir, const std::st
   if (::stat(parent.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
     return Status::NotFound("the directory of '" + to + "' ('" + parent + "') does not exist");
   const std::string tmp = to + ".tmp-" + std::to_string(::getpid());
-  if (Status s = CreatePrivate(tmp); !s.ok()) return s;
-  if (Status s = OrRemove(tmp, [&] { return CopyDatabase(db, tmp); }); !s.ok()) return s;
-  if (Status s = OrRemove(tmp, [&] { return FsyncPath(tmp, false); }); !s.ok()) return s;
-  Result<StoreFileSummary> summary = CheckStoreFile(tmp);
-  if (!summary.ok()) {
+  Result<StoreFileSummary> summary = WriteCheckedCopy(db, tmp, "the copy");
+  if (!summary.ok()) return summary;
+  if (Status s = RenameNoReplace(tmp, to); !s.ok()) {
     ::unlink(tmp.c_str());
-    return Status(summary.status().code(), "the copy does not check: " + summary.status().message());
+    return s;
   }
-  if (Status s = OrRemove(tmp, [&] { return RenameNoReplace(tmp, to); }); !s.ok()) return s;
   if (Status s = FsyncPath(parent, true); !s.ok()) return s;
   return summary;
 }
@@ -281,14 +289,8 @@ Result<StoreFileSummary> RestoreSqlite(const std::string& from, const std::strin
   }
   const std::string tmp = db + ".restore";
   ::unlink(tmp.c_str());  // left by an interrupted restore; the lock is ours
-  if (Status s = CreatePrivate(tmp); !s.ok()) return s;
-  if (Status s = OrRemove(tmp, [&] { return CopyDatabase(from, tmp); }); !s.ok()) return s;
-  if (Status s = OrRemove(tmp, [&] { return FsyncPath(tmp, false); }); !s.ok()) return s;
-  Result<StoreFileSummary> summary = CheckStoreFile(tmp);
-  if (!summary.ok()) {
-    ::unlink(tmp.c_str());
-    return Status(summary.status().code(), "the restored copy does not check: " + summary.status().message());
-  }
+  Result<StoreFileSummary> summary = WriteCheckedCopy(from, tmp, "the restored copy");
+  if (!summary.ok()) return summary;
   // An empty yilian.db (and the -shm of one) is replaced.
   ::unlink((db + "-shm").c_str());
   if (::rename(tmp.c_str(), db.c_str()) != 0) {

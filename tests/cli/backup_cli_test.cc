@@ -49,6 +49,14 @@ std::string WriteEvents(const std::string& path, const std::vector<v1::Enterpris
   return path;
 }
 
+// Runs `sql` on the database file `path` (a backup being made into something else).
+void ExecOn(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+  sqlite3_close(db);
+}
+
 mode_t ModeOf(const std::string& path) {
   struct stat st;
   return ::stat(path.c_str(), &st) == 0 ? (st.st_mode & 07777) : 0;
@@ -200,25 +208,14 @@ TEST_F(BackupRestoreTest, RestoreRefusesWhatItMustNotOverwriteOrCannotTrust) {
   // An SQLite database of something else.
   const std::string other = dir_ + "/other.db";
   ASSERT_EQ(testing::RunCli(dir_, {"backup", "--data-dir", broker.data_dir(), "--to", other}).exit_code, 0);
-  {
-    sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open(other.c_str(), &db), SQLITE_OK);
-    ASSERT_EQ(sqlite3_exec(db, "DROP TABLE meta", nullptr, nullptr, nullptr), SQLITE_OK);
-    sqlite3_close(db);
-  }
+  ExecOn(other, "DROP TABLE meta");
   CliRun foreign = testing::RunCli(dir_, {"restore", "--from", other, "--data-dir", fresh});
   EXPECT_EQ(foreign.exit_code, 2);
   EXPECT_NE(foreign.err.find("not a yilian store"), std::string::npos) << foreign.err;
   // A store migrated by a newer yilian.
   const std::string newer = dir_ + "/newer.db";
   ASSERT_EQ(testing::RunCli(dir_, {"backup", "--data-dir", broker.data_dir(), "--to", newer}).exit_code, 0);
-  {
-    sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open(newer.c_str(), &db), SQLITE_OK);
-    ASSERT_EQ(sqlite3_exec(db, "UPDATE meta SET value = '99' WHERE key = 'schema_version'", nullptr, nullptr, nullptr),
-              SQLITE_OK);
-    sqlite3_close(db);
-  }
+  ExecOn(newer, "UPDATE meta SET value = '99' WHERE key = 'schema_version'");
   CliRun too_new = testing::RunCli(dir_, {"restore", "--from", newer, "--data-dir", fresh});
   EXPECT_EQ(too_new.exit_code, 1);
   EXPECT_NE(too_new.err.find("schema version 99, newer than this yilian's"), std::string::npos) << too_new.err;
