@@ -20,5 +20,6 @@ void AddRekeyCommand(CLI::App& app, int* exit_code);       // `rekey` (HTTP API)
 void AddArchiveCommand(CLI::App& app, int* exit_code);     // `archive` (HTTP API)
 void AddAuditCommand(CLI::App& app, int* exit_code);       // `audit verify` (read-only store)
 void AddKeygenCommand(CLI::App& app, int* exit_code);
+void AddBackupCommands(CLI::App& app, int* exit_code);  // `backup`, `restore` (SQLite store files)
 
 }  // namespace yilian::cli

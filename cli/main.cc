@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   yilian::cli::AddArchiveCommand(app, &exit_code);
   yilian::cli::AddAuditCommand(app, &exit_code);
   yilian::cli::AddKeygenCommand(app, &exit_code);
+  yilian::cli::AddBackupCommands(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,10 +1,13 @@
 #include "common/log.h"
 
+#include <sys/stat.h>
+
+#include <cstdio>
 #include <filesystem>
 #include <mutex>
 #include <vector>
 
-#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/rotating_file_sink.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 
 #include "common/file_modes.h"
@@ -51,8 +54,17 @@ bool SetupLogging(const LogOptions& options, std::string* error) {
       if (error) *error = "log file: " + s.message();
       return false;
     }
+    if (options.max_file_bytes == 0 || options.max_files == 0) {
+      if (error) *error = "log file rotation needs a size and a number of files above 0";
+      return false;
+    }
+    // Each file rotation opens a new FILE: made 0600 as soon as it is open,
+    // before the first line is written to it.
+    spdlog::file_event_handlers handlers;
+    handlers.after_open = [](const spdlog::filename_t&, std::FILE* f) { ::fchmod(::fileno(f), 0600); };
     try {
-      sinks.push_back(std::make_shared<spdlog::sinks::basic_file_sink_mt>(options.file));
+      sinks.push_back(std::make_shared<spdlog::sinks::rotating_file_sink_mt>(
+          options.file, options.max_file_bytes, options.max_files, /*rotate_on_open=*/false, handlers));
     } catch (const spdlog::spdlog_ex& e) {
       if (error) *error = "cannot open log file '" + options.file + "': " + e.what();
       return false;

@@ -7,6 +7,7 @@
 // the returned loggers are spdlog's thread-safe (_mt) loggers.
 #pragma once
 
+#include <cstddef>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -21,6 +22,14 @@ struct LogOptions {
   // Empty: stderr only. Otherwise also appended to this file, which is
   // created (or tightened to) mode 0600 (common/file_modes.h).
   std::string file;
+  // Size-based rotation of `file` (spdlog's rotating sink): once a write
+  // would take it past max_file_bytes it is renamed with index 1 before its
+  // extension (broker.log: broker.1.log; a name without one: FILE.1), the
+  // older ones move up (broker.2.log, ...), the one of index max_files is
+  // deleted, and a new `file` is started: at most max_files + 1 files exist.
+  // Every one of them is mode 0600, whatever the umask.
+  std::size_t max_file_bytes = 64u << 20;
+  std::size_t max_files = 10;
 };
 
 // Configures every existing and future logger. Returns false and leaves the

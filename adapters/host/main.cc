@@ -40,6 +40,8 @@ struct Args {
   std::string name;
   std::string log_level = "info";
   std::string log_file;
+  double log_max_mb = 64;
+  std::size_t log_max_files = 10;
   std::string server_key;
   std::string key_file;
 };
@@ -194,6 +196,12 @@ int main(int argc, char** argv) {
   app.add_option("--name", args.name, "client name shown in the broker's log");
   app.add_option("--log-level", args.log_level, "trace|debug|info|warn|error")->capture_default_str();
   app.add_option("--log-file", args.log_file, "also append the log to this file");
+  app.add_option("--log-max-mb", args.log_max_mb, "rotate the log file (x.log to x.1.log, x.2.log, ...) past this many MiB")
+      ->capture_default_str()
+      ->check(CLI::Range(0.01, 65536.0));
+  app.add_option("--log-max-files", args.log_max_files, "rotated log files kept (the oldest is deleted)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000));
   app.add_flag("--help-config", help_config, "print every adapter.* configuration key and exit");
   app.footer(
       "Exit codes: 0 stopped, 2 usage or config error, 3 plugin not found, 4 plugin not loadable\n"
@@ -213,7 +221,10 @@ int main(int argc, char** argv) {
     return yilian::host::kExitUsage;
   }
   std::string error;
-  if (!yilian::SetupLogging(yilian::LogOptions{args.log_level, args.log_file}, &error)) {
+  if (!yilian::SetupLogging(yilian::LogOptions{args.log_level, args.log_file,
+                                               static_cast<std::size_t>(args.log_max_mb * 1024 * 1024),
+                                               args.log_max_files},
+                            &error)) {
     std::cerr << "yilian-adapter: " << error << "\n";
     return yilian::host::kExitUsage;
   }

@@ -43,6 +43,8 @@ int main(int argc, char** argv) {
   std::string http_base;
   std::string log_level = "info";
   std::string log_file;
+  double log_max_mb = 64;
+  std::size_t log_max_files = 10;
   int poll_ms = 50;
 
   CLI::App app{"yilian-agency-sim: a simulated agency system on its exchange database"};
@@ -66,6 +68,12 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 60000));
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error")->capture_default_str();
   app.add_option("--log-file", log_file, "also append the log to this file");
+  app.add_option("--log-max-mb", log_max_mb, "rotate the log file (x.log to x.1.log, x.2.log, ...) past this many MiB")
+      ->capture_default_str()
+      ->check(CLI::Range(0.01, 65536.0));
+  app.add_option("--log-max-files", log_max_files, "rotated log files kept (the oldest is deleted)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000));
   CLI11_PARSE(app, argc, argv);
 
   if (!ParseRange(delay, &o.spec.delay_min_ms, &o.spec.delay_max_ms)) {
@@ -81,7 +89,8 @@ int main(int argc, char** argv) {
     o.outages.emplace_back(start, end);
   }
   std::string error;
-  if (!SetupLogging(LogOptions{log_level, log_file}, &error)) {
+  if (!SetupLogging(LogOptions{log_level, log_file, static_cast<std::size_t>(log_max_mb * 1024 * 1024), log_max_files},
+                    &error)) {
     std::cerr << "yilian-agency-sim: " << error << "\n";
     return 2;
   }

@@ -132,6 +132,11 @@ const std::vector<KeyDef>& Keys() {
        }},
       {"log.file", "", "path", "also append logs to this file (empty: stderr only)",
        [](const YAML::Node& n, BrokerConfig& c) { return ReadString(n, {}, &c.log_file); }},
+      {"log.max_file_mb", "64", "[0.01, 65536]",
+       "log.file is rotated (broker.log renamed broker.1.log, the older ones broker.2.log, ...) once a line would "
+       "take it past this many MiB",
+       [](const YAML::Node& n, BrokerConfig& c) { return ReadDouble(n, 0.01, 65536, &c.log_max_file_mb); }},
+      U32_KEY("log.max_files", log_max_files, 10, 1, 1000, "rotated log files kept beside log.file (the oldest is deleted)"),
       U32_KEY("heartbeat.interval_ms", heartbeat_interval_ms, 1000, 50, 60000,
               "each side sends a heartbeat after this long without other traffic"),
       U32_KEY("heartbeat.liveness", heartbeat_liveness, 3, 2, 100,

@@ -47,6 +47,10 @@ struct BrokerConfig {
   std::string data_dir = "./data";
   std::string log_level = "info";
   std::string log_file;
+  // Size-based rotation of log_file: its size limit in MiB (fractions allowed,
+  // down to 0.01, about 10 KB) and how many rotated files are kept.
+  double log_max_file_mb = 64;
+  std::uint32_t log_max_files = 10;
 
   std::uint32_t heartbeat_interval_ms = 1000;
   std::uint32_t heartbeat_liveness = 3;

@@ -70,7 +70,9 @@ int main(int argc, char** argv) {
   if (!log_file.empty()) config.log_file = log_file;
 
   std::string error;
-  if (!yilian::SetupLogging({config.log_level, config.log_file}, &error)) {
+  if (!yilian::SetupLogging({config.log_level, config.log_file,
+                             static_cast<std::size_t>(config.log_max_file_mb * 1024 * 1024), config.log_max_files},
+                            &error)) {
     std::cerr << "yilian-broker: " << error << "\n";
     return 2;
   }

@@ -781,14 +781,23 @@ class SqliteStore final : public Store {
     for (std::size_t i = 0; i < std::size(steps); ++i) {
       if (version != steps[i].first) continue;
       const std::string next = std::to_string(i + 2);
+      GetLogger("store")->info("store '{}' has schema version {}: migrating it to {}", path_, version, next);
       if (Status s = InTransaction("migrate schema version " + version + " to " + next, steps[i].second()); !s.ok())
         return s;
       GetLogger("store")->info("store '{}' migrated from schema version {} to {}", path_, version, next);
       version = next;
     }
-    if (version != current)
+    if (version != current) {
+      // A newer broker migrated it: this one cannot know its tables.
+      if (version.find_first_not_of("0123456789") == std::string::npos && version.size() < 9 &&
+          std::stoi(version) > kSchemaVersion)
+        return Status::FailedPrecondition("store '" + path_ + "' has schema version " + version +
+                                          ", newer than this broker's schema version " + current +
+                                          ": a newer yilian migrated it; run that version, or restore a backup "
+                                          "taken before the upgrade");
       return Status::FailedPrecondition("store '" + path_ + "' has schema version " + version +
                                         ", this broker needs " + current);
+    }
     // Tables and indexes added under the current version.
     return Exec(kSchemaSql);
   }

@@ -47,6 +47,7 @@ struct UintKey {
 
 const std::vector<UintKey>& UintKeys() {
   static const std::vector<UintKey> keys = {
+      {"log.max_files", 1, 1000, [](const BrokerConfig& c) { return c.log_max_files; }},
       {"heartbeat.interval_ms", 50, 60000, [](const BrokerConfig& c) { return c.heartbeat_interval_ms; }},
       {"heartbeat.liveness", 2, 100, [](const BrokerConfig& c) { return c.heartbeat_liveness; }},
       {"delivery.ack_timeout_ms", 100, 86400000, [](const BrokerConfig& c) { return c.ack_timeout_ms; }},
@@ -123,6 +124,8 @@ TEST(ConfigDefaults, EmptyDocumentGivesDocumentedDefaults) {
     EXPECT_EQ(c.data_dir, "./data");
     EXPECT_EQ(c.log_level, "info");
     EXPECT_EQ(c.log_file, "");
+    EXPECT_DOUBLE_EQ(c.log_max_file_mb, 64.0);
+    EXPECT_EQ(c.log_max_files, 10u);
     EXPECT_EQ(c.heartbeat_interval_ms, 1000u);
     EXPECT_EQ(c.heartbeat_liveness, 3u);
     EXPECT_EQ(c.ack_timeout_ms, 30000u);
@@ -184,7 +187,7 @@ TEST(ConfigRetention, RetentionDaysArchiveDirAndTimeParseAndRefuseBadValues) {
 TEST(ConfigScalarKeys, EveryDescribedKeyIsCoveredByTheseTests) {
   // DescribeKeys lists each key name on an unindented line. A key added to
   // the table without a test here makes this fail.
-  std::set<std::string> covered = {"listen", "data_dir", "log.level", "log.file", "retry.multiplier",
+  std::set<std::string> covered = {"listen", "data_dir", "log.level", "log.file", "log.max_file_mb", "retry.multiplier",
                                    "retry.jitter", "store.synchronous", "store.backend", "store.postgresql.conninfo", "ha.advertised_endpoint", "validation.strict_uscc_checksum",
                                    "http.listen", "http.tls_cert_file", "http.tls_key_file", "http.tls_client_ca_file",
                                    "http.allowed_hosts",
@@ -226,6 +229,16 @@ TEST(ConfigScalarKeys, UnsignedKeysRefuseWrongTypes) {
     for (const char* bad : {"abc", "1.5", "\"\"", "[1, 2]", "{a: 1}", "true", "0x10", "1e3"})
       ExpectRefused(ParseConfig(YamlFor(k.key, bad, k.companion)), k.key);
   }
+}
+
+TEST(ConfigScalarKeys, LogMaxFileMbTakesFractionsWithinBounds) {
+  for (const char* ok : {"0.01", "0.05", "1", "64", "65536"}) {
+    auto r = ParseConfig(YamlFor("log.max_file_mb", ok));
+    ASSERT_TRUE(r.ok()) << ok << ": " << r.status().ToString();
+    EXPECT_DOUBLE_EQ(r->log_max_file_mb, std::stod(ok));
+  }
+  for (const char* bad : {"0", "0.009", "-1", "65537", ".nan", ".inf", "big", "[1]"})
+    ExpectRefused(ParseConfig(YamlFor("log.max_file_mb", bad)), "log.max_file_mb");
 }
 
 TEST(ConfigScalarKeys, MultiplierBounds) {
