@@ -12,7 +12,8 @@ set terminal pngcairo size 1400,1900 font ",10"
 set output out.'/soak.png'
 set datafile separator "\t"
 set datafile missing "NaN"
-set key top left noenhanced
+set termoption noenhanced
+set key top left
 set grid
 set xlabel 'hours since the start'
 set multiplot layout 5,1

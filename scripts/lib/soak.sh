@@ -87,11 +87,12 @@ broker_start() {
 
 # broker_restart TERM|KILL
 broker_restart() {
-  local t0=$SECONDS
+  local t0
+  t0=$(date +%s%3N)
   stop_pid "$broker_pid" "$1"
   broker_pid=""
   broker_start || exit 1
-  note "broker SIG$1 and restarted (ready after $((SECONDS - t0)) s)"
+  note "broker SIG$1 and restarted (ready again after $(($(date +%s%3N) - t0)) ms)"
 }
 
 # --- the agencies: simulator (the agency's system) and adapter -------------
