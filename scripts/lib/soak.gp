@@ -23,12 +23,14 @@ set title 'Memory (RSS, MiB) and open file descriptors of the broker'
 set ylabel 'MiB'
 set y2label 'open fds'
 set y2tics
+set y2range [0:*]
 set ytics nomirror
 plot out.'/soak.tsv' using (h(0)):(column("broker_rss_kb")/1024) with lines lw 2 title 'broker RSS', \
      for [a in agencies] out.'/soak.tsv' using (h(0)):(column("adapter_rss_kb_".a)/1024) with lines title 'adapter '.a.' RSS', \
      out.'/soak.tsv' using (h(0)):(column("broker_fds")) axes x1y2 with lines dt 2 lw 2 title 'broker fds (right)'
 unset y2tics
 unset y2label
+set autoscale y2
 set ytics mirror
 
 set title 'Store size (MiB)'

@@ -41,7 +41,8 @@ stop_pid() {
     echo "soak: pid $pid did not stop within 60 s of SIG$sig; SIGKILL" >&2
     kill -KILL "$pid" 2>/dev/null || true
   fi
-  wait "$pid" 2>/dev/null || true
+  # Braces: bash reports a killed job on the shell's own stderr.
+  { wait "$pid"; } 2>/dev/null || true
 }
 
 # --- the broker ---------------------------------------------------------
