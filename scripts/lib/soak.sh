@@ -48,11 +48,24 @@ stop_pid() {
 # --- the broker ---------------------------------------------------------
 # Whether this broker build declares a configuration key (--help-config
 # lists each key alone on a line).
-broker_supports() { "$broker_bin" --help-config 2>/dev/null | grep -qx "$1"; }
+# grep reads the whole list (-q would close the pipe early, and under
+# pipefail the writer's SIGPIPE would fail the test).
+broker_supports() { "$broker_bin" --help-config 2>/dev/null | grep -x "$1" > /dev/null; }
 # Whether the yilian tool has a subcommand (its --help lists them).
-yilian_has() { "$yilian" --help 2>/dev/null | grep -qE "^  $1 "; }
+yilian_has() { "$yilian" --help 2>/dev/null | grep -E "^  $1 " > /dev/null; }
+
+# The operator's admin token (for `yilian archive`), made once.
+write_tokens() {
+  [[ -f $keys/tokens.yaml ]] && return 0
+  od -An -tx1 -N24 /dev/urandom | tr -d ' \n' > "$keys/admin.token"
+  chmod 600 "$keys/admin.token"
+  printf 'tokens:\n  - {identity: soak-operator, role: admin, token: "%s"}\n' "$(cat "$keys/admin.token")" \
+    > "$keys/tokens.yaml"
+  chmod 600 "$keys/tokens.yaml"
+}
 
 write_broker_config() {
+  write_tokens
   {
     echo "listen: $endpoint"
     echo "http:"
@@ -61,6 +74,7 @@ write_broker_config() {
     echo "  server_key_file: $keys/broker.key"
     echo "  keys_file: $keys/keys.yaml"
     echo "  data_key_file: $data_key"
+    echo "  tokens_file: $keys/tokens.yaml"
     if ((${#retired_keys[@]})); then
       echo "  retired_data_key_files: [$(IFS=,; echo "${retired_keys[*]}")]"
     fi
@@ -182,7 +196,7 @@ soak_archive() {
     note "archive: not available in this build (the broker has no store.retention_days)"
   elif ! yilian_has archive; then
     note "archive: the broker archives on its own (store.retention_days); no yilian archive command in this build"
-  elif "$yilian" archive --http "$http" >> "$logs/archive.log" 2>&1; then
+  elif "$yilian" archive --http "$http" --token-file "$keys/admin.token" >> "$logs/archive.log" 2>&1; then
     note "archive: done (logs/archive.log)"
   else
     note "archive: yilian archive failed (logs/archive.log)"
