@@ -44,6 +44,10 @@ int main(int argc, char** argv) {
                  "http.workers, at least its default 4)")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
+  app.add_option("--archive-every-ms", yo.archive_every_ms,
+                 "SQLite store, ZeroMQ publisher: a retention of one second and an archive run asked for every this "
+                 "many ms, to measure publishing while the archive job moves settled events (0: off)")
+      ->check(CLI::Range(0, 3600000));
   app.add_option("--broker-bin", yo.broker_bin, "yilian-broker to run (may be a wrapper script)")
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);

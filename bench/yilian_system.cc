@@ -198,6 +198,12 @@ Status YilianSystem::Prepare(const Topology& topology, const Workload& workload)
     if (!s.ok()) return s;
   }
   std::string yaml = "store:\n  synchronous: " + options_.sync + "\n";
+  if (options_.archive_every_ms > 0) {
+    if (!options_.postgresql.empty() || https())
+      return Status::InvalidArgument("--archive-every-ms needs the SQLite store and publishing over ZeroMQ");
+    archive_http_port_ = testing::FreeTcpPort();
+    yaml += "  retention_days: 0.0000116\n";  // one second
+  }
   if (options_.max_batch > 0) yaml += "  max_batch: " + std::to_string(options_.max_batch) + "\n";
   if (!options_.postgresql.empty()) {
     // A new, empty schema each run, like the new data directory of SQLite.
@@ -248,7 +254,27 @@ Status YilianSystem::Prepare(const Topology& topology, const Workload& workload)
 
 pid_t YilianSystem::server_pid() const { return broker_ ? broker_->pid() : -1; }
 
+void YilianSystem::StartArchiving() {
+  StopArchiving();
+  archiving_stop_ = false;
+  archiving_ = std::thread([this] {
+    httplib::Client client("127.0.0.1", archive_http_port_);
+    client.set_connection_timeout(1);
+    while (!archiving_stop_.load()) {
+      (void)client.Post("/api/v1/archive", "{}", "application/json");
+      for (int waited = 0; waited < options_.archive_every_ms && !archiving_stop_.load(); waited += 10)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  });
+}
+
+void YilianSystem::StopArchiving() {
+  archiving_stop_ = true;
+  if (archiving_.joinable()) archiving_.join();
+}
+
 Status YilianSystem::Stop() {
+  StopArchiving();
   if (!broker_) return Status::Ok();
   broker_->Signal(SIGTERM);
   int code = 0;
@@ -263,11 +289,17 @@ Status YilianSystem::Start() {
                                    "--data-dir",        dir_ + "/data", "--listen",
                                    endpoint_,           "--log-file",   dir_ + "/broker.log"};
   argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
+  if (archive_http_port_ > 0) {
+    for (std::size_t i = 0; i + 1 < argv.size(); ++i)
+      if (argv[i] == "--http") argv[i + 1] = "127.0.0.1:" + std::to_string(archive_http_port_);
+  }
   broker_ = testing::Process::Start(argv, "", dir_ + "/broker.err");
+  if (archive_http_port_ > 0) StartArchiving();
   return Status::Ok();
 }
 
 void YilianSystem::Finish() {
+  StopArchiving();
   // Cleanup after a run: a broker that stops badly was reported by the run.
   if (broker_) (void)Stop();
   if (!dir_.empty()) testing::RemoveTree(dir_);

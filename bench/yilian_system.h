@@ -15,7 +15,9 @@
 // by Finish). Threads: see harness/system.h.
 #pragma once
 
+#include <atomic>
 #include <memory>
+#include <thread>
 #include <string>
 #include <vector>
 #include <zmq.hpp>
@@ -35,6 +37,10 @@ struct YilianOptions {
   std::string publish_over = "zeromq";  // or "https"
   int http_batch = 100;                 // https: events per request
   int http_connections = 4;             // https: keep-alive connections, one request in flight each
+  // > 0 (SQLite only): a retention of one second and an archive run asked
+  // for every this many ms (POST /api/v1/archive on a plain-HTTP port), so
+  // that the archive job moves settled events all through the run.
+  int archive_every_ms = 0;
 };
 
 class YilianSystem : public System {
@@ -76,6 +82,12 @@ class YilianSystem : public System {
   const Workload* json_of_ = nullptr;
   std::unique_ptr<testing::Process> broker_;
   zmq::context_t context_{1};
+  // archive_every_ms: the thread asking for archive runs, and its HTTP port.
+  void StartArchiving();
+  void StopArchiving();
+  int archive_http_port_ = 0;
+  std::thread archiving_;
+  std::atomic<bool> archiving_stop_{false};
 };
 
 }  // namespace yilian::bench
