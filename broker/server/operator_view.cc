@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <map>
 
+#include "http/json.h"
 #include "server/broker_impl.h"
 
 namespace yilian::server {
@@ -68,7 +69,11 @@ Status BrokerImpl::StartHttp() {
     }
   }
   options.archive_status = [this] {
-    return archiver_ ? archiver_->StatusJson() : std::string("{\"state\":\"off\"}");
+    if (archiver_) return archiver_->StatusJson();
+    v1::ArchiveStatus off;  // the PostgreSQL store does not archive
+    off.set_state("off");
+    off.set_retention_days(config_.store_retention_days);
+    return http::ToJson(off);
   };
   options.request_archive = [this]() -> bool {
     if (!archiver_ || !archiver_->enabled()) return false;
