@@ -70,6 +70,7 @@ struct Agency {
   std::unique_ptr<Process> sim;
   std::unique_ptr<Process> adapter;
   int adapter_starts = 0;
+  std::vector<std::string> log_args;  // more --log-* options for both processes
 };
 
 class EndToEndTest : public ::testing::Test {
@@ -155,6 +156,7 @@ class EndToEndTest : public ::testing::Test {
                                      a.sim_log()};
     if (a.http)
       argv.insert(argv.end(), {"--http", "127.0.0.1:" + std::to_string(a.http_port), "--http-base", "/agency"});
+    argv.insert(argv.end(), a.log_args.begin(), a.log_args.end());
     std::size_t before = testing::ReadFile(a.sim_log()).size();
     a.sim = Process::Start(argv, a.dir + "/sim.out", a.dir + "/sim.out");
     ASSERT_TRUE(PollUntil(
@@ -189,6 +191,7 @@ class EndToEndTest : public ::testing::Test {
                                      "e2e-" + a.id};
     const auto& keys = adapter_keys_[a.id];
     argv.insert(argv.end(), keys.begin(), keys.end());
+    argv.insert(argv.end(), a.log_args.begin(), a.log_args.end());
     a.adapter = Process::Start(argv, a.dir + "/adapter.out", a.dir + "/adapter.out");
     ASSERT_TRUE(PollUntil(
         [&] { return testing::ReadFile(a.adapter_log()).find("connecting to", before) != std::string::npos; }, 20000))
@@ -405,6 +408,58 @@ TEST_F(EndToEndTest, AdaptersConnectWithCurveKeys) {
   ASSERT_TRUE(AllSettled(60000)) << Deliveries("state NOT IN (3, 4, 5)") << " unsettled";
   EXPECT_NE(testing::ReadFile(agencies_[0]->adapter_log()).find("CURVE"), std::string::npos);
   CheckAgainstAgencies();
+}
+
+// The adapter's and the simulator's log files rotated by size
+// (--log-max-mb, --log-max-files): with a tiny limit and debug logging, a
+// batch with ID and phone numbers makes rotated files; never more than the
+// limit beside the current one, each 0600, none holding any of the
+// events' ID or phone numbers in clear.
+TEST_F(EndToEndTest, AdapterAndSimulatorLogsRotateBoundedPrivateAndMasked) {
+  constexpr int kMaxFiles = 2;
+  Agency& tax = AddAgency("tax", "tax");
+  tax.log_args = {"--log-level", "debug", "--log-max-mb", "0.01", "--log-max-files", std::to_string(kMaxFiles)};
+  StartBroker();
+  StartAll();
+  std::vector<std::string> secrets;
+  for (std::uint64_t seed : {41u, 42u, 43u}) {
+    for (const auto& e : PublishBatch(40, seed)) {
+      for (const auto* p : {&e.enterprise().legal_representative(), &e.enterprise().contact()}) {
+        if (!p->id_number().empty()) secrets.push_back(p->id_number());
+        if (!p->phone().empty()) secrets.push_back(p->phone());
+      }
+    }
+  }
+  ASSERT_FALSE(secrets.empty());
+  ASSERT_TRUE(AllSettled(120000)) << Deliveries("state NOT IN (3, 4, 5)") << " unsettled";
+  tax.adapter->Signal(SIGTERM);
+  tax.sim->Signal(SIGTERM);
+  int code = 0;
+  tax.adapter->WaitExit(20000, &code);
+  tax.sim->WaitExit(20000, &code);
+  for (const std::string stem : {"adapter", "sim"}) {
+    SCOPED_TRACE(stem);
+    int rotated = 0;
+    std::vector<std::string> files;
+    for (const auto& entry : std::filesystem::directory_iterator(tax.dir)) {
+      const std::string name = entry.path().filename().string();
+      if (name == stem + ".log") files.push_back(entry.path().string());
+      if (name.rfind(stem + ".", 0) == 0 && name.size() > stem.size() + 5 &&
+          name.compare(name.size() - 4, 4, ".log") == 0 && name != stem + ".log") {
+        ++rotated;
+        files.push_back(entry.path().string());
+      }
+    }
+    EXPECT_GE(rotated, 1) << "the log was never rotated";
+    EXPECT_LE(rotated, kMaxFiles);
+    for (const auto& f : files) {
+      struct stat st {};
+      ASSERT_EQ(::stat(f.c_str(), &st), 0) << f;
+      EXPECT_EQ(st.st_mode & 0777, 0600u) << f;
+      const std::string text = testing::ReadFile(f);
+      for (const auto& s : secrets) ASSERT_EQ(text.find(s), std::string::npos) << f << " holds a personal number";
+    }
+  }
 }
 
 }  // namespace
