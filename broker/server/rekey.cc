@@ -243,7 +243,8 @@ void Rekey::Step(std::size_t budget, Millis now) {
     progress_.state = static_cast<int>(RekeyState::kDone);
     running_ = false;
     log_->info("data key rotation to key {} complete: {} events rewritten, {} left as they were; the retired keys "
-               "({}) are no longer needed and may be removed from security.retired_data_key_files",
+               "({}) are no longer needed by the live store and may be removed from "
+               "security.retired_data_key_files (keep them offline for backups and archive files written before)",
                cipher_.key_id(), rewritten_, skipped_, retired_);
   });
   turn_.OnAbort([this, rewritten, skipped] {
