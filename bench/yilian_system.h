@@ -37,9 +37,10 @@ struct YilianOptions {
   std::string publish_over = "zeromq";  // or "https"
   int http_batch = 100;                 // https: events per request
   int http_connections = 4;             // https: keep-alive connections, one request in flight each
-  // > 0 (SQLite only): a retention of one second and an archive run asked
-  // for every this many ms (POST /api/v1/archive on a plain-HTTP port), so
-  // that the archive job moves settled events all through the run.
+  // > 0 (SQLite only): a retention of one second, an archive run asked for
+  // every this many ms (POST /api/v1/archive on a plain-HTTP port) and a
+  // watcher taking the case updates, so that the archive job moves settled
+  // events all through the run.
   int archive_every_ms = 0;
 };
 

@@ -1,10 +1,14 @@
 #include "archiver.h"
 
 #include <dirent.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <ctime>
 
 #include <google/protobuf/util/time_util.h>
@@ -177,6 +181,10 @@ Millis Archiver::NextDailyRun(Millis now) const {
 }
 
 void Archiver::Run() {
+  // Writing archive files is background work: it yields the CPU to the
+  // broker loop and the HTTP workers (nice 10 for this thread only).
+  if (::setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), 10) != 0)
+    log_->debug("archive thread: cannot lower its priority: {}", std::strerror(errno));
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
     // The clock is the broker's (a test clock in tests): wake at least
@@ -342,7 +350,7 @@ bool Archiver::HasWork() const {
   return job_ && !job_->done;
 }
 
-void Archiver::ApplyInTurn(store::Store* store, TurnContext& turn) {
+void Archiver::ApplyInTurn(store::Store* store, TurnContext& turn, bool busy) {
   Job* job = nullptr;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -357,7 +365,7 @@ void Archiver::ApplyInTurn(store::Store* store, TurnContext& turn) {
     return;
   }
   if (job->next_event < seg.archived.size()) {
-    const std::size_t n = std::min(kEventsPerTurn, seg.archived.size() - job->next_event);
+    const std::size_t n = std::min(busy ? kEventsPerBusyTurn : kEventsPerTurn, seg.archived.size() - job->next_event);
     std::vector<store::ArchivedEvent> batch(seg.archived.begin() + static_cast<std::ptrdiff_t>(job->next_event),
                                             seg.archived.begin() + static_cast<std::ptrdiff_t>(job->next_event + n));
     auto moved = store->ApplyArchive(seg.id, batch);
@@ -370,7 +378,8 @@ void Archiver::ApplyInTurn(store::Store* store, TurnContext& turn) {
     return;
   }
   if (seg.audit_last > 0 && job->next_audit <= seg.audit_last) {
-    const std::uint64_t last = std::min(seg.audit_last, job->next_audit + kAuditPerTurn - 1);
+    const std::uint64_t last =
+        std::min(seg.audit_last, job->next_audit + (busy ? kAuditPerBusyTurn : kAuditPerTurn) - 1);
     if (Status s = store->DeleteArchivedAudit(job->next_audit, last); !s.ok()) return turn.Fail(s);
     turn.OnCommit([this, job, last] {
       audit_archived_ += last - job->next_audit + 1;

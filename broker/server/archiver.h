@@ -54,8 +54,12 @@ class Archiver {
     Millis first_run_delay_ms = 10 * 60 * 1000;
     store::ArchiveLimits limits;
   };
+  // A step's size: in a turn with nothing else to do, and in one that
+  // also carries messages (publishes wait for its commit).
   static constexpr std::size_t kEventsPerTurn = 64;
+  static constexpr std::size_t kEventsPerBusyTurn = 8;
   static constexpr std::uint64_t kAuditPerTurn = 2000;
+  static constexpr std::uint64_t kAuditPerBusyTurn = 250;
 
   Archiver(Options options, Clock* clock, const std::optional<security::FieldCipher>& cipher,
            std::shared_ptr<spdlog::logger> log);
@@ -84,7 +88,8 @@ class Archiver {
   // Loop: whether a step is waiting, and one step inside the open
   // transaction of the turn (its progress counts once the turn commits).
   bool HasWork() const;
-  void ApplyInTurn(store::Store* store, TurnContext& turn);
+  // `busy`: the turn also carries messages (a smaller step).
+  void ApplyInTurn(store::Store* store, TurnContext& turn, bool busy);
 
  private:
   struct Job {

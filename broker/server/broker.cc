@@ -275,7 +275,7 @@ void BrokerImpl::Turn() {
   }
 
   operator_actions_->Perform(actions_, now);
-  if (archiver_ && !turn_.failed()) archiver_->ApplyInTurn(store_.get(), turn_);
+  if (archiver_ && !turn_.failed()) archiver_->ApplyInTurn(store_.get(), turn_, !batch_.empty());
   if (rekey_ && rekey_->running() && !turn_.failed()) {
     // A turn full of messages does a little, so that the rotation ends
     // under steady load too; an idle one does a whole batch.
