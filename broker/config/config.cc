@@ -293,6 +293,9 @@ const std::vector<KeyDef>& Keys() {
       U32_KEY("security.rekey_batch_events", rekey_batch_events, 64, 1, 4096,
               "stored events re-encrypted per loop turn while a data-key rotation runs (a turn full of messages "
               "does an eighth, at least one)"),
+      U32_KEY("security.rekey_interval_ms", rekey_interval_ms, 0, 0, 60000,
+              "milliseconds between two batches of a data-key rotation (0: every loop turn); spreads the rotation "
+              "over time on a busy broker"),
       {"security.audit_key_file", "", "path",
        "HMAC-SM3 key (64 hex chars, mode 0600) signing the audit chain's head outside the database (empty: the "
        "chain is not anchored)",

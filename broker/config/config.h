@@ -161,6 +161,8 @@ struct BrokerConfig {
   std::vector<std::string> retired_data_key_files;
   // Stored events re-encrypted per loop turn during such a rotation.
   std::uint32_t rekey_batch_events = 64;
+  // Time between two batches of a rotation (0: every turn).
+  std::uint32_t rekey_interval_ms = 0;
   bool http_read_token_required = false;
   // Key (64 hex characters, file mode 0600) signing the audit chain's head
   // outside the database; empty: the chain is not anchored.

@@ -187,7 +187,10 @@ int BrokerImpl::PollTimeoutMs(Millis now) {
   }
   if (!actions_.Empty() || !http_publishes_.Empty()) return 0;
   if (archiver_ && archiver_->HasWork()) return 0;
-  if (rekey_ && rekey_->running()) return 0;
+  if (rekey_ && rekey_->running()) {
+    if (now >= next_rekey_step_) return 0;
+    wake = std::min(wake, next_rekey_step_);
+  }
   wake = std::min(wake, next_sweep_);
   return static_cast<int>(std::clamp<Millis>(wake - now, 0, kSweepIntervalMs));
 }
@@ -276,13 +279,14 @@ void BrokerImpl::Turn() {
 
   operator_actions_->Perform(actions_, now);
   if (archiver_ && !turn_.failed()) archiver_->ApplyInTurn(store_.get(), turn_, !batch_.empty());
-  if (rekey_ && rekey_->running() && !turn_.failed()) {
+  if (rekey_ && rekey_->running() && !turn_.failed() && now >= next_rekey_step_) {
     // A turn full of messages does a little, so that the rotation ends
     // under steady load too; an idle one does a whole batch.
     const std::size_t budget = batch_.size() >= config_.max_batch
                                    ? std::max<std::size_t>(1, config_.rekey_batch_events / 8)
                                    : config_.rekey_batch_events;
     rekey_->Step(budget, now);
+    next_rekey_step_ = now + config_.rekey_interval_ms;
   }
   if (!turn_.failed()) deliveries_->Dispatch(now);
   if (!turn_.failed()) tracking_->DispatchCaseUpdates();

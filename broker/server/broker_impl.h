@@ -261,6 +261,7 @@ class BrokerImpl {
   // sender, anything else (heartbeats) dropped (true); or not one (false).
   bool ToWebhook(const Outbox::Message& out);
   std::unique_ptr<Archiver> archiver_;  // SQLite store only
+  Millis next_rekey_step_ = 0;          // security.rekey_interval_ms after the last step
   std::pair<std::uint64_t, std::uint64_t> archive_counted_{0, 0};  // events, failures in the metrics
   std::unique_ptr<WebhookSender> webhook_;
   int webhook_wake_fd_ = -1;

@@ -53,6 +53,7 @@ const std::vector<UintKey>& UintKeys() {
       {"delivery.ack_timeout_ms", 100, 86400000, [](const BrokerConfig& c) { return c.ack_timeout_ms; }},
       {"delivery.max_credit", 1, 100000, [](const BrokerConfig& c) { return c.max_credit; }},
       {"security.rekey_batch_events", 1, 4096, [](const BrokerConfig& c) { return c.rekey_batch_events; }},
+      {"security.rekey_interval_ms", 0, 60000, [](const BrokerConfig& c) { return c.rekey_interval_ms; }},
       // The upper bound of the initial backoff is above the default cap.
       {"retry.initial_backoff_ms", 0, 3600000, [](const BrokerConfig& c) { return c.retry.initial_backoff_ms; },
        "max_backoff_ms: 86400000"},
@@ -325,6 +326,7 @@ TEST(ConfigScalarKeys, RetiredDataKeysAreAListBesideTheCurrentKey) {
   ASSERT_TRUE(plain.ok());
   EXPECT_TRUE(plain->retired_data_key_files.empty());
   EXPECT_EQ(plain->rekey_batch_events, 64u);
+  EXPECT_EQ(plain->rekey_interval_ms, 0u);
   auto rotated = ParseConfig(
       "security:\n  data_key_file: /k/data-2.key\n  retired_data_key_files: [/k/data-1.key, /k/data-0.key]\n");
   ASSERT_TRUE(rotated.ok()) << rotated.status().ToString();

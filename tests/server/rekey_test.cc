@@ -79,7 +79,7 @@ TEST_F(RekeyTest, AKilledRotationResumesAndEveryStoredValueEndsUnderTheNewKey) {
   // One event re-encrypted per turn: the rotation lasts long enough to be
   // caught in the middle.
   broker_ = std::make_unique<BrokerProcess>(
-      "security:\n  rekey_batch_events: 1\n"
+      "security:\n  rekey_batch_events: 1\n  rekey_interval_ms: 20\n"
       "delivery:\n  ack_timeout_ms: 3000\nretry:\n  initial_backoff_ms: 50\n  max_backoff_ms: 500\n"
       "  max_attempts: 1000\n");
   base_config_ = testing::ReadFile(broker_->config_path());
@@ -88,7 +88,7 @@ TEST_F(RekeyTest, AKilledRotationResumesAndEveryStoredValueEndsUnderTheNewKey) {
   const std::string dir = broker_->dir();
   WriteKey("a.key", kKeyA);
   WriteKey("b.key", kKeyB);
-  const std::string batch = "  rekey_batch_events: 1\n";
+  const std::string batch = "  rekey_batch_events: 1\n  rekey_interval_ms: 20\n";
 
   // 1. Key A, no consumer: half the sample stored, every delivery unsettled.
   Configure("  data_key_file: " + dir + "/a.key\n" + batch);
