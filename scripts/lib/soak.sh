@@ -306,7 +306,8 @@ run_due_trouble() {
 rss_kb() { awk '/^VmRSS:/ { print $2; found = 1 } END { if (!found) print "NaN" }' "/proc/$1/status" 2>/dev/null || echo NaN; }
 size_of() { if [[ -e $1 ]]; then du -sb "$1" | cut -f1; else echo 0; fi; }
 
-# The process and store columns, taken now.
+# The process and store columns, taken now: sample sets sample_row (not
+# printed, so that it runs in this shell and the notes it took are cleared).
 sample_header() {
   local a h="broker_rss_kb\tbroker_fds\tdb_bytes\twal_bytes\tarchive_bytes"
   for a in "${agencies[@]}"; do h+="\tbacklog_${a/:/_}"; done
@@ -328,7 +329,7 @@ sample() {
   for a in "${agencies[@]}"; do
     if [[ -n ${adapter_pid[$a]} ]]; then row+="\t$(rss_kb "${adapter_pid[$a]}")"; else row+="\tNaN"; fi
   done
-  echo -e "$row\t${pending_notes:--}"
+  sample_row="$row\t${pending_notes:--}"
   pending_notes=""
 }
 
@@ -347,7 +348,8 @@ record_new_intervals() {
   while ((intervals_done < total)); do
     intervals_done=$((intervals_done + 1))
     line="$(sed -n "${intervals_done}p" "$out/intervals.tsv")"
-    echo -e "$line\t$(sample)" >> "$out/soak.tsv"
+    sample
+    echo -e "$line\t$sample_row" >> "$out/soak.tsv"
   done
 }
 
