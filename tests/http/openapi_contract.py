@@ -160,10 +160,13 @@ def check_routes(contract, routes, skipped):
 
 
 class Checker:
-    def __init__(self, contract):
+    def __init__(self, contract, tables):
         self.contract = contract
+        self.tables = tables  # HttpApiTables of docs/http-api.md
         self.failures = []
         self.seen = {}  # (METHOD, template) -> set of statuses
+        self.errors_seen = set()  # (status, code) of the error answers
+        self.metrics_seen = {}  # name -> type, of every /metrics scraped
 
     def fail(self, message):
         self.failures.append(message)
@@ -216,10 +219,44 @@ class Checker:
             except ValueError as e:
                 self.fail("%s: body is not JSON (%s): %r" % (label, e, r.body[:200]))
                 return
+            self.check_error_code(label, r.status, body)
         else:
             body = r.body.decode("utf-8")
         for e in self.contract.validate(schema, body):
             self.fail("%s: %s" % (label, e))
+
+    def check_error_code(self, label, status, body):
+        """An error answer's status and code must be a row of docs/http-api.md section 5."""
+        if status < 400 or not isinstance(body, dict) or "code" not in body:
+            return
+        self.errors_seen.add((status, body["code"]))
+        if (status, body["code"]) not in self.tables.errors:
+            self.fail("%s: %d %s is not a row of the error table of docs/http-api.md section 5"
+                      % (label, status, body["code"]))
+
+    def check_metrics(self, label, exposition):
+        """Every family /metrics declares must be in docs/http-api.md's Metrics table, with its type."""
+        for name, kind in metric_families(exposition).items():
+            self.metrics_seen[name] = kind
+            documented = self.tables.metrics.get(name)
+            if documented is None:
+                self.fail("%s: metric %s (%s) is not in the Metrics table of docs/http-api.md" % (label, name, kind))
+            elif documented != kind:
+                self.fail("%s: metric %s is a %s; docs/http-api.md says %s" % (label, name, kind, documented))
+
+    def table_coverage(self):
+        """What of docs/http-api.md's tables the test saw (the rest is listed, not failed: a family with
+        labels appears only once it has a sample, and some errors cannot be provoked from outside)."""
+        print("error table rows answered: %s" % ", ".join("%d %s" % e for e in sorted(self.errors_seen)))
+        print("error table rows not provoked: %s" %
+              (", ".join("%d %s" % e for e in sorted(self.tables.errors - self.errors_seen)) or "-"))
+        print("metrics exposed and documented: %d of %d; not exposed by these brokers: %s" %
+              (len(self.metrics_seen), len(self.tables.metrics),
+               ", ".join(sorted(set(self.tables.metrics) - set(self.metrics_seen))) or "-"))
+        if not self.metrics_seen:
+            self.fail("no /metrics answer was checked against docs/http-api.md")
+        if not self.errors_seen:
+            self.fail("no error answer was checked against docs/http-api.md section 5")
 
     def coverage(self, skipped):
         """Every operation answered at least once with a documented 2xx."""
@@ -234,3 +271,65 @@ class Checker:
             untried = sorted(k for k in op["responses"] if not any(str(s) == k for s in statuses))
             print("covered %-6s %-50s answered %s; documented, not provoked: %s" %
                   (method, template, sorted(statuses), ", ".join(untried) or "-"))
+
+
+class HttpApiTables:
+    """The two tables of docs/http-api.md that the broker's answers are held to: section 5's errors
+    (HTTP status and `code`) and the Metrics table (name and type)."""
+
+    def __init__(self, path):
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+        self.errors = set()  # (status, code)
+        self.metrics = {}  # name -> type
+        self.problems = []
+        errors = self.section(text, "## 5. Errors")
+        metrics = self.section(text, "## Metrics")
+        for cells in self.rows(errors):
+            status, code = cells[0], cells[1].strip("`")
+            if not re.fullmatch(r"[1-5]\d\d", status) or not re.fullmatch(r"[A-Z_]+", code):
+                self.problems.append("docs/http-api.md section 5: cannot read the row %s" % " | ".join(cells))
+                continue
+            self.errors.add((int(status), code))
+        for cells in self.rows(metrics):
+            name, kind = cells[0].strip("`"), cells[1]
+            if not re.fullmatch(r"yilian_[a-z_]+", name) or kind not in ("counter", "gauge", "histogram"):
+                self.problems.append("docs/http-api.md Metrics: cannot read the row %s" % " | ".join(cells))
+                continue
+            self.metrics[name] = kind
+        if not self.errors:
+            self.problems.append("docs/http-api.md: no error table found in section 5")
+        if not self.metrics:
+            self.problems.append("docs/http-api.md: no metrics table found")
+
+    @staticmethod
+    def section(text, heading):
+        start = text.find("\n" + heading + "\n")
+        if start < 0:
+            return ""
+        end = text.find("\n## ", start + len(heading) + 2)
+        return text[start:end if end >= 0 else len(text)]
+
+    @staticmethod
+    def rows(section):
+        """The body rows of the section's first table, as lists of cells."""
+        rows, in_table = [], False
+        for line in section.splitlines():
+            if line.startswith("|"):
+                cells = [c.strip() for c in line.strip().strip("|").split("|")]
+                if in_table and not all(re.fullmatch(r":?-+:?", c) for c in cells):
+                    rows.append(cells)
+                in_table = True
+            elif in_table:
+                break
+        return rows[1:] if rows and rows[0][0] in ("HTTP", "metric") else rows
+
+
+def metric_families(exposition):
+    """name -> type of every family a Prometheus text exposition declares with # TYPE."""
+    families = {}
+    for line in exposition.splitlines():
+        m = re.fullmatch(r"# TYPE (\S+) (\S+)", line.strip())
+        if m:
+            families[m.group(1)] = m.group(2)
+    return families

@@ -5,7 +5,9 @@ Starts real yilian-broker processes on 127.0.0.1 and calls every operation of th
 answer's status must be one the document lists for that operation, its Content-Type one of the
 documented media types, its JSON body valid against the documented schema (JSON Schema 2020-12,
 strict: `additionalProperties: false`, `required` for every field the broker always prints) and
-its documented response headers present. The error answers the document lists are provoked too
+its documented response headers present; an error answer's status and `code` must be a row of
+the error table of docs/http-api.md (section 5), and every metric /metrics declares a row of its
+Metrics table with the same type. The error answers the document lists are provoked too
 (404, 400, 401, 403, 409, 411, 413, 414, 421, 431, 408, and those of publishing). The routes
 registered in broker/http/http_server.cc and the document's paths must name the same endpoints,
 and GET /api/v1/openapi.yaml must return the document's bytes.
@@ -25,7 +27,7 @@ import sys
 import time
 import urllib.parse
 
-from openapi_contract import Checker, Contract, check_document, check_routes, server_routes
+from openapi_contract import Checker, Contract, HttpApiTables, check_document, check_routes, server_routes
 from processes import Broker, Ports, WebhookReceiver, poll_until, read_raw_response, request
 
 # Tokens of the second broker (at least 32 characters each).
@@ -55,8 +57,9 @@ def publish_cli(cli, broker, events):
 
 def run(args):
     contract = Contract(os.path.join(args.source_dir, "docs/openapi.yaml"))
-    checker = Checker(contract)
-    for p in check_document(contract):
+    tables = HttpApiTables(os.path.join(args.source_dir, "docs/http-api.md"))
+    checker = Checker(contract, tables)
+    for p in check_document(contract) + tables.problems:
         checker.fail(p)
     routes, problems = server_routes(args.source_dir)
     route_exists = lambda method, path: any(m == method and re.fullmatch(r, path) for m, r in routes)
@@ -105,6 +108,9 @@ def run(args):
         c = Broker(args.broker, ports, "archive", yaml_extra="store:\n  retention_days: 0.00002\n")
         brokers.append(c)
         scenario_archive(checker, args, c, events[0], consumers)
+        for broker in brokers:
+            checker.check_metrics("GET /metrics of the %s broker" % broker.name,
+                                  request(broker.http_port, "GET", "/metrics").body.decode("utf-8"))
     finally:
         for c in consumers:
             if c.poll() is None:
@@ -115,6 +121,7 @@ def run(args):
         webhook.stop()
 
     checker.coverage(skipped)
+    checker.table_coverage()
     return checker.failures
 
 

@@ -44,6 +44,7 @@ class Broker:
     """One yilian-broker process with its own directory, ports and configuration."""
 
     def __init__(self, binary, ports, name, yaml_extra="", files=None):
+        self.name = name
         self.dir = tempfile.mkdtemp(prefix="yilian-openapi-%s-" % name)
         self.zmq_port = ports.take()
         self.http_port = ports.take()
