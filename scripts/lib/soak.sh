@@ -111,11 +111,16 @@ broker_restart() {
 }
 
 # --- the agencies: simulator (the agency's system) and adapter -------------
+# The simulators stand for the agencies' own systems, which run on other
+# machines; here they share the cores with the broker, and each looks
+# through its whole exchange table every --poll-ms, a cost that grows with
+# the run. So they run at the lowest priority: they take what the broker,
+# the adapters and the platform leave, and cannot slow the broker down.
 sim_start() {  # sim_start AGENCY normal|slow
   local a="$1" name="${1/:/-}" delay=100-800 reject=0.05
   [[ $a == bank:* ]] && reject=0.02
   [[ $2 == slow ]] && delay=3000-8000
-  setsid "$sim_bin" --agency "$a" --db "$work/exchange-$name.db" --seed "${#name}" --delay-ms "$delay" \
+  setsid nice -n 19 "$sim_bin" --agency "$a" --db "$work/exchange-$name.db" --seed "${#name}" --delay-ms "$delay" \
     --reject-rate "$reject" --hold-file "$work/hold-$name" --log-file "$logs/sim-$name.log" \
     2>> "$logs/sim-$name.err" &
   sim_pid[$a]=$!
