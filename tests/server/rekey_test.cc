@@ -76,8 +76,8 @@ class RekeyTest : public ::testing::Test {
 
 TEST_F(RekeyTest, AKilledRotationResumesAndEveryStoredValueEndsUnderTheNewKey) {
   const std::string id_a = Cipher(kKeyA).key_id(), id_b = Cipher(kKeyB).key_id();
-  // One event re-encrypted per turn: the rotation lasts long enough to be
-  // caught in the middle.
+  // One event re-encrypted at most every 20 ms: the rotation lasts long
+  // enough to be caught in the middle, on any disk.
   broker_ = std::make_unique<BrokerProcess>(
       "security:\n  rekey_batch_events: 1\n  rekey_interval_ms: 20\n"
       "delivery:\n  ack_timeout_ms: 3000\nretry:\n  initial_backoff_ms: 50\n  max_backoff_ms: 500\n"
